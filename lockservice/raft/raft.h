@@ -91,7 +91,7 @@ struct ReadState {
 };
 
 struct Ready {
-  std::optional<SoftState> soft_state;   // set when it changed
+  std::optional<SoftState> soft_state;          // set when it changed
   std::optional<raftpb::HardState> hard_state;  // set when it changed
   std::vector<ReadState> read_states;
   // Entries to append to stable storage before sending `messages`.

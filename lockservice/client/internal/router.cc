@@ -1,0 +1,106 @@
+#include "lockservice/client/internal/router.h"
+
+namespace berth::lock::internal {
+
+Router::Router(std::vector<std::string> endpoints, const ClientOptions& options)
+    : options_(options), endpoints_(std::move(endpoints)) {}
+
+Stubs* Router::StubsFor(const std::string& addr) {
+  absl::MutexLock l(&mu_);
+  std::unique_ptr<Stubs>& slot = stubs_[addr];
+  if (slot == nullptr) {
+    grpc::ChannelArguments args;
+    // Failover speed depends on noticing a replica is back quickly.
+    args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+    args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+    auto s = std::make_unique<Stubs>();
+    s->addr = addr;
+    s->channel = grpc::CreateCustomChannel(
+        addr, grpc::InsecureChannelCredentials(), args);
+    s->kv = lockpb::KV::NewStub(s->channel);
+    s->lease = lockpb::Lease::NewStub(s->channel);
+    s->watch = lockpb::Watch::NewStub(s->channel);
+    s->lock = lockpb::Lock::NewStub(s->channel);
+    s->election = lockpb::Election::NewStub(s->channel);
+    s->cluster = lockpb::Cluster::NewStub(s->channel);
+    slot = std::move(s);
+  }
+  return slot.get();
+}
+
+Stubs* Router::Pick() {
+  std::string addr;
+  {
+    absl::MutexLock l(&mu_);
+    addr = !leader_.empty() ? leader_ : endpoints_[next_ % endpoints_.size()];
+  }
+  return StubsFor(addr);
+}
+
+void Router::NoteHeader(const lockpb::ResponseHeader& header) {
+  if (header.leader_id() != 0 && !header.leader_addr().empty()) {
+    NoteLeader(header.leader_addr());
+  }
+}
+
+void Router::NoteLeader(const std::string& addr) {
+  absl::MutexLock l(&mu_);
+  leader_ = addr;
+  // Members added after Connect become endpoints once we hear of them.
+  if (std::find(endpoints_.begin(), endpoints_.end(), addr) ==
+      endpoints_.end()) {
+    endpoints_.push_back(addr);
+  }
+}
+
+void Router::NoteFailure(const std::string& addr) {
+  absl::MutexLock l(&mu_);
+  if (leader_ == addr) leader_.clear();
+  if (endpoints_[next_ % endpoints_.size()] == addr) ++next_;
+}
+
+std::string Router::leader() const {
+  absl::MutexLock l(&mu_);
+  return leader_;
+}
+
+std::vector<std::string> Router::endpoints() const {
+  absl::MutexLock l(&mu_);
+  return endpoints_;
+}
+
+absl::Status Router::DiscoverLeader(absl::Time deadline) {
+  std::string errors;
+  for (const std::string& addr : endpoints()) {
+    Stubs* stubs = StubsFor(addr);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(
+        std::min(deadline, absl::Now() + options_.dial_timeout)));
+    lockpb::StatusResponse resp;
+    grpc::Status st =
+        stubs->cluster->Status(&ctx, lockpb::StatusRequest(), &resp);
+    if (st.ok() && resp.leader_id() != 0 && !resp.leader_addr().empty()) {
+      NoteLeader(resp.leader_addr());
+      return absl::OkStatus();
+    }
+    absl::StrAppend(&errors, errors.empty() ? "" : "; ", addr, ": ",
+                    st.ok() ? "no leader" : st.error_message());
+    if (absl::Now() >= deadline) break;
+  }
+  return absl::UnavailableError(
+      absl::StrCat("no lockd replica knows a leader (", errors, ")"));
+}
+
+bool Router::EnsureConnected(Stubs& stubs, absl::Time deadline) {
+  return stubs.channel->WaitForConnected(absl::ToChronoTime(deadline));
+}
+
+Backoff Router::NewBackoff() {
+  return Backoff(options_.backoff_initial, options_.backoff_max, [this] {
+    absl::MutexLock l(&mu_);
+    return absl::Uniform<double>(rng_, 0.0, 1.0);
+  });
+}
+
+}  // namespace berth::lock::internal

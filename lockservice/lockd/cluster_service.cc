@@ -1,0 +1,135 @@
+#include "absl/strings/str_cat.h"
+#include "lockservice/lockd/services.h"
+
+namespace berth::lockd {
+
+void ClusterService::FillMembers(
+    google::protobuf::RepeatedPtrField<lockpb::Member>* out) {
+  node::NodeStatus s = core_->node()->GetStatus();
+  for (uint64_t id : s.conf_state.voters()) {
+    lockpb::Member* m = out->Add();
+    m->set_id(id);
+    m->set_name(absl::StrCat("lockd-", id));
+    m->set_address(core_->AddressOf(id));
+  }
+  for (uint64_t id : s.conf_state.learners()) {
+    lockpb::Member* m = out->Add();
+    m->set_id(id);
+    m->set_name(absl::StrCat("lockd-", id));
+    m->set_address(core_->AddressOf(id));
+    m->set_is_learner(true);
+  }
+}
+
+grpc::Status ClusterService::Status(grpc::ServerContext* ctx,
+                                    const lockpb::StatusRequest* req,
+                                    lockpb::StatusResponse* resp) {
+  node::NodeStatus s = core_->node()->GetStatus();
+  resp->set_leader_id(s.leader);
+  resp->set_leader_addr(core_->AddressOf(s.leader));
+  resp->set_raft_term(s.term);
+  resp->set_raft_index(s.commit);
+  resp->set_applied_index(s.applied);
+  FillMembers(resp->mutable_members());
+  core_->FillHeader(resp->mutable_header());
+  return grpc::Status::OK;
+}
+
+grpc::Status ClusterService::MemberList(grpc::ServerContext* ctx,
+                                        const lockpb::MemberListRequest* req,
+                                        lockpb::MemberListResponse* resp) {
+  FillMembers(resp->mutable_members());
+  core_->FillHeader(resp->mutable_header());
+  return grpc::Status::OK;
+}
+
+grpc::Status ClusterService::MemberAdd(grpc::ServerContext* ctx,
+                                       const lockpb::MemberAddRequest* req,
+                                       lockpb::MemberAddResponse* resp) {
+  if (req->address().empty() || req->address().find(':') == std::string::npos) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "member address must be host:port");
+  }
+  absl::Status lead = core_->RequireLeader();
+  if (!lead.ok()) return ToGrpc(lead);
+  node::NodeStatus s = core_->node()->GetStatus();
+  uint64_t id = 0;
+  for (uint64_t v : s.conf_state.voters()) id = std::max(id, v);
+  for (uint64_t v : s.conf_state.learners()) id = std::max(id, v);
+  for (auto& [mid, addr] : core_->store()->Members()) id = std::max(id, mid);
+  ++id;
+  absl::Time deadline = core_->Deadline(ctx);
+  // Join as a learner first: it copies the log (or a snapshot) without
+  // counting toward quorum, so adding a slow member cannot stall writes.
+  raftpb::ConfChange cc;
+  cc.set_type(raftpb::CONF_ADD_LEARNER);
+  cc.set_node_id(id);
+  cc.set_context(req->address());
+  absl::Status st = core_->node()->ProposeConfChange(cc, deadline);
+  if (!st.ok()) return ToGrpc(st);
+  if (!req->is_learner()) {
+    // Promote once it has caught up to within a small margin of the leader.
+    while (true) {
+      node::NodeStatus now = core_->node()->GetStatus();
+      auto it = now.progress.find(id);
+      if (it != now.progress.end() && it->second.match + 100 >= now.commit) {
+        break;
+      }
+      if (absl::Now() >= deadline) {
+        return grpc::Status(
+            grpc::StatusCode::DEADLINE_EXCEEDED,
+            absl::StrCat("member ", id, " was added as a learner but did not "
+                         "catch up before the deadline; it stays a learner "
+                         "— start it and promote it with member add again"));
+      }
+      core_->node()->ReadBarrier(absl::Now() + absl::Milliseconds(100))
+          .IgnoreError();
+    }
+    cc.set_type(raftpb::CONF_ADD_VOTER);
+    st = core_->node()->ProposeConfChange(cc, deadline);
+    if (!st.ok()) return ToGrpc(st);
+  }
+  resp->mutable_member()->set_id(id);
+  resp->mutable_member()->set_address(req->address());
+  resp->mutable_member()->set_is_learner(req->is_learner());
+  FillMembers(resp->mutable_members());
+  core_->FillHeader(resp->mutable_header());
+  return grpc::Status::OK;
+}
+
+grpc::Status ClusterService::MemberRemove(
+    grpc::ServerContext* ctx, const lockpb::MemberRemoveRequest* req,
+    lockpb::MemberRemoveResponse* resp) {
+  absl::Status lead = core_->RequireLeader();
+  if (!lead.ok()) return ToGrpc(lead);
+  node::NodeStatus s = core_->node()->GetStatus();
+  bool known = false;
+  for (uint64_t v : s.conf_state.voters()) known |= v == req->id();
+  for (uint64_t v : s.conf_state.learners()) known |= v == req->id();
+  if (!known) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        absl::StrCat("no member with id ", req->id()));
+  }
+  raftpb::ConfChange cc;
+  cc.set_type(raftpb::CONF_REMOVE_NODE);
+  cc.set_node_id(req->id());
+  absl::Status st = core_->node()->ProposeConfChange(cc, core_->Deadline(ctx));
+  if (!st.ok()) return ToGrpc(st);
+  FillMembers(resp->mutable_members());
+  core_->FillHeader(resp->mutable_header());
+  return grpc::Status::OK;
+}
+
+grpc::Status ClusterService::TransferLeader(
+    grpc::ServerContext* ctx, const lockpb::TransferLeaderRequest* req,
+    lockpb::TransferLeaderResponse* resp) {
+  absl::Status lead = core_->RequireLeader();
+  if (!lead.ok()) return ToGrpc(lead);
+  absl::Status st = core_->node()->TransferLeadership(req->target_id(),
+                                                      core_->Deadline(ctx));
+  if (!st.ok()) return ToGrpc(st);
+  core_->FillHeader(resp->mutable_header());
+  return grpc::Status::OK;
+}
+
+}  // namespace berth::lockd

@@ -1,0 +1,50 @@
+// LeaderDuties: the time-driven work only the leader does. Replicas never
+// read their clocks while applying, so the leader watches its own clock and
+// proposes the consequences as ordinary commands:
+//  * LeaseExpireCmd for each lease past its effective deadline, at most
+//    `max_expiries_per_second` (a leader that stalled and wakes up late
+//    must not wipe out every session at once);
+//  * LockDelayTickCmd when a lock-delay or a waiter deadline ends.
+//
+// Thread safety: owns one thread; Start/Stop from the owner only.
+#ifndef BERTH_LOCKSERVICE_LOCKD_LEADER_DUTIES_H_
+#define BERTH_LOCKSERVICE_LOCKD_LEADER_DUTIES_H_
+
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "lockservice/lockd/core.h"
+
+namespace berth::lockd {
+
+struct LeaderDutiesOptions {
+  absl::Duration interval = absl::Milliseconds(100);
+  int max_expiries_per_second = 1000;
+  // After winning an election, a lease gets at least this much time (capped
+  // at its TTL): clients could not reach any leader during the election.
+  absl::Duration election_grace = absl::Seconds(1);
+};
+
+class LeaderDuties {
+ public:
+  LeaderDuties(Core* core, const LeaderDutiesOptions& opts)
+      : core_(core), opts_(opts) {}
+  ~LeaderDuties() { Stop(); }
+  void Start();
+  void Stop();
+
+ private:
+  void Run();
+  void RunOnce(int64_t now_ms, int64_t leader_since_ms, double* budget);
+
+  Core* const core_;
+  const LeaderDutiesOptions opts_;
+  absl::Mutex mu_;
+  absl::CondVar cv_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace berth::lockd
+
+#endif  // BERTH_LOCKSERVICE_LOCKD_LEADER_DUTIES_H_

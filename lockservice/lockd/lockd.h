@@ -1,0 +1,50 @@
+// Lockd: one berth-lockd replica — SQLite storage, the lock state machine,
+// the Raft node and its transport, the gRPC services and the leader's timed
+// duties, wired together and owned here.
+//
+// Thread safety: Create/Wait/Shutdown from the owning thread.
+#ifndef BERTH_LOCKSERVICE_LOCKD_LOCKD_H_
+#define BERTH_LOCKSERVICE_LOCKD_LOCKD_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace berth::lockd {
+
+struct LockdOptions {
+  uint64_t id = 1;
+  std::string listen = "127.0.0.1:7400";
+  // Every initial member, this one included: id -> host:port.
+  std::map<uint64_t, std::string> peers;
+  std::string data_dir;
+  // Join an existing cluster (added with `berth cluster add`) instead of
+  // bootstrapping a new one.
+  bool join = false;
+  absl::Duration tick = absl::Milliseconds(50);
+  int election_ticks = 10;
+  uint64_t snapshot_every = 20000;
+  int64_t default_lock_delay_ms = 5000;
+  int max_expiries_per_second = 1000;
+};
+
+absl::StatusOr<std::map<uint64_t, std::string>> ParsePeers(
+    const std::string& spec);
+
+class Lockd {
+ public:
+  static absl::StatusOr<std::unique_ptr<Lockd>> Start(const LockdOptions& opts);
+  virtual ~Lockd() = default;
+  // Blocks until Shutdown() is called from another thread.
+  virtual void Wait() = 0;
+  virtual void Shutdown() = 0;
+  virtual std::string address() const = 0;
+};
+
+}  // namespace berth::lockd
+
+#endif  // BERTH_LOCKSERVICE_LOCKD_LOCKD_H_

@@ -1,0 +1,110 @@
+// berth-lockd: one replica of berth's replicated lock service.
+//
+//   berth-lockd --id 1 --listen 127.0.0.1:7401 \
+//     --peers 1=127.0.0.1:7401,2=127.0.0.1:7402,3=127.0.0.1:7403 \
+//     --data-dir /var/lib/berth/lockd
+//
+// With no --peers it runs a single-member cluster on 127.0.0.1:7400.
+// SIGTERM or SIGINT shuts it down cleanly; after kill -9 it restarts from
+// its SQLite file alone.
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "boost/program_options.hpp"
+#include "lockservice/lockd/lockd.h"
+
+namespace po = boost::program_options;
+
+int main(int argc, char** argv) {
+  berth::lockd::LockdOptions opts;
+  std::string peers;
+  int64_t tick_ms = 50;
+  int64_t lock_delay_ms = 5000;
+  po::options_description desc("berth-lockd options");
+  desc.add_options()("help,h", "show this help")(
+      "id", po::value<uint64_t>(&opts.id)->default_value(1),
+      "this replica's id (> 0)")(
+      "listen", po::value<std::string>(&opts.listen)->default_value(
+                    "127.0.0.1:7400"),
+      "host:port serving clients and peers")(
+      "peers", po::value<std::string>(&peers)->default_value(""),
+      "initial members: 1=host:port,2=host:port,...")(
+      "data-dir", po::value<std::string>(&opts.data_dir)->default_value(
+                      "/var/lib/berth/lockd"),
+      "directory for the SQLite file")(
+      "join", po::bool_switch(&opts.join),
+      "join an existing cluster (after `berth cluster add`) instead of "
+      "bootstrapping")(
+      "tick-ms", po::value<int64_t>(&tick_ms)->default_value(50),
+      "Raft tick interval")(
+      "election-ticks", po::value<int>(&opts.election_ticks)->default_value(10),
+      "ticks without a leader before campaigning")(
+      "snapshot-every",
+      po::value<uint64_t>(&opts.snapshot_every)->default_value(20000),
+      "compact the log after this many applied entries")(
+      "lock-delay-ms", po::value<int64_t>(&lock_delay_ms)->default_value(5000),
+      "default lock-delay after a holder's session expires")(
+      "max-expiries-per-second",
+      po::value<int>(&opts.max_expiries_per_second)->default_value(1000),
+      "rate limit on lease expiries the leader proposes");
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    po::notify(vm);
+  } catch (const std::exception& e) {
+    std::cerr << "berth-lockd: " << e.what() << "\n" << desc;
+    return 2;
+  }
+  if (vm.count("help")) {
+    std::cout << desc;
+    return 0;
+  }
+  if (tick_ms <= 0 || opts.election_ticks < 3) {
+    std::cerr << "berth-lockd: --tick-ms must be > 0 and --election-ticks "
+                 ">= 3\n";
+    return 2;
+  }
+  opts.tick = absl::Milliseconds(tick_ms);
+  opts.default_lock_delay_ms = lock_delay_ms;
+  if (!peers.empty()) {
+    auto p = berth::lockd::ParsePeers(peers);
+    if (!p.ok()) {
+      std::cerr << "berth-lockd: " << p.status().message() << "\n";
+      return 2;
+    }
+    opts.peers = *p;
+    auto self = opts.peers.find(opts.id);
+    if (self != opts.peers.end() && vm["listen"].defaulted()) {
+      opts.listen = self->second;
+    }
+  }
+
+  // Block the signals in every thread; one thread waits for them.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto lockd = berth::lockd::Lockd::Start(opts);
+  if (!lockd.ok()) {
+    std::cerr << "berth-lockd: " << lockd.status().message() << "\n";
+    return 1;
+  }
+  std::cerr << "berth-lockd: replica " << opts.id << " serving on "
+            << opts.listen << ", data in " << opts.data_dir << std::endl;
+  std::thread sig([&] {
+    int s = 0;
+    sigwait(&set, &s);
+    std::cerr << "berth-lockd: signal " << s << ", shutting down" << std::endl;
+    (*lockd)->Shutdown();
+  });
+  (*lockd)->Wait();
+  sig.detach();
+  lockd->reset();
+  return 0;
+}

@@ -1,0 +1,213 @@
+#include "lockservice/lockd/replicated_store.h"
+
+#include <cstdio>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace berth::lockd {
+
+std::string EncodeOutcome(const CommandOutcome& o) {
+  std::string msg(o.status.message());
+  std::string out;
+  uint32_t code = static_cast<uint32_t>(o.status.code());
+  uint32_t len = static_cast<uint32_t>(msg.size());
+  out.append(reinterpret_cast<const char*>(&code), 4);
+  out.append(reinterpret_cast<const char*>(&len), 4);
+  out.append(msg);
+  out.append(o.result.SerializeAsString());
+  return out;
+}
+
+absl::StatusOr<CommandOutcome> DecodeOutcome(std::string_view b) {
+  if (b.size() < 8) return absl::InternalError("truncated command outcome");
+  uint32_t code, len;
+  memcpy(&code, b.data(), 4);
+  memcpy(&len, b.data() + 4, 4);
+  if (b.size() < 8 + static_cast<size_t>(len)) {
+    return absl::InternalError("truncated command outcome message");
+  }
+  CommandOutcome o;
+  o.status = absl::Status(static_cast<absl::StatusCode>(code),
+                          std::string(b.substr(8, len)));
+  if (!o.result.ParseFromArray(b.data() + 8 + len,
+                               static_cast<int>(b.size() - 8 - len))) {
+    return absl::InternalError("undecodable command result");
+  }
+  return o;
+}
+
+ReplicatedStore::ReplicatedStore(std::unique_ptr<lock::StateMachine> sm,
+                                 WatchHub* hub)
+    : sm_(std::move(sm)), hub_(hub) {}
+
+std::string ReplicatedStore::Apply(uint64_t index, std::string_view payload) {
+  CommandOutcome out;
+  lock::LockNotices notices;
+  {
+    absl::MutexLock l(&mu_);
+    if (payload.empty()) {
+      absl::Status st = sm_->ApplyEmpty(index);
+      if (!st.ok()) {
+        // The SQLite file failed under us. Continuing would fork this
+        // replica's state from the others, so stop hard; a restart replays
+        // from the last durable applied index.
+        fprintf(stderr, "lockd: applying index %lu failed: %s\n", index,
+                std::string(st.message()).c_str());
+        abort();
+      }
+      return "";
+    }
+    absl::StatusOr<lock::ApplyResult> r = sm_->ApplyEntryData(
+        index, absl::string_view(payload.data(), payload.size()));
+    if (!r.ok()) {
+      fprintf(stderr, "lockd: applying index %lu failed: %s\n", index,
+              std::string(r.status().message()).c_str());
+      abort();
+    }
+    out.status = r->status;
+    out.result = std::move(r->result);
+    if (!r->events.empty()) hub_->Publish(r->events, sm_->revision());
+    notices = std::move(r->locks);
+  }
+  if (!notices.grants.empty() || !notices.dropped.empty()) {
+    absl::MutexLock l(&notice_mu_);
+    for (const lock::LockGrant& g : notices.grants) {
+      auto it = notices_.find(g.request_id);
+      if (it == notices_.end()) continue;
+      it->second = LockWaitResult{true, g.token, g.key, absl::OkStatus()};
+    }
+    for (const lock::WaiterDropped& d : notices.dropped) {
+      auto it = notices_.find(d.request_id);
+      if (it == notices_.end()) continue;
+      it->second = LockWaitResult{false, 0, "", d.reason};
+    }
+    notice_cv_.SignalAll();
+  }
+  return EncodeOutcome(out);
+}
+
+void ReplicatedStore::ApplyConfChange(uint64_t index,
+                                      const raftpb::ConfChange& cc) {
+  lockpb::Command cmd;
+  std::string key = absl::StrCat(kMembersPrefix, cc.node_id());
+  if (cc.type() == raftpb::CONF_REMOVE_NODE) {
+    cmd.mutable_delete_range()->set_key(key);
+  } else {
+    auto* put = cmd.mutable_put();
+    put->set_key(key);
+    // Value: "<address>" or "<address> learner".
+    put->set_value(cc.type() == raftpb::CONF_ADD_LEARNER
+                       ? absl::StrCat(cc.context(), " learner")
+                       : std::string(cc.context()));
+  }
+  {
+    absl::MutexLock l(&mu_);
+    absl::StatusOr<lock::ApplyResult> r = sm_->Apply(index, cmd);
+    if (!r.ok()) {
+      fprintf(stderr, "lockd: applying membership change at %lu failed: %s\n",
+              index, std::string(r.status().message()).c_str());
+      abort();
+    }
+    if (!r->events.empty()) hub_->Publish(r->events, sm_->revision());
+  }
+  if (on_members_) on_members_();
+}
+
+uint64_t ReplicatedStore::AppliedIndex() const {
+  auto* self = const_cast<ReplicatedStore*>(this);
+  absl::MutexLock l(&self->mu_);
+  return sm_->applied_index();
+}
+
+absl::StatusOr<std::string> ReplicatedStore::Snapshot() {
+  absl::MutexLock l(&mu_);
+  return sm_->Snapshot();
+}
+
+absl::Status ReplicatedStore::Restore(const raftpb::Snapshot& snap) {
+  absl::Status st;
+  {
+    absl::MutexLock l(&mu_);
+    st = sm_->Restore(snap.data());
+  }
+  if (on_members_) on_members_();
+  return st;
+}
+
+void ReplicatedStore::ExpectLockNotice(uint64_t request_id) {
+  absl::MutexLock l(&notice_mu_);
+  notices_.try_emplace(request_id);
+}
+
+std::optional<LockWaitResult> ReplicatedStore::AwaitLockNotice(
+    uint64_t request_id, absl::Time deadline) {
+  absl::MutexLock l(&notice_mu_);
+  while (true) {
+    auto it = notices_.find(request_id);
+    if (it == notices_.end()) return std::nullopt;
+    if (it->second.has_value()) return it->second;
+    if (notice_cv_.WaitWithDeadline(&notice_mu_, deadline)) {
+      it = notices_.find(request_id);
+      if (it != notices_.end() && it->second.has_value()) return it->second;
+      return std::nullopt;
+    }
+  }
+}
+
+void ReplicatedStore::ForgetLockNotice(uint64_t request_id) {
+  absl::MutexLock l(&notice_mu_);
+  notices_.erase(request_id);
+}
+
+absl::Status ReplicatedStore::StartWatch(WatchSink* sink, int64_t watch_id,
+                                         const WatchHub::Spec& spec,
+                                         int64_t* compact_revision) {
+  absl::MutexLock l(&mu_);
+  *compact_revision = 0;
+  std::vector<lockpb::Event> history;
+  if (spec.start_revision > 0 && spec.start_revision <= sm_->revision()) {
+    absl::StatusOr<std::vector<lockpb::Event>> ev =
+        sm_->EventsSince(spec.start_revision, spec.key, spec.range_end, 0);
+    if (!ev.ok()) {
+      if (lock::IsHistoryCompacted(ev.status())) {
+        absl::StatusOr<int64_t> c = sm_->compact_revision();
+        *compact_revision = c.ok() ? *c : 0;
+      }
+      return ev.status();
+    }
+    history = std::move(*ev);
+  }
+  // Registration and replay happen under mu_, which Apply also holds while
+  // publishing, so the watch sees every event exactly once.
+  hub_->Add(sink, watch_id, spec);
+  if (!history.empty()) hub_->Replay(sink, watch_id, history, sm_->revision());
+  return absl::OkStatus();
+}
+
+int64_t ReplicatedStore::revision() {
+  absl::MutexLock l(&mu_);
+  return sm_->revision();
+}
+
+std::map<uint64_t, std::string> ReplicatedStore::Members() {
+  lockpb::RangeRequest req;
+  req.set_key(kMembersPrefix);
+  std::string end = kMembersPrefix;
+  end.back() = static_cast<char>(end.back() + 1);
+  req.set_range_end(end);
+  std::map<uint64_t, std::string> out;
+  absl::MutexLock l(&mu_);
+  absl::StatusOr<lockpb::RangeResponse> r = sm_->Range(req);
+  if (!r.ok()) return out;
+  for (const lockpb::KeyValue& kv : r->kvs()) {
+    uint64_t id;
+    if (!absl::SimpleAtoi(kv.key().substr(strlen(kMembersPrefix)), &id)) {
+      continue;
+    }
+    out[id] = kv.value();
+  }
+  return out;
+}
+
+}  // namespace berth::lockd

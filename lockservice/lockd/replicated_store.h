@@ -1,0 +1,108 @@
+// ReplicatedStore: glue between the Raft driver (node::RaftNode) and the
+// lock service's state machine (lock::StateMachine).
+//
+// It applies committed commands, hands each command's result back to the RPC
+// that proposed it (through RaftNode's proposal framing), publishes the
+// resulting events to watchers, and wakes RPCs waiting for a lock grant.
+// Membership changes are recorded as ordinary keys under kMembersPrefix, so
+// they travel in snapshots and every replica can name every member's address.
+//
+// Thread safety: Apply* run on the driver thread; reads take the same mutex,
+// so gRPC handler threads may call any public method. The lock::StateMachine
+// is owned here and touched only under mu_.
+#ifndef BERTH_LOCKSERVICE_LOCKD_REPLICATED_STORE_H_
+#define BERTH_LOCKSERVICE_LOCKD_REPLICATED_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "lockservice/lockd/watch_hub.h"
+#include "lockservice/node/raft_node.h"
+#include "lockservice/server/state_machine.h"
+#include "proto/lock.pb.h"
+#include "proto/lockd_internal.pb.h"
+
+namespace berth::lockd {
+
+inline constexpr char kMembersPrefix[] = "/berth/_lockd/members/";
+
+// The outcome of an applied command as the proposer sees it.
+struct CommandOutcome {
+  absl::Status status;  // the state machine's rejection, or OK
+  lockpb::CommandResult result;
+};
+std::string EncodeOutcome(const CommandOutcome& o);
+absl::StatusOr<CommandOutcome> DecodeOutcome(std::string_view bytes);
+
+// What happened to a queued lock waiter.
+struct LockWaitResult {
+  bool granted = false;
+  int64_t token = 0;
+  std::string key;
+  absl::Status dropped_reason;
+};
+
+class ReplicatedStore : public node::StateMachine {
+ public:
+  ReplicatedStore(std::unique_ptr<lock::StateMachine> sm, WatchHub* hub);
+
+  // node::StateMachine (driver thread).
+  std::string Apply(uint64_t index, std::string_view payload) override;
+  void ApplyConfChange(uint64_t index, const raftpb::ConfChange& cc) override;
+  uint64_t AppliedIndex() const override;
+  absl::StatusOr<std::string> Snapshot() override;
+  absl::Status Restore(const raftpb::Snapshot& snap) override;
+
+  // Runs fn with exclusive access to the state machine (reads).
+  template <typename Fn>
+  auto Read(Fn&& fn) {
+    absl::MutexLock l(&mu_);
+    return fn(*sm_);
+  }
+
+  // Registers interest in the grant of the waiter queued by `request_id`.
+  // Returns immediately if the notice already arrived.
+  void ExpectLockNotice(uint64_t request_id);
+  // Waits until the waiter was granted or dropped, or the deadline passes.
+  std::optional<LockWaitResult> AwaitLockNotice(uint64_t request_id,
+                                                absl::Time deadline);
+  void ForgetLockNotice(uint64_t request_id);
+
+  // Registers a watcher and replays history from `start_revision` under the
+  // same lock that Apply publishes with, so no event is lost or doubled.
+  // On a compacted start revision, fails with lock::IsHistoryCompacted and
+  // sets *compact_revision to the oldest revision still available.
+  absl::Status StartWatch(WatchSink* sink, int64_t watch_id,
+                          const WatchHub::Spec& spec,
+                          int64_t* compact_revision);
+
+  int64_t revision();
+  // Members as recorded by applied membership changes: id -> address.
+  std::map<uint64_t, std::string> Members();
+  // Called on the driver thread after a membership change or a restore, so
+  // the owner can update its transport's address book.
+  void OnMembersChanged(std::function<void()> fn) { on_members_ = fn; }
+
+ private:
+  absl::Mutex mu_;
+  std::unique_ptr<lock::StateMachine> sm_ ABSL_GUARDED_BY(mu_);
+  WatchHub* const hub_;
+  std::function<void()> on_members_;
+
+  absl::Mutex notice_mu_;
+  absl::CondVar notice_cv_;
+  // request_id -> result (nullopt until it arrives).
+  std::map<uint64_t, std::optional<LockWaitResult>> notices_
+      ABSL_GUARDED_BY(notice_mu_);
+};
+
+}  // namespace berth::lockd
+
+#endif  // BERTH_LOCKSERVICE_LOCKD_REPLICATED_STORE_H_

@@ -1,0 +1,148 @@
+// The gRPC services of berth-lockd, one class per service in lock.proto.
+// Each is a thin adapter: validate, propose or read through Core, answer.
+//
+// Thread safety: gRPC calls these from its thread pool; all state lives in
+// Core (thread-safe). Each service borrows the Core, which must outlive it.
+#ifndef BERTH_LOCKSERVICE_LOCKD_SERVICES_H_
+#define BERTH_LOCKSERVICE_LOCKD_SERVICES_H_
+
+#include "lockservice/lockd/core.h"
+#include "proto/lock.grpc.pb.h"
+
+namespace berth::lockd {
+
+class KvService final : public lockpb::KV::Service {
+ public:
+  explicit KvService(Core* core) : core_(core) {}
+  grpc::Status Range(grpc::ServerContext* ctx, const lockpb::RangeRequest* req,
+                     lockpb::RangeResponse* resp) override;
+  grpc::Status Put(grpc::ServerContext* ctx, const lockpb::PutRequest* req,
+                   lockpb::PutResponse* resp) override;
+  grpc::Status DeleteRange(grpc::ServerContext* ctx,
+                           const lockpb::DeleteRangeRequest* req,
+                           lockpb::DeleteRangeResponse* resp) override;
+  grpc::Status Txn(grpc::ServerContext* ctx, const lockpb::TxnRequest* req,
+                   lockpb::TxnResponse* resp) override;
+  grpc::Status Compact(grpc::ServerContext* ctx,
+                       const lockpb::CompactionRequest* req,
+                       lockpb::CompactionResponse* resp) override;
+
+ private:
+  Core* const core_;
+};
+
+class LeaseService final : public lockpb::Lease::Service {
+ public:
+  explicit LeaseService(Core* core) : core_(core) {}
+  grpc::Status LeaseGrant(grpc::ServerContext* ctx,
+                          const lockpb::LeaseGrantRequest* req,
+                          lockpb::LeaseGrantResponse* resp) override;
+  grpc::Status LeaseRevoke(grpc::ServerContext* ctx,
+                           const lockpb::LeaseRevokeRequest* req,
+                           lockpb::LeaseRevokeResponse* resp) override;
+  grpc::Status LeaseKeepAlive(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<lockpb::LeaseKeepAliveResponse,
+                               lockpb::LeaseKeepAliveRequest>* stream) override;
+  grpc::Status LeaseTimeToLive(grpc::ServerContext* ctx,
+                               const lockpb::LeaseTimeToLiveRequest* req,
+                               lockpb::LeaseTimeToLiveResponse* resp) override;
+  grpc::Status LeaseLeases(grpc::ServerContext* ctx,
+                           const lockpb::LeaseLeasesRequest* req,
+                           lockpb::LeaseLeasesResponse* resp) override;
+
+ private:
+  Core* const core_;
+};
+
+class WatchService final : public lockpb::Watch::Service {
+ public:
+  explicit WatchService(Core* core, WatchHub* hub) : core_(core), hub_(hub) {}
+  grpc::Status Watch(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<lockpb::WatchResponse, lockpb::WatchRequest>*
+          stream) override;
+
+ private:
+  Core* const core_;
+  WatchHub* const hub_;
+};
+
+class LockService final : public lockpb::Lock::Service {
+ public:
+  explicit LockService(Core* core) : core_(core) {}
+  grpc::Status Lock(grpc::ServerContext* ctx, const lockpb::LockRequest* req,
+                    lockpb::LockResponse* resp) override;
+  grpc::Status TryLock(grpc::ServerContext* ctx, const lockpb::LockRequest* req,
+                       lockpb::TryLockResponse* resp) override;
+  grpc::Status Unlock(grpc::ServerContext* ctx,
+                      const lockpb::UnlockRequest* req,
+                      lockpb::UnlockResponse* resp) override;
+  grpc::Status Holder(grpc::ServerContext* ctx,
+                      const lockpb::HolderRequest* req,
+                      lockpb::HolderResponse* resp) override;
+  grpc::Status CheckToken(grpc::ServerContext* ctx,
+                          const lockpb::CheckTokenRequest* req,
+                          lockpb::CheckTokenResponse* resp) override;
+
+ private:
+  Core* const core_;
+};
+
+// Acquires `name` for `lease`, waiting in the server-side FIFO queue until
+// granted, dropped, or the deadline. Shared by Lock and Election.Campaign.
+absl::StatusOr<lockpb::LockAcquireResult> AcquireLock(
+    Core* core, grpc::ServerContext* ctx, const lockpb::LockAcquireCmd& acq,
+    absl::Time deadline);
+
+class ElectionService final : public lockpb::Election::Service {
+ public:
+  ElectionService(Core* core, WatchHub* hub) : core_(core), hub_(hub) {}
+  grpc::Status Campaign(grpc::ServerContext* ctx,
+                        const lockpb::CampaignRequest* req,
+                        lockpb::CampaignResponse* resp) override;
+  grpc::Status Proclaim(grpc::ServerContext* ctx,
+                        const lockpb::ProclaimRequest* req,
+                        lockpb::ProclaimResponse* resp) override;
+  grpc::Status Leader(grpc::ServerContext* ctx,
+                      const lockpb::LeaderRequest* req,
+                      lockpb::LeaderResponse* resp) override;
+  grpc::Status Observe(
+      grpc::ServerContext* ctx, const lockpb::LeaderRequest* req,
+      grpc::ServerWriter<lockpb::LeaderResponse>* writer) override;
+  grpc::Status Resign(grpc::ServerContext* ctx,
+                      const lockpb::ResignRequest* req,
+                      lockpb::ResignResponse* resp) override;
+
+ private:
+  Core* const core_;
+  WatchHub* const hub_;
+};
+
+class ClusterService final : public lockpb::Cluster::Service {
+ public:
+  explicit ClusterService(Core* core) : core_(core) {}
+  grpc::Status Status(grpc::ServerContext* ctx,
+                      const lockpb::StatusRequest* req,
+                      lockpb::StatusResponse* resp) override;
+  grpc::Status MemberList(grpc::ServerContext* ctx,
+                          const lockpb::MemberListRequest* req,
+                          lockpb::MemberListResponse* resp) override;
+  grpc::Status MemberAdd(grpc::ServerContext* ctx,
+                         const lockpb::MemberAddRequest* req,
+                         lockpb::MemberAddResponse* resp) override;
+  grpc::Status MemberRemove(grpc::ServerContext* ctx,
+                            const lockpb::MemberRemoveRequest* req,
+                            lockpb::MemberRemoveResponse* resp) override;
+  grpc::Status TransferLeader(grpc::ServerContext* ctx,
+                              const lockpb::TransferLeaderRequest* req,
+                              lockpb::TransferLeaderResponse* resp) override;
+
+ private:
+  void FillMembers(google::protobuf::RepeatedPtrField<lockpb::Member>* out);
+  Core* const core_;
+};
+
+}  // namespace berth::lockd
+
+#endif  // BERTH_LOCKSERVICE_LOCKD_SERVICES_H_

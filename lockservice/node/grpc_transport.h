@@ -1,0 +1,63 @@
+// GrpcTransport: sends Raft messages to peers over long-lived gRPC client
+// streams (RaftPeer.Send), one sender thread and bounded queue per peer.
+// RaftPeerService is the receiving end, registered on the replica's single
+// gRPC port next to the client API.
+//
+// Raft tolerates loss, so a full queue or a broken stream drops messages
+// rather than blocking the driver; a broken stream also reports the peer
+// unreachable so the leader falls back to probing it.
+//
+// Thread safety: all methods are thread-safe.
+#ifndef BERTH_LOCKSERVICE_NODE_GRPC_TRANSPORT_H_
+#define BERTH_LOCKSERVICE_NODE_GRPC_TRANSPORT_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "lockservice/node/raft_node.h"
+#include "proto/raft_peer.grpc.pb.h"
+
+namespace berth::node {
+
+class PeerSender;
+
+class GrpcTransport : public Transport {
+ public:
+  // `on_unreachable(peer)` is called from sender threads.
+  GrpcTransport(uint64_t self_id,
+                std::function<void(uint64_t)> on_unreachable);
+  ~GrpcTransport() override;
+
+  void Send(std::vector<raftpb::Message> msgs) override;
+  void AddPeer(uint64_t id, const std::string& address) override;
+  void RemovePeer(uint64_t id) override;
+
+  // Address book lookups, e.g. to tell clients where the leader is.
+  std::string PeerAddress(uint64_t id);
+
+ private:
+  const uint64_t self_id_;
+  const std::function<void(uint64_t)> on_unreachable_;
+  absl::Mutex mu_;
+  std::map<uint64_t, std::unique_ptr<PeerSender>> peers_ ABSL_GUARDED_BY(mu_);
+};
+
+// Receives MessageBatch streams from peers and hands each message to `node`.
+class RaftPeerService final : public raftpb::RaftPeer::Service {
+ public:
+  explicit RaftPeerService(RaftNode* node) : node_(node) {}
+  grpc::Status Send(grpc::ServerContext* ctx,
+                    grpc::ServerReader<raftpb::MessageBatch>* reader,
+                    raftpb::SendAck* ack) override;
+
+ private:
+  RaftNode* const node_;  // borrowed
+};
+
+}  // namespace berth::node
+
+#endif  // BERTH_LOCKSERVICE_NODE_GRPC_TRANSPORT_H_

@@ -1,0 +1,547 @@
+#include "lockservice/node/raft_node.h"
+
+#include <cstring>
+#include <map>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "lockservice/node/framing.h"
+
+namespace berth::node {
+namespace {
+
+// A caller blocked in Propose. It lives on the caller's stack; the driver
+// reaches it through `proposals_` only while holding mu_, and the caller
+// erases it before returning, so there is exactly one owner.
+struct ProposalWaiter {
+  uint64_t request_id = 0;
+  std::string framed;
+  bool submitted = false;
+  bool done = false;
+  absl::Status status;
+  std::string result;
+};
+
+struct ReadWaiter {
+  bool has_index = false;
+  uint64_t index = 0;
+  bool done = false;
+  absl::Status status;
+};
+
+class RaftNodeImpl : public RaftNode {
+ public:
+  RaftNodeImpl(const NodeOptions& opts, raft::LogStore* storage,
+               StateMachine* sm, Transport* transport,
+               std::unique_ptr<raft::Raft> raft)
+      : opts_(opts),
+        clock_(opts.clock ? opts.clock : Clock::Real()),
+        storage_(storage),
+        sm_(sm),
+        transport_(transport),
+        raft_(std::move(raft)) {
+    applied_ = sm_->AppliedIndex();
+    last_snapshot_index_ = storage_->FirstIndex() - 1;
+    RefreshStatusLocked();
+  }
+
+  ~RaftNodeImpl() override { Stop(); }
+
+  void Start() override {
+    absl::MutexLock l(&mu_);
+    if (thread_.joinable()) return;
+    stopping_ = false;
+    thread_ = std::thread([this] { Run(); });
+  }
+
+  void Stop() override {
+    {
+      absl::MutexLock l(&mu_);
+      if (!thread_.joinable()) return;
+      stopping_ = true;
+    }
+    work_cv_.SignalAll();
+    thread_.join();
+    absl::MutexLock l(&mu_);
+    FailAllLocked(absl::UnavailableError("replica is shutting down"));
+  }
+
+  absl::StatusOr<std::string> Propose(std::string payload,
+                                      absl::Time deadline) override {
+    ProposalWaiter w;
+    absl::MutexLock l(&mu_);
+    if (stopping_) return absl::UnavailableError("replica is shutting down");
+    w.request_id = (opts_.id << 48) | (++next_request_ & ((1ull << 48) - 1));
+    w.framed = FrameProposal(w.request_id, payload);
+    proposals_[w.request_id] = &w;
+    new_proposals_.push_back(&w);
+    work_cv_.Signal();
+    while (!w.done) {
+      if (done_cv_.WaitWithDeadline(&mu_, deadline) && !w.done) break;
+    }
+    proposals_.erase(w.request_id);
+    if (!w.done) {
+      std::erase(new_proposals_, &w);
+      return absl::DeadlineExceededError(
+          "proposal not applied before the deadline; it may still commit");
+    }
+    if (!w.status.ok()) return w.status;
+    return std::move(w.result);
+  }
+
+  absl::Status ReadBarrier(absl::Time deadline) override {
+    ReadWaiter w;
+    absl::MutexLock l(&mu_);
+    if (stopping_) return absl::UnavailableError("replica is shutting down");
+    unassigned_reads_.push_back(&w);
+    work_cv_.Signal();
+    while (!w.done) {
+      if (done_cv_.WaitWithDeadline(&mu_, deadline) && !w.done) break;
+    }
+    if (!w.done) {
+      RemoveReadWaiterLocked(&w);
+      return absl::DeadlineExceededError(
+          "linearizable read: no read index confirmed before the deadline");
+    }
+    return w.status;
+  }
+
+  absl::Status ProposeConfChange(const raftpb::ConfChange& cc,
+                                 absl::Time deadline) override {
+    absl::Status st = RunOnDriver(
+        [&] { return raft_->ProposeConfChange(cc); }, deadline);
+    if (!st.ok()) return st;
+    absl::MutexLock l(&mu_);
+    auto applied = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return ConfChangeVisible(cc, status_.conf_state);
+    };
+    while (!applied()) {
+      if (done_cv_.WaitWithDeadline(&mu_, deadline) && !applied()) {
+        return absl::DeadlineExceededError(
+            "membership change proposed but not applied before the deadline");
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status TransferLeadership(uint64_t transferee,
+                                  absl::Time deadline) override {
+    absl::Status st = RunOnDriver(
+        [&] { return raft_->TransferLeadership(transferee); }, deadline);
+    if (!st.ok()) return st;
+    absl::MutexLock l(&mu_);
+    while (status_.leader != transferee) {
+      if (done_cv_.WaitWithDeadline(&mu_, deadline) &&
+          status_.leader != transferee) {
+        return absl::DeadlineExceededError(absl::StrCat(
+            "leadership did not move to ", transferee, " before the deadline"));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  void Receive(raftpb::Message m) override {
+    absl::MutexLock l(&mu_);
+    if (inbox_.size() > kMaxInbox) return;  // Raft tolerates loss.
+    inbox_.push_back(std::move(m));
+    work_cv_.Signal();
+  }
+
+  void ReportUnreachable(uint64_t peer) override {
+    absl::MutexLock l(&mu_);
+    unreachable_.push_back(peer);
+    work_cv_.Signal();
+  }
+
+  NodeStatus GetStatus() override {
+    absl::MutexLock l(&mu_);
+    return status_;
+  }
+
+  void OnLeaderChange(std::function<void(uint64_t, uint64_t)> fn) override {
+    absl::MutexLock l(&mu_);
+    on_leader_change_ = std::move(fn);
+  }
+
+ private:
+  static constexpr size_t kMaxInbox = 100000;
+
+  static bool ConfChangeVisible(const raftpb::ConfChange& cc,
+                                const raftpb::ConfState& cs) {
+    auto has = [](const auto& list, uint64_t id) {
+      return std::find(list.begin(), list.end(), id) != list.end();
+    };
+    switch (cc.type()) {
+      case raftpb::CONF_ADD_LEARNER:
+        return has(cs.learners(), cc.node_id());
+      case raftpb::CONF_ADD_VOTER:
+        return has(cs.voters(), cc.node_id());
+      case raftpb::CONF_REMOVE_NODE:
+        return !has(cs.voters(), cc.node_id()) &&
+               !has(cs.learners(), cc.node_id());
+      default:
+        return false;
+    }
+  }
+
+  // Runs fn on the driver thread (which owns raft_) and returns its status.
+  absl::Status RunOnDriver(std::function<absl::Status()> fn,
+                           absl::Time deadline) {
+    struct Call {
+      std::function<absl::Status()> fn;
+      bool done = false;
+      absl::Status status;
+    } call{std::move(fn)};
+    absl::MutexLock l(&mu_);
+    if (stopping_) return absl::UnavailableError("replica is shutting down");
+    uint64_t id = ++next_call_;
+    calls_[id] = [&call] {
+      call.status = call.fn();
+      call.done = true;
+    };
+    work_cv_.Signal();
+    while (!call.done) {
+      if (done_cv_.WaitWithDeadline(&mu_, deadline) && !call.done) {
+        // The driver runs calls under mu_, so erasing ours here guarantees
+        // it never touches `call` after we return.
+        calls_.erase(id);
+        return absl::DeadlineExceededError("replica driver is busy");
+      }
+    }
+    return call.status;
+  }
+
+  void RemoveReadWaiterLocked(ReadWaiter* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::erase(unassigned_reads_, w);
+    for (auto& [ctx, list] : reads_in_flight_) std::erase(list, w);
+    std::erase(indexed_reads_, w);
+  }
+
+  void FailAllLocked(const absl::Status& st) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (auto& [id, w] : proposals_) {
+      w->done = true;
+      w->status = st;
+    }
+    auto fail = [&](ReadWaiter* r) {
+      r->done = true;
+      r->status = st;
+    };
+    for (ReadWaiter* r : unassigned_reads_) fail(r);
+    for (auto& [ctx, list] : reads_in_flight_)
+      for (ReadWaiter* r : list) fail(r);
+    for (ReadWaiter* r : indexed_reads_) fail(r);
+    unassigned_reads_.clear();
+    reads_in_flight_.clear();
+    indexed_reads_.clear();
+    new_proposals_.clear();
+    done_cv_.SignalAll();
+  }
+
+  void RefreshStatusLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    raft::Status s = raft_->GetStatus();
+    status_.id = s.id;
+    status_.leader = s.soft_state.lead;
+    status_.term = s.hard_state.term();
+    status_.role = s.soft_state.role;
+    status_.commit = s.hard_state.commit();
+    status_.applied = applied_;
+    status_.last_index = s.last_index;
+    status_.conf_state = s.conf_state;
+    status_.progress = s.progress;
+  }
+
+  void Run() {
+    absl::Time next_tick = clock_->Monotonic() + opts_.tick_interval;
+    while (true) {
+      std::vector<raftpb::Message> inbox;
+      std::vector<ProposalWaiter*> props;
+      bool issue_read = false;
+      std::string read_ctx;
+      {
+        absl::MutexLock l(&mu_);
+        while (!stopping_ && inbox_.empty() && calls_.empty() &&
+               unreachable_.empty() &&
+               new_proposals_.empty() && unassigned_reads_.empty() &&
+               clock_->Monotonic() < next_tick) {
+          work_cv_.WaitWithTimeout(&mu_, next_tick - clock_->Monotonic());
+        }
+        if (stopping_) return;
+        inbox.swap(inbox_);
+        for (uint64_t peer : unreachable_) raft_->ReportUnreachable(peer);
+        unreachable_.clear();
+        props.swap(new_proposals_);
+        for (ProposalWaiter* p : props) p->submitted = true;
+        // Run queued calls under mu_: they only touch raft_ (driver-owned)
+        // and their Call record, which the waiter reads under mu_.
+        for (auto& [id, c] : calls_) c();
+        calls_.clear();
+        if (!unassigned_reads_.empty()) {
+          // One ReadIndex round serves every reader that queued meanwhile.
+          read_ctx = absl::StrCat(opts_.id, "/", ++next_read_);
+          reads_in_flight_[read_ctx] = std::move(unassigned_reads_);
+          unassigned_reads_.clear();
+          issue_read = true;
+        }
+        done_cv_.SignalAll();
+      }
+      for (auto& m : inbox) {
+        // Errors here are stale or foreign messages; Raft drops them.
+        raft_->Step(m).IgnoreError();
+      }
+      while (clock_->Monotonic() >= next_tick) {
+        raft_->Tick();
+        next_tick += opts_.tick_interval;
+      }
+      if (!props.empty()) SubmitProposals(props);
+      if (issue_read) {
+        absl::Status st = raft_->ReadIndex(read_ctx);
+        if (!st.ok()) FailReads(read_ctx, st);
+      }
+      DrainReady();
+    }
+  }
+
+  void SubmitProposals(const std::vector<ProposalWaiter*>& props) {
+    absl::MutexLock l(&mu_);
+    // Everything that queued during the last fsync goes to Raft as one
+    // MsgProp: one append, one MsgApp per follower, one fsync.
+    raftpb::Message m;
+    m.set_type(raftpb::MSG_PROP);
+    m.set_from(opts_.id);
+    std::vector<ProposalWaiter*> batch;
+    for (ProposalWaiter* p : props) {
+      // The caller may have given up (and erased itself) meanwhile.
+      if (!proposals_.contains(p->request_id)) continue;
+      m.add_entries()->set_data(p->framed);
+      batch.push_back(p);
+    }
+    if (batch.empty()) return;
+    absl::Status st = raft_->Step(m);
+    if (!st.ok()) {
+      for (ProposalWaiter* p : batch) {
+        p->done = true;
+        p->status = absl::UnavailableError(
+            absl::StrCat("cannot propose: ", st.message()));
+      }
+    }
+    done_cv_.SignalAll();
+  }
+
+  void FailReads(const std::string& ctx, const absl::Status& st) {
+    absl::MutexLock l(&mu_);
+    auto it = reads_in_flight_.find(ctx);
+    if (it == reads_in_flight_.end()) return;
+    for (ReadWaiter* r : it->second) {
+      r->done = true;
+      r->status = absl::UnavailableError(
+          absl::StrCat("linearizable read: ", st.message()));
+    }
+    reads_in_flight_.erase(it);
+    done_cv_.SignalAll();
+  }
+
+  void DrainReady() {
+    while (raft_->HasReady()) {
+      raft::Ready rd = raft_->GetReady();
+      const raftpb::HardState* hs =
+          rd.hard_state.has_value() ? &*rd.hard_state : nullptr;
+      const raftpb::Snapshot* snap =
+          rd.snapshot.has_value() ? &*rd.snapshot : nullptr;
+      if (hs || !rd.entries.empty() || snap) {
+        absl::Status st = storage_->Save(hs, rd.entries, snap);
+        if (!st.ok()) {
+          // A replica that cannot persist must not send acks that claim it
+          // did. Stop participating; the operator sees why in the log.
+          fprintf(stderr, "raft node %lu: persisting Ready failed: %s\n",
+                  opts_.id, std::string(st.message()).c_str());
+          absl::MutexLock l(&mu_);
+          stopping_ = true;
+          FailAllLocked(absl::InternalError(
+              absl::StrCat("replica storage failed: ", st.message())));
+          return;
+        }
+      }
+      if (snap) {
+        absl::Status st = sm_->Restore(*snap);
+        if (!st.ok()) {
+          fprintf(stderr, "raft node %lu: restoring snapshot failed: %s\n",
+                  opts_.id, std::string(st.message()).c_str());
+        }
+        absl::MutexLock l(&mu_);
+        applied_ = snap->metadata().index();
+        last_snapshot_index_ = applied_;
+      }
+      if (!rd.messages.empty()) transport_->Send(std::move(rd.messages));
+      ApplyCommitted(rd.committed_entries);
+      HandleReadStates(rd.read_states);
+      std::optional<raft::SoftState> soft = rd.soft_state;
+      raft_->Advance(rd);
+      MaybeSnapshot();
+      std::function<void(uint64_t, uint64_t)> cb;
+      uint64_t lead = 0, term = 0;
+      {
+        absl::MutexLock l(&mu_);
+        uint64_t old_lead = status_.leader;
+        RefreshStatusLocked();
+        ReleaseIndexedReadsLocked();
+        if (soft.has_value() && soft->lead != old_lead) {
+          cb = on_leader_change_;
+          lead = status_.leader;
+          term = status_.term;
+        }
+        done_cv_.SignalAll();
+      }
+      if (cb) cb(lead, term);
+    }
+  }
+
+  void ApplyCommitted(const std::vector<raftpb::Entry>& entries) {
+    for (const raftpb::Entry& e : entries) {
+      std::string result;
+      uint64_t request_id = 0;
+      bool have_result = false;
+      if (e.type() == raftpb::ENTRY_CONF_CHANGE) {
+        raftpb::ConfChange cc;
+        if (cc.ParseFromString(e.data())) {
+          if (cc.type() == raftpb::CONF_REMOVE_NODE) {
+            transport_->RemovePeer(cc.node_id());
+          } else if (cc.node_id() != opts_.id && !cc.context().empty()) {
+            transport_->AddPeer(cc.node_id(), cc.context());
+          }
+          sm_->ApplyConfChange(e.index(), cc);
+        }
+      } else {
+        // Every index reaches the state machine, so that it can record its
+        // applied index without gaps; a new leader's no-op is empty.
+        std::string_view payload;
+        if (UnframeProposal(e.data(), &request_id, &payload)) {
+          result = sm_->Apply(e.index(), payload);
+          have_result = true;
+        } else {
+          sm_->Apply(e.index(), {});
+        }
+      }
+      absl::MutexLock l(&mu_);
+      applied_ = e.index();
+      if (have_result) {
+        auto it = proposals_.find(request_id);
+        if (it != proposals_.end()) {
+          it->second->done = true;
+          it->second->result = std::move(result);
+        }
+      }
+    }
+  }
+
+  void HandleReadStates(const std::vector<raft::ReadState>& states) {
+    if (states.empty()) return;
+    absl::MutexLock l(&mu_);
+    for (const raft::ReadState& rs : states) {
+      auto it = reads_in_flight_.find(rs.request_ctx);
+      if (it == reads_in_flight_.end()) continue;
+      for (ReadWaiter* r : it->second) {
+        r->has_index = true;
+        r->index = rs.index;
+        indexed_reads_.push_back(r);
+      }
+      reads_in_flight_.erase(it);
+    }
+  }
+
+  void ReleaseIndexedReadsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::erase_if(indexed_reads_, [&](ReadWaiter* r) {
+      if (r->index > applied_) return false;
+      r->done = true;
+      return true;
+    });
+  }
+
+  void MaybeSnapshot() {
+    uint64_t applied;
+    {
+      absl::MutexLock l(&mu_);
+      applied = applied_;
+    }
+    if (opts_.snapshot_every == 0 ||
+        applied < last_snapshot_index_ + opts_.snapshot_every) {
+      return;
+    }
+    absl::StatusOr<std::string> data = sm_->Snapshot();
+    if (!data.ok()) {
+      fprintf(stderr, "raft node %lu: state machine snapshot failed: %s\n",
+              opts_.id, std::string(data.status().message()).c_str());
+      last_snapshot_index_ = applied;  // do not retry on every batch
+      return;
+    }
+    uint64_t compact_to =
+        applied > opts_.keep_entries ? applied - opts_.keep_entries : 0;
+    compact_to = std::max(compact_to, storage_->FirstIndex() - 1);
+    absl::Status st = storage_->CreateSnapshot(
+        applied, raft_->GetStatus().conf_state, std::move(*data), compact_to);
+    if (!st.ok()) {
+      fprintf(stderr, "raft node %lu: storing snapshot failed: %s\n",
+              opts_.id, std::string(st.message()).c_str());
+    }
+    last_snapshot_index_ = applied;
+  }
+
+  const NodeOptions opts_;
+  Clock* const clock_;
+  raft::LogStore* const storage_;
+  StateMachine* const sm_;
+  Transport* const transport_;
+  // Owned by the driver thread once started (and by calls_ run under mu_).
+  std::unique_ptr<raft::Raft> raft_;
+  uint64_t last_snapshot_index_ = 0;  // driver thread only
+
+  absl::Mutex mu_;
+  absl::CondVar work_cv_;  // wakes the driver
+  absl::CondVar done_cv_;  // wakes waiting callers
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+  uint64_t next_request_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t next_read_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<raftpb::Message> inbox_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint64_t> unreachable_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_call_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<uint64_t, std::function<void()>> calls_ ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, ProposalWaiter*> proposals_ ABSL_GUARDED_BY(mu_);
+  std::vector<ProposalWaiter*> new_proposals_ ABSL_GUARDED_BY(mu_);
+  std::vector<ReadWaiter*> unassigned_reads_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::vector<ReadWaiter*>> reads_in_flight_
+      ABSL_GUARDED_BY(mu_);
+  std::vector<ReadWaiter*> indexed_reads_ ABSL_GUARDED_BY(mu_);
+  NodeStatus status_ ABSL_GUARDED_BY(mu_);
+  std::function<void(uint64_t, uint64_t)> on_leader_change_
+      ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RaftNode>> RaftNode::Create(
+    const NodeOptions& opts, raft::LogStore* storage, StateMachine* sm,
+    Transport* transport) {
+  if (opts.id == 0) return absl::InvalidArgumentError("replica id must be > 0");
+  if (!storage || !sm || !transport) {
+    return absl::InvalidArgumentError("storage, state machine and transport "
+                                      "are required");
+  }
+  raft::Config cfg;
+  cfg.id = opts.id;
+  cfg.storage = storage;
+  cfg.election_tick = opts.election_tick;
+  cfg.heartbeat_tick = opts.heartbeat_tick;
+  cfg.applied = sm->AppliedIndex();
+  cfg.max_inflight_bytes = opts.max_inflight_bytes;
+  cfg.seed = opts.id * 0x9E3779B97F4A7C15ull ^
+             static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()));
+  absl::StatusOr<std::unique_ptr<raft::Raft>> r = raft::Raft::Create(cfg);
+  if (!r.ok()) return r.status();
+  return std::unique_ptr<RaftNode>(
+      new RaftNodeImpl(opts, storage, sm, transport, std::move(*r)));
+}
+
+}  // namespace berth::node

@@ -1,0 +1,131 @@
+// RaftNode: the replica runtime that drives a raft::Raft core.
+//
+// One driver thread owns the Raft object, the LogStore and the StateMachine,
+// and runs the Ready loop: step inbound messages and ticks, then for each
+// Ready batch persist it (one LogStore::Save, i.e. one fsync: group commit),
+// send its messages, apply its committed entries and Advance. Proposals that
+// arrive while a batch is being fsynced pile up and go out together in the
+// next batch, which is what makes one fsync serve many clients.
+//
+// Other threads talk to the node only through its public methods, which
+// enqueue work and wait for the driver to finish it.
+//
+// Thread safety: all public methods are thread-safe. Ownership: storage,
+// state machine, transport and clock are borrowed and must outlive the node.
+#ifndef BERTH_LOCKSERVICE_NODE_RAFT_NODE_H_
+#define BERTH_LOCKSERVICE_NODE_RAFT_NODE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "lockservice/raft/raft.h"
+#include "lockservice/raft/storage.h"
+#include "proto/raft.pb.h"
+
+namespace berth::node {
+
+// The replicated application. Called on the driver thread only.
+class StateMachine {
+ public:
+  virtual ~StateMachine() = default;
+  // Applies one committed normal entry. The returned bytes go back to the
+  // proposer, if it is waiting on this replica. Must be deterministic.
+  // Entries without a payload (a new leader's no-op) arrive empty.
+  virtual std::string Apply(uint64_t index, std::string_view payload) = 0;
+  // Records a committed membership change (after Raft has applied it).
+  virtual void ApplyConfChange(uint64_t index,
+                               const raftpb::ConfChange& cc) = 0;
+  // Highest index whose effects are durable in the state machine; on restart
+  // Raft re-delivers everything after it.
+  virtual uint64_t AppliedIndex() const = 0;
+  virtual absl::StatusOr<std::string> Snapshot() = 0;
+  virtual absl::Status Restore(const raftpb::Snapshot& snap) = 0;
+};
+
+// Moves Raft messages between replicas. Send must not block for long: a
+// transport queues and drops rather than stalling the driver.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual void Send(std::vector<raftpb::Message> msgs) = 0;
+  virtual void AddPeer(uint64_t id, const std::string& address) = 0;
+  virtual void RemovePeer(uint64_t id) = 0;
+};
+
+struct NodeOptions {
+  uint64_t id = 0;
+  absl::Duration tick_interval = absl::Milliseconds(50);
+  int election_tick = 10;
+  int heartbeat_tick = 1;
+  // Take a state-machine snapshot and compact the log after this many
+  // applied entries, keeping `keep_entries` so slow followers can catch up
+  // without a snapshot.
+  uint64_t snapshot_every = 20000;
+  uint64_t keep_entries = 5000;
+  uint64_t max_inflight_bytes = 64 << 20;
+  Clock* clock = nullptr;  // borrowed; Clock::Real() if null
+};
+
+struct NodeStatus {
+  uint64_t id = 0;
+  uint64_t leader = 0;
+  uint64_t term = 0;
+  raft::Role role = raft::Role::kFollower;
+  uint64_t commit = 0;
+  uint64_t applied = 0;
+  uint64_t last_index = 0;
+  raftpb::ConfState conf_state;
+  std::map<uint64_t, raft::PeerProgress> progress;
+};
+
+class RaftNode {
+ public:
+  static absl::StatusOr<std::unique_ptr<RaftNode>> Create(
+      const NodeOptions& opts, raft::LogStore* storage, StateMachine* sm,
+      Transport* transport);
+  virtual ~RaftNode() = default;
+
+  virtual void Start() = 0;
+  // Stops the driver thread; pending callers get Unavailable.
+  virtual void Stop() = 0;
+
+  // Replicates `payload` and waits until this replica applied it. Returns
+  // the state machine's result, Unavailable("no leader ...") when no leader
+  // is known, or DeadlineExceeded when the outcome is unknown (the entry may
+  // still commit later).
+  virtual absl::StatusOr<std::string> Propose(std::string payload,
+                                              absl::Time deadline) = 0;
+
+  // Linearizable read barrier (ReadIndex): returns once this replica has
+  // applied everything committed before the call began.
+  virtual absl::Status ReadBarrier(absl::Time deadline) = 0;
+
+  virtual absl::Status ProposeConfChange(const raftpb::ConfChange& cc,
+                                         absl::Time deadline) = 0;
+  virtual absl::Status TransferLeadership(uint64_t transferee,
+                                          absl::Time deadline) = 0;
+
+  // Delivers a message from a peer; called by the transport's threads.
+  virtual void Receive(raftpb::Message m) = 0;
+  // The transport lost its stream to `peer`; the leader falls back to
+  // probing it. Thread-safe, never blocks on the driver.
+  virtual void ReportUnreachable(uint64_t peer) = 0;
+
+  virtual NodeStatus GetStatus() = 0;
+
+  // Runs `fn(leader_id, term)` on the driver thread whenever leadership
+  // changes. Set before Start().
+  virtual void OnLeaderChange(std::function<void(uint64_t, uint64_t)> fn) = 0;
+};
+
+}  // namespace berth::node
+
+#endif  // BERTH_LOCKSERVICE_NODE_RAFT_NODE_H_

@@ -1,0 +1,274 @@
+// Membership (thesis §4.1, §4.2.1), leadership transfer (thesis §3.10) and
+// ReadIndex (thesis §6.4).
+#include <gtest/gtest.h>
+
+#include "lockservice/raft/raft_test_util.h"
+
+namespace berth::raft {
+namespace {
+
+using testing::MakeConfChange;
+using testing::Network;
+
+bool HasVoter(const raftpb::ConfState& cs, uint64_t id) {
+  for (uint64_t v : cs.voters()) {
+    if (v == id) return true;
+  }
+  return false;
+}
+bool HasLearner(const raftpb::ConfState& cs, uint64_t id) {
+  for (uint64_t v : cs.learners()) {
+    if (v == id) return true;
+  }
+  return false;
+}
+
+// Thesis §4.2.1: a new server joins as a learner, catches up without
+// voting, then is promoted; the change takes effect when applied.
+TEST(RaftMembership, AddLearnerThenPromote) {
+  Network net(3);
+  ASSERT_EQ(net.Elect(1), 1u);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(net.raft(1).Propose("m").ok());
+  net.Stabilize();
+  net.AddEmptyNode(4);
+  ASSERT_TRUE(
+      net.raft(1)
+          .ProposeConfChange(MakeConfChange(raftpb::CONF_ADD_LEARNER, 4))
+          .ok());
+  net.Stabilize();
+  net.TickAll(2);
+  for (uint64_t id : {1, 2, 3, 4}) {
+    EXPECT_TRUE(HasLearner(net.raft(id).GetStatus().conf_state, 4)) << id;
+  }
+  EXPECT_EQ(net.node(4).applied_data, net.node(1).applied_data);
+  // A learner never campaigns.
+  net.Isolate(4);
+  net.Tick(4, 100);
+  EXPECT_EQ(net.raft(4).role(), Role::kFollower);
+  net.Heal();
+  ASSERT_TRUE(net.raft(1)
+                  .ProposeConfChange(MakeConfChange(raftpb::CONF_ADD_VOTER, 4))
+                  .ok());
+  net.Stabilize();
+  for (uint64_t id : {1, 2, 3, 4}) {
+    EXPECT_TRUE(HasVoter(net.raft(id).GetStatus().conf_state, 4)) << id;
+  }
+  // Four voters: commits need three acks; with two down nothing commits.
+  net.Isolate(3);
+  net.Isolate(4);
+  const uint64_t committed = net.raft(1).raft_log().committed();
+  ASSERT_TRUE(net.raft(1).Propose("needs-quorum-of-3").ok());
+  net.Stabilize();
+  EXPECT_EQ(net.raft(1).raft_log().committed(), committed);
+}
+
+// Thesis §4.1: only one membership change may be pending at a time.
+TEST(RaftMembership, OnlyOnePendingConfChange) {
+  Network net(3);
+  ASSERT_EQ(net.Elect(1), 1u);
+  net.AddEmptyNode(4);
+  net.AddEmptyNode(5);
+  ASSERT_TRUE(
+      net.raft(1)
+          .ProposeConfChange(MakeConfChange(raftpb::CONF_ADD_LEARNER, 4))
+          .ok());
+  absl::Status s = net.raft(1).ProposeConfChange(
+      MakeConfChange(raftpb::CONF_ADD_LEARNER, 5));
+  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
+  EXPECT_NE(s.message().find("pending"), std::string::npos);
+  net.Stabilize();
+  // Once applied, the next change is accepted.
+  EXPECT_TRUE(
+      net.raft(1)
+          .ProposeConfChange(MakeConfChange(raftpb::CONF_ADD_LEARNER, 5))
+          .ok());
+}
+
+// Invalid changes are rejected with errors naming the problem.
+TEST(RaftMembership, InvalidChangesRejected) {
+  Network one(1);
+  ASSERT_EQ(one.Elect(1), 1u);
+  absl::Status s = one.raft(1).ProposeConfChange(
+      MakeConfChange(raftpb::CONF_REMOVE_NODE, 1));
+  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
+  EXPECT_NE(s.message().find("last voter"), std::string::npos);
+  s = one.raft(1).ProposeConfChange(MakeConfChange(raftpb::CONF_ADD_VOTER, 1));
+  EXPECT_TRUE(absl::IsAlreadyExists(s)) << s;
+  s = one.raft(1).ProposeConfChange(
+      MakeConfChange(raftpb::CONF_REMOVE_NODE, 9));
+  EXPECT_TRUE(absl::IsNotFound(s)) << s;
+}
+
+// Thesis §4.1: removing a follower shrinks the quorum.
+TEST(RaftMembership, RemoveFollower) {
+  Network net(3);
+  ASSERT_EQ(net.Elect(1), 1u);
+  ASSERT_TRUE(
+      net.raft(1)
+          .ProposeConfChange(MakeConfChange(raftpb::CONF_REMOVE_NODE, 3))
+          .ok());
+  net.Stabilize();
+  EXPECT_FALSE(HasVoter(net.raft(1).GetStatus().conf_state, 3));
+  EXPECT_EQ(net.raft(1).GetStatus().progress.count(3), 0u);
+  net.Isolate(3);
+  ASSERT_TRUE(net.raft(1).Propose("two-node").ok());
+  net.Stabilize();
+  EXPECT_EQ(net.node(2).applied_data.back(), "two-node");
+}
+
+// Thesis §4.2.2: a leader that removes itself steps down once the change is
+// applied, and the remaining servers elect a new leader.
+TEST(RaftMembership, RemoveLeader) {
+  Network net(3);
+  ASSERT_EQ(net.Elect(1), 1u);
+  ASSERT_TRUE(
+      net.raft(1)
+          .ProposeConfChange(MakeConfChange(raftpb::CONF_REMOVE_NODE, 1))
+          .ok());
+  net.Stabilize();
+  EXPECT_NE(net.raft(1).role(), Role::kLeader);
+  EXPECT_FALSE(HasVoter(net.raft(2).GetStatus().conf_state, 1));
+  uint64_t leader = kNone;
+  for (int i = 0; i < 100 && (leader == kNone || leader == 1); ++i) {
+    net.TickAll();
+    leader = net.Leader();
+  }
+  ASSERT_TRUE(leader == 2 || leader == 3) << leader;
+  ASSERT_TRUE(net.raft(leader).Propose("after-removal").ok());
+  net.Stabilize();
+  EXPECT_EQ(net.node(2).applied_data.back(), "after-removal");
+  EXPECT_EQ(net.node(3).applied_data.back(), "after-removal");
+}
+
+// Restart re-derives membership from storage plus applied conf changes.
+TEST(RaftMembership, RestartKeepsMembership) {
+  Network net(3);
+  ASSERT_EQ(net.Elect(1), 1u);
+  net.AddEmptyNode(4);
+  ASSERT_TRUE(
+      net.raft(1)
+          .ProposeConfChange(MakeConfChange(raftpb::CONF_ADD_LEARNER, 4))
+          .ok());
+  net.Stabilize();
+  net.Restart(2);
+  EXPECT_TRUE(HasLearner(net.raft(2).GetStatus().conf_state, 4));
+}
+
+// Thesis §3.10: the leader brings the target up to date and sends
+// TimeoutNow; the target wins at once, skipping pre-vote and leases.
+TEST(RaftTransfer, LeadershipTransferSucceeds) {
+  Network net(3);
+  ASSERT_EQ(net.Elect(1), 1u);
+  const uint64_t term = net.raft(1).term();
+  net.Isolate(3);
+  ASSERT_TRUE(net.raft(1).Propose("x").ok());
+  net.Stabilize();
+  net.Heal();
+  ASSERT_TRUE(net.raft(1).TransferLeadership(3).ok());
+  net.Stabilize();
+  EXPECT_EQ(net.Leader(), 3u);
+  EXPECT_EQ(net.raft(3).term(), term + 1);
+  EXPECT_EQ(net.raft(1).lead(), 3u);
+}
+
+// A transfer requested on a follower is forwarded to the leader.
+TEST(RaftTransfer, FollowerForwardsTransferRequest) {
+  Network net(3);
+  ASSERT_EQ(net.Elect(1), 1u);
+  ASSERT_TRUE(net.raft(2).TransferLeadership(2).ok());
+  net.Stabilize();
+  EXPECT_EQ(net.Leader(), 2u);
+}
+
+// Thesis §3.10: proposals are refused during a transfer, and a transfer to
+// an unreachable server is abandoned after an election timeout.
+TEST(RaftTransfer, AbortOnUnreachableTransferee) {
+  Network net(3);
+  ASSERT_EQ(net.Elect(1), 1u);
+  net.Isolate(3);
+  ASSERT_TRUE(net.raft(1).Propose("behind").ok());
+  net.Stabilize();
+  ASSERT_TRUE(net.raft(1).TransferLeadership(3).ok());
+  EXPECT_EQ(net.raft(1).GetStatus().lead_transferee, 3u);
+  EXPECT_TRUE(absl::IsFailedPrecondition(net.raft(1).Propose("refused")));
+  net.TickAll(10);
+  EXPECT_EQ(net.raft(1).GetStatus().lead_transferee, kNone);
+  EXPECT_EQ(net.Leader(), 1u);
+  EXPECT_TRUE(net.raft(1).Propose("accepted").ok());
+  net.Stabilize();
+  EXPECT_EQ(net.node(2).applied_data.back(), "accepted");
+}
+
+TEST(RaftTransfer, LearnerTargetRejected) {
+  Network net(3);
+  ASSERT_EQ(net.Elect(1), 1u);
+  net.AddEmptyNode(4);
+  ASSERT_TRUE(
+      net.raft(1)
+          .ProposeConfChange(MakeConfChange(raftpb::CONF_ADD_LEARNER, 4))
+          .ok());
+  net.Stabilize();
+  EXPECT_TRUE(absl::IsFailedPrecondition(net.raft(1).TransferLeadership(4)));
+}
+
+// Thesis §6.4: no read point before the leader commits an entry of its own
+// term; afterwards the answer comes after a quorum heartbeat round.
+TEST(RaftReadIndex, WaitsForNoopCommitThenQuorum) {
+  Network net(3);
+  // Withhold acks so the new leader cannot commit its no-op.
+  net.SetDropFilter([](const raftpb::Message& m) {
+    return m.type() == raftpb::MSG_APP_RESP ||
+           m.type() == raftpb::MSG_HEARTBEAT_RESP;
+  });
+  ASSERT_EQ(net.Elect(1), 1u);
+  ASSERT_TRUE(net.raft(1).ReadIndex("r1").ok());
+  net.Stabilize();
+  EXPECT_TRUE(net.node(1).read_states.empty());
+  net.Heal();
+  net.TickAll(2);
+  ASSERT_EQ(net.node(1).read_states.size(), 1u);
+  EXPECT_EQ(net.node(1).read_states[0].request_ctx, "r1");
+  // Nothing but the no-op was ever written, so the read point is its index.
+  EXPECT_EQ(net.node(1).read_states[0].index,
+            net.raft(1).raft_log().committed());
+}
+
+// Thesis §6.4: without a quorum of heartbeat acks there is no answer.
+TEST(RaftReadIndex, NoAnswerWithoutQuorum) {
+  Network net(3, [](Config& c) { c.check_quorum = false; });
+  ASSERT_EQ(net.Elect(1), 1u);
+  net.Isolate(1);
+  ASSERT_TRUE(net.raft(1).ReadIndex("r").ok());
+  net.TickAll(5);
+  EXPECT_TRUE(net.node(1).read_states.empty());
+  net.Heal();
+  net.TickAll(1);
+  ASSERT_EQ(net.node(1).read_states.size(), 1u);
+}
+
+// Thesis §6.4: a follower forwards the request and gets the leader's index.
+TEST(RaftReadIndex, FollowerForwardsToLeader) {
+  Network net(3);
+  ASSERT_EQ(net.Elect(1), 1u);
+  ASSERT_TRUE(net.raft(1).Propose("w").ok());
+  net.Stabilize();
+  ASSERT_TRUE(net.raft(2).ReadIndex("f").ok());
+  net.Stabilize();
+  ASSERT_EQ(net.node(2).read_states.size(), 1u);
+  EXPECT_EQ(net.node(2).read_states[0].request_ctx, "f");
+  EXPECT_EQ(net.node(2).read_states[0].index,
+            net.raft(1).raft_log().committed());
+}
+
+// A single voter answers at once (after its no-op commits).
+TEST(RaftReadIndex, SingleNodeAnswersImmediately) {
+  Network net(1);
+  ASSERT_EQ(net.Elect(1), 1u);
+  ASSERT_TRUE(net.raft(1).ReadIndex("s").ok());
+  net.Stabilize();
+  ASSERT_EQ(net.node(1).read_states.size(), 1u);
+  EXPECT_EQ(net.node(1).read_states[0].index, 1u);
+}
+
+}  // namespace
+}  // namespace berth::raft

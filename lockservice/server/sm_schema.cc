@@ -1,0 +1,65 @@
+#include "lockservice/server/sm_schema.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+
+namespace berth::lock {
+
+absl::Status CreateSmSchema(SmDb& db, absl::string_view schema) {
+  // Keys, values and lock names are BLOBs so that ranges compare bytewise
+  // (memcmp), as etcd does.
+  constexpr absl::string_view kDdl = R"sql(
+CREATE TABLE IF NOT EXISTS S.sm_meta(
+  name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS S.sm_kv(
+  key BLOB PRIMARY KEY, value BLOB NOT NULL, create_rev INTEGER NOT NULL,
+  mod_rev INTEGER NOT NULL, version INTEGER NOT NULL,
+  lease INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS S.sm_kv_by_lease ON sm_kv(lease);
+CREATE TABLE IF NOT EXISTS S.sm_events(
+  rev INTEGER NOT NULL, seq INTEGER NOT NULL, key BLOB NOT NULL,
+  event BLOB NOT NULL, PRIMARY KEY(rev, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS S.sm_leases(
+  id INTEGER PRIMARY KEY, ttl_ms INTEGER NOT NULL,
+  granted_ms INTEGER NOT NULL, deadline_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS S.sm_locks(
+  name BLOB PRIMARY KEY, holder_lease INTEGER NOT NULL,
+  token INTEGER NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL,
+  lock_delay_ms INTEGER NOT NULL, delay_until_ms INTEGER NOT NULL)
+  WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS S.sm_locks_by_key ON sm_locks(key);
+CREATE TABLE IF NOT EXISTS S.sm_waiters(
+  seq INTEGER PRIMARY KEY, name BLOB NOT NULL, lease INTEGER NOT NULL,
+  value BLOB NOT NULL, wait_deadline_ms INTEGER NOT NULL,
+  lock_delay_ms INTEGER NOT NULL, request_id INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS S.sm_waiters_by_name ON sm_waiters(name, seq);
+CREATE INDEX IF NOT EXISTS S.sm_waiters_by_lease ON sm_waiters(lease);
+)sql";
+  std::string ddl =
+      absl::StrReplaceAll(kDdl, {{"S.", absl::StrCat(schema, ".")}});
+  return db.Exec(ddl);
+}
+
+absl::StatusOr<int64_t> GetMeta(SmDb& db, absl::string_view name) {
+  absl::StatusOr<SmStmt*> st =
+      db.Prepare("SELECT value FROM sm_meta WHERE name = ?");
+  if (!st.ok()) return st.status();
+  (*st)->Bind(1, name);
+  absl::StatusOr<bool> row = (*st)->Step();
+  if (!row.ok()) return row.status();
+  int64_t v = *row ? (*st)->Int(0) : 0;
+  (*st)->Reset();
+  return v;
+}
+
+absl::Status SetMeta(SmDb& db, absl::string_view name, int64_t value) {
+  absl::StatusOr<SmStmt*> st = db.Prepare(
+      "INSERT INTO sm_meta(name, value) VALUES(?, ?) "
+      "ON CONFLICT(name) DO UPDATE SET value = excluded.value");
+  if (!st.ok()) return st.status();
+  return (*st)->Bind(1, name).Bind(2, value).Run();
+}
+
+}  // namespace berth::lock

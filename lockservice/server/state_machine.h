@@ -1,0 +1,147 @@
+// StateMachine: berth-lockd's replicated state (keys, leases, watch history,
+// locks, elections), applied from committed Raft entries.
+//
+// Contract:
+//  * Deterministic. The result of Apply depends only on the state and the
+//    command; time comes from Command.leader_time_unix_ms. The state
+//    machine's clock (now_ms) is the largest leader time applied so far, so
+//    it never runs backwards when leadership moves to a replica whose clock
+//    is behind. All replicas must use the same Limits.
+//  * Atomic and idempotent. Each Apply is one SQLite transaction that also
+//    records the applied index; re-applying an index <= applied_index() is a
+//    no-op reported as `duplicate`, so replay after a crash is safe.
+//  * Indexes are applied in order, with no gaps: entries without a command
+//    (empty leader entries, conf changes) go through ApplyEmpty.
+//  * A rejected command (bad input, unknown lease, stale token...) is still
+//    applied: the index advances, nothing else changes, and
+//    ApplyResult::status says why. A non-OK StatusOr from Apply is a local
+//    storage failure: nothing was applied and the driver must stop (and
+//    replay after restart).
+//  * Time-based effects are proposed by the leader: LeaseExpireCmd when
+//    LeasesToExpire() lists a lease, LockDelayTickCmd at NextLockDelayEnd().
+//    Any command with a later leader time also lets pending grants happen.
+//
+// Thread safety: none. Owned and driven by the replica's apply thread; reads
+// must be called from that thread too (or serialized with Apply).
+#ifndef BERTH_LOCKSERVICE_SERVER_STATE_MACHINE_H_
+#define BERTH_LOCKSERVICE_SERVER_STATE_MACHINE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "lockservice/server/kv_ops.h"
+#include "lockservice/server/kv_store.h"
+#include "lockservice/server/lease_table.h"
+#include "lockservice/server/limits.h"
+#include "lockservice/server/lock_ops.h"
+#include "lockservice/server/lock_table.h"
+#include "lockservice/server/sm_db.h"
+#include "proto/lock.pb.h"
+#include "proto/lockd_internal.pb.h"
+
+namespace berth::lock {
+
+struct ApplyResult {
+  // The index had been applied before; nothing happened.
+  bool duplicate = false;
+  // Why the command was rejected; OK if it took effect.
+  absl::Status status;
+  // The command's answer (valid when status is OK). result.revision() is
+  // the store revision after this command.
+  lockpb::CommandResult result;
+  // Every change this command made, in order: for watchers.
+  std::vector<lockpb::Event> events;
+  // Waiters granted or dropped during this command (also those queued by
+  // earlier commands): for the RPCs blocked on them.
+  LockNotices locks;
+};
+
+class StateMachine {
+ public:
+  struct Options {
+    // The replica's SQLite file (shared with the Raft log).
+    std::string path;
+    Limits limits;
+  };
+
+  static absl::StatusOr<std::unique_ptr<StateMachine>> Open(
+      const Options& options);
+
+  absl::StatusOr<ApplyResult> Apply(uint64_t index, const lockpb::Command& cmd);
+  // Applies serialized Command bytes (a Raft entry's data). Undecodable
+  // bytes are a rejection, not a failure, so every replica skips them alike.
+  absl::StatusOr<ApplyResult> ApplyEntryData(uint64_t index,
+                                             absl::string_view data);
+  absl::Status ApplyEmpty(uint64_t index);
+
+  uint64_t applied_index() const { return applied_index_; }
+  int64_t revision() const { return revision_; }
+  int64_t now_ms() const { return now_ms_; }
+  absl::StatusOr<int64_t> compact_revision();
+  const Limits& limits() const { return options_.limits; }
+
+  // ---- Reads of the applied state (no ReadIndex here; that is the
+  // driver's job).
+  absl::StatusOr<lockpb::RangeResponse> Range(const lockpb::RangeRequest& req);
+  // See KvStore::EventsSince; fails with IsHistoryCompacted() errors.
+  absl::StatusOr<std::vector<lockpb::Event>> EventsSince(
+      int64_t from_revision, absl::string_view key, absl::string_view range_end,
+      int64_t limit);
+  // TTL is measured against now_ms(), in whole seconds rounded up.
+  absl::StatusOr<lockpb::LeaseTimeToLiveResponse> TimeToLive(int64_t id,
+                                                             bool keys);
+  absl::StatusOr<std::vector<LeaseRecord>> Leases();
+  absl::StatusOr<lockpb::HolderResponse> Holder(absl::string_view name);
+  absl::StatusOr<lockpb::CheckTokenResponse> CheckToken(absl::string_view name,
+                                                        int64_t token);
+  // Election view of a lock: the holder key and its value.
+  absl::StatusOr<lockpb::LeaderResponse> Leader(absl::string_view name);
+
+  // ---- Leader helpers (deciding what to propose; they change nothing).
+  // Leases whose EffectiveDeadline (see lease_table.h) is <= leader_now_ms.
+  absl::StatusOr<std::vector<int64_t>> LeasesToExpire(int64_t leader_now_ms,
+                                                      int64_t leader_since_ms,
+                                                      int64_t grace_ms);
+  // Earliest leader time at which a lock-delay ends and a waiter could be
+  // granted; 0 if none.
+  absl::StatusOr<int64_t> NextLockDelayEnd();
+
+  // ---- Snapshots: a self-contained SQLite image of the sm_ tables only.
+  absl::StatusOr<std::string> Snapshot();
+  // Replaces the whole state with a Snapshot() image.
+  absl::Status Restore(absl::string_view image);
+  // A canonical text rendering of all sm_ tables, for comparing replicas.
+  absl::StatusOr<std::string> Dump();
+
+ private:
+  StateMachine(Options options, std::unique_ptr<SmDb> db);
+  absl::Status LoadMeta();
+  absl::Status Dispatch(ApplyContext& ctx, const lockpb::Command& cmd,
+                        lockpb::CommandResult* out, LockNotices* notices);
+  absl::Status ApplyLease(ApplyContext& ctx, const lockpb::Command& cmd,
+                          lockpb::CommandResult* out, LockNotices* notices);
+  absl::Status Compact(int64_t revision);
+  absl::StatusOr<ApplyResult> ApplyInTxn(uint64_t index,
+                                         const lockpb::Command& cmd,
+                                         const absl::Status* decode_error);
+
+  Options options_;
+  std::unique_ptr<SmDb> db_;
+  KvStore kv_;
+  LeaseTable leases_;
+  LockTable locks_;
+  LockOps lock_ops_;
+  KvOps kv_ops_;
+  uint64_t applied_index_ = 0;
+  int64_t revision_ = 0;
+  int64_t now_ms_ = 0;
+};
+
+}  // namespace berth::lock
+
+#endif  // BERTH_LOCKSERVICE_SERVER_STATE_MACHINE_H_
