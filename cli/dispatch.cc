@@ -12,7 +12,6 @@
 #include "cli/command.h"
 #include "cli/flags.h"
 #include "lockservice/client/client.h"
-#include "lockservice/client/internal/endpoints.h"
 
 namespace berth::cli {
 
@@ -20,8 +19,7 @@ namespace {
 
 constexpr char kDefaultEndpoints[] = "127.0.0.1:7400";
 // Global flags that take a value, so that the command scan skips the value.
-const char* const kValueFlags[] = {"--lock-endpoints", "--output",
-                                   "--timeout"};
+const char* const kValueFlags[] = {"--lock-endpoints", "--output", "--timeout"};
 
 std::vector<Command> BuildTable() {
   std::vector<Command> table;
@@ -54,10 +52,10 @@ void PrintHelp(std::ostream& out) {
   for (const Command& c : Commands()) w = std::max(w, Usage(c).size());
   for (const Command& c : Commands()) {
     std::string u = Usage(c);
-    out << "  " << u << std::string(w - u.size() + 2, ' ') << c.summary
-        << "\n";
+    out << "  " << u << std::string(w - u.size() + 2, ' ') << c.summary << "\n";
   }
-  out << "\n" << GlobalFlags() << "\nRun 'berth COMMAND --help' for the "
+  out << "\n"
+      << GlobalFlags() << "\nRun 'berth COMMAND --help' for the "
       << "flags of one command.\n";
 }
 
@@ -75,7 +73,7 @@ absl::StatusOr<GlobalOptions> ReadGlobals(const po::variables_map& vm) {
       endpoints = env;
     }
   }
-  auto list = lock::internal::ParseEndpointList(endpoints);
+  auto list = lock::ParseEndpoints(endpoints);
   if (!list.ok()) return list.status();
   g.lock_endpoints = *std::move(list);
   std::string output = vm["output"].as<std::string>();
@@ -87,7 +85,8 @@ absl::StatusOr<GlobalOptions> ReadGlobals(const po::variables_map& vm) {
     return absl::InvalidArgumentError(absl::StrCat(
         "invalid value \"", output, "\" for --output: expected table or json"));
   }
-  auto timeout = ParseDurationFlag("--timeout", vm["timeout"].as<std::string>());
+  auto timeout =
+      ParseDurationFlag("--timeout", vm["timeout"].as<std::string>());
   if (!timeout.ok()) return timeout.status();
   g.timeout = *timeout;
   return g;
@@ -135,8 +134,9 @@ int Dispatch(const std::vector<std::string>& argv, std::ostream& out,
     words.push_back(a);
     word_index.push_back(i);
   }
-  bool want_help = std::find(args.begin(), args.end(), "--help") != args.end() ||
-                   std::find(args.begin(), args.end(), "-h") != args.end();
+  bool want_help =
+      std::find(args.begin(), args.end(), "--help") != args.end() ||
+      std::find(args.begin(), args.end(), "-h") != args.end();
   if (words.empty() || words[0] == "help") {
     PrintHelp(want_help || !words.empty() ? out : err);
     return want_help || !words.empty() ? kExitOk : kExitUsage;
@@ -152,9 +152,9 @@ int Dispatch(const std::vector<std::string>& argv, std::ostream& out,
     }
     if (!subs.empty() && (words.size() == 1 || !want_help)) {
       err << "berth " << words[0] << ": "
-          << (words.size() == 1 ? "missing subcommand"
-                                : absl::StrCat("unknown subcommand \"",
-                                               words[1], "\""))
+          << (words.size() == 1
+                  ? "missing subcommand"
+                  : absl::StrCat("unknown subcommand \"", words[1], "\""))
           << "; expected one of: " << absl::StrJoin(subs, ", ") << "\n";
     } else {
       err << "berth: unknown command \"" << words[0]
@@ -196,12 +196,13 @@ int Dispatch(const std::vector<std::string>& argv, std::ostream& out,
   ctx.out = &out;
   ctx.err = &err;
   try {
-    po::store(po::command_line_parser(rest).options(parse).positional(pos).run(),
-              ctx.args);
+    po::store(
+        po::command_line_parser(rest).options(parse).positional(pos).run(),
+        ctx.args);
     po::notify(ctx.args);
   } catch (const po::error& e) {
-    err << "berth " << cmd->path << ": " << e.what() << "\nUsage: "
-        << Usage(*cmd) << "\n";
+    err << "berth " << cmd->path << ": " << e.what()
+        << "\nUsage: " << Usage(*cmd) << "\n";
     return kExitUsage;
   }
   if (ctx.args.count("help")) {
@@ -210,14 +211,14 @@ int Dispatch(const std::vector<std::string>& argv, std::ostream& out,
   }
   for (const Positional& p : cmd->positionals) {
     if (p.required && ctx.args.count(p.name) == 0) {
-      err << "berth " << cmd->path << ": missing " << p.name << "\nUsage: "
-          << Usage(*cmd) << "\n";
+      err << "berth " << cmd->path << ": missing " << p.name
+          << "\nUsage: " << Usage(*cmd) << "\n";
       return kExitUsage;
     }
   }
   if (has_trailing && !cmd->takes_trailing) {
-    err << "berth " << cmd->path << ": unexpected \"--\"\nUsage: "
-        << Usage(*cmd) << "\n";
+    err << "berth " << cmd->path
+        << ": unexpected \"--\"\nUsage: " << Usage(*cmd) << "\n";
     return kExitUsage;
   }
   if (cmd->takes_trailing && trailing.empty()) {
@@ -247,10 +248,12 @@ const std::vector<Command>& Commands() {
 po::options_description GlobalFlags() {
   po::options_description d("Global flags");
   d.add_options()(
-      "lock-endpoints", po::value<std::string>()->default_value(kDefaultEndpoints),
+      "lock-endpoints",
+      po::value<std::string>()->default_value(kDefaultEndpoints),
       "lockd replicas, host:port[,host:port...] (env BERTH_LOCK_ENDPOINTS)")(
       "output", po::value<std::string>()->default_value("table"),
-      "table or json")("timeout", po::value<std::string>()->default_value("10s"),
+      "table or json")("timeout",
+                       po::value<std::string>()->default_value("10s"),
                        "deadline of each request, across retries (e.g. 5s)");
   return d;
 }

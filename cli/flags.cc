@@ -30,11 +30,10 @@ absl::StatusOr<T> ParseId(absl::string_view flag, absl::string_view text,
     digits.remove_prefix(2);
     base = 16;
   }
-  bool ok = !digits.empty() &&
-            std::all_of(digits.begin(), digits.end(), [&](char c) {
-              return base == 16 ? absl::ascii_isxdigit(c)
-                                : absl::ascii_isdigit(c);
-            });
+  bool ok =
+      !digits.empty() && std::all_of(digits.begin(), digits.end(), [&](char c) {
+        return base == 16 ? absl::ascii_isxdigit(c) : absl::ascii_isdigit(c);
+      });
   uint64_t v = 0;
   if (ok) {
     ok = base == 16 ? absl::SimpleHexAtoi(digits, &v)

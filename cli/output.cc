@@ -3,8 +3,13 @@
 #include <algorithm>
 #include <ostream>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/stubs/common.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/type_resolver_util.h"
 
 namespace berth::cli {
 
@@ -64,13 +69,60 @@ Json MemberJson(const lock::Member& m) {
                {"is_learner", JBool(m.is_learner)}});
 }
 
+namespace {
+
+// Finds a string (key or value) that is not UTF-8; JSON cannot carry it.
+const std::string* FindNonUtf8(const Json& v) {
+  auto bad = [](const std::string& s) {
+    return !google::protobuf::internal::IsStructurallyValidUTF8(
+        s.data(), static_cast<int>(s.size()));
+  };
+  switch (v.kind_case()) {
+    case Json::kStringValue:
+      return bad(v.string_value()) ? &v.string_value() : nullptr;
+    case Json::kStructValue:
+      for (const auto& [k, f] : v.struct_value().fields()) {
+        if (bad(k)) return &k;
+        if (const std::string* s = FindNonUtf8(f)) return s;
+      }
+      return nullptr;
+    case Json::kListValue:
+      for (const Json& item : v.list_value().values()) {
+        if (const std::string* s = FindNonUtf8(item)) return s;
+      }
+      return nullptr;
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace
+
 absl::Status PrintJson(std::ostream& out, const Json& value) {
+  if (const std::string* s = FindNonUtf8(value)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot print \"", absl::CHexEscape(*s),
+                     "\" as JSON: it is not valid UTF-8 (use --output table)"));
+  }
+  // Deterministic serialization sorts map keys, so objects print with
+  // their keys in sorted order on every run (Struct is a map underneath).
+  std::string binary;
+  {
+    google::protobuf::io::StringOutputStream sos(&binary);
+    google::protobuf::io::CodedOutputStream cos(&sos);
+    cos.SetSerializationDeterministic(true);
+    value.SerializeToCodedStream(&cos);
+  }
+  static google::protobuf::util::TypeResolver* const resolver =
+      google::protobuf::util::NewTypeResolverForDescriptorPool(
+          "type.googleapis.com",
+          google::protobuf::DescriptorPool::generated_pool());
   std::string text;
-  auto st = google::protobuf::util::MessageToJsonString(value, &text);
+  auto st = google::protobuf::util::BinaryToJsonString(
+      resolver, "type.googleapis.com/google.protobuf.Value", binary, &text);
   if (!st.ok()) {
     return absl::InternalError(
-        absl::StrCat("cannot print JSON: ", st.ToString(),
-                     " (keys and values must be valid UTF-8)"));
+        absl::StrCat("cannot print JSON: ", st.ToString()));
   }
   out << text << "\n";
   return absl::OkStatus();

@@ -6,7 +6,8 @@
 //   * 64-bit ids (lease, member, cluster) are decimal strings, as in proto3
 //     JSON, because JSON numbers lose precision above 2^53;
 //   * revisions, versions, counts and TTL seconds are numbers;
-//   * every field is always present (zero values included).
+//   * every field is always present (zero values included);
+//   * object keys print in sorted order, so output is byte-for-byte stable.
 //
 // Thread safety: stateless, except that printing writes to the given stream.
 #ifndef BERTH_CLI_OUTPUT_H_

@@ -42,22 +42,22 @@ int Status(Context& ctx) {
   if (!s.ok()) return ctx.Fail(s.status());
   if (ctx.json()) {
     absl::Status st = PrintJson(
-        *ctx.out, JObj({{"cluster_id", JId(s->cluster_id)},
-                        {"member_id", JId(s->member_id)},
-                        {"leader_id", JId(s->leader_id)},
-                        {"leader_addr", JStr(s->leader_addr)},
-                        {"raft_term", JNum(static_cast<int64_t>(s->raft_term))},
-                        {"raft_index", JNum(static_cast<int64_t>(s->raft_index))},
-                        {"applied_index",
-                         JNum(static_cast<int64_t>(s->applied_index))},
-                        {"revision", JNum(s->revision)},
-                        {"members", MembersJson(s->members)}}));
+        *ctx.out,
+        JObj({{"cluster_id", JId(s->cluster_id)},
+              {"member_id", JId(s->member_id)},
+              {"leader_id", JId(s->leader_id)},
+              {"leader_addr", JStr(s->leader_addr)},
+              {"raft_term", JNum(static_cast<int64_t>(s->raft_term))},
+              {"raft_index", JNum(static_cast<int64_t>(s->raft_index))},
+              {"applied_index", JNum(static_cast<int64_t>(s->applied_index))},
+              {"revision", JNum(s->revision)},
+              {"members", MembersJson(s->members)}}));
     return st.ok() ? kExitOk : ctx.Fail(st);
   }
   *ctx.out << "leader: "
-           << (s->leader_id == 0 ? std::string("none")
-                                 : absl::StrCat(s->leader_id, " at ",
-                                                s->leader_addr))
+           << (s->leader_id == 0
+                   ? std::string("none")
+                   : absl::StrCat(s->leader_id, " at ", s->leader_addr))
            << "\nterm " << s->raft_term << ", index " << s->raft_index
            << ", applied " << s->applied_index << ", revision " << s->revision
            << "\n\n";
@@ -119,11 +119,17 @@ int Transfer(Context& ctx) {
 }  // namespace
 
 void AddClusterCommands(std::vector<Command>* table) {
-  table->push_back({"cluster status", "show the leader, Raft progress and members",
-                    {}, false, nullptr, Status});
+  table->push_back({"cluster status",
+                    "show the leader, Raft progress and members",
+                    {},
+                    false,
+                    nullptr,
+                    Status});
   table->push_back(
       {"cluster members", "list the members", {}, false, nullptr, Members});
-  table->push_back({"cluster add", "add a member at host:port", {{"ADDR"}},
+  table->push_back({"cluster add",
+                    "add a member at host:port",
+                    {{"ADDR"}},
                     false,
                     [](po::options_description& d) {
                       d.add_options()("learner", "add as a non-voting learner")(
@@ -132,8 +138,12 @@ void AddClusterCommands(std::vector<Command>* table) {
                     Add});
   table->push_back(
       {"cluster remove", "remove a member", {{"ID"}}, false, nullptr, Remove});
-  table->push_back({"cluster transfer-leader", "make member ID the leader",
-                    {{"ID"}}, false, nullptr, Transfer});
+  table->push_back({"cluster transfer-leader",
+                    "make member ID the leader",
+                    {{"ID"}},
+                    false,
+                    nullptr,
+                    Transfer});
 }
 
 }  // namespace berth::cli

@@ -50,11 +50,11 @@ int Run(Context& ctx) {
   if (!won.ok()) return ctx.Fail(won);
 
   if (ctx.json()) {
-    absl::Status st = PrintJson(
-        *ctx.out, JObj({{"name", JStr(name)},
-                        {"value", JStr(value)},
-                        {"token", JNum(election.token())},
-                        {"lease", JId((*session)->lease_id())}}));
+    absl::Status st =
+        PrintJson(*ctx.out, JObj({{"name", JStr(name)},
+                                  {"value", JStr(value)},
+                                  {"token", JNum(election.token())},
+                                  {"lease", JId((*session)->lease_id())}}));
     if (!st.ok()) return ctx.Fail(st);
   } else {
     *ctx.out << "elected leader of " << name << " with value " << value
@@ -83,15 +83,16 @@ int Run(Context& ctx) {
 }  // namespace
 
 void AddElectCommands(std::vector<Command>* table) {
-  table->push_back(
-      {"elect", "campaign in an election and hold leadership until Ctrl-C",
-       {{"NAME"}, {"VALUE"}}, false,
-       [](po::options_description& d) {
-         d.add_options()("once", "exit (and resign) once elected")(
-             "ttl", po::value<std::string>()->default_value("10s"),
-             "session TTL: how soon a crash ends the leadership");
-       },
-       Run});
+  table->push_back({"elect",
+                    "campaign in an election and hold leadership until Ctrl-C",
+                    {{"NAME"}, {"VALUE"}},
+                    false,
+                    [](po::options_description& d) {
+                      d.add_options()("once", "exit (and resign) once elected")(
+                          "ttl", po::value<std::string>()->default_value("10s"),
+                          "session TTL: how soon a crash ends the leadership");
+                    },
+                    Run});
 }
 
 }  // namespace berth::cli

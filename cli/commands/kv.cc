@@ -1,4 +1,6 @@
 // berth kv get|put|del|list
+#include "lockservice/client/kv.h"
+
 #include <ostream>
 
 #include "absl/strings/str_cat.h"
@@ -6,7 +8,6 @@
 #include "cli/flags.h"
 #include "cli/output.h"
 #include "lockservice/client/client.h"
-#include "lockservice/client/kv.h"
 
 namespace berth::cli {
 
@@ -30,8 +31,9 @@ int PrintRange(Context& ctx, const lock::RangeResult& r) {
                     kv.lease == 0 ? "-" : absl::StrCat(kv.lease)});
   }
   PrintTable(*ctx.out, rows);
-  if (r.more) *ctx.out << "(" << r.count - static_cast<int64_t>(r.kvs.size())
-                       << " more keys not shown)\n";
+  if (r.more)
+    *ctx.out << "(" << r.count - static_cast<int64_t>(r.kvs.size())
+             << " more keys not shown)\n";
   return kExitOk;
 }
 
@@ -107,52 +109,59 @@ int Del(Context& ctx) {
   auto r = (*client)->kv().Delete(ctx.Arg("KEY"), opts);
   if (!r.ok()) return ctx.Fail(r.status());
   if (ctx.json()) {
-    absl::Status st =
-        PrintJson(*ctx.out, JObj({{"revision", JNum(r->revision)},
-                                  {"deleted", JNum(r->deleted)}}));
+    absl::Status st = PrintJson(
+        *ctx.out,
+        JObj({{"revision", JNum(r->revision)}, {"deleted", JNum(r->deleted)}}));
     return st.ok() ? kExitOk : ctx.Fail(st);
   }
-  *ctx.out << "deleted " << r->deleted << " key"
-           << (r->deleted == 1 ? "" : "s") << " (revision " << r->revision
-           << ")\n";
+  *ctx.out << "deleted " << r->deleted << " key" << (r->deleted == 1 ? "" : "s")
+           << " (revision " << r->revision << ")\n";
   return kExitOk;
 }
 
 }  // namespace
 
 void AddKvCommands(std::vector<Command>* table) {
-  table->push_back(
-      {"kv get", "print a key, or every key with a prefix",
-       {{"KEY"}}, false,
-       [](po::options_description& d) {
-         d.add_options()("prefix", "KEY is a prefix")(
-             "serializable", "read from any replica (may be stale)")(
-             "limit", po::value<std::string>(), "at most N keys");
-       },
-       Get});
-  table->push_back(
-      {"kv put", "set a key", {{"KEY"}, {"VALUE"}}, false,
-       [](po::options_description& d) {
-         d.add_options()("lease", po::value<std::string>(),
-                         "bind the key to lease ID (dies with it)")(
-             "prev-kv", "print the previous value");
-       },
-       Put});
-  table->push_back({"kv del", "delete a key, or every key with a prefix",
-                    {{"KEY"}}, false,
+  table->push_back({"kv get",
+                    "print a key, or every key with a prefix",
+                    {{"KEY"}},
+                    false,
+                    [](po::options_description& d) {
+                      d.add_options()("prefix", "KEY is a prefix")(
+                          "serializable",
+                          "read from any replica (may be stale)")(
+                          "limit", po::value<std::string>(), "at most N keys");
+                    },
+                    Get});
+  table->push_back({"kv put",
+                    "set a key",
+                    {{"KEY"}, {"VALUE"}},
+                    false,
+                    [](po::options_description& d) {
+                      d.add_options()(
+                          "lease", po::value<std::string>(),
+                          "bind the key to lease ID (dies with it)")(
+                          "prev-kv", "print the previous value");
+                    },
+                    Put});
+  table->push_back({"kv del",
+                    "delete a key, or every key with a prefix",
+                    {{"KEY"}},
+                    false,
                     [](po::options_description& d) {
                       d.add_options()("prefix", "KEY is a prefix");
                     },
                     Del});
-  table->push_back(
-      {"kv list", "list keys with a prefix (all keys by default)",
-       {{"PREFIX", false}}, false,
-       [](po::options_description& d) {
-         d.add_options()("serializable", "read from any replica")(
-             "keys-only", "omit values")("limit", po::value<std::string>(),
-                                         "at most N keys");
-       },
-       List});
+  table->push_back({"kv list",
+                    "list keys with a prefix (all keys by default)",
+                    {{"PREFIX", false}},
+                    false,
+                    [](po::options_description& d) {
+                      d.add_options()("serializable", "read from any replica")(
+                          "keys-only", "omit values")(
+                          "limit", po::value<std::string>(), "at most N keys");
+                    },
+                    List});
 }
 
 }  // namespace berth::cli

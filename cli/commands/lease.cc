@@ -37,7 +37,8 @@ int Revoke(Context& ctx) {
   absl::Status st = (*client)->RevokeLease(*id);
   if (!st.ok()) return ctx.Fail(st);
   if (ctx.json()) {
-    st = PrintJson(*ctx.out, JObj({{"id", JId(*id)}, {"revoked", JBool(true)}}));
+    st =
+        PrintJson(*ctx.out, JObj({{"id", JId(*id)}, {"revoked", JBool(true)}}));
     return st.ok() ? kExitOk : ctx.Fail(st);
   }
   *ctx.out << "lease " << *id << " revoked\n";
@@ -54,11 +55,11 @@ int Ttl(Context& ctx) {
   if (ctx.json()) {
     std::vector<Json> keys;
     for (const std::string& k : info->keys) keys.push_back(JStr(k));
-    absl::Status st =
-        PrintJson(*ctx.out, JObj({{"id", JId(*id)},
-                                  {"ttl", JNum(info->ttl_seconds)},
-                                  {"granted_ttl", JNum(info->granted_ttl_seconds)},
-                                  {"keys", JList(keys)}}));
+    absl::Status st = PrintJson(
+        *ctx.out, JObj({{"id", JId(*id)},
+                        {"ttl", JNum(info->ttl_seconds)},
+                        {"granted_ttl", JNum(info->granted_ttl_seconds)},
+                        {"keys", JList(keys)}}));
     return st.ok() ? kExitOk : ctx.Fail(st);
   }
   if (info->ttl_seconds < 0) {
@@ -76,12 +77,22 @@ int Ttl(Context& ctx) {
 }  // namespace
 
 void AddLeaseCommands(std::vector<Command>* table) {
-  table->push_back({"lease grant", "create a lease (e.g. TTL 30s)",
-                    {{"TTL"}}, false, nullptr, Grant});
-  table->push_back({"lease revoke", "revoke a lease and delete its keys",
-                    {{"ID"}}, false, nullptr, Revoke});
-  table->push_back({"lease ttl", "show a lease's remaining time",
-                    {{"ID"}}, false,
+  table->push_back({"lease grant",
+                    "create a lease (e.g. TTL 30s)",
+                    {{"TTL"}},
+                    false,
+                    nullptr,
+                    Grant});
+  table->push_back({"lease revoke",
+                    "revoke a lease and delete its keys",
+                    {{"ID"}},
+                    false,
+                    nullptr,
+                    Revoke});
+  table->push_back({"lease ttl",
+                    "show a lease's remaining time",
+                    {{"ID"}},
+                    false,
                     [](po::options_description& d) {
                       d.add_options()("keys", "list the keys bound to it");
                     },

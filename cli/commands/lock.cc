@@ -38,8 +38,8 @@ struct ExecPlan {
   std::vector<char*> envp;
 };
 
-ExecPlan MakePlan(const std::vector<std::string>& cmd,
-                  const lock::Mutex& mutex, int64_t lease) {
+ExecPlan MakePlan(const std::vector<std::string>& cmd, const lock::Mutex& mutex,
+                  int64_t lease) {
   ExecPlan p;
   p.argv_storage = cmd;
   for (char** e = environ; *e != nullptr; ++e) {
@@ -71,9 +71,8 @@ int Run(Context& ctx) {
       ParseTtlFlag("--ttl", ctx.args["ttl"].as<std::string>());
   if (!ttl.ok()) return ctx.UsageError(ttl.status());
   // For this command the global --timeout bounds the wait for the lock.
-  const absl::Duration wait = ctx.args["timeout"].defaulted()
-                                      ? absl::Seconds(30)
-                                      : ctx.global.timeout;
+  const absl::Duration wait =
+      ctx.args["timeout"].defaulted() ? absl::Seconds(30) : ctx.global.timeout;
 
   SignalWaiter signals;  // before any thread starts
   auto client = ctx.ConnectLock();
@@ -110,8 +109,8 @@ int Run(Context& ctx) {
   ExecPlan plan = MakePlan(ctx.trailing, mutex, (*session)->lease_id());
   pid_t pid = fork();
   if (pid < 0) {
-    return ctx.Fail(absl::InternalError(
-        absl::StrCat("fork failed: ", strerror(errno))));
+    return ctx.Fail(
+        absl::InternalError(absl::StrCat("fork failed: ", strerror(errno))));
   }
   if (pid == 0) {
     pthread_sigmask(SIG_SETMASK, &signals.original_mask(), nullptr);
@@ -157,14 +156,19 @@ int Run(Context& ctx) {
 }  // namespace
 
 void AddLockCommands(std::vector<Command>* table) {
-  table->push_back(
-      {"lock", "run a command while holding a lock (--timeout: wait for it, default 30s)", {{"NAME"}}, true,
-       [](po::options_description& d) {
-         // --timeout (global) is the wait for the lock here, default 30s.
-         d.add_options()("ttl", po::value<std::string>()->default_value("10s"),
-                         "session TTL: how soon a crash frees the lock");
-       },
-       Run});
+  table->push_back({"lock",
+                    "run a command while holding a lock (--timeout: wait for "
+                    "it, default 30s)",
+                    {{"NAME"}},
+                    true,
+                    [](po::options_description& d) {
+                      // --timeout (global) is the wait for the lock here,
+                      // default 30s.
+                      d.add_options()(
+                          "ttl", po::value<std::string>()->default_value("10s"),
+                          "session TTL: how soon a crash frees the lock");
+                    },
+                    Run});
 }
 
 }  // namespace berth::cli

@@ -1,4 +1,6 @@
 // berth watch PREFIX [--rev N] [--count N]
+#include "lockservice/client/watch.h"
+
 #include <csignal>
 #include <ostream>
 
@@ -8,7 +10,6 @@
 #include "cli/output.h"
 #include "cli/signals.h"
 #include "lockservice/client/client.h"
-#include "lockservice/client/watch.h"
 
 namespace berth::cli {
 
@@ -17,11 +18,11 @@ namespace {
 absl::Status PrintEvent(Context& ctx, const lock::WatchEvent& e) {
   const char* type = e.type == lock::WatchEvent::Type::kPut ? "PUT" : "DELETE";
   if (ctx.json()) {
-    return PrintJson(*ctx.out,
-                     JObj({{"type", JStr(type)},
-                           {"kv", KeyValueJson(e.kv)},
-                           {"prev_kv", e.prev_kv ? KeyValueJson(*e.prev_kv)
-                                                 : JNull()}}));
+    return PrintJson(
+        *ctx.out,
+        JObj({{"type", JStr(type)},
+              {"kv", KeyValueJson(e.kv)},
+              {"prev_kv", e.prev_kv ? KeyValueJson(*e.prev_kv) : JNull()}}));
   }
   *ctx.out << type << " " << e.kv.key;
   if (e.type == lock::WatchEvent::Type::kPut) *ctx.out << " = " << e.kv.value;
@@ -47,6 +48,11 @@ int Run(Context& ctx) {
   SignalWaiter signals;  // before any thread starts
   auto client = ctx.ConnectLock();
   if (!client.ok()) return ctx.UsageError(client.status());
+  // A watch retries forever; check once that lockd answers at all so that
+  // a wrong endpoint fails fast instead of waiting silently.
+  if (auto status = (*client)->Status(); !status.ok()) {
+    return ctx.Fail(status.status());
+  }
   auto watch = lock::Watch::Start(client->get(), ctx.Arg("PREFIX"), opts);
   if (!watch.ok()) return ctx.Fail(watch.status());
   int64_t seen = 0;
@@ -71,8 +77,10 @@ int Run(Context& ctx) {
 
 void AddWatchCommands(std::vector<Command>* table) {
   table->push_back(
-      {"watch", "print changes under a prefix until interrupted",
-       {{"PREFIX"}}, false,
+      {"watch",
+       "print changes under a prefix until interrupted",
+       {{"PREFIX"}},
+       false,
        [](po::options_description& d) {
          d.add_options()("rev", po::value<std::string>(),
                          "start at revision N (default: from now)")(

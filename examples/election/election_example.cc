@@ -51,8 +51,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   lock::Election election(session->get(), name);
-  auto observer = election.Observe(
-      [](const std::optional<lock::LeaderInfo>& leader) {
+  auto observer =
+      election.Observe([](const std::optional<lock::LeaderInfo>& leader) {
         if (leader.has_value()) {
           std::cout << "leader: " << leader->value << " (token "
                     << leader->token << ")\n";

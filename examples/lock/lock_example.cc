@@ -53,8 +53,7 @@ int main(int argc, char** argv) {
   if (!txn.ok()) {
     std::cerr << "guarded write: " << txn.status() << "\n";
   } else {
-    std::cout << "guarded write applied at revision " << txn->revision
-              << "\n";
+    std::cout << "guarded write applied at revision " << txn->revision << "\n";
   }
 
   if (absl::Status st = mutex.Unlock(); !st.ok()) {

@@ -12,6 +12,11 @@ namespace berth::lock {
 using internal::Idempotency;
 using internal::Stubs;
 
+absl::StatusOr<std::vector<std::string>> ParseEndpoints(
+    absl::string_view spec) {
+  return internal::ParseEndpointList(spec);
+}
+
 bool IsOutcomeUnknown(const absl::Status& status) {
   return status.code() == absl::StatusCode::kUnknown &&
          status.GetPayload(internal::kOutcomeUnknownPayload).has_value();

@@ -22,6 +22,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace berth::lock {
@@ -45,6 +46,10 @@ struct ClientOptions {
   // Ask the endpoints for the leader during Connect (best effort).
   bool discover_leader = true;
 };
+
+// Parses "host:port[,host:port...]" (e.g. a --lock-endpoints flag), with
+// errors that name the bad entry.
+absl::StatusOr<std::vector<std::string>> ParseEndpoints(absl::string_view spec);
 
 // True for a write that failed in a way that leaves unknown whether it was
 // applied (the connection broke or the deadline passed after sending).

@@ -50,7 +50,8 @@ absl::Status Election::Campaign(std::string value, absl::Duration timeout) {
   req.set_value(value);
   internal::CallLimits limits = router.DefaultLimits();
   if (timeout != absl::InfiniteDuration()) {
-    req.set_timeout_ms(std::max<int64_t>(1, absl::ToInt64Milliseconds(timeout)));
+    req.set_timeout_ms(
+        std::max<int64_t>(1, absl::ToInt64Milliseconds(timeout)));
     limits.attempt_timeout = timeout + kServerSlack;
     limits.overall = std::max(limits.overall, timeout + kServerSlack);
   } else {
@@ -67,8 +68,7 @@ absl::Status Election::Campaign(std::string value, absl::Duration timeout) {
     if (!IsOutcomeUnknown(resp.status())) return resp.status();
     // The campaign may have won after the connection broke: adopt it.
     absl::StatusOr<std::optional<LeaderInfo>> now = Leader();
-    if (now.ok() && now->has_value() &&
-        (*now)->lease == session_->lease_id()) {
+    if (now.ok() && now->has_value() && (*now)->lease == session_->lease_id()) {
       leader_ = **now;
       if ((*now)->value != value) return Proclaim(std::move(value));
       return absl::OkStatus();

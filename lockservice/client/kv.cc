@@ -108,7 +108,8 @@ absl::StatusOr<RangeResult> KV::Range(absl::string_view key,
   return internal::FromProto(*resp);
 }
 
-absl::StatusOr<PutResult> KV::Put(absl::string_view key, absl::string_view value,
+absl::StatusOr<PutResult> KV::Put(absl::string_view key,
+                                  absl::string_view value,
                                   const PutOptions& options) {
   lockpb::PutRequest req = internal::ToPutRequest(key, value, options);
   auto resp = router_->Call<lockpb::PutResponse>(
@@ -176,8 +177,7 @@ absl::Status KV::Compact(int64_t revision) {
   // Compacting twice to the same revision is harmless, so retry freely.
   auto resp = router_->Call<lockpb::CompactionResponse>(
       "compact", Idempotency::kIdempotent,
-      [&](Stubs& s, grpc::ClientContext* ctx,
-          lockpb::CompactionResponse* out) {
+      [&](Stubs& s, grpc::ClientContext* ctx, lockpb::CompactionResponse* out) {
         return s.kv->Compact(ctx, req, out);
       });
   return resp.status();

@@ -34,7 +34,8 @@ absl::Status Mutex::Lock(absl::Duration timeout) {
   req.set_value(value_);
   internal::CallLimits limits = router.DefaultLimits();
   if (timeout != absl::InfiniteDuration()) {
-    req.set_timeout_ms(std::max<int64_t>(1, absl::ToInt64Milliseconds(timeout)));
+    req.set_timeout_ms(
+        std::max<int64_t>(1, absl::ToInt64Milliseconds(timeout)));
     limits.attempt_timeout = timeout + kServerSlack;
     limits.overall = std::max(limits.overall, timeout + kServerSlack);
   } else {

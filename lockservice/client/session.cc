@@ -38,8 +38,8 @@ absl::StatusOr<std::unique_ptr<Session>> Session::Create(
     return absl::InternalError(
         absl::StrCat("lockd granted lease ", id, " a non-positive TTL"));
   }
-  return std::unique_ptr<Session>(new Session(client, id, ttl, started + ttl,
-                                              std::move(options.on_lost)));
+  return std::unique_ptr<Session>(
+      new Session(client, id, ttl, started + ttl, std::move(options.on_lost)));
 }
 
 Session::Session(Client* client, int64_t lease_id, absl::Duration ttl,
@@ -66,8 +66,8 @@ bool Session::lost() const {
 absl::Status Session::lost_reason() const {
   absl::MutexLock l(&mu_);
   if (lost_.ok() && absl::Now() >= expires_at_) {
-    return absl::UnavailableError(absl::StrCat(
-        "session lease ", lease_id_, " expired without a keepalive"));
+    return absl::UnavailableError(absl::StrCat("session lease ", lease_id_,
+                                               " expired without a keepalive"));
   }
   return lost_;
 }
@@ -161,9 +161,9 @@ void Session::KeepAliveLoop() {
     }
     if (out.lease_gone ||
         out.status.error_code() == grpc::StatusCode::NOT_FOUND) {
-      MarkLost(absl::NotFoundError(absl::StrCat(
-          "session lease ", lease_id_, " is gone (lockd ", out.addr,
-          " reports it expired or revoked)")));
+      MarkLost(absl::NotFoundError(
+          absl::StrCat("session lease ", lease_id_, " is gone (lockd ",
+                       out.addr, " reports it expired or revoked)")));
       return;
     }
     internal::Classification c = internal::Classify(

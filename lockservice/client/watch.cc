@@ -20,10 +20,9 @@ absl::StatusOr<std::unique_ptr<Watch>> Watch::Start(Client* client,
   }
   std::string range_end =
       options.prefix ? internal::PrefixRangeEnd(key) : options.range_end;
-  return std::unique_ptr<Watch>(new Watch(client, std::move(key),
-                                          std::move(range_end),
-                                          std::move(options),
-                                          std::move(callback)));
+  return std::unique_ptr<Watch>(
+      new Watch(client, std::move(key), std::move(range_end),
+                std::move(options), std::move(callback)));
 }
 
 Watch::Watch(Client* client, std::string key, std::string range_end,

@@ -50,7 +50,7 @@ absl::Status Core::RequireLeader() {
   if (s.role == raft::Role::kLeader) return absl::OkStatus();
   if (s.leader == 0) {
     return absl::UnavailableError(
-        "no leader: the replicas are electing one; retry shortly");
+        "no leader (leader=0@): the replicas are electing one; retry shortly");
   }
   return absl::FailedPreconditionError(absl::StrCat(
       "not the leader; leader=", s.leader, "@", AddressOf(s.leader)));

@@ -146,13 +146,18 @@ class LockdImpl : public Lockd {
 
   void Wait() override {
     absl::MutexLock l(&mu_);
-    mu_.Await(absl::Condition(&stopped_));
+    mu_.Await(absl::Condition(&done_));
   }
 
   void Shutdown() override {
     {
       absl::MutexLock l(&mu_);
-      if (stopped_) return;
+      if (stopped_) {
+        // Another thread is shutting down: wait until it has finished, so
+        // that the caller may destroy us afterwards.
+        mu_.Await(absl::Condition(&done_));
+        return;
+      }
       stopped_ = true;
     }
     if (duties_) duties_->Stop();
@@ -163,6 +168,8 @@ class LockdImpl : public Lockd {
       server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
     }
     transport_.reset();
+    absl::MutexLock l(&mu_);
+    done_ = true;
   }
 
   std::string address() const override { return opts_.listen; }
@@ -186,6 +193,7 @@ class LockdImpl : public Lockd {
   std::unique_ptr<LeaderDuties> duties_;
   absl::Mutex mu_;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace

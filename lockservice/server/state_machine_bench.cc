@@ -11,10 +11,23 @@
 namespace berth::lock {
 namespace {
 
+std::filesystem::path TempDir(const char* tag) {
+  return std::filesystem::temp_directory_path() /
+         (std::string("berth_sm_bench_") + tag + "_" +
+          std::to_string(getpid()));
+}
+
+// Removes a benchmark's files when the benchmark function returns.
+struct TempCleanup {
+  std::filesystem::path dir;
+  ~TempCleanup() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+};
+
 std::unique_ptr<StateMachine> OpenTemp(const char* tag) {
-  std::filesystem::path dir =
-      std::filesystem::temp_directory_path() /
-      (std::string("berth_sm_bench_") + tag + "_" + std::to_string(getpid()));
+  std::filesystem::path dir = TempDir(tag);
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   StateMachine::Options opts;
@@ -24,6 +37,7 @@ std::unique_ptr<StateMachine> OpenTemp(const char* tag) {
 }
 
 void BM_ApplyPut(benchmark::State& state) {
+  TempCleanup cleanup{TempDir("put")};
   std::unique_ptr<StateMachine> sm = OpenTemp("put");
   if (!sm) {
     state.SkipWithError("open failed");
@@ -50,6 +64,7 @@ BENCHMARK(BM_ApplyPut)->Arg(64)->Arg(4096);
 // One acquire plus one release per iteration, with a standing queue of
 // waiters so every release also grants.
 void BM_LockHandoff(benchmark::State& state) {
+  TempCleanup cleanup{TempDir("lock")};
   std::unique_ptr<StateMachine> sm = OpenTemp("lock");
   if (!sm) {
     state.SkipWithError("open failed");

@@ -287,11 +287,9 @@ absl::Status SqliteStorage::CreateSnapshot(uint64_t index,
                                            uint64_t compact_to) {
   if (!poisoned_.ok()) return poisoned_;
   if (index <= meta_.snapshot.index()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("create snapshot: index ", index,
-                     " is not newer than the current "
-                     "snapshot at ",
-                     meta_.snapshot.index()));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "create snapshot: index ", index,
+        " is not newer than the current snapshot at ", meta_.snapshot.index()));
   }
   if (index > meta_.last_index) {
     return absl::InvalidArgumentError(

@@ -20,14 +20,17 @@
 //             latest snapshot's metadata
 //   raft_snapshot(one row): the latest snapshot's state-machine image
 //
-// Sharing the file with the applied state machine: db() exposes the
-// connection. The lock state machine may create its own tables, named with
-// the prefix `sm_`, and run its own transactions (storage::Transaction) on
-// this connection, from the same thread that drives this store and never
-// while one of its calls is running. It must not touch raft_* tables or
-// change the pragmas set here. It must not leave a transaction open across a
-// call into this store (Save would fail with "cannot start a transaction
-// within a transaction").
+// Sharing the file with the applied state machine: its tables are named
+// with the prefix `sm_` and it must never touch raft_* tables. Two ways:
+//  * through db(): run its own transactions (storage::Transaction) on this
+//    connection, from the thread that drives this store, never leaving one
+//    open across a call into this store (Save would fail with "cannot start
+//    a transaction within a transaction"); it must not change the pragmas
+//    set here;
+//  * with its own connection to the same path (what lockd does), with
+//    Options::exclusive left off. Pragmas such as synchronous are per
+//    connection, so its choice does not weaken the log's durability.
+// sm_* tables may exist before the raft schema is created.
 //
 // Thread safety: none. One thread at a time (the Raft driver's).
 #ifndef BERTH_LOCKSERVICE_STORAGE_SQLITE_STORAGE_H_
@@ -66,9 +69,10 @@ class SqliteStorage : public raft::LogStore {
     bool create_if_missing = true;
     // Hold an exclusive lock on the file for the store's lifetime
     // (locking_mode=EXCLUSIVE), so that a second process, e.g. a replica
-    // started twice on one data directory, fails to open it instead of
-    // interleaving writes. Also keeps the WAL index in heap memory.
-    bool exclusive = true;
+    // started twice on one data directory, fails to open it. Off by
+    // default because it also locks out other connections of this process:
+    // enable it only when the state machine works through db().
+    bool exclusive = false;
     // How long to wait for a lock held by another connection.
     int busy_timeout_ms = 5000;
     // Name of a registered SQLite VFS; empty for the default. Tests use this

@@ -80,8 +80,9 @@ absl::StatusOr<std::unique_ptr<SqliteStorage>> SqliteStorage::Open(
   for (auto step : {&SqliteStorage::Configure, &SqliteStorage::EnsureSchema}) {
     if (absl::Status s = (store.get()->*step)(options); !s.ok()) {
       if (absl::IsUnavailable(s)) {
-        return Annotate(s, absl::StrCat("open raft store ", path,
-                                        ": another process holds it open"));
+        return Annotate(
+            s, absl::StrCat("open raft store ", path,
+                            ": locked by another connection or process"));
       }
       return Annotate(s, absl::StrCat("open raft store ", path));
     }
@@ -142,7 +143,11 @@ absl::Status SqliteStorage::EnsureSchema(const Options& options) {
                      kSchemaVersion, "); refusing to touch the file"));
   }
   // Version 0: a brand-new file, or some other database we must not adopt.
-  auto tables = Statement::Prepare(db_, "SELECT count(*) FROM sqlite_schema");
+  auto tables = Statement::Prepare(
+      db_,
+      "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND "
+      "name NOT LIKE 'sm\\_%' ESCAPE '\\' AND "
+      "name NOT LIKE 'sqlite\\_%' ESCAPE '\\'");
   if (!tables.ok()) return tables.status();
   row = (*tables)->Step();
   if (!row.ok()) return row.status();

@@ -293,7 +293,9 @@ TEST_F(SqliteStorageTest, GarbageFileIsRefusedWithPath) {
   EXPECT_THAT(s.status().message(), HasSubstr(path_));
 }
 
-TEST_F(SqliteStorageTest, SecondOpenOfTheSameFileIsRefused) {
+TEST_F(SqliteStorageTest, ExclusiveStoreRefusesASecondOpen) {
+  opts_.exclusive = true;
+  Reopen();
   ASSERT_TRUE(store_->Save(nullptr, Range(1, 2, 1), nullptr).ok());
   SqliteStorage::Options o = opts_;
   o.busy_timeout_ms = 0;
@@ -301,7 +303,7 @@ TEST_F(SqliteStorageTest, SecondOpenOfTheSameFileIsRefused) {
   ASSERT_FALSE(second.ok());
   EXPECT_TRUE(absl::IsUnavailable(second.status())) << second.status();
   EXPECT_THAT(second.status().message(),
-              HasSubstr("another process holds it open"));
+              HasSubstr("locked by another connection or process"));
   EXPECT_THAT(second.status().message(), HasSubstr(path_));
 }
 
@@ -349,6 +351,34 @@ TEST_F(SqliteStorageTest, StateMachineTablesShareTheFile) {
   ASSERT_TRUE(*(*q)->Step());
   EXPECT_EQ((*q)->ColumnInt(0), 1);
   EXPECT_EQ(store_->LastIndex(), 2u);
+}
+
+// lockd's layout: the state machine opens its own connection to the same
+// file, possibly before the raft schema exists.
+TEST_F(SqliteStorageTest, StateMachineMayUseItsOwnConnection) {
+  store_.reset();
+  RemoveFiles();
+  RawExec(
+      "PRAGMA journal_mode=WAL; CREATE TABLE sm_kv (k TEXT PRIMARY KEY, v);"
+      "CREATE INDEX sm_kv_v ON sm_kv (v)");
+  Reopen();
+  sqlite3* sm = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &sm), SQLITE_OK);
+  for (uint64_t i = 1; i <= 3; ++i) {
+    ASSERT_TRUE(store_->Save(nullptr, {E(i, 1)}, nullptr).ok());
+    const std::string sql =
+        absl::StrCat("INSERT INTO sm_kv VALUES ('k", i, "', ", i, ")");
+    ASSERT_EQ(sqlite3_exec(sm, sql.c_str(), nullptr, nullptr, nullptr),
+              SQLITE_OK)
+        << sqlite3_errmsg(sm);
+  }
+  sqlite3_close(sm);
+  Reopen();
+  EXPECT_EQ(store_->LastIndex(), 3u);
+  auto q = Statement::Prepare(store_->db(), "SELECT count(*) FROM sm_kv");
+  ASSERT_TRUE(q.ok());
+  ASSERT_TRUE(*(*q)->Step());
+  EXPECT_EQ((*q)->ColumnInt(0), 3);
 }
 
 // A full disk, emulated with max_page_count, fails the Save with a clear

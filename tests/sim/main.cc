@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   uint64_t steps = 1500;
   bool verbose = false;
   bool no_joiner_workaround = false;
+  bool keep_going = false;
   po::options_description desc("berth-raft-sim options");
   desc.add_options()("help,h", "show this help")(
       "seeds", po::value<uint64_t>(&seeds)->required(),
@@ -59,6 +60,8 @@ int main(int argc, char** argv) {
       "steps", po::value<uint64_t>(&steps),
       "ticks of the fault phase per seed (default 1500)")(
       "verbose,v", po::bool_switch(&verbose), "print a trace of each run")(
+      "keep-going", po::bool_switch(&keep_going),
+      "run every seed even after a violation (to measure catch rates)")(
       "no-joiner-workaround", po::bool_switch(&no_joiner_workaround),
       "do not pre-compact logs before adding members (reproduces sim "
       "finding #1)");
@@ -130,7 +133,7 @@ int main(int argc, char** argv) {
                 << " --nodes " << nodes << " --steps " << steps
                 << (no_joiner_workaround ? " --no-joiner-workaround" : "")
                 << " -v\n";
-      break;
+      if (!keep_going) break;
     }
   }
   std::cout << "sim: " << ran << " seeds, " << violations << " violations ("

@@ -22,14 +22,22 @@ Simulator::Simulator(const SimOptions& options)
       network_(&rng_),
       workload_(WorkloadOptions{}, &rng_) {
   std::uniform_real_distribution<double> u(0, 1);
-  profile_.fault_rate = 0.01 + 0.05 * u(rng_);
+  profile_.fault_rate = 0.01 + 0.09 * u(rng_);
   profile_.ready_crash_rate = u(rng_) < 0.5 ? 0.0005 + 0.004 * u(rng_) : 0;
-  profile_.restart_rate = 0.02 + 0.1 * u(rng_);
+  profile_.restart_rate = 0.02 + 0.2 * u(rng_);
+  profile_.leader_kill = u(rng_) < 0.5 ? 0 : 0.4 * u(rng_);
   profile_.net.loss = u(rng_) < 0.3 ? 0 : 0.15 * u(rng_);
   profile_.net.duplicate = u(rng_) < 0.5 ? 0 : 0.1 * u(rng_);
   profile_.net.max_delay = 1 + Pick(4);
   profile_.net.long_delay = u(rng_) < 0.5 ? 0 : 0.05 * u(rng_);
   network_.SetFaults(profile_.net);
+  // Small messages and tight flow control split a new leader's catch-up
+  // traffic into many steps, which opens more interleavings (e.g. old-term
+  // entries replicated before the leader's own no-op).
+  const uint64_t sizes[] = {1, 64, 256, 4096};
+  node_options_.max_size_per_msg = sizes[Pick(4)];
+  node_options_.max_inflight_msgs = 1 + static_cast<int>(Pick(8));
+  node_options_.snapshot_chunk_bytes = 64 << Pick(4);
   next_id_ = options_.nodes + 1;
 }
 
@@ -55,7 +63,7 @@ void Simulator::Check(const absl::Status& s) {
 absl::Status Simulator::AddNode(uint64_t id,
                                 const raft::MemoryStorage& initial) {
   absl::StatusOr<std::unique_ptr<SimNode>> n =
-      SimNode::Create(id, initial, NodeOptions{}, NodeSeed(id), this);
+      SimNode::Create(id, initial, node_options_, NodeSeed(id), this);
   if (!n.ok()) return n.status();
   nodes_[id] = std::move(*n);
   Trace(absl::StrCat("n", id, " created"));
@@ -115,6 +123,17 @@ void Simulator::Persisted(SimNode& node, const raft::Ready& rd) {
                      " term ", term, " lead ", st.soft_state.lead));
   if (soft.role != raft::Role::kLeader || was_leader) return;
   ++result_.leaders;
+  if (!in_liveness_ && Chance(profile_.leader_kill)) {
+    // A leader that dies young leaves entries of its term on few nodes:
+    // the raw material of the §5.4.2 (Figure 8) scenarios.
+    // Cut it off before this Ready's messages leave, so that what it just
+    // appended stays on its own disk only.
+    for (uint64_t b : Members(false)) {
+      if (b != node.id()) network_.Block(node.id(), b);
+    }
+    scheduled_crashes_.emplace(now_ + Pick(4), node.id());
+    Trace(absl::StrCat("n", node.id(), " cut off as a young leader"));
+  }
   Check(checker_.ObserveLeader(node.id(), term));
   Check(checker_.CheckLeaderCompleteness(node.id(), term, node.disk()));
 }
@@ -270,6 +289,12 @@ void Simulator::InjectFault() {
       std::vector<uint64_t> group = all;
       std::shuffle(group.begin(), group.end(), rng_);
       group.resize(1 + Pick(std::max<size_t>(1, all.size() / 2)));
+      // Cutting off the leader is where the interesting cases are.
+      const uint64_t lead = Leader();
+      if (lead != 0 && Chance(0.5) &&
+          std::find(group.begin(), group.end(), lead) == group.end()) {
+        group[0] = lead;
+      }
       network_.Isolate(group, all);
       Trace(absl::StrCat("partition {", absl::StrJoin(group, ","), "}"));
       break;
@@ -286,9 +311,15 @@ void Simulator::InjectFault() {
       network_.HealAll();
       Trace("heal all links");
       break;
-    case 3:
-      if (!up.empty()) CrashNode(up[Pick(up.size())]);
+    case 3: {
+      const uint64_t lead = Leader();
+      if (lead != 0 && Chance(0.5)) {
+        CrashNode(lead);
+      } else if (!up.empty()) {
+        CrashNode(up[Pick(up.size())]);
+      }
       break;
+    }
     case 4: {  // the network's weather changes
       NetworkFaults f = profile_.net;
       f.loss *= 2 * std::uniform_real_distribution<double>(0, 1)(rng_);
@@ -326,6 +357,13 @@ void Simulator::InjectFault() {
 
 void Simulator::RunTick(bool faults) {
   if (faults) {
+    while (!scheduled_crashes_.empty() &&
+           scheduled_crashes_.begin()->first <= now_) {
+      const uint64_t id = scheduled_crashes_.begin()->second;
+      scheduled_crashes_.erase(scheduled_crashes_.begin());
+      if (!retired_.contains(id)) CrashNode(id);
+      for (uint64_t b : Members(false)) network_.Unblock(id, b);
+    }
     if (Chance(profile_.fault_rate)) InjectFault();
     for (uint64_t id : Members(false)) {
       if (!nodes_[id]->up() && Chance(profile_.restart_rate)) RestartNode(id);

@@ -90,6 +90,7 @@ class Simulator : public NodeObserver, public ClusterPort {
     double fault_rate;        // chance per tick of a fault action
     double ready_crash_rate;  // chance per Ready step of a power loss
     double restart_rate;      // chance per tick that a down node restarts
+    double leader_kill;       // chance a new leader crashes within 3 ticks
     NetworkFaults net;
   };
 
@@ -121,6 +122,7 @@ class Simulator : public NodeObserver, public ClusterPort {
   SimOptions options_;
   std::mt19937_64 rng_;
   Profile profile_;
+  NodeOptions node_options_;
   SimNetwork network_;
   Workload workload_;
   SafetyChecker checker_;
@@ -136,6 +138,8 @@ class Simulator : public NodeObserver, public ClusterPort {
   std::map<uint64_t, SoftView> soft_;
   // Conf changes applied during the current event, acted on after it.
   std::vector<raftpb::ConfChange> membership_events_;
+  // Crashes scheduled for a tick (new leaders killed young).
+  std::multimap<uint64_t, uint64_t> scheduled_crashes_;
   uint64_t next_id_ = 0;
   uint64_t incarnations_ = 0;
   uint64_t now_ = 0;

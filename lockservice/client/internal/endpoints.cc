@@ -36,10 +36,10 @@ absl::StatusOr<std::string> ValidateEndpoint(absl::string_view endpoint) {
     return bad("host contains whitespace");
   }
   uint32_t port_num = 0;
-  if (port.empty() || !std::all_of(port.begin(), port.end(),
-                                   [](char c) { return absl::ascii_isdigit(c); }) ||
-      !absl::SimpleAtoi(port, &port_num) || port_num == 0 ||
-      port_num > 65535) {
+  if (port.empty() ||
+      !std::all_of(port.begin(), port.end(),
+                   [](char c) { return absl::ascii_isdigit(c); }) ||
+      !absl::SimpleAtoi(port, &port_num) || port_num == 0 || port_num > 65535) {
     return bad(absl::StrCat("port \"", port, "\" is not in 1..65535"));
   }
   return std::string(ep);

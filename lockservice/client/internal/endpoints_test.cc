@@ -20,14 +20,12 @@ TEST(ValidateEndpointTest, RejectionsNameTheEndpointAndTheProblem) {
     const char* input;
     const char* why;
   };
-  for (const Case& c : {Case{"127.0.0.1", "missing port"},
-                        Case{":7400", "missing host"},
-                        Case{"host:0", "not in 1..65535"},
-                        Case{"host:65536", "not in 1..65535"},
-                        Case{"host:12x", "not in 1..65535"},
-                        Case{"http://host:1", "scheme"},
-                        Case{"::1:7400", "brackets"},
-                        Case{"", "empty"}}) {
+  for (const Case& c :
+       {Case{"127.0.0.1", "missing port"}, Case{":7400", "missing host"},
+        Case{"host:0", "not in 1..65535"},
+        Case{"host:65536", "not in 1..65535"},
+        Case{"host:12x", "not in 1..65535"}, Case{"http://host:1", "scheme"},
+        Case{"::1:7400", "brackets"}, Case{"", "empty"}}) {
     absl::StatusOr<std::string> r = ValidateEndpoint(c.input);
     ASSERT_FALSE(r.ok()) << c.input;
     EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
@@ -98,8 +96,8 @@ TEST(PrefixRangeEndTest, NoUpperBoundMeansWholeSpace) {
 // Every key with the prefix sorts below the end, and the end itself does
 // not carry the prefix.
 TEST(PrefixRangeEndTest, BoundsEveryKeyWithThePrefix) {
-  for (std::string prefix : {std::string("job/"), std::string("x\xfe"),
-                             std::string("k\xff")}) {
+  for (std::string prefix :
+       {std::string("job/"), std::string("x\xfe"), std::string("k\xff")}) {
     std::string end = PrefixRangeEnd(prefix);
     for (std::string suffix :
          {std::string(""), std::string("\xff\xff\xff"), std::string("zz")}) {

@@ -32,8 +32,8 @@ TEST(ClassifyTest, StaleTokenIsNotARedirect) {
 }
 
 TEST(ClassifyTest, NotLeaderRedirectsEvenWrites) {
-  for (auto code : {grpc::StatusCode::UNAVAILABLE,
-                    grpc::StatusCode::FAILED_PRECONDITION}) {
+  for (auto code :
+       {grpc::StatusCode::UNAVAILABLE, grpc::StatusCode::FAILED_PRECONDITION}) {
     Classification c = Classify(Err(code, "not leader; leader=2@h:7401"),
                                 Idempotency::kNonIdempotent, true);
     EXPECT_EQ(c.verdict, Verdict::kRedirect);
@@ -50,17 +50,17 @@ TEST(ClassifyTest, UnreachableIsRetriedWhenNothingWasSent) {
 }
 
 TEST(ClassifyTest, BrokenWriteHasUnknownOutcome) {
-  for (auto code : {grpc::StatusCode::UNAVAILABLE,
-                    grpc::StatusCode::DEADLINE_EXCEEDED}) {
-    EXPECT_EQ(Classify(Err(code, "reset"), Idempotency::kNonIdempotent, true)
-                  .verdict,
-              Verdict::kOutcomeUnknown);
+  for (auto code :
+       {grpc::StatusCode::UNAVAILABLE, grpc::StatusCode::DEADLINE_EXCEEDED}) {
+    EXPECT_EQ(
+        Classify(Err(code, "reset"), Idempotency::kNonIdempotent, true).verdict,
+        Verdict::kOutcomeUnknown);
   }
 }
 
 TEST(ClassifyTest, BrokenReadIsRetried) {
-  for (auto code : {grpc::StatusCode::UNAVAILABLE,
-                    grpc::StatusCode::DEADLINE_EXCEEDED}) {
+  for (auto code :
+       {grpc::StatusCode::UNAVAILABLE, grpc::StatusCode::DEADLINE_EXCEEDED}) {
     EXPECT_EQ(
         Classify(Err(code, "reset"), Idempotency::kIdempotent, true).verdict,
         Verdict::kRetry);
@@ -112,7 +112,8 @@ TEST(BackoffTest, JitterStaysInUpperHalfOfCeiling) {
   Backoff b(absl::Milliseconds(8), absl::Seconds(1), [&] { return u; });
   for (int i = 0; i < 10; ++i) {
     u = (i % 3) / 3.0;
-    Backoff fixed_lo(absl::Milliseconds(8), absl::Seconds(1), [] { return 0.0; });
+    Backoff fixed_lo(absl::Milliseconds(8), absl::Seconds(1),
+                     [] { return 0.0; });
     for (int j = 0; j < i; ++j) fixed_lo.Next();
     absl::Duration floor = fixed_lo.Next();
     absl::Duration got = b.Next();

@@ -152,10 +152,10 @@ absl::StatusOr<Resp> Router::Call(absl::string_view what,
     }
     absl::Duration wait = backoff.Next();
     if (absl::Now() + wait >= deadline) {
-      return absl::UnavailableError(absl::StrCat(
-          what, ": no lockd leader answered within ",
-          absl::FormatDuration(limits.overall), " (", attempts,
-          " attempts); last error from ", last_error));
+      return absl::UnavailableError(
+          absl::StrCat(what, ": no lockd leader answered within ",
+                       absl::FormatDuration(limits.overall), " (", attempts,
+                       " attempts); last error from ", last_error));
     }
     absl::SleepFor(wait);
   }

@@ -1,0 +1,336 @@
+// End-to-end tests of berth-lockd: real replica processes on loopback, real
+// SQLite files, kill -9, SIGSTOP. They use the raw gRPC API so that failures
+// point at the server, not at the client library.
+#include <map>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/e2e/lockd_harness.h"
+
+namespace berth::e2e {
+namespace {
+
+using lockpb::KV;
+
+grpc::Status Put(RawClient& rc, const std::string& k, const std::string& v,
+                 int64_t lease = 0) {
+  return rc.OnLeader([&](grpc::Channel* ch, grpc::ClientContext* ctx) {
+    lockpb::PutRequest req;
+    req.set_key(k);
+    req.set_value(v);
+    req.set_lease(lease);
+    lockpb::PutResponse resp;
+    return KV::NewStub(std::shared_ptr<grpc::Channel>(ch, [](auto*) {}))
+        ->Put(ctx, req, &resp);
+  });
+}
+
+absl::StatusOr<lockpb::RangeResponse> Get(LockdCluster& c, uint64_t id,
+                                          const std::string& key,
+                                          const std::string& end = "",
+                                          bool serializable = false) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  lockpb::RangeRequest req;
+  req.set_key(key);
+  req.set_range_end(end);
+  req.set_serializable(serializable);
+  lockpb::RangeResponse resp;
+  grpc::Status st = KV::NewStub(c.Channel(id))->Range(&ctx, req, &resp);
+  if (!st.ok()) return absl::UnavailableError(st.error_message());
+  return resp;
+}
+
+std::string PrefixEnd(std::string p) {
+  p.back() = static_cast<char>(p.back() + 1);
+  return p;
+}
+
+int64_t GrantLease(RawClient& rc, int64_t ttl) {
+  lockpb::LeaseGrantResponse resp;
+  grpc::Status st = rc.OnLeader([&](grpc::Channel* ch, grpc::ClientContext* ctx) {
+    lockpb::LeaseGrantRequest req;
+    req.set_ttl(ttl);
+    return lockpb::Lease::NewStub(
+               std::shared_ptr<grpc::Channel>(ch, [](auto*) {}))
+        ->LeaseGrant(ctx, req, &resp);
+  });
+  return st.ok() ? resp.id() : 0;
+}
+
+TEST(LockdE2E, SingleReplicaServesKvAndSurvivesRestart) {
+  LockdCluster c(1);
+  ASSERT_TRUE(c.StartAll().ok());
+  ASSERT_NE(c.AwaitLeader(), 0u);
+  RawClient rc(&c);
+  ASSERT_TRUE(Put(rc, "/a", "1").ok());
+  ASSERT_TRUE(Put(rc, "/a", "2").ok());
+  auto r = Get(c, 1, "/a");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->kvs_size(), 1);
+  EXPECT_EQ(r->kvs(0).value(), "2");
+  EXPECT_EQ(r->kvs(0).version(), 2);
+  c.Term(1);
+  ASSERT_TRUE(c.Start(1).ok());
+  ASSERT_NE(c.AwaitLeader(), 0u);
+  r = Get(c, 1, "/a");
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->kvs_size(), 1);
+  EXPECT_EQ(r->kvs(0).value(), "2");
+}
+
+// Done-when 4: kill -9 of every replica preserves every acknowledged write,
+// lease and lock.
+TEST(LockdE2E, KillAllReplicasPreservesAcknowledgedState) {
+  LockdCluster c(3);
+  ASSERT_TRUE(c.StartAll().ok());
+  ASSERT_NE(c.AwaitLeader(), 0u);
+  RawClient rc(&c);
+  std::vector<std::string> acked;
+  for (int i = 0; i < 100; ++i) {
+    std::string k = absl::StrCat("/durable/", i);
+    if (Put(rc, k, absl::StrCat("v", i)).ok()) acked.push_back(k);
+  }
+  ASSERT_EQ(acked.size(), 100u);
+  int64_t lease = GrantLease(rc, 600);
+  ASSERT_NE(lease, 0);
+  lockpb::LockResponse lock;
+  ASSERT_TRUE(rc.OnLeader([&](grpc::Channel* ch, grpc::ClientContext* ctx) {
+                  lockpb::LockRequest req;
+                  req.set_name("/locks/durable");
+                  req.set_lease(lease);
+                  return lockpb::Lock::NewStub(
+                             std::shared_ptr<grpc::Channel>(ch, [](auto*) {}))
+                      ->Lock(ctx, req, &lock);
+                }).ok());
+  for (uint64_t id = 1; id <= 3; ++id) c.Kill9(id);
+  ASSERT_TRUE(c.StartAll().ok());
+  uint64_t leader = c.AwaitLeader();
+  ASSERT_NE(leader, 0u);
+  auto r = Get(c, leader, "/durable/", PrefixEnd("/durable/"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->kvs_size(), 100);
+  lockpb::LeaseTimeToLiveResponse ttl;
+  ASSERT_TRUE(rc.OnLeader([&](grpc::Channel* ch, grpc::ClientContext* ctx) {
+                  lockpb::LeaseTimeToLiveRequest req;
+                  req.set_id(lease);
+                  return lockpb::Lease::NewStub(
+                             std::shared_ptr<grpc::Channel>(ch, [](auto*) {}))
+                      ->LeaseTimeToLive(ctx, req, &ttl);
+                }).ok());
+  EXPECT_GT(ttl.ttl(), 0) << "lease lost across a full-cluster crash";
+  lockpb::HolderResponse holder;
+  ASSERT_TRUE(rc.OnLeader([&](grpc::Channel* ch, grpc::ClientContext* ctx) {
+                  lockpb::HolderRequest req;
+                  req.set_name("/locks/durable");
+                  return lockpb::Lock::NewStub(
+                             std::shared_ptr<grpc::Channel>(ch, [](auto*) {}))
+                      ->Holder(ctx, req, &holder);
+                }).ok());
+  EXPECT_TRUE(holder.held());
+  EXPECT_EQ(holder.token(), lock.token());
+}
+
+TEST(LockdE2E, LeaderKillElectsNewLeaderAndOldOneCatchesUp) {
+  LockdCluster c(3);
+  ASSERT_TRUE(c.StartAll().ok());
+  uint64_t leader = c.AwaitLeader();
+  ASSERT_NE(leader, 0u);
+  RawClient rc(&c);
+  ASSERT_TRUE(Put(rc, "/f/before", "x").ok());
+  c.Kill9(leader);
+  uint64_t next = c.AwaitLeader(absl::Seconds(30), leader);
+  ASSERT_NE(next, 0u);
+  ASSERT_TRUE(Put(rc, "/f/after", "y").ok());
+  ASSERT_TRUE(c.Start(leader).ok());
+  // The restarted replica catches up: a serializable read on it eventually
+  // sees the write made while it was dead.
+  EXPECT_TRUE(WaitFor([&] {
+    auto r = Get(c, leader, "/f/after", "", /*serializable=*/true);
+    return r.ok() && r->kvs_size() == 1;
+  }));
+}
+
+TEST(LockdE2E, FollowerRedirectsWritesAndServesLinearizableReads) {
+  LockdCluster c(3);
+  ASSERT_TRUE(c.StartAll().ok());
+  uint64_t leader = c.AwaitLeader();
+  ASSERT_NE(leader, 0u);
+  uint64_t follower = leader % 3 + 1;
+  grpc::ClientContext ctx;
+  lockpb::PutRequest req;
+  req.set_key("/r");
+  req.set_value("v");
+  lockpb::PutResponse resp;
+  grpc::Status st = KV::NewStub(c.Channel(follower))->Put(&ctx, req, &resp);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error_message().find(absl::StrCat("leader=", leader, "@",
+                                                 c.Address(leader))),
+            std::string::npos)
+      << st.error_message();
+  RawClient rc(&c);
+  ASSERT_TRUE(Put(rc, "/r", "v").ok());
+  auto r = Get(c, follower, "/r");  // linearizable: must see the write
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->kvs_size(), 1);
+}
+
+// Done-when 7: bad input gets a clear error and the daemon keeps serving.
+TEST(LockdE2E, BadInputGetsClearErrors) {
+  LockdCluster c(1);
+  ASSERT_TRUE(c.StartAll().ok());
+  ASSERT_NE(c.AwaitLeader(), 0u);
+  RawClient rc(&c);
+  grpc::Status st = Put(rc, "/big", std::string(2 << 20, 'x'));
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << st.error_message();
+  EXPECT_NE(st.error_message().find("value"), std::string::npos)
+      << st.error_message();
+  st = Put(rc, "/leased", "x", /*lease=*/987654321);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND)
+      << st.error_message();
+  EXPECT_NE(st.error_message().find("987654321"), std::string::npos)
+      << st.error_message();
+  st = rc.OnLeader([&](grpc::Channel* ch, grpc::ClientContext* ctx) {
+    lockpb::TxnRequest req;
+    for (int i = 0; i < 1000; ++i) {
+      auto* put = req.add_success()->mutable_request_put();
+      put->set_key(absl::StrCat("/t/", i));
+    }
+    lockpb::TxnResponse resp;
+    return KV::NewStub(std::shared_ptr<grpc::Channel>(ch, [](auto*) {}))
+        ->Txn(ctx, req, &resp);
+  });
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("ops"), std::string::npos)
+      << st.error_message();
+  auto r = Get(c, 1, "/z", "/a");  // range_end before key
+  EXPECT_FALSE(r.ok() && r->kvs_size() > 0);
+  st = rc.OnLeader([&](grpc::Channel* ch, grpc::ClientContext* ctx) {
+    lockpb::LockRequest req;
+    req.set_name("/locks/x");
+    req.set_lease(424242);
+    lockpb::LockResponse resp;
+    return lockpb::Lock::NewStub(
+               std::shared_ptr<grpc::Channel>(ch, [](auto*) {}))
+        ->Lock(ctx, req, &resp);
+  });
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.error_message().find("424242"), std::string::npos)
+      << st.error_message();
+  // Still serving.
+  EXPECT_TRUE(Put(rc, "/still", "alive").ok());
+}
+
+// Done-when 3 (first half): a session that stops sending keepalives loses
+// its lock and its ephemeral keys, and the lock is not handed to the next
+// waiter before TTL plus lock-delay.
+TEST(LockdE2E, ExpiredSessionReleasesLockAfterTtlPlusLockDelay) {
+  LockdCluster c(3);
+  ASSERT_TRUE(c.StartAll().ok());
+  ASSERT_NE(c.AwaitLeader(), 0u);
+  RawClient rc(&c);
+  int64_t dying = GrantLease(rc, 2);
+  ASSERT_NE(dying, 0);
+  ASSERT_TRUE(Put(rc, "/eph/key", "x", dying).ok());
+  lockpb::LockResponse first;
+  ASSERT_TRUE(rc.OnLeader([&](grpc::Channel* ch, grpc::ClientContext* ctx) {
+                  lockpb::LockRequest req;
+                  req.set_name("/locks/delay");
+                  req.set_lease(dying);
+                  req.set_lock_delay_ms(1500);
+                  return lockpb::Lock::NewStub(
+                             std::shared_ptr<grpc::Channel>(ch, [](auto*) {}))
+                      ->Lock(ctx, req, &first);
+                }).ok());
+  absl::Time granted_at = absl::Now();
+  int64_t survivor = GrantLease(rc, 60);
+  // The second contender blocks in the server-side queue.
+  lockpb::LockResponse second;
+  grpc::Status st = rc.OnLeader(
+      [&](grpc::Channel* ch, grpc::ClientContext* ctx) {
+        ctx->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+        lockpb::LockRequest req;
+        req.set_name("/locks/delay");
+        req.set_lease(survivor);
+        return lockpb::Lock::NewStub(
+                   std::shared_ptr<grpc::Channel>(ch, [](auto*) {}))
+            ->Lock(ctx, req, &second);
+      },
+      absl::Seconds(40));
+  absl::Duration waited = absl::Now() - granted_at;
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_GT(second.token(), first.token());
+  // Correctness bound, not a speed target: the grant may not come before
+  // the dead session's TTL plus the lock-delay.
+  EXPECT_GE(waited, absl::Milliseconds(3500 - 100));
+  uint64_t leader = c.AwaitLeader();
+  auto r = Get(c, leader, "/eph/key");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->kvs_size(), 0) << "ephemeral key outlived its lease";
+}
+
+// Done-when 3 (second half): a watch resumed from an old revision receives
+// every later event in order, or the explicit compacted error.
+TEST(LockdE2E, WatchResumesFromRevisionOrReportsCompaction) {
+  LockdCluster c(3);
+  ASSERT_TRUE(c.StartAll().ok());
+  uint64_t leader = c.AwaitLeader();
+  ASSERT_NE(leader, 0u);
+  RawClient rc(&c);
+  ASSERT_TRUE(Put(rc, "/w/0", "start").ok());
+  auto r0 = Get(c, leader, "/w/0");
+  ASSERT_TRUE(r0.ok());
+  int64_t start_rev = r0->kvs(0).mod_revision();
+  for (int i = 1; i <= 30; ++i) {
+    ASSERT_TRUE(Put(rc, absl::StrCat("/w/", i % 5), absl::StrCat(i)).ok());
+  }
+  uint64_t follower = leader % 3 + 1;
+  auto stub = lockpb::Watch::NewStub(c.Channel(follower));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+  auto stream = stub->Watch(&ctx);
+  lockpb::WatchRequest req;
+  req.mutable_create_request()->set_key("/w/");
+  req.mutable_create_request()->set_range_end(PrefixEnd("/w/"));
+  req.mutable_create_request()->set_start_revision(start_rev + 1);
+  ASSERT_TRUE(stream->Write(req));
+  std::vector<int64_t> revs;
+  lockpb::WatchResponse resp;
+  while (revs.size() < 30 && stream->Read(&resp)) {
+    for (auto& e : resp.events()) revs.push_back(e.kv().mod_revision());
+  }
+  ASSERT_EQ(revs.size(), 30u);
+  for (size_t i = 0; i < revs.size(); ++i) {
+    EXPECT_EQ(revs[i], start_rev + 1 + static_cast<int64_t>(i));
+  }
+  ctx.TryCancel();
+
+  // Compact, then ask for history below the compaction point.
+  ASSERT_TRUE(rc.OnLeader([&](grpc::Channel* ch, grpc::ClientContext* cctx) {
+                  lockpb::CompactionRequest creq;
+                  creq.set_revision(start_rev + 10);
+                  lockpb::CompactionResponse cresp;
+                  return KV::NewStub(
+                             std::shared_ptr<grpc::Channel>(ch, [](auto*) {}))
+                      ->Compact(cctx, creq, &cresp);
+                }).ok());
+  grpc::ClientContext ctx2;
+  ctx2.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+  auto stream2 = lockpb::Watch::NewStub(c.Channel(leader))->Watch(&ctx2);
+  req.mutable_create_request()->set_start_revision(start_rev);
+  ASSERT_TRUE(stream2->Write(req));
+  bool compacted = false;
+  while (stream2->Read(&resp)) {
+    if (resp.canceled()) {
+      compacted = resp.compact_revision() > 0;
+      break;
+    }
+  }
+  EXPECT_TRUE(compacted) << "expected an explicit compacted cancellation";
+  ctx2.TryCancel();
+}
+
+}  // namespace
+}  // namespace berth::e2e
