@@ -86,6 +86,7 @@ void AddLockCommands(std::vector<Command>* table);
 void AddElectCommands(std::vector<Command>* table);
 void AddLeaseCommands(std::vector<Command>* table);
 void AddClusterCommands(std::vector<Command>* table);
+void AddBenchCommands(std::vector<Command>* table);
 
 // The flags every command accepts.
 po::options_description GlobalFlags();

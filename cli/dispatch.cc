@@ -29,6 +29,7 @@ std::vector<Command> BuildTable() {
   AddElectCommands(&table);
   AddLeaseCommands(&table);
   AddClusterCommands(&table);
+  AddBenchCommands(&table);
   std::sort(table.begin(), table.end(),
             [](const Command& a, const Command& b) { return a.path < b.path; });
   return table;

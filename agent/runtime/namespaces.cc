@@ -137,9 +137,11 @@ bool LoopbackUp() {
   if (setsid() < 0) Fail(err_fd, kSetsid);
   int in = open("/dev/null", O_RDONLY);
   if (in < 0) Fail(err_fd, kOpenStdin);
-  int out = OpenFile(c.stdout_path);
+  // dup() of an inherited descriptor drops nothing the parent still needs:
+  // the child's copies are closed on exec anyway.
+  int out = c.stdout_fd >= 0 ? dup(c.stdout_fd) : OpenFile(c.stdout_path);
   if (out < 0) Fail(err_fd, kOpenStdout);
-  int err = OpenFile(c.stderr_path);
+  int err = c.stderr_fd >= 0 ? dup(c.stderr_fd) : OpenFile(c.stderr_path);
   if (err < 0) Fail(err_fd, kOpenStderr);
   if (c.uid.has_value()) {
     (void)!fchown(out, *c.uid, c.gid.value_or(-1));
@@ -284,6 +286,8 @@ ChildConfig Common(const TaskSpec& spec) {
   c.gid = s.gid;
   c.stdout_path = s.stdout_path;
   c.stderr_path = s.stderr_path;
+  c.stdout_fd = s.stdout_fd;
+  c.stderr_fd = s.stderr_fd;
   return c;
 }
 

@@ -42,6 +42,8 @@ struct ChildConfig {
   std::optional<gid_t> gid;
   std::string stdout_path;
   std::string stderr_path;
+  int stdout_fd = -1;  // used instead of stdout_path when >= 0
+  int stderr_fd = -1;
 };
 
 // The config LinuxRuntime uses for a spec: pid, mount, uts and ipc

@@ -63,6 +63,11 @@ struct TaskSpec {
   bool new_net_namespace = false;  // only loopback inside
   std::string stdout_path;         // empty: <sandbox_dir>/stdout
   std::string stderr_path;         // empty: <sandbox_dir>/stderr
+  // When >= 0, the task's stdout/stderr is this descriptor (e.g. a LogPump
+  // pipe) instead of the file above. Borrowed: Launch duplicates it into
+  // the child and never closes the caller's copy.
+  int stdout_fd = -1;
+  int stderr_fd = -1;
 };
 
 // Where the sandbox appears inside a rootfs.

@@ -144,11 +144,16 @@ absl::StatusOr<Member> Client::MemberAdd(const std::string& address,
   req.set_address(*addr);
   req.set_is_learner(is_learner);
   req.set_name(name);
+  // A voter is promoted only once it has caught up, which can take longer
+  // than an ordinary attempt: give the one attempt the whole call budget.
+  internal::CallLimits limits = router_->DefaultLimits();
+  limits.attempt_timeout = std::max(limits.attempt_timeout, limits.overall);
   auto resp = router_->Call<lockpb::MemberAddResponse>(
       "member add", Idempotency::kNonIdempotent,
       [&](Stubs& s, grpc::ClientContext* ctx, lockpb::MemberAddResponse* out) {
         return s.cluster->MemberAdd(ctx, req, out);
-      });
+      },
+      limits);
   if (!resp.ok()) return resp.status();
   return internal::FromProto(resp->member());
 }

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "lockservice/client/client.h"
 #include "lockservice/client/internal/router.h"
 #include "lockservice/client/session.h"
@@ -28,6 +29,7 @@ absl::Status Mutex::Lock(absl::Duration timeout) {
         absl::StrCat("lock ", name_, " is already held by this Mutex"));
   }
   internal::Router& router = session_->client()->router();
+  const absl::Time start = absl::Now();
   lockpb::LockRequest req;
   req.set_name(name_);
   req.set_lease(session_->lease_id());
@@ -49,8 +51,20 @@ absl::Status Mutex::Lock(absl::Duration timeout) {
       },
       limits);
   if (!resp.ok()) {
-    if (IsOutcomeUnknown(resp.status())) return AdoptIfHeld(resp.status());
-    return resp.status();
+    if (!IsOutcomeUnknown(resp.status())) return resp.status();
+    absl::Status adopted = AdoptIfHeld(resp.status());
+    // lockd answers an expired wait with DEADLINE_EXCEEDED after taking the
+    // waiter out of the queue, which the router cannot tell from a lost
+    // write; once our own timeout has passed and the lock is not ours, the
+    // wait simply timed out (the state machine drops the waiter at its
+    // deadline in any case).
+    if (!adopted.ok() && timeout != absl::InfiniteDuration() &&
+        absl::Now() - start >= timeout) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "timed out after ", absl::FormatDuration(timeout),
+          " waiting for lock ", name_, " (", adopted.message(), ")"));
+    }
+    return adopted;
   }
   token_ = resp->token();
   key_ = resp->key();

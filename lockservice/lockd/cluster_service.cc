@@ -53,20 +53,39 @@ grpc::Status ClusterService::MemberAdd(grpc::ServerContext* ctx,
   absl::Status lead = core_->RequireLeader();
   if (!lead.ok()) return ToGrpc(lead);
   node::NodeStatus s = core_->node()->GetStatus();
-  uint64_t id = 0;
-  for (uint64_t v : s.conf_state.voters()) id = std::max(id, v);
-  for (uint64_t v : s.conf_state.learners()) id = std::max(id, v);
-  for (auto& [mid, addr] : core_->store()->Members()) id = std::max(id, mid);
-  ++id;
+  // Adding an address that is already a learner promotes that learner (the
+  // second step of "add as learner, start it, then add again"); adding a
+  // voter's address again is an error rather than a second member.
+  for (uint64_t v : s.conf_state.voters()) {
+    if (core_->AddressOf(v) == req->address()) {
+      return grpc::Status(
+          grpc::StatusCode::ALREADY_EXISTS,
+          absl::StrCat(req->address(), " is already member ", v, " (a voter)"));
+    }
+  }
+  uint64_t existing_learner = 0;
+  for (uint64_t v : s.conf_state.learners()) {
+    if (core_->AddressOf(v) == req->address()) existing_learner = v;
+  }
+  uint64_t id = existing_learner;
+  if (id == 0) {
+    for (uint64_t v : s.conf_state.voters()) id = std::max(id, v);
+    for (uint64_t v : s.conf_state.learners()) id = std::max(id, v);
+    for (auto& [mid, addr] : core_->store()->Members()) id = std::max(id, mid);
+    ++id;
+  }
   absl::Time deadline = core_->Deadline(ctx);
-  // Join as a learner first: it copies the log (or a snapshot) without
-  // counting toward quorum, so adding a slow member cannot stall writes.
   raftpb::ConfChange cc;
-  cc.set_type(raftpb::CONF_ADD_LEARNER);
   cc.set_node_id(id);
   cc.set_context(req->address());
-  absl::Status st = core_->node()->ProposeConfChange(cc, deadline);
-  if (!st.ok()) return ToGrpc(st);
+  absl::Status st;
+  if (existing_learner == 0) {
+    // Join as a learner first: it copies the log (or a snapshot) without
+    // counting toward quorum, so adding a slow member cannot stall writes.
+    cc.set_type(raftpb::CONF_ADD_LEARNER);
+    st = core_->node()->ProposeConfChange(cc, deadline);
+    if (!st.ok()) return ToGrpc(st);
+  }
   if (!req->is_learner()) {
     // Promote once it has caught up to within a small margin of the leader.
     while (true) {
@@ -78,11 +97,15 @@ grpc::Status ClusterService::MemberAdd(grpc::ServerContext* ctx,
       if (absl::Now() >= deadline) {
         return grpc::Status(
             grpc::StatusCode::DEADLINE_EXCEEDED,
-            absl::StrCat("member ", id, " was added as a learner but did not "
+            absl::StrCat("member ", id,
+                         " was added as a learner but did not "
                          "catch up before the deadline; it stays a learner "
-                         "— start it and promote it with member add again"));
+                         "— start it (berth-lockd --join --id ",
+                         id, ") and promote it by adding ", req->address(),
+                         " again"));
       }
-      core_->node()->ReadBarrier(absl::Now() + absl::Milliseconds(100))
+      core_->node()
+          ->ReadBarrier(absl::Now() + absl::Milliseconds(100))
           .IgnoreError();
     }
     cc.set_type(raftpb::CONF_ADD_VOTER);
@@ -90,6 +113,7 @@ grpc::Status ClusterService::MemberAdd(grpc::ServerContext* ctx,
     if (!st.ok()) return ToGrpc(st);
   }
   resp->mutable_member()->set_id(id);
+  resp->mutable_member()->set_name(absl::StrCat("lockd-", id));
   resp->mutable_member()->set_address(req->address());
   resp->mutable_member()->set_is_learner(req->is_learner());
   FillMembers(resp->mutable_members());
@@ -125,8 +149,8 @@ grpc::Status ClusterService::TransferLeader(
     lockpb::TransferLeaderResponse* resp) {
   absl::Status lead = core_->RequireLeader();
   if (!lead.ok()) return ToGrpc(lead);
-  absl::Status st = core_->node()->TransferLeadership(req->target_id(),
-                                                      core_->Deadline(ctx));
+  absl::Status st =
+      core_->node()->TransferLeadership(req->target_id(), core_->Deadline(ctx));
   if (!st.ok()) return ToGrpc(st);
   core_->FillHeader(resp->mutable_header());
   return grpc::Status::OK;

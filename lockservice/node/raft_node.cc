@@ -363,7 +363,9 @@ class RaftNodeImpl : public RaftNode {
           return;
         }
       }
-      if (snap) {
+      // A snapshot at index 0 only carries the bootstrap membership to a
+      // joining replica (raft.h): there is no image, and nothing to replace.
+      if (snap && snap->metadata().index() > 0) {
         absl::Status st = sm_->Restore(*snap);
         if (!st.ok()) {
           fprintf(stderr, "raft node %lu: restoring snapshot failed: %s\n",

@@ -12,6 +12,30 @@
 //      have already been applied to the membership by the core, see below);
 //   4. calls Advance(rd).
 //
+// Membership-only snapshots: a Ready.snapshot whose metadata.index() is 0
+// carries no state-machine image (empty data), only the cluster's bootstrap
+// ConfState. The driver persists it like any snapshot (LogStore::Save) but
+// must not restore its state machine from it: the node has applied nothing
+// yet, and there is no image to restore.
+//
+// Joining servers (thesis §4.1): a server added with empty storage must
+// learn the configuration the log builds on before it may vote or commit.
+// Membership is a base ConfState (that of the snapshot the log follows; for
+// a new cluster the bootstrap ConfState at index 0) plus the conf-change
+// entries after it. Index 0 is the one point where a follower can accept
+// entries without holding what precedes them, so:
+//  * every MsgApp whose previous index is 0 carries the leader's bootstrap
+//    ConfState in Message.snapshot.metadata (index 0, no data);
+//  * a follower that has no membership and an empty log adopts it as a
+//    membership-only snapshot (above), in the same Ready as the entries;
+//  * if the leader's snapshot has moved past index 0 without compacting the
+//    log (so the bootstrap ConfState is gone), a follower that needs index 1
+//    is sent that snapshot instead;
+//  * a node whose base membership is unknown (no ConfState with a voter)
+//    never campaigns, whatever its conf-change entries say, so it can never
+//    lead and count itself a quorum.
+// This needs no storage support beyond persisting snapshots at index 0.
+//
 // Implemented features, with the paper sections they follow:
 //  * leader election with randomized timeouts (§5.2), pre-vote and
 //    check-quorum (thesis §9.6);
@@ -97,6 +121,7 @@ struct Ready {
   // Entries to append to stable storage before sending `messages`.
   std::vector<raftpb::Entry> entries;
   // A complete snapshot received from the leader, to persist and install.
+  // At index 0 it is membership-only: persist it, restore nothing (above).
   std::optional<raftpb::Snapshot> snapshot;
   // Committed entries to apply to the state machine, in index order.
   std::vector<raftpb::Entry> committed_entries;

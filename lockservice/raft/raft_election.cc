@@ -6,7 +6,11 @@
 
 namespace berth::raft {
 
-bool RaftImpl::Promotable() const { return tracker_.IsVoter(id_); }
+bool RaftImpl::Promotable() const {
+  // Without its base membership a node's voter set is a guess (e.g. only the
+  // changes it has seen, which could make it a quorum of one).
+  return membership_known_ && tracker_.IsVoter(id_);
+}
 
 bool RaftImpl::HasUnappliedConfChanges() const {
   // A node must not campaign with a membership it has committed but not yet

@@ -64,6 +64,7 @@ absl::Status RaftImpl::Restore(const Config& c) {
                      " is beyond last index ", log_.LastIndex()));
   }
   tracker_.SetConf(st->conf_state, log_.LastIndex() + 1);
+  membership_known_ = !st->conf_state.voters().empty();
   log_.CommitTo(hs.commit());
   if (c.applied > hs.commit()) {
     return absl::InvalidArgumentError(absl::StrCat(

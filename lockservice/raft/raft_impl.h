@@ -20,6 +20,16 @@
 // change fully determines one member's state, so re-applying a change that
 // storage's conf_state already includes is harmless.
 //
+// Base membership (thesis §4.1, see "Joining servers" in raft.h): the log
+// holds only membership *changes*; the configuration they start from is the
+// ConfState of the snapshot the log follows. A node knows its membership
+// only once it has such a ConfState with at least one voter
+// (membership_known_); until then it never campaigns. Index 0 is the one
+// place where a follower can accept entries without holding what precedes
+// them (term 0 matches everywhere), so every MsgApp whose previous index is
+// 0 carries the bootstrap ConfState, and an empty follower adopts it as a
+// membership-only snapshot at index 0 that the driver persists.
+//
 // Thread safety: none; one owner thread drives it.
 #ifndef BERTH_LOCKSERVICE_RAFT_RAFT_IMPL_H_
 #define BERTH_LOCKSERVICE_RAFT_RAFT_IMPL_H_
@@ -115,6 +125,13 @@ class RaftImpl : public Raft {
   void SendHeartbeat(uint64_t to, const std::string& ctx);
   void BcastHeartbeat();
   void HandleAppendEntries(const raftpb::Message& m);
+  // Leader: adds the bootstrap membership to a MsgApp whose previous index
+  // is 0. False if a later snapshot replaced it (or storage cannot say yet):
+  // the follower must then be sent that snapshot instead.
+  bool AttachBootstrapMembership(raftpb::Message& m);
+  // Follower: adopts the membership a MsgApp at index 0 carries, if this
+  // node has none and its log is empty.
+  void MaybeAdoptBootstrapMembership(const raftpb::Message& m);
   void HandleHeartbeat(const raftpb::Message& m);
   void HandleAppendResponse(const raftpb::Message& m);
   void HandleHeartbeatResponse(const raftpb::Message& m);
@@ -158,6 +175,15 @@ class RaftImpl : public Raft {
   Role role_ = Role::kFollower;
   RaftLog log_;
   ProgressTracker tracker_;
+  // True once the membership this node's log builds on is known (a
+  // ConfState with a voter, from storage or a snapshot); see above.
+  bool membership_known_ = false;
+  // The ConfState at index 0, fetched lazily by a leader. It never changes
+  // once the cluster exists, so it is cached for the object's lifetime;
+  // `bootstrap_superseded_` is set once storage's snapshot moved past index 0
+  // (it never moves back).
+  std::optional<raftpb::ConfState> bootstrap_conf_;
+  bool bootstrap_superseded_ = false;
   StepFn step_ = nullptr;
   TickFn tick_ = nullptr;
 

@@ -89,4 +89,48 @@ void RaftImpl::ApplyConfChange(const raftpb::ConfChange& cc) {
   }
 }
 
+bool RaftImpl::AttachBootstrapMembership(raftpb::Message& m) {
+  if (bootstrap_superseded_) return false;
+  if (!bootstrap_conf_) {
+    // Rare (only followers at index 0, i.e. joiners and a young cluster),
+    // and at index 0 the snapshot has no state-machine image to read.
+    absl::StatusOr<raftpb::Snapshot> snap = storage_->GetSnapshot();
+    if (!snap.ok()) return false;  // being produced; StartSnapshot retries
+    if (snap->metadata().index() != 0) {
+      bootstrap_superseded_ = true;
+      return false;
+    }
+    bootstrap_conf_ = snap->metadata().conf_state();
+  }
+  if (bootstrap_conf_->voters().empty()) {
+    // Only a node that never learned its membership lacks it, and such a
+    // node cannot lead (Promotable). Send the entries without it.
+    return true;
+  }
+  raftpb::SnapshotMetadata* meta = m.mutable_snapshot()->mutable_metadata();
+  meta->set_index(0);
+  meta->set_term(0);
+  *meta->mutable_conf_state() = *bootstrap_conf_;
+  return true;
+}
+
+void RaftImpl::MaybeAdoptBootstrapMembership(const raftpb::Message& m) {
+  const raftpb::SnapshotMetadata& meta = m.snapshot().metadata();
+  if (membership_known_ || meta.index() != 0 ||
+      meta.conf_state().voters().empty()) {
+    return;
+  }
+  // Installing a snapshot resets the log, and a node must never drop entries
+  // it may have acknowledged: adopt only into an empty log. (With this core
+  // on the leader, a joiner's first accepted MsgApp always carries the
+  // membership, so a non-empty log without one does not arise.)
+  if (log_.LastIndex() != 0 || log_.unstable_snapshot()) return;
+  raftpb::Snapshot snap;  // membership only: index 0, term 0, no image
+  *snap.mutable_metadata() = meta;
+  log_.Restore(snap);
+  tracker_.SetConf(meta.conf_state(), log_.LastIndex() + 1);
+  membership_known_ = true;
+  bootstrap_conf_ = meta.conf_state();
+}
+
 }  // namespace berth::raft

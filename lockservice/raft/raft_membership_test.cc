@@ -2,6 +2,10 @@
 // ReadIndex (thesis §6.4).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <utility>
+#include <vector>
+
 #include "lockservice/raft/raft_test_util.h"
 
 namespace berth::raft {
@@ -152,6 +156,119 @@ TEST(RaftMembership, RestartKeepsMembership) {
   net.Stabilize();
   net.Restart(2);
   EXPECT_TRUE(HasLearner(net.raft(2).GetStatus().conf_state, 4));
+}
+
+std::vector<uint64_t> Voters(const raftpb::ConfState& cs) {
+  std::vector<uint64_t> v(cs.voters().begin(), cs.voters().end());
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+// Grows {1,2,3} into {1,2,4}: node 4 joins with empty storage as a learner,
+// is promoted, and node 3 is removed. Node 1 leads throughout.
+void ReplaceNode3WithJoiner4(Network& net) {
+  net.AddEmptyNode(4);
+  for (const auto& [type, id] : {std::pair{raftpb::CONF_ADD_LEARNER, 4},
+                                 {raftpb::CONF_ADD_VOTER, 4},
+                                 {raftpb::CONF_REMOVE_NODE, 3}}) {
+    ASSERT_TRUE(net.raft(1).ProposeConfChange(MakeConfChange(type, id)).ok())
+        << id;
+    net.Stabilize();
+  }
+}
+
+// Thesis §4.1: a joining server learns the configuration before it can vote
+// or commit. The bootstrap voters live only in the index-0 snapshot
+// metadata, and the leader's log still starts at index 1, so the joiner is
+// sent the log rather than a snapshot; the leader must hand it the
+// bootstrap membership along with it. Otherwise the joiner believes it is
+// the only voter, and cut off from the others it elects itself and commits
+// alone (the simulator's leader-completeness violation).
+TEST(RaftMembership, JoiningServerLearnsConfigurationBeforeItCanVoteOrCommit) {
+  Network net(3);
+  ASSERT_EQ(net.Elect(1), 1u);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(net.raft(1).Propose("m").ok());
+  net.Stabilize();
+  ASSERT_EQ(net.raft(1).raft_log().FirstIndex(), 1u);
+  ReplaceNode3WithJoiner4(net);
+  const std::vector<uint64_t> want = {1, 2, 4};
+  EXPECT_EQ(Voters(net.raft(1).GetStatus().conf_state), want);
+  EXPECT_EQ(Voters(net.raft(4).GetStatus().conf_state), want);
+
+  net.Isolate(4);
+  const uint64_t committed = net.raft(4).raft_log().committed();
+  EXPECT_TRUE(net.raft(4).Campaign().ok());
+  net.Tick(4, 100);
+  net.Stabilize();
+  EXPECT_NE(net.raft(4).role(), Role::kLeader);
+  EXPECT_EQ(net.raft(4).raft_log().committed(), committed);
+
+  // The membership was persisted with the log: it survives a restart.
+  net.Restart(4);
+  EXPECT_EQ(Voters(net.raft(4).GetStatus().conf_state), want);
+}
+
+// Thesis §4.1 with §7: when the leader's snapshot no longer holds the
+// bootstrap membership (a snapshot was taken but the log kept from index 1),
+// a joiner needing index 1 gets that snapshot and its membership.
+TEST(RaftMembership, JoinerGetsSnapshotWhenBootstrapMembershipIsSuperseded) {
+  Network net(3);
+  ASSERT_EQ(net.Elect(1), 1u);
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(net.raft(1).Propose("m").ok());
+  net.Stabilize();
+  const uint64_t snap_index = net.node(1).applied;
+  ASSERT_TRUE(net.node(1)
+                  .storage
+                  ->CreateSnapshot(snap_index,
+                                   net.raft(1).GetStatus().conf_state,
+                                   /*data=*/"image", /*compact_to=*/0)
+                  .ok());
+  ASSERT_EQ(net.raft(1).raft_log().FirstIndex(), 1u);
+  ReplaceNode3WithJoiner4(net);
+  EXPECT_EQ(net.node(4).storage->GetSnapshot()->metadata().index(), snap_index);
+  EXPECT_EQ(net.node(4).storage->GetSnapshot()->data(), "image");
+  const std::vector<uint64_t> want = {1, 2, 4};
+  EXPECT_EQ(Voters(net.raft(4).GetStatus().conf_state), want);
+}
+
+// A node that never learned the configuration its log starts from does not
+// campaign, even if its log says it was made a voter: it cannot know the
+// quorum. (A leader without the bootstrap membership could produce this.)
+TEST(RaftMembership, NodeWithoutBaseConfigurationNeverCampaigns) {
+  MemoryStorage storage;
+  Config c;
+  c.id = 5;
+  c.storage = &storage;
+  absl::StatusOr<std::unique_ptr<RaftImpl>> r = RaftImpl::New(c);
+  ASSERT_TRUE(r.ok()) << r.status();
+  RaftImpl& raft = **r;
+  raftpb::Message app;
+  app.set_type(raftpb::MSG_APP);
+  app.set_from(1);
+  app.set_to(5);
+  app.set_term(1);
+  app.set_commit(1);
+  raftpb::Entry* e = app.add_entries();
+  e->set_term(1);
+  e->set_index(1);
+  e->set_type(raftpb::ENTRY_CONF_CHANGE);
+  e->set_data(MakeConfChange(raftpb::CONF_ADD_VOTER, 5).SerializeAsString());
+  ASSERT_TRUE(raft.Step(app).ok());
+  Ready rd = raft.GetReady();
+  ASSERT_TRUE(
+      storage
+          .Save(rd.hard_state ? &*rd.hard_state : nullptr, rd.entries, nullptr)
+          .ok());
+  raft.Advance(rd);
+  ASSERT_EQ(rd.committed_entries.size(), 1u);
+  EXPECT_EQ(Voters(raft.GetStatus().conf_state), std::vector<uint64_t>{5});
+
+  absl::Status s = raft.Campaign();
+  EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
+  EXPECT_NE(s.message().find("membership"), std::string::npos) << s;
+  for (int i = 0; i < 100; ++i) raft.Tick();
+  EXPECT_EQ(raft.role(), Role::kFollower);
+  EXPECT_EQ(raft.raft_log().committed(), 1u);
 }
 
 // Thesis §3.10: the leader brings the target up to date and sends

@@ -36,6 +36,11 @@ absl::Status RaftImpl::Step(const raftpb::Message& m) {
 }
 
 absl::Status RaftImpl::Campaign() {
+  if (!membership_known_) {
+    return absl::FailedPreconditionError(
+        "campaign: cluster membership not known yet (a joining node learns it "
+        "from the leader first)");
+  }
   if (!Promotable()) {
     return absl::FailedPreconditionError("campaign: this node is not a voter");
   }

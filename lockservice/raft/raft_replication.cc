@@ -69,6 +69,11 @@ bool RaftImpl::MaybeSendAppend(uint64_t to, bool send_if_empty) {
   m.set_index(pr->next - 1);
   m.set_log_term(*prev_term);
   m.set_commit(log_.committed());
+  if (m.index() == 0 && !AttachBootstrapMembership(m)) {
+    // Thesis §4.1: the follower must learn the membership the log builds
+    // on, and only a snapshot still holds it.
+    return StartSnapshot(to, *pr);
+  }
   if (!ents->empty()) {
     const uint64_t last = ents->back().index();
     uint64_t bytes = 0;
@@ -124,6 +129,7 @@ void RaftImpl::HandleAppendEntries(const raftpb::Message& m) {
     Send(std::move(resp));
     return;
   }
+  if (m.index() == 0) MaybeAdoptBootstrapMembership(m);
   std::vector<raftpb::Entry> ents(m.entries().begin(), m.entries().end());
   std::optional<uint64_t> last_new =
       log_.MaybeAppend(m.index(), m.log_term(), m.commit(), std::move(ents));

@@ -141,6 +141,7 @@ bool RaftImpl::RestoreSnapshot(const raftpb::Snapshot& snap) {
   }
   log_.Restore(snap);
   tracker_.SetConf(meta.conf_state(), log_.LastIndex() + 1);
+  membership_known_ = !meta.conf_state().voters().empty();
   return true;
 }
 

@@ -55,24 +55,24 @@ void MaterializePorts(NodeState& n) {
 NodeState MakeNodeState(const jobpb::Node& node) {
   NodeState n;
   n.node = &node;
-  n.free_cpu = node.capacity().cpu_millicores() -
-               node.allocated().cpu_millicores();
+  n.free_cpu =
+      node.capacity().cpu_millicores() - node.allocated().cpu_millicores();
   n.free_memory =
       node.capacity().memory_bytes() - node.allocated().memory_bytes();
   n.pids_limited = node.capacity().pids() > 0;
   n.free_pids = node.capacity().pids() - node.allocated().pids();
-  n.port_min = node.port_range_max() > 0 ? node.port_range_min()
-                                         : kDefaultPortRangeMin;
-  n.port_max = node.port_range_max() > 0 ? node.port_range_max()
-                                         : kDefaultPortRangeMax;
+  n.port_min =
+      node.port_range_max() > 0 ? node.port_range_min() : kDefaultPortRangeMin;
+  n.port_max =
+      node.port_range_max() > 0 ? node.port_range_max() : kDefaultPortRangeMax;
   n.free_ports = std::max(0, n.port_max - n.port_min);
   const auto& used = node.used_ports();
   if (used.size() <= 32) {
     // Few ports (the common case): count distinct ones without allocating.
     for (int k = 0; k < used.size(); ++k) {
       int32_t p = used[k];
-      bool seen = std::find(used.begin(), used.begin() + k, p) !=
-                  used.begin() + k;
+      bool seen =
+          std::find(used.begin(), used.begin() + k, p) != used.begin() + k;
       if (!seen && p >= n.port_min && p < n.port_max) --n.free_ports;
     }
   } else {
@@ -123,12 +123,12 @@ std::string DescribeConstraint(const Constraint& c) {
 }
 
 absl::Status ValidateConstraint(const Constraint& c) {
-  bool label = absl::StartsWith(c.attribute(), "label.") &&
-               c.attribute().size() > 6;
+  bool label =
+      absl::StartsWith(c.attribute(), "label.") && c.attribute().size() > 6;
   if (!label && c.attribute() != "node.name") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "constraint attribute \"", c.attribute(),
-        "\" is not label.<key> or node.name"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("constraint attribute \"", c.attribute(),
+                     "\" is not label.<key> or node.name"));
   }
   size_t want_min = 0, want_max = 0;
   switch (c.operator_()) {
@@ -149,8 +149,8 @@ absl::Status ValidateConstraint(const Constraint& c) {
   }
   size_t n = c.values_size();
   if (n < want_min || n > want_max) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "constraint on ", c.attribute(), " has ", n, " values"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("constraint on ", c.attribute(), " has ", n, " values"));
   }
   return absl::OkStatus();
 }
@@ -159,7 +159,7 @@ FilterSet::FilterSet(const PlacementRequest& req)
     : req_(req), avoid_(req.avoid_nodes.begin(), req.avoid_nodes.end()) {
   for (size_t i = 0; i < req.constraints.size(); ++i) {
     (req.constraints[i].attribute() == "node.name" ? name_constraints_
-                                                    : label_constraints_)
+                                                   : label_constraints_)
         .push_back(static_cast<int>(i));
   }
   for (int i : label_constraints_) {

@@ -4,7 +4,8 @@
 // call; FilterSet evaluates the request's static filters (drain, recently
 // failed, constraints) once per node, sharing constraint results between
 // nodes that agree on the constrained labels (equivalence classes), and the
-// dynamic resource filters against a NodeState. Not thread-safe; one per Place call.
+// dynamic resource filters against a NodeState. Not thread-safe; one per Place
+// call.
 #ifndef BERTH_SCHEDULER_PLACEMENT_FILTER_H_
 #define BERTH_SCHEDULER_PLACEMENT_FILTER_H_
 

@@ -20,9 +20,9 @@ using placement_internal::NodeState;
 constexpr int64_t kPpm = 1000000;
 
 int64_t Ppm(int64_t part, int64_t whole) {
-  return whole > 0 ? static_cast<int64_t>(static_cast<__int128>(part) * kPpm /
-                                          whole)
-                   : 0;
+  return whole > 0
+             ? static_cast<int64_t>(static_cast<__int128>(part) * kPpm / whole)
+             : 0;
 }
 
 bool IsRunning(const jobpb::Allocation& a) {
@@ -93,7 +93,8 @@ Placer::Key Placer::KeyOf(int i) const {
   if (req_.mode == jobpb::BINPACK) {
     // Best fit: least free capacity left after placing.
     int64_t left =
-        Ppm(n.free_cpu - req_.resources.cpu_millicores(), cap.cpu_millicores()) +
+        Ppm(n.free_cpu - req_.resources.cpu_millicores(),
+            cap.cpu_millicores()) +
         Ppm(n.free_memory - req_.resources.memory_bytes(), cap.memory_bytes());
     return Key{0, left, i};
   }
@@ -128,7 +129,8 @@ bool Placer::PreemptOne(Placement& p) {
     std::vector<VictimCandidate> cands;
     std::vector<const jobpb::Allocation*> allocs;
     for (const jobpb::Allocation* a : allocs_on_[i]) {
-      if (evicted_.contains(a->id()) || !MayPreempt(req_.priority, a->priority())) {
+      if (evicted_.contains(a->id()) ||
+          !MayPreempt(req_.priority, a->priority())) {
         continue;
       }
       int64_t ports = 0;
@@ -273,8 +275,7 @@ absl::StatusOr<PlacementResult> Placer::Run() {
     }
     result.placements.push_back(std::move(p));
   }
-  result.unplaced =
-      req_.count - static_cast<int32_t>(result.placements.size());
+  result.unplaced = req_.count - static_cast<int32_t>(result.placements.size());
   if (result.unplaced > 0) Explain(result);
   return result;
 }

@@ -43,8 +43,7 @@ const ClusterSnapshot& Cluster() {
   return *snap;
 }
 
-void Run(benchmark::State& state, jobpb::PlacementMode mode,
-         bool constrained) {
+void Run(benchmark::State& state, jobpb::PlacementMode mode, bool constrained) {
   const ClusterSnapshot& snap = Cluster();
   PlacementRequest req;
   req.job = "web";
@@ -79,10 +78,16 @@ void BM_PlaceSpreadConstrained(benchmark::State& s) {
   Run(s, jobpb::SPREAD, true);
 }
 
-BENCHMARK(BM_PlaceSpread)->Arg(1)->Arg(100)->Arg(1000)->Unit(
-    benchmark::kMillisecond);
-BENCHMARK(BM_PlaceBinpack)->Arg(1)->Arg(100)->Arg(1000)->Unit(
-    benchmark::kMillisecond);
+BENCHMARK(BM_PlaceSpread)
+    ->Arg(1)
+    ->Arg(100)
+    ->Arg(1000)
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_PlaceBinpack)
+    ->Arg(1)
+    ->Arg(100)
+    ->Arg(1000)
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_PlaceSpreadConstrained)
     ->Arg(1)
     ->Arg(100)

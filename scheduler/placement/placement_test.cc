@@ -1,5 +1,8 @@
 #include "scheduler/placement/placement.h"
 
+#include <map>
+#include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -136,12 +139,12 @@ TEST(PlaceTest, ConstraintOperators) {
 TEST(PlaceTest, ExplanationCountsEveryReason) {
   std::vector<jobpb::Node> nodes;
   for (int i = 0; i < 3; ++i) {
-    nodes.push_back(MakeNode("small" + std::to_string(i), 4000, kGiB / 4,
-                             {{"zone", "a"}}));
+    nodes.push_back(
+        MakeNode("small" + std::to_string(i), 4000, kGiB / 4, {{"zone", "a"}}));
   }
   for (int i = 0; i < 2; ++i) {
-    nodes.push_back(MakeNode("b" + std::to_string(i), 4000, 4 * kGiB,
-                             {{"zone", "b"}}));
+    nodes.push_back(
+        MakeNode("b" + std::to_string(i), 4000, 4 * kGiB, {{"zone", "b"}}));
   }
   nodes.push_back(MakeNode("drained", 4000, 4 * kGiB, {{"zone", "a"}}));
   nodes.back().set_draining(true);
@@ -165,10 +168,10 @@ TEST(PlaceTest, ExplainsEmptyCluster) {
 }
 
 TEST(PlaceTest, SpreadPrefersFewestOfThisJobThenMostFree) {
-  ClusterSnapshot snap{{MakeNode("a", 4000, 4 * kGiB),
-                        MakeNode("b", 4000, 4 * kGiB),
-                        MakeNode("c", 8000, 8 * kGiB)},
-                       {}};
+  ClusterSnapshot snap{
+      {MakeNode("a", 4000, 4 * kGiB), MakeNode("b", 4000, 4 * kGiB),
+       MakeNode("c", 8000, 8 * kGiB)},
+      {}};
   // "c" already runs one copy of web, so a and b come first; among them the
   // tie breaks by name. Then all have one copy and c has the most free
   // capacity; then c has two and a wins the name tie with b.
@@ -184,9 +187,8 @@ TEST(PlaceTest, SpreadPrefersFewestOfThisJobThenMostFree) {
 }
 
 TEST(PlaceTest, SpreadIgnoresOtherJobsAndNamespaces) {
-  ClusterSnapshot snap{{MakeNode("a", 4000, 4 * kGiB),
-                        MakeNode("b", 4000, 4 * kGiB)},
-                       {}};
+  ClusterSnapshot snap{
+      {MakeNode("a", 4000, 4 * kGiB), MakeNode("b", 4000, 4 * kGiB)}, {}};
   jobpb::Allocation other;
   other.set_id("x");
   other.set_job("web");
@@ -238,8 +240,7 @@ TEST(PlaceTest, AssignsLowestFreePortsAndNeverReuses) {
 TEST(PlaceTest, DefaultPortRange) {
   PlacementRequest req = Req(1, 1);
   req.port_count = 1;
-  absl::StatusOr<PlacementResult> r =
-      Place({{MakeNode("a", 1, 1)}, {}}, req);
+  absl::StatusOr<PlacementResult> r = Place({{MakeNode("a", 1, 1)}, {}}, req);
   ASSERT_TRUE(r.ok());
   EXPECT_THAT(r->placements[0].ports, ElementsAre(kDefaultPortRangeMin));
 }
@@ -292,6 +293,76 @@ TEST(PlaceTest, ForJobCopiesTheJob) {
   EXPECT_EQ(r.port_count, 1);
   EXPECT_EQ(r.constraints.size(), 1u);
   EXPECT_EQ(r.count, 4);
+}
+
+TEST(PlaceTest, AbsentLabelDiffersFromEmptyValue) {
+  ClusterSnapshot snap{{MakeNode("empty", 1000, kGiB, {{"zone", ""}}),
+                        MakeNode("none", 1000, kGiB)},
+                       {}};
+  PlacementRequest req = Req(1000, kGiB, 2);
+  req.constraints = {C("label.zone", jobpb::Constraint::EXISTS)};
+  absl::StatusOr<PlacementResult> r = Place(snap, req);
+  ASSERT_TRUE(r.ok());
+  EXPECT_THAT(Nodes(*r), ElementsAre("empty"));
+  // "empty" took the first allocation and is now full.
+  EXPECT_EQ(r->explanation,
+            "1 node failed constraint label.zone exists, 1 lacked cpu");
+}
+
+// Seeded random clusters: whatever Place picks must respect every filter.
+TEST(PlaceTest, RandomClustersNeverViolateFilters) {
+  std::mt19937 rng(20261126);
+  for (int round = 0; round < 200; ++round) {
+    SCOPED_TRACE(round);
+    std::vector<jobpb::Node> nodes;
+    int n_nodes = 1 + static_cast<int>(rng() % 30);
+    for (int i = 0; i < n_nodes; ++i) {
+      jobpb::Node n = MakeNode("n" + std::to_string(i), 1000 + rng() % 8000,
+                               kGiB + rng() % (8 * kGiB),
+                               {{"zone", std::to_string(rng() % 3)}});
+      n.mutable_allocated()->set_cpu_millicores(rng() % 1000);
+      n.set_draining(rng() % 10 == 0);
+      n.set_port_range_min(1000);
+      n.set_port_range_max(1000 + static_cast<int32_t>(rng() % 6));
+      if (rng() % 2) n.add_used_ports(1000);
+      nodes.push_back(n);
+    }
+    PlacementRequest req = Req(100 + rng() % 2000, rng() % (2 * kGiB),
+                               1 + static_cast<int32_t>(rng() % 40));
+    req.mode = rng() % 2 ? jobpb::SPREAD : jobpb::BINPACK;
+    req.port_count = static_cast<int32_t>(rng() % 3);
+    req.constraints = {C("label.zone", jobpb::Constraint::NE, {"0"})};
+    req.avoid_nodes = {"n1"};
+    absl::StatusOr<PlacementResult> r = Place({nodes, {}}, req);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->placements.size() + r->unplaced, size_t(req.count));
+    EXPECT_EQ(r->unplaced > 0, !r->explanation.empty());
+    std::map<std::string, int64_t> cpu, mem;
+    std::map<std::string, std::set<int32_t>> ports;
+    for (const Placement& p : r->placements) {
+      const jobpb::Node* node = nullptr;
+      for (const jobpb::Node& n : nodes) {
+        if (n.name() == p.node) node = &n;
+      }
+      ASSERT_NE(node, nullptr);
+      EXPECT_FALSE(node->draining());
+      EXPECT_NE(node->name(), "n1");
+      EXPECT_NE(node->labels().at("zone"), "0");
+      cpu[p.node] += req.resources.cpu_millicores();
+      mem[p.node] += req.resources.memory_bytes();
+      EXPECT_LE(cpu[p.node] + node->allocated().cpu_millicores(),
+                node->capacity().cpu_millicores());
+      EXPECT_LE(mem[p.node], node->capacity().memory_bytes());
+      EXPECT_EQ(p.ports.size(), size_t(req.port_count));
+      for (int32_t port : p.ports) {
+        EXPECT_GE(port, node->port_range_min());
+        EXPECT_LT(port, node->port_range_max());
+        EXPECT_FALSE(node->used_ports_size() > 0 &&
+                     port == node->used_ports(0));
+        EXPECT_TRUE(ports[p.node].insert(port).second) << "port reused";
+      }
+    }
+  }
 }
 
 }  // namespace

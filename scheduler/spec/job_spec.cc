@@ -103,18 +103,18 @@ absl::Status ParseHistory(const Value& v, jobpb::CronPolicy* out) {
   }
   absl::StatusOr<MapReader> m = MapReader::Read(v, {"successful", "failed"});
   if (!m.ok()) return m.status();
-  absl::Status s =
-      OptInt(*m, "successful", 0, 1000,
-             [&](int64_t n) { out->set_successful_history_limit(n); });
+  absl::Status s = OptInt(*m, "successful", 0, 1000, [&](int64_t n) {
+    out->set_successful_history_limit(n);
+  });
   if (!s.ok()) return s;
   return OptInt(*m, "failed", 0, 1000,
                 [&](int64_t n) { out->set_failed_history_limit(n); });
 }
 
 absl::Status ParseCron(const Value& v, jobpb::CronPolicy* out) {
-  absl::StatusOr<MapReader> m = MapReader::Read(
-      v, {"schedule", "timezone", "concurrency", "catch_up",
-          "starting_deadline", "history", "suspend"});
+  absl::StatusOr<MapReader> m =
+      MapReader::Read(v, {"schedule", "timezone", "concurrency", "catch_up",
+                          "starting_deadline", "history", "suspend"});
   if (!m.ok()) return m.status();
   auto sched = m->Get("schedule");
   if (!sched) return m->Missing("schedule");
@@ -156,9 +156,9 @@ absl::Status ParseCron(const Value& v, jobpb::CronPolicy* out) {
     if (!c.ok()) return c.status();
     out->set_catch_up(*c);
   }
-  if (absl::Status s = OptDuration(
-          *m, "starting_deadline",
-          [&](int64_t d) { out->set_starting_deadline_ms(d); });
+  if (absl::Status s =
+          OptDuration(*m, "starting_deadline",
+                      [&](int64_t d) { out->set_starting_deadline_ms(d); });
       !s.ok()) {
     return s;
   }
@@ -208,6 +208,13 @@ absl::Status ParseJob(const YAML::Node& doc, jobpb::Job* job,
     return absl::InvalidArgumentError(
         absl::StrCat("line ", root.line, ": a job document must be a mapping"));
   }
+  // Learn the name before checking keys so every error can mention it.
+  for (auto it = doc.begin(); it != doc.end(); ++it) {
+    if (it->first.IsScalar() && it->first.Scalar() == "job" &&
+        it->second.IsScalar()) {
+      *name = it->second.Scalar();
+    }
+  }
   absl::StatusOr<MapReader> m = MapReader::Read(
       root, {"job", "kind", "namespace", "priority", "replicas", "placement",
              "constraints", "task", "update", "batch", "cron"});
@@ -227,10 +234,10 @@ absl::Status ParseJob(const YAML::Node& doc, jobpb::Job* job,
   job->set_spec_version(kJobSpecVersion);
   auto kind_v = m->Get("kind");
   if (!kind_v) return m->Missing("kind");
-  absl::StatusOr<jobpb::Kind> kind = ReadEnum<jobpb::Kind>(
-      *kind_v, {{"service", jobpb::SERVICE},
-                {"batch", jobpb::BATCH},
-                {"cron", jobpb::CRON}});
+  absl::StatusOr<jobpb::Kind> kind =
+      ReadEnum<jobpb::Kind>(*kind_v, {{"service", jobpb::SERVICE},
+                                      {"batch", jobpb::BATCH},
+                                      {"cron", jobpb::CRON}});
   if (!kind.ok()) return kind.status();
   job->set_kind(*kind);
   if (absl::Status s = CheckSectionKinds(*m, *kind, kind_v->node.Scalar());
@@ -325,14 +332,13 @@ absl::StatusOr<std::vector<jobpb::Job>> ParseDocuments(
     std::string where = absl::StrCat(filename, ": document ", i + 1);
     if (!name.empty()) absl::StrAppend(&where, " (job \"", name, "\")");
     if (!s.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, ", ", s.message()));
+      return absl::InvalidArgumentError(absl::StrCat(where, ", ", s.message()));
     }
     if (!seen.insert({job.namespace_(), job.name()}).second) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, ", line ", spec_internal::LineOf(docs[i], 1),
-          ": job: job \"", job.namespace_(), "/", job.name(),
-          "\" is defined twice in this file"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, ", line ", spec_internal::LineOf(docs[i], 1),
+                       ": job: job \"", job.namespace_(), "/", job.name(),
+                       "\" is defined twice in this file"));
     }
     jobs.push_back(std::move(job));
   }

@@ -56,8 +56,9 @@ TEST(JobSpecErrorsTest, TableOfBadSpecs) {
       {Svc("job: k\n" + kTask), {"", 3, "job", "duplicate field"}},
       // Kind-specific sections.
       {"job: j\nkind: batch\nreplicas: 3\n" + kTask,
-       {"", 3, "replicas", "only allowed for kind service (this job is kind "
-                           "batch)"}},
+       {"", 3, "replicas",
+        "only allowed for kind service (this job is kind "
+        "batch)"}},
       {Svc("batch: {completions: 2}\n" + kTask),
        {"", 3, "batch", "only allowed for kind batch"}},
       {Svc("cron: {schedule: \"@daily\"}\n" + kTask),
@@ -68,8 +69,7 @@ TEST(JobSpecErrorsTest, TableOfBadSpecs) {
       // Batch.
       {"job: crunch\nkind: batch\nbatch:\n  parallelism: 0\n" + kTask,
        {"", 4, "batch.parallelism", "must be >= 1, got 0"}},
-      {"job: j\nkind: batch\nbatch: {completions: 2, parallelism: 3}\n" +
-           kTask,
+      {"job: j\nkind: batch\nbatch: {completions: 2, parallelism: 3}\n" + kTask,
        {"", 3, "batch.parallelism", "must be <= completions (2), got 3"}},
       {"job: j\nkind: batch\nbatch: {deadline: 10 minutes}\n" + kTask,
        {"", 3, "batch.deadline", "unknown unit at \" minutes\""}},
@@ -79,10 +79,12 @@ TEST(JobSpecErrorsTest, TableOfBadSpecs) {
       {"job: j\nkind: cron\ncron:\n  schedule: \"61 * * * *\"\n" + kTask,
        {"", 4, "cron.schedule", "minute"}},
       {"job: j\nkind: cron\ncron:\n  schedule: \"@daily\"\n"
-       "  timezone: Mars/Olympus\n" + kTask,
+       "  timezone: Mars/Olympus\n" +
+           kTask,
        {"", 5, "cron.timezone", "Mars/Olympus"}},
       {"job: j\nkind: cron\ncron: {schedule: \"@daily\", concurrency: "
-       "never}\n" + kTask,
+       "never}\n" +
+           kTask,
        {"", 3, "cron.concurrency", "must be one of allow, forbid, replace"}},
       {"job: j\nkind: cron\ncron: {schedule: \"@daily\", catch_up: some}\n" +
            kTask,
@@ -106,6 +108,8 @@ TEST(JobSpecErrorsTest, TableOfBadSpecs) {
        {"", 5, "task.env.1BAD", "not a valid environment variable name"}},
       {Svc("task:\n  command: [a]\n  env: {BERTH_X: x}\n"),
        {"", 5, "task.env.BERTH_X", "BERTH_ prefix is reserved"}},
+      {Svc("task:\n  command: [a]\n  env:\n"),
+       {"", 5, "task.env", "must be a mapping, got empty"}},
       {Svc("task:\n  command: [a]\n  env: {A: [1]}\n"),
        {"", 5, "task.env.A", "must be a scalar, got a list"}},
       {Svc("task:\n  command: [a]\n  resources:\n    cpu: 12 cores\n"),
@@ -150,8 +154,9 @@ TEST(JobSpecErrorsTest, TableOfBadSpecs) {
            "  health: {tcp: http, interval: 1s, timeout: 2s}\n"),
        {"", 6, "task.health.timeout", "must not exceed interval"}},
       {"job: j\nkind: batch\ntask:\n  command: [a]\n  health: {exec: [x]}\n",
-       {"", 5, "task.health", "only for kind service (this job is kind "
-                              "batch)"}},
+       {"", 5, "task.health",
+        "only for kind service (this job is kind "
+        "batch)"}},
       {Svc("task:\n  command: [a]\n  timeout: 5m\n"),
        {"", 5, "task.timeout", "only for kinds batch and cron"}},
       {Svc("task:\n  command: [a]\n  kill_timeout: 2h\n"),
@@ -163,20 +168,25 @@ TEST(JobSpecErrorsTest, TableOfBadSpecs) {
            kTask),
        {"", 4, "constraints[0].attribute", "use label.<key> or node.name"}},
       {Svc("constraints:\n  - {attribute: label.zone, operator: \"~\", "
-           "value: a}\n" + kTask),
-       {"", 4, "constraints[0].operator", "must be one of =, !=, in, not_in, "
-                                          "exists"}},
+           "value: a}\n" +
+           kTask),
+       {"", 4, "constraints[0].operator",
+        "must be one of =, !=, in, not_in, "
+        "exists"}},
       {Svc("constraints:\n  - {attribute: label.zone, operator: in, value: "
-           "a}\n" + kTask),
+           "a}\n" +
+           kTask),
        {"", 4, "constraints[0].value", "takes values: [..]"}},
       {Svc("constraints:\n  - {attribute: label.zone, operator: \"=\"}\n" +
            kTask),
        {"", 4, "constraints[0].value", "is required"}},
       {Svc("constraints:\n  - {attribute: label.zone, operator: not_in, "
-           "values: []}\n" + kTask),
+           "values: []}\n" +
+           kTask),
        {"", 4, "constraints[0].values", "must not be empty"}},
       {Svc("constraints:\n  - {attribute: label.gpu, operator: exists, "
-           "value: x}\n" + kTask),
+           "value: x}\n" +
+           kTask),
        {"", 4, "constraints[0].value", "takes no value"}},
       // Update.
       {Svc("update: {max_parallel: 0}\n" + kTask),
@@ -211,6 +221,16 @@ TEST(JobSpecErrorsTest, NamesDocumentIndexAndJob) {
             "batch.parallelism: must be >= 1, got 0");
 }
 
+TEST(JobSpecErrorsTest, UnknownTopLevelFieldStillNamesTheJob) {
+  absl::StatusOr<std::vector<jobpb::Job>> r = ParseJobSpecs(
+      "job: web\nkind: service\nnamespce: x\ntask: {command: [a]}\n",
+      "jobs.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(std::string(r.status().message()),
+            "jobs.yaml: document 1 (job \"web\"), line 3: namespce: unknown "
+            "field (did you mean \"namespace\"?)");
+}
+
 TEST(JobSpecErrorsTest, FileLevelErrors) {
   struct Case {
     const char* yaml;
@@ -220,8 +240,9 @@ TEST(JobSpecErrorsTest, FileLevelErrors) {
       {"", "f.yaml: no job documents found"},
       {"---\n---\n", "f.yaml: no job documents found"},
       {"job: [unclosed\n", "f.yaml: line 2: invalid YAML"},
-      {"- a\n- b\n", "f.yaml: document 1, line 1: a job document must be a "
-                     "mapping"},
+      {"- a\n- b\n",
+       "f.yaml: document 1, line 1: a job document must be a "
+       "mapping"},
       {"job: a\nkind: batch\ntask: {command: [x]}\n---\n"
        "job: a\nkind: cron\ncron: {schedule: \"@daily\"}\n"
        "task: {command: [x]}\n",

@@ -66,51 +66,83 @@ TEST(JobSpecTest, IssueExampleParsesToExpectedProtos) {
       ParseJobSpecs(kIssueExample, "jobs.yaml");
   ASSERT_TRUE(jobs.ok()) << jobs.status();
   ASSERT_EQ(jobs->size(), 3u);
-  ExpectJobEq((*jobs)[0], FromText(R"pb(
-    name: "web" namespace: "default" kind: SERVICE priority: 50 replicas: 3
-    placement: SPREAD spec_version: 1
-    constraints { attribute: "label.zone" operator: EQ values: "a" }
-    constraints {
-      attribute: "label.disk" operator: IN values: "ssd" values: "nvme"
-    }
-    task {
-      command: [ "/usr/bin/python3", "-m", "http.server", "${BERTH_PORT_HTTP}" ]
-      env { key: "GREETING" value: "hello" }
-      resources { cpu_millicores: 250 memory_bytes: 134217728 pids: 64 }
-      ports { name: "http" }
-      restart { policy: ON_FAILURE attempts: 3 backoff_ms: 2000 }
-      health { tcp_port: "http" interval_ms: 2000 timeout_ms: 1000 }
-      kill_timeout_ms: 5000
-    }
-    update { max_parallel: 1 min_healthy_ms: 5000 }
-  )pb"));
+  ExpectJobEq(
+      (*jobs)[0], FromText(R"pb(
+        name: "web"
+        namespace: "default"
+        kind: SERVICE
+        priority: 50
+        replicas: 3
+        placement: SPREAD
+        spec_version: 1
+        constraints { attribute: "label.zone" operator: EQ values: "a" }
+        constraints {
+          attribute: "label.disk"
+          operator: IN
+          values: "ssd"
+          values: "nvme"
+        }
+        task {
+          command: [
+            "/usr/bin/python3",
+            "-m",
+            "http.server",
+            "${BERTH_PORT_HTTP}"
+          ]
+          env { key: "GREETING" value: "hello" }
+          resources { cpu_millicores: 250 memory_bytes: 134217728 pids: 64 }
+          ports { name: "http" }
+          restart { policy: ON_FAILURE attempts: 3 backoff_ms: 2000 }
+          health { tcp_port: "http" interval_ms: 2000 timeout_ms: 1000 }
+          kill_timeout_ms: 5000
+        }
+        update { max_parallel: 1 min_healthy_ms: 5000 }
+      )pb"));
   ExpectJobEq((*jobs)[1], FromText(R"pb(
-    name: "crunch" namespace: "default" kind: BATCH priority: 20
-    placement: BINPACK spec_version: 1
-    task {
-      command: [ "/bin/sh", "-c", "work.sh" ]
-      resources { cpu_millicores: 500 memory_bytes: 67108864 }
-      restart { policy: ON_FAILURE attempts: 3 backoff_ms: 1000 }
-      kill_timeout_ms: 5000
-    }
-    batch { completions: 10 parallelism: 4 backoff_limit: 6 deadline_ms: 600000 }
-  )pb"));
+                name: "crunch"
+                namespace: "default"
+                kind: BATCH
+                priority: 20
+                placement: BINPACK
+                spec_version: 1
+                task {
+                  command: [ "/bin/sh", "-c", "work.sh" ]
+                  resources { cpu_millicores: 500 memory_bytes: 67108864 }
+                  restart { policy: ON_FAILURE attempts: 3 backoff_ms: 1000 }
+                  kill_timeout_ms: 5000
+                }
+                batch {
+                  completions: 10
+                  parallelism: 4
+                  backoff_limit: 6
+                  deadline_ms: 600000
+                }
+              )pb"));
   ExpectJobEq((*jobs)[2], FromText(R"pb(
-    name: "nightly-report" namespace: "default" kind: CRON priority: 20
-    placement: BINPACK spec_version: 1
-    task {
-      command: "/usr/local/bin/report"
-      resources { cpu_millicores: 100 memory_bytes: 67108864 }
-      restart { policy: NEVER backoff_ms: 1000 }
-      kill_timeout_ms: 5000
-      timeout_ms: 1800000
-    }
-    cron {
-      schedule: "0 30 2 * * *" timezone: "Europe/Berlin" concurrency: FORBID
-      catch_up: LATEST starting_deadline_ms: 600000
-      successful_history_limit: 20 failed_history_limit: 20 suspend: false
-    }
-  )pb"));
+                name: "nightly-report"
+                namespace: "default"
+                kind: CRON
+                priority: 20
+                placement: BINPACK
+                spec_version: 1
+                task {
+                  command: "/usr/local/bin/report"
+                  resources { cpu_millicores: 100 memory_bytes: 67108864 }
+                  restart { policy: NEVER backoff_ms: 1000 }
+                  kill_timeout_ms: 5000
+                  timeout_ms: 1800000
+                }
+                cron {
+                  schedule: "0 30 2 * * *"
+                  timezone: "Europe/Berlin"
+                  concurrency: FORBID
+                  catch_up: LATEST
+                  starting_deadline_ms: 600000
+                  successful_history_limit: 20
+                  failed_history_limit: 20
+                  suspend: false
+                }
+              )pb"));
 }
 
 TEST(JobSpecTest, MinimalSpecsGetKindDefaults) {
@@ -129,30 +161,43 @@ task: {command: [/bin/true]}
   ASSERT_TRUE(jobs.ok()) << jobs.status();
   ASSERT_EQ(jobs->size(), 2u);
   ExpectJobEq((*jobs)[0], FromText(R"pb(
-    name: "s" namespace: "default" kind: SERVICE priority: 50 replicas: 1
-    placement: SPREAD spec_version: 1
-    task {
-      command: "/bin/true"
-      resources { cpu_millicores: 100 memory_bytes: 67108864 }
-      restart { policy: ALWAYS backoff_ms: 1000 }
-      kill_timeout_ms: 5000
-    }
-    update { max_parallel: 1 min_healthy_ms: 10000 }
-  )pb"));
+                name: "s"
+                namespace: "default"
+                kind: SERVICE
+                priority: 50
+                replicas: 1
+                placement: SPREAD
+                spec_version: 1
+                task {
+                  command: "/bin/true"
+                  resources { cpu_millicores: 100 memory_bytes: 67108864 }
+                  restart { policy: ALWAYS backoff_ms: 1000 }
+                  kill_timeout_ms: 5000
+                }
+                update { max_parallel: 1 min_healthy_ms: 10000 }
+              )pb"));
   ExpectJobEq((*jobs)[1], FromText(R"pb(
-    name: "c" namespace: "default" kind: CRON priority: 20
-    placement: BINPACK spec_version: 1
-    task {
-      command: "/bin/true"
-      resources { cpu_millicores: 100 memory_bytes: 67108864 }
-      restart { policy: NEVER backoff_ms: 1000 }
-      kill_timeout_ms: 5000
-    }
-    cron {
-      schedule: "@hourly" timezone: "UTC" concurrency: FORBID catch_up: NONE
-      successful_history_limit: 3 failed_history_limit: 1
-    }
-  )pb"));
+                name: "c"
+                namespace: "default"
+                kind: CRON
+                priority: 20
+                placement: BINPACK
+                spec_version: 1
+                task {
+                  command: "/bin/true"
+                  resources { cpu_millicores: 100 memory_bytes: 67108864 }
+                  restart { policy: NEVER backoff_ms: 1000 }
+                  kill_timeout_ms: 5000
+                }
+                cron {
+                  schedule: "@hourly"
+                  timezone: "UTC"
+                  concurrency: FORBID
+                  catch_up: NONE
+                  successful_history_limit: 3
+                  failed_history_limit: 1
+                }
+              )pb"));
 }
 
 TEST(JobSpecTest, ExecAndHttpHealthHistoryMapAndUser) {

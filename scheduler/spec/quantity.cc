@@ -14,8 +14,8 @@ constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
 
 struct Decimal {
   int64_t whole = 0;
-  int64_t frac = 0;      // digits after the dot, as an integer
-  int frac_digits = 0;   // how many of them
+  int64_t frac = 0;        // digits after the dot, as an integer
+  int frac_digits = 0;     // how many of them
   absl::string_view rest;  // the unit suffix
 };
 
@@ -102,8 +102,8 @@ absl::StatusOr<int64_t> ParseCpuMillicores(absl::string_view text) {
     return d->whole;
   }
   if (!d->rest.empty()) {
-    return WithForms(absl::InvalidArgumentError(absl::StrCat(
-                         "unknown unit \"", d->rest, "\"")),
+    return WithForms(absl::InvalidArgumentError(
+                         absl::StrCat("unknown unit \"", d->rest, "\"")),
                      text, kForms);
   }
   absl::StatusOr<int64_t> m = Scale(*d, 1000, "millicores");
@@ -156,8 +156,8 @@ absl::StatusOr<int64_t> ParseDurationMs(absl::string_view text) {
     int64_t ms;
   };
   // Longest names first so that "ms" is not read as "m" followed by "s".
-  static constexpr std::array<Unit, 4> kUnits = {{
-      {"h", 3600 * 1000}, {"ms", 1}, {"m", 60 * 1000}, {"s", 1000}}};
+  static constexpr std::array<Unit, 4> kUnits = {
+      {{"h", 3600 * 1000}, {"ms", 1}, {"m", 60 * 1000}, {"s", 1000}}};
   static constexpr std::array<int, 4> kRank = {0, 3, 1, 2};  // h m s ms
   if (text.empty()) {
     return WithForms(absl::InvalidArgumentError("empty duration"), text,
@@ -187,9 +187,9 @@ absl::StatusOr<int64_t> ParseDurationMs(absl::string_view text) {
       return WithForms(absl::InvalidArgumentError(why), text, kForms);
     }
     if (kRank[found] <= last_rank) {
-      return WithForms(absl::InvalidArgumentError(
-                           "units must appear once, largest first"),
-                       text, kForms);
+      return WithForms(
+          absl::InvalidArgumentError("units must appear once, largest first"),
+          text, kForms);
     }
     last_rank = kRank[found];
     int64_t mult = kUnits[found].ms;

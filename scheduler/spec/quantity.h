@@ -8,9 +8,9 @@
 #define BERTH_SCHEDULER_SPEC_QUANTITY_H_
 
 #include <cstdint>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace berth::sched {
 

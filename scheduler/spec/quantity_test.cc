@@ -21,7 +21,7 @@ struct Bad {
 };
 
 TEST(CpuTest, AcceptsMillicoresAndCores) {
-  const Good kCases[] = {{"250m", 250}, {"1", 1000},     {"1.5", 1500},
+  const Good kCases[] = {{"250m", 250},  {"1", 1000},    {"1.5", 1500},
                          {"0.125", 125}, {"0m", 0},      {"16", 16000},
                          {"2.0", 2000},  {"1000m", 1000}};
   for (const Good& c : kCases) {
@@ -90,11 +90,11 @@ TEST(MemoryTest, RejectsGarbage) {
 }
 
 TEST(DurationTest, AcceptsUnitGroups) {
-  const Good kCases[] = {{"2s", 2000},       {"500ms", 500},
-                         {"10m", 600000},    {"1h30m", 5400000},
-                         {"1h", 3600000},    {"1m30s", 90000},
-                         {"1s500ms", 1500},  {"0", 0},
-                         {"0s", 0},          {"2h0m5s10ms", 7205010}};
+  const Good kCases[] = {{"2s", 2000},      {"500ms", 500},
+                         {"10m", 600000},   {"1h30m", 5400000},
+                         {"1h", 3600000},   {"1m30s", 90000},
+                         {"1s500ms", 1500}, {"0", 0},
+                         {"0s", 0},         {"2h0m5s10ms", 7205010}};
   for (const Good& c : kCases) {
     absl::StatusOr<int64_t> got = ParseDurationMs(c.text);
     ASSERT_TRUE(got.ok()) << c.text << ": " << got.status();

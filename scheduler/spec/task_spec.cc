@@ -77,8 +77,9 @@ bool IsLabelKey(absl::string_view s) {
   return true;
 }
 
-absl::Status ParseCommand(const Value& v, absl::string_view what,
-                          google::protobuf::RepeatedPtrField<std::string>* out) {
+absl::Status ParseCommand(
+    const Value& v, absl::string_view what,
+    google::protobuf::RepeatedPtrField<std::string>* out) {
   absl::StatusOr<std::vector<std::string>> argv = ReadStringList(v);
   if (!argv.ok()) return argv.status();
   if (argv->empty()) return Error(v, absl::StrCat(what, " must not be empty"));
@@ -183,8 +184,8 @@ absl::Status CheckPortRef(const Value& v, const jobpb::TaskTemplate& task,
   for (const auto& p : task.ports()) {
     if (p.name() == name) return absl::OkStatus();
   }
-  return Error(v, absl::StrCat("port \"", name,
-                               "\" is not declared in task.ports"));
+  return Error(
+      v, absl::StrCat("port \"", name, "\" is not declared in task.ports"));
 }
 
 absl::Status ParseHealth(const Value& v, const jobpb::TaskTemplate& task,
@@ -203,7 +204,8 @@ absl::Status ParseHealth(const Value& v, const jobpb::TaskTemplate& task,
     out->set_tcp_port(*port);
   }
   if (auto f = m->Get("exec")) {
-    absl::Status s = ParseCommand(*f, "exec", out->mutable_exec()->mutable_argv());
+    absl::Status s =
+        ParseCommand(*f, "exec", out->mutable_exec()->mutable_argv());
     if (!s.ok()) return s;
   }
   if (auto f = m->Get("http")) {
@@ -229,7 +231,8 @@ absl::Status ParseHealth(const Value& v, const jobpb::TaskTemplate& task,
   if (auto f = m->Get("interval")) {
     absl::StatusOr<int64_t> d = ReadDurationMs(*f);
     if (!d.ok()) return d.status();
-    if (*d < 100 || *d > kMaxMs) return Error(*f, "must be between 100ms and 365 days");
+    if (*d < 100 || *d > kMaxMs)
+      return Error(*f, "must be between 100ms and 365 days");
     out->set_interval_ms(*d);
   }
   if (auto f = m->Get("timeout")) {
@@ -259,7 +262,8 @@ absl::Status ParseEnv(const Value& v, jobpb::TaskTemplate* out) {
                                      "name ([A-Za-z_][A-Za-z0-9_]*)"));
     }
     if (absl::StartsWith(name, "BERTH_")) {
-      return Error(key, "the BERTH_ prefix is reserved for variables berth sets");
+      return Error(key,
+                   "the BERTH_ prefix is reserved for variables berth sets");
     }
     (*out->mutable_env())[name] = value;
   }
@@ -279,9 +283,9 @@ bool IsDnsLabel(absl::string_view s) {
 }
 
 absl::Status ParseTask(const Value& v, Kind kind, jobpb::TaskTemplate* out) {
-  absl::StatusOr<MapReader> m = MapReader::Read(
-      v, {"command", "env", "resources", "ports", "restart", "health",
-          "kill_timeout", "timeout", "user"});
+  absl::StatusOr<MapReader> m =
+      MapReader::Read(v, {"command", "env", "resources", "ports", "restart",
+                          "health", "kill_timeout", "timeout", "user"});
   if (!m.ok()) return m.status();
   auto cmd = m->Get("command");
   if (!cmd) return m->Missing("command");
@@ -293,7 +297,8 @@ absl::Status ParseTask(const Value& v, Kind kind, jobpb::TaskTemplate* out) {
     if (absl::Status s = ParseEnv(*f, out); !s.ok()) return s;
   }
   if (auto f = m->Get("resources")) {
-    if (absl::Status s = ParseResources(*f, out->mutable_resources()); !s.ok()) {
+    if (absl::Status s = ParseResources(*f, out->mutable_resources());
+        !s.ok()) {
       return s;
     }
   } else {
@@ -324,7 +329,8 @@ absl::Status ParseTask(const Value& v, Kind kind, jobpb::TaskTemplate* out) {
                                     "(this job is kind ",
                                     KindName(kind), ")"));
     }
-    if (absl::Status s = ParseHealth(*f, *out, out->mutable_health()); !s.ok()) {
+    if (absl::Status s = ParseHealth(*f, *out, out->mutable_health());
+        !s.ok()) {
       return s;
     }
   }
@@ -337,8 +343,9 @@ absl::Status ParseTask(const Value& v, Kind kind, jobpb::TaskTemplate* out) {
   }
   if (auto f = m->Get("timeout")) {
     if (kind == jobpb::SERVICE) {
-      return Error(*f, "services run until stopped; timeout is only for "
-                       "kinds batch and cron");
+      return Error(*f,
+                   "services run until stopped; timeout is only for "
+                   "kinds batch and cron");
     }
     absl::StatusOr<int64_t> d = ReadDurationMs(*f);
     if (!d.ok()) return d.status();
@@ -349,8 +356,8 @@ absl::Status ParseTask(const Value& v, Kind kind, jobpb::TaskTemplate* out) {
     absl::StatusOr<std::string> u = ReadString(*f);
     if (!u.ok()) return u.status();
     if (!IsUserName(*u)) {
-      return Error(*f, absl::StrCat("\"", *u,
-                                    "\" is not a user name or numeric uid"));
+      return Error(
+          *f, absl::StrCat("\"", *u, "\" is not a user name or numeric uid"));
     }
     out->set_user(*u);
   }
@@ -378,12 +385,12 @@ absl::Status ParseConstraints(const Value& v, jobpb::Job* job) {
     c->set_attribute(*a);
     auto op_v = m->Get("operator");
     if (!op_v) return m->Missing("operator");
-    absl::StatusOr<Constraint::Operator> op = ReadEnum<Constraint::Operator>(
-        *op_v, {{"=", Constraint::EQ},
-                {"!=", Constraint::NE},
-                {"in", Constraint::IN},
-                {"not_in", Constraint::NOT_IN},
-                {"exists", Constraint::EXISTS}});
+    absl::StatusOr<Constraint::Operator> op =
+        ReadEnum<Constraint::Operator>(*op_v, {{"=", Constraint::EQ},
+                                               {"!=", Constraint::NE},
+                                               {"in", Constraint::IN},
+                                               {"not_in", Constraint::NOT_IN},
+                                               {"exists", Constraint::EXISTS}});
     if (!op.ok()) return op.status();
     c->set_operator_(*op);
     bool single = *op == Constraint::EQ || *op == Constraint::NE;

@@ -50,7 +50,9 @@ absl::StatusOr<int64_t> ReadQuantity(const Value& v, F parse) {
 }  // namespace
 
 int LineOf(const YAML::Node& node, int fallback) {
-  if (!node.IsDefined()) return fallback;
+  // An empty value ("key:") has no token of its own; yaml-cpp marks it at
+  // the next token, possibly lines later, so report the key's line.
+  if (!node.IsDefined() || node.IsNull()) return fallback;
   int line = node.Mark().line;
   return line >= 0 ? line + 1 : fallback;
 }
@@ -136,8 +138,8 @@ absl::StatusOr<int64_t> ReadInt(const Value& v, int64_t min, int64_t max) {
   absl::StatusOr<std::string> s = ReadString(v);
   if (!s.ok()) return s.status();
   int64_t n = 0;
-  bool digits_only = !s->empty() && s->find_first_not_of("-0123456789") ==
-                                        std::string::npos;
+  bool digits_only =
+      !s->empty() && s->find_first_not_of("-0123456789") == std::string::npos;
   if (!digits_only || !absl::SimpleAtoi(*s, &n)) {
     return Error(v, absl::StrCat("must be an integer, got \"", *s, "\""));
   }
@@ -171,8 +173,8 @@ absl::StatusOr<std::vector<Value>> ReadSequence(const Value& v) {
   std::vector<Value> out;
   for (size_t i = 0; i < v.node.size(); ++i) {
     YAML::Node item = v.node[i];
-    out.push_back(Value{item, absl::StrCat(v.path, "[", i, "]"),
-                        LineOf(item, v.line)});
+    out.push_back(
+        Value{item, absl::StrCat(v.path, "[", i, "]"), LineOf(item, v.line)});
   }
   return out;
 }

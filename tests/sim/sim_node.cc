@@ -1,5 +1,6 @@
 #include "tests/sim/sim_node.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"

@@ -1,0 +1,519 @@
+#include "agent/server/agent.h"
+
+#include <atomic>
+#include <filesystem>
+#include <iostream>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "agent/server/alloc_convert.h"
+
+namespace berth::agent {
+namespace {
+
+constexpr absl::Duration kRetryBackoff = absl::Seconds(1);
+// How long an exited task's pipes may take to reach end-of-file before the
+// pump lets go of them anyway (a grandchild that kept them open).
+constexpr absl::Duration kDrainTimeout = absl::Seconds(5);
+
+void Log(const std::string& msg) {
+  std::cerr << "berth-agent: " << msg << "\n";
+}
+
+}  // namespace
+
+Agent::Agent(AgentOptions options, std::unique_ptr<Runtime> runtime,
+             std::unique_ptr<AllocStore> store,
+             std::unique_ptr<lock::Client> client,
+             std::unique_ptr<LogPump> pump)
+    : options_(std::move(options)),
+      runtime_(std::move(runtime)),
+      store_(std::move(store)),
+      client_(std::move(client)),
+      pump_(std::move(pump)) {}
+
+absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(
+    AgentOptions options, std::unique_ptr<Runtime> runtime,
+    std::unique_ptr<AllocStore> store, std::unique_ptr<lock::Client> client) {
+  if (options.node.empty()) {
+    return absl::InvalidArgumentError("agent: node id is empty");
+  }
+  if (absl::Status s = ValidateLogLimits(options.log_limits); !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<std::unique_ptr<LogPump>> pump = LogPump::Create();
+  if (!pump.ok()) return pump.status();
+  auto agent = std::unique_ptr<Agent>(
+      new Agent(std::move(options), std::move(runtime), std::move(store),
+                std::move(client), std::move(*pump)));
+  if (absl::Status s = agent->Recover(); !s.ok()) return s;
+  agent->loop_ = std::thread([a = agent.get()] { a->Loop(); });
+  return agent;
+}
+
+Agent::~Agent() { Shutdown(); }
+
+std::string Agent::LogDir(const std::string& id) const {
+  return absl::StrCat(options_.data_dir, "/allocs/", id, "/logs");
+}
+
+bool Agent::LogsFinished(const std::string& id) const {
+  absl::MutexLock l(&mu_);
+  return live_logs_.count(id) == 0;
+}
+
+void Agent::SetLogsLive(const std::string& id, bool live) {
+  absl::MutexLock l(&mu_);
+  if (live) {
+    live_logs_.insert(id);
+  } else {
+    live_logs_.erase(id);
+  }
+}
+
+absl::Status Agent::Recover() {
+  absl::StatusOr<std::vector<AllocRecord>> records = store_->List();
+  if (!records.ok()) return records.status();
+  for (AllocRecord& r : *records) {
+    if (r.task.has_value() && !IsTerminal(r.state)) {
+      // The task's log pipes died with the previous agent, so its output
+      // from now on is not captured (see docs/agent.md).
+      if (absl::Status s = runtime_->Adopt(*r.task); !s.ok()) {
+        Log(absl::StrCat("adopt ", r.alloc_id, ": ", s.ToString()));
+      } else {
+        adopted_.insert(r.alloc_id);
+      }
+    }
+    // Report every record once: a status written just before the crash may
+    // have been lost.
+    dirty_.insert(r.alloc_id);
+    records_[r.alloc_id] = std::move(r);
+  }
+  Log(absl::StrCat("recovered ", records_.size(), " allocations, adopted ",
+                   adopted_.size()));
+  return absl::OkStatus();
+}
+
+void Agent::Shutdown() {
+  {
+    absl::MutexLock l(&mu_);
+    if (shutdown_) return;
+    shutdown_ = true;
+  }
+  if (loop_.joinable()) loop_.join();
+  watch_.reset();
+  if (options_.stop_tasks_on_exit) {
+    for (auto& [id, r] : records_) {
+      if (!IsTerminal(r.state) && r.task.has_value()) StartStop(id);
+    }
+  }
+  for (auto& [id, job] : stops_) job.thread.join();
+  stops_.clear();
+  if (options_.stop_tasks_on_exit) {
+    for (const auto& [id, alloc] : Observe()) {
+      if (alloc.exit.has_value() && !IsTerminal(alloc.record.state)) {
+        RecordExit(id, *alloc.exit);
+      }
+    }
+    ReportDirty();
+  }
+}
+
+void Agent::Loop() {
+  while (true) {
+    {
+      absl::MutexLock l(&mu_);
+      auto woken = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+        return shutdown_ || !batches_.empty();
+      };
+      mu_.AwaitWithTimeout(absl::Condition(&woken), options_.poll_interval);
+      if (shutdown_) return;
+    }
+    Tick();
+  }
+}
+
+void Agent::Tick() {
+  EnsureRegistered();
+  EnsureWatching();
+  std::vector<absl::StatusOr<lock::WatchBatch>> batches;
+  {
+    absl::MutexLock l(&mu_);
+    batches.swap(batches_);
+  }
+  for (auto& b : batches) {
+    if (b.ok()) {
+      ApplyBatch(*b);
+      continue;
+    }
+    // The watch ended for good. Compaction (OUT_OF_RANGE) and every other
+    // terminal error are handled alike: read the prefix afresh.
+    Log(absl::StrCat("watch ended (", b.status().ToString(),
+                     "); resyncing from a full read"));
+    watch_.reset();
+    next_watch_ = options_.clock->Now();
+    break;
+  }
+  JoinFinishedStops();
+  for (const Action& a : Reconcile(
+           [this] {
+             std::map<std::string, agentpb::AllocationSpec> specs;
+             for (const auto& [id, d] : desired_) specs[id] = d.spec;
+             return specs;
+           }(),
+           desired_known_, Observe())) {
+    Execute(a);
+  }
+  DetachDrained();
+  SampleUsage();
+  ReportDirty();
+}
+
+void Agent::EnsureRegistered() {
+  if (session_ != nullptr && !session_->lost() && registered_) return;
+  const absl::Time now = options_.clock->Now();
+  if (now < next_register_) return;
+  next_register_ = now + kRetryBackoff;
+  if (session_ == nullptr || session_->lost()) {
+    if (session_ != nullptr) {
+      Log(absl::StrCat("session lost (", session_->lost_reason().ToString(),
+                       "); tasks keep running, re-registering"));
+    }
+    session_.reset();
+    registered_ = false;
+    lock::SessionOptions so;
+    so.ttl = options_.session_ttl;
+    absl::StatusOr<std::unique_ptr<lock::Session>> s =
+        lock::Session::Create(client_.get(), so);
+    if (!s.ok()) {
+      Log(absl::StrCat("open session: ", s.status().ToString()));
+      return;
+    }
+    session_ = std::move(*s);
+  }
+  agentpb::NodeInfo info = options_.info;
+  lock::PutOptions po;
+  po.lease = session_->lease_id();
+  absl::StatusOr<lock::PutResult> put =
+      client_->kv().Put(NodeKey(options_.node), info.SerializeAsString(), po);
+  if (!put.ok()) {
+    Log(absl::StrCat("register node: ", put.status().ToString()));
+    return;
+  }
+  registered_ = true;
+  // Whatever happened while unregistered, the statuses are re-sent.
+  for (const auto& [id, r] : records_) {
+    if (desired_.count(id) > 0) dirty_.insert(id);
+  }
+  Log(absl::StrCat("registered ", NodeKey(options_.node), " with lease ",
+                   session_->lease_id()));
+}
+
+void Agent::EnsureWatching() {
+  if (watch_ != nullptr) return;
+  const absl::Time now = options_.clock->Now();
+  if (now < next_watch_) return;
+  next_watch_ = now + kRetryBackoff;
+  const std::string prefix = AllocPrefix(options_.node);
+  lock::RangeOptions ro;
+  ro.prefix = true;
+  absl::StatusOr<lock::RangeResult> range = client_->kv().Range(prefix, ro);
+  if (!range.ok()) {
+    Log(absl::StrCat("read ", prefix, ": ", range.status().ToString()));
+    return;
+  }
+  desired_.clear();
+  for (const lock::KeyValue& kv : range->kvs) {
+    SetDesired(kv.key, kv.value, kv.mod_revision);
+  }
+  desired_known_ = true;
+  store_->SetMeta(kWatchRevisionKey, absl::StrCat(range->revision))
+      .IgnoreError();
+  lock::WatchOptions wo;
+  wo.prefix = true;
+  wo.start_revision = range->revision + 1;
+  absl::StatusOr<std::unique_ptr<lock::Watch>> w = lock::Watch::Start(
+      client_.get(), prefix, wo, [this](absl::StatusOr<lock::WatchBatch> b) {
+        absl::MutexLock l(&mu_);
+        batches_.push_back(std::move(b));
+      });
+  if (!w.ok()) {
+    Log(absl::StrCat("watch ", prefix, ": ", w.status().ToString()));
+    return;
+  }
+  watch_ = std::move(*w);
+}
+
+void Agent::SetDesired(const std::string& key, const std::string& value,
+                       int64_t revision) {
+  absl::StatusOr<agentpb::AllocationSpec> spec =
+      ParseAllocationSpec(options_.node, key, value);
+  if (!spec.ok()) {
+    Log(absl::StrCat("ignoring ", spec.status().ToString()));
+    return;
+  }
+  const std::string id = spec->alloc_id();
+  desired_[id] = Desired{std::move(*spec), revision};
+  dirty_.insert(id);
+}
+
+void Agent::ApplyBatch(const lock::WatchBatch& batch) {
+  int64_t last = 0;
+  for (const lock::WatchEvent& ev : batch.events) {
+    last = std::max(last, ev.kv.mod_revision);
+    if (ev.type == lock::WatchEvent::Type::kPut) {
+      SetDesired(ev.kv.key, ev.kv.value, ev.kv.mod_revision);
+      continue;
+    }
+    absl::StatusOr<std::string> id = AllocIdFromKey(options_.node, ev.kv.key);
+    if (id.ok()) desired_.erase(*id);
+  }
+  if (last > 0) {
+    store_->SetMeta(kWatchRevisionKey, absl::StrCat(last)).IgnoreError();
+  }
+}
+
+std::map<std::string, LocalAlloc> Agent::Observe() {
+  std::map<std::string, LocalAlloc> out;
+  for (const auto& [id, r] : records_) {
+    LocalAlloc l;
+    l.record = r;
+    absl::StatusOr<std::optional<ExitStatus>> exit = runtime_->Poll(id);
+    l.in_runtime = exit.ok();
+    if (exit.ok()) l.exit = *exit;
+    l.stopping = stops_.count(id) > 0;
+    out[id] = std::move(l);
+  }
+  return out;
+}
+
+void Agent::Execute(const Action& action) {
+  Log(ToString(action));
+  switch (action.kind) {
+    case Action::Kind::kLaunch:
+      Launch(action.alloc_id);
+      return;
+    case Action::Kind::kStop:
+      StartStop(action.alloc_id);
+      return;
+    case Action::Kind::kRecordExit:
+      RecordExit(action.alloc_id, *action.exit);
+      return;
+    case Action::Kind::kMarkStopped:
+      MarkStopped(action.alloc_id);
+      return;
+    case Action::Kind::kForget:
+      Forget(action.alloc_id);
+      return;
+  }
+}
+
+void Agent::Save(const AllocRecord& record) {
+  records_[record.alloc_id] = record;
+  dirty_.insert(record.alloc_id);
+  if (absl::Status s = store_->Put(record); !s.ok()) {
+    Log(absl::StrCat("persist ", record.alloc_id, ": ", s.ToString()));
+  }
+}
+
+void Agent::Launch(const std::string& id) {
+  const Desired& d = desired_.at(id);
+  // A replaced attempt: release the old task and its pipes first.
+  runtime_->Cleanup(id).IgnoreError();
+  pump_->Detach(id).IgnoreError();
+  draining_.erase(id);
+  adopted_.erase(id);
+  usage_.erase(id);
+
+  AllocRecord r;
+  r.alloc_id = id;
+  r.job = d.spec.job();
+  r.spec = d.spec.SerializeAsString();
+  r.attempt = d.spec.attempt();
+  r.state = AllocState::kStarting;
+  // Persisted before the launch: a crash in between leaves a record without
+  // a task, which the next start launches again.
+  Save(r);
+
+  const std::string alloc_dir = absl::StrCat(options_.data_dir, "/allocs/", id);
+  TaskSpec task = ToTaskSpec(d.spec, alloc_dir + "/sandbox");
+  absl::StatusOr<TaskLogFds> fds =
+      pump_->Attach(id, LogDir(id), options_.log_limits);
+  absl::StatusOr<TaskRecord> launched = fds.status();
+  if (fds.ok()) {
+    task.stdout_fd = fds->stdout_fd.get();
+    task.stderr_fd = fds->stderr_fd.get();
+    launched = runtime_->Launch(task);
+    // Drop our copies of the write ends so the pump sees end-of-file once
+    // the task is gone.
+    *fds = TaskLogFds{};
+  }
+  const absl::Time now = options_.clock->Now();
+  if (!launched.ok()) {
+    pump_->Detach(id).IgnoreError();
+    r.SetExit(ExitStatus::Failed(std::string(launched.status().message())));
+    r.finish_time = now;
+    Save(r);
+    return;
+  }
+  SetLogsLive(id, true);
+  r.task = *launched;
+  r.state = AllocState::kRunning;
+  r.start_time = now;
+  Save(r);
+}
+
+void Agent::StartStop(const std::string& id) {
+  if (stops_.count(id) > 0) return;
+  absl::Duration grace = absl::Seconds(5);
+  if (auto it = desired_.find(id); it != desired_.end()) {
+    grace = KillTimeout(it->second.spec);
+  } else {
+    agentpb::AllocationSpec spec;
+    if (spec.ParseFromString(records_[id].spec)) grace = KillTimeout(spec);
+  }
+  stop_requested_.insert(id);
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  Runtime* rt = runtime_.get();
+  StopJob job;
+  job.done = done;
+  job.thread = std::thread([rt, id, grace, done] {
+    absl::StatusOr<ExitStatus> st = rt->Stop(id, grace);
+    if (!st.ok()) Log(absl::StrCat("stop ", id, ": ", st.status().ToString()));
+    done->store(true);
+  });
+  stops_[id] = std::move(job);
+}
+
+void Agent::JoinFinishedStops() {
+  for (auto it = stops_.begin(); it != stops_.end();) {
+    if (it->second.done->load()) {
+      it->second.thread.join();
+      it = stops_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Agent::RecordExit(const std::string& id, const ExitStatus& exit) {
+  AllocRecord r = records_.at(id);
+  r.SetExit(exit);
+  if (adopted_.count(id) > 0 && exit.kind == ExitStatus::Kind::kFailed) {
+    // Not our child any more: its exit status went to init.
+    if (stop_requested_.count(id) > 0) {
+      r.state = AllocState::kKilled;
+      r.exit_reason = "stopped by the agent; exit status unknown (adopted)";
+    } else {
+      r.state = AllocState::kLost;
+    }
+  }
+  stop_requested_.erase(id);
+  r.finish_time = options_.clock->Now();
+  if (absl::StatusOr<Usage> u = runtime_->GetUsage(id); u.ok()) usage_[id] = *u;
+  Save(r);
+  // Release cgroups now; the record keeps what the scheduler needs.
+  if (absl::Status s = runtime_->Cleanup(id); !s.ok()) {
+    Log(absl::StrCat("cleanup ", id, ": ", s.ToString()));
+  }
+  draining_.insert(id);
+}
+
+void Agent::MarkStopped(const std::string& id) {
+  const Desired& d = desired_.at(id);
+  AllocRecord r;
+  r.alloc_id = id;
+  r.job = d.spec.job();
+  r.spec = d.spec.SerializeAsString();
+  r.attempt = d.spec.attempt();
+  r.state = AllocState::kKilled;
+  r.exit_reason = "stopped before it started";
+  r.finish_time = options_.clock->Now();
+  Save(r);
+}
+
+void Agent::Forget(const std::string& id) {
+  runtime_->Cleanup(id).IgnoreError();
+  pump_->Detach(id).IgnoreError();
+  SetLogsLive(id, false);
+  draining_.erase(id);
+  adopted_.erase(id);
+  stop_requested_.erase(id);
+  usage_.erase(id);
+  dirty_.erase(id);
+  records_.erase(id);
+  if (absl::StatusOr<bool> s = store_->Delete(id); !s.ok()) {
+    Log(absl::StrCat("forget ", id, ": ", s.status().ToString()));
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(absl::StrCat(options_.data_dir, "/allocs/", id),
+                              ec);
+}
+
+void Agent::DetachDrained() {
+  const absl::Time now = options_.clock->Now();
+  for (auto it = draining_.begin(); it != draining_.end();) {
+    const std::string& id = *it;
+    absl::StatusOr<LogPumpStats> st = pump_->Stats(id);
+    const AllocRecord& r = records_.at(id);
+    bool done = !st.ok() || st->drained || now - r.finish_time > kDrainTimeout;
+    if (!done) {
+      ++it;
+      continue;
+    }
+    pump_->Detach(id).IgnoreError();
+    SetLogsLive(id, false);
+    it = draining_.erase(it);
+  }
+}
+
+void Agent::SampleUsage() {
+  const absl::Time now = options_.clock->Now();
+  if (now < next_usage_) return;
+  next_usage_ = now + options_.usage_interval;
+  for (const auto& [id, r] : records_) {
+    if (r.state != AllocState::kRunning) continue;
+    absl::StatusOr<Usage> u = runtime_->GetUsage(id);
+    if (!u.ok()) continue;
+    usage_[id] = *u;
+    dirty_.insert(id);
+  }
+}
+
+void Agent::ReportDirty() {
+  // Until the desired set is known, nothing says which ids are ours.
+  if (!desired_known_) return;
+  const absl::Time now = options_.clock->Now();
+  for (auto it = dirty_.begin(); it != dirty_.end();) {
+    const std::string& id = *it;
+    auto d = desired_.find(id);
+    auto r = records_.find(id);
+    // Only allocations this node is asked to run are reported; one that was
+    // moved away is reported by its new node.
+    if (d == desired_.end()) {
+      it = dirty_.erase(it);
+      continue;
+    }
+    AllocRecord pending;
+    if (r == records_.end()) {
+      pending.alloc_id = id;
+      pending.job = d->second.spec.job();
+      pending.attempt = d->second.spec.attempt();
+      pending.state = AllocState::kPending;
+    }
+    const AllocRecord& rec = r == records_.end() ? pending : r->second;
+    std::optional<Usage> usage;
+    if (auto u = usage_.find(id); u != usage_.end()) usage = u->second;
+    agentpb::AllocationStatus st =
+        ToStatus(rec, options_.node, usage, d->second.revision, now);
+    absl::StatusOr<lock::PutResult> put =
+        client_->kv().Put(StatusKey(id), st.SerializeAsString());
+    if (!put.ok()) {
+      Log(absl::StrCat("report ", id, ": ", put.status().ToString()));
+      return;  // lockd is unreachable; retry everything next tick
+    }
+    it = dirty_.erase(it);
+  }
+}
+
+}  // namespace berth::agent

@@ -1,0 +1,154 @@
+// Agent: the core of berth-agent. It registers the node in berth-lockd,
+// watches /berth/allocs/<node>/, runs what it finds there through a Runtime
+// and reports each allocation's status to /berth/status/<id>.
+//
+// One loop thread owns all the agent's state: it applies watch batches,
+// polls the runtime, runs Reconcile() and carries out the actions, reports
+// statuses and keeps the node registered. Other threads only hand it work
+// (the watch callback queues batches) or ask read-only questions through
+// the small mutex-guarded log state (LogsFinished). Stops run on their own
+// threads because a stop may wait out a kill timeout.
+//
+// Crash safety: an allocation is persisted in the AllocStore before it is
+// launched and again with its TaskRecord after, so a restarted agent adopts
+// live tasks instead of relaunching them. On start the agent always reads
+// the node's whole prefix (a Range) before it stops anything, because
+// allocations moved away while it was down must be stopped.
+//
+// Ownership: the Agent owns the runtime, store, log pump and lockd client
+// passed to Create.
+#ifndef BERTH_AGENT_SERVER_AGENT_H_
+#define BERTH_AGENT_SERVER_AGENT_H_
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "agent/logs/log_pump.h"
+#include "agent/runtime/runtime.h"
+#include "agent/server/reconcile.h"
+#include "agent/store/alloc_store.h"
+#include "common/clock.h"
+#include "lockservice/client/client.h"
+#include "lockservice/client/session.h"
+#include "lockservice/client/watch.h"
+#include "proto/agent.pb.h"
+
+namespace berth::agent {
+
+struct AgentOptions {
+  std::string node;        // node id; names the lockd keys
+  std::string data_dir;    // <data_dir>/allocs/<id>/{sandbox,logs}
+  agentpb::NodeInfo info;  // registered as /berth/nodes/<node>
+  absl::Duration session_ttl = absl::Seconds(10);
+  absl::Duration poll_interval = absl::Milliseconds(200);
+  absl::Duration usage_interval = absl::Seconds(10);
+  LogLimits log_limits;
+  bool stop_tasks_on_exit = false;
+  Clock* clock = Clock::Real();
+};
+
+class Agent {
+ public:
+  // Loads the store, adopts live tasks and starts the loop thread.
+  static absl::StatusOr<std::unique_ptr<Agent>> Create(
+      AgentOptions options, std::unique_ptr<Runtime> runtime,
+      std::unique_ptr<AllocStore> store, std::unique_ptr<lock::Client> client);
+  // Shutdown() if not done yet, then closes the session: revoking the lease
+  // removes the node key at once. A process that wants the key to survive
+  // a quick restart exits without destroying the Agent (berth-agent does
+  // unless --stop-tasks-on-exit), so the lease lapses after its TTL.
+  ~Agent();
+
+  // Stops the loop and the watch. Tasks keep running (they are adopted on
+  // the next start) unless stop_tasks_on_exit.
+  void Shutdown();
+
+  // Where allocation `id` keeps its captured output.
+  std::string LogDir(const std::string& id) const;
+  // True when no more output can appear for `id`: it is terminal (or
+  // unknown) and its pipes are drained.
+  bool LogsFinished(const std::string& id) const;
+
+ private:
+  struct Desired {
+    agentpb::AllocationSpec spec;
+    int64_t revision = 0;  // mod_revision of the spec's key
+  };
+
+  Agent(AgentOptions options, std::unique_ptr<Runtime> runtime,
+        std::unique_ptr<AllocStore> store, std::unique_ptr<lock::Client> client,
+        std::unique_ptr<LogPump> pump);
+
+  absl::Status Recover();
+  void Loop();
+  void Tick();
+  // Session + node key; retried with backoff.
+  void EnsureRegistered();
+  // Full Range of the node's prefix, then a watch from the next revision.
+  void EnsureWatching();
+  void ApplyBatch(const lock::WatchBatch& batch);
+  void SetDesired(const std::string& key, const std::string& value,
+                  int64_t revision);
+  std::map<std::string, LocalAlloc> Observe();
+  void Execute(const Action& action);
+  void Launch(const std::string& id);
+  void StartStop(const std::string& id);
+  void RecordExit(const std::string& id, const ExitStatus& exit);
+  void MarkStopped(const std::string& id);
+  void Forget(const std::string& id);
+  void Save(const AllocRecord& record);
+  void ReportDirty();
+  void SampleUsage();
+  void DetachDrained();
+  void SetLogsLive(const std::string& id, bool live);
+  void JoinFinishedStops();
+
+  const AgentOptions options_;
+  const std::unique_ptr<Runtime> runtime_;
+  const std::unique_ptr<AllocStore> store_;
+  const std::unique_ptr<lock::Client> client_;
+  const std::unique_ptr<LogPump> pump_;
+
+  // Loop-thread state.
+  std::unique_ptr<lock::Session> session_;
+  bool registered_ = false;
+  absl::Time next_register_ = absl::InfinitePast();
+  std::unique_ptr<lock::Watch> watch_;
+  absl::Time next_watch_ = absl::InfinitePast();
+  bool desired_known_ = false;
+  std::map<std::string, Desired> desired_;
+  std::map<std::string, AllocRecord> records_;
+  std::set<std::string> adopted_;  // adopted at start, not launched by us
+  std::set<std::string> stop_requested_;  // we asked it to stop
+  std::set<std::string> dirty_;           // status to report
+  std::set<std::string> draining_;        // exited; pump still attached
+  std::map<std::string, Usage> usage_;
+  absl::Time next_usage_ = absl::InfinitePast();
+
+  // Stops in flight, by alloc id; the thread sets `done` when finished.
+  struct StopJob {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::map<std::string, StopJob> stops_;
+
+  mutable absl::Mutex mu_;
+  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<absl::StatusOr<lock::WatchBatch>> batches_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> live_logs_ ABSL_GUARDED_BY(mu_);
+  std::thread loop_;
+};
+
+}  // namespace berth::agent
+
+#endif  // BERTH_AGENT_SERVER_AGENT_H_

@@ -1,0 +1,317 @@
+// berth bench put|get|lock|watch|failover: load drivers for the lock
+// service. See bench_runner.h for what each workload measures, and
+// scripts/bench-lockd.sh for the standard run behind docs/benchmarks.md.
+#include <signal.h>
+#include <sys/types.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <ostream>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "cli/command.h"
+#include "cli/commands/bench_runner.h"
+#include "cli/commands/bench_target.h"
+#include "cli/flags.h"
+#include "cli/output.h"
+#include "common/clock.h"
+#include "lockservice/client/client.h"
+#include "lockservice/client/kv.h"
+
+namespace berth::cli {
+
+namespace {
+
+Json JDouble(double d) {
+  Json v;
+  v.set_number_value(d);
+  return v;
+}
+
+// Milliseconds with 3 decimals, from nanoseconds.
+double Ms(int64_t ns) { return std::round(ns / 1e3) / 1e3; }
+
+std::string MsText(int64_t ns) { return absl::StrFormat("%.3fms", ns / 1e6); }
+
+absl::StatusOr<int64_t> PositiveFlag(const Context& ctx, const char* name,
+                                     int64_t fallback) {
+  if (!ctx.Has(name)) return fallback;
+  absl::StatusOr<int64_t> n =
+      ParseCount(absl::StrCat("--", name), ctx.Arg(name));
+  if (!n.ok()) return n.status();
+  if (*n < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid value \"", ctx.Arg(name), "\" for --", name,
+                     ": must be at least 1"));
+  }
+  return *n;
+}
+
+// --warmup also accepts 0 ("no warmup"), which ParseDurationFlag rejects.
+absl::StatusOr<absl::Duration> WarmupFlag(const Context& ctx) {
+  const std::string text = ctx.args["warmup"].as<std::string>();
+  if (text == "0" || text == "0s") return absl::ZeroDuration();
+  return ParseDurationFlag("--warmup", text);
+}
+
+absl::StatusOr<double> RateFlag(const Context& ctx) {
+  if (!ctx.Has("rate")) return 0.0;
+  double r = 0;
+  if (!absl::SimpleAtod(ctx.Arg("rate"), &r) || !std::isfinite(r) || r <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid value \"", ctx.Arg("rate"),
+        "\" for --rate: expected requests per second, a positive number"));
+  }
+  return r;
+}
+
+absl::Status CheckTarget(const Context& ctx) {
+  const std::string target = ctx.args["target"].as<std::string>();
+  if (target == "berth") return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("unsupported --target \"", target,
+                   "\": only berth is implemented (etcd and zookeeper are "
+                   "planned)"));
+}
+
+absl::StatusOr<BenchSpec> ReadSpec(const Context& ctx, Workload workload) {
+  BenchSpec spec;
+  spec.workload = workload;
+  absl::Status target = CheckTarget(ctx);
+  if (!target.ok()) return target;
+  auto clients = PositiveFlag(ctx, "clients", 1);
+  if (!clients.ok()) return clients.status();
+  if (*clients > 10000) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "invalid value \"", *clients, "\" for --clients: at most 10000"));
+  }
+  spec.clients = static_cast<int>(*clients);
+  auto duration =
+      ParseDurationFlag("--duration", ctx.args["duration"].as<std::string>());
+  if (!duration.ok()) return duration.status();
+  spec.duration = *duration;
+  auto warmup = WarmupFlag(ctx);
+  if (!warmup.ok()) return warmup.status();
+  spec.warmup = *warmup;
+  auto key_space = PositiveFlag(ctx, "key-space", spec.key_space);
+  if (!key_space.ok()) return key_space.status();
+  spec.key_space = *key_space;
+  auto value_size = PositiveFlag(ctx, "value-size", spec.value_size);
+  if (!value_size.ok()) return value_size.status();
+  spec.value_size = *value_size;
+  auto rate = RateFlag(ctx);
+  if (!rate.ok()) return rate.status();
+  spec.rate = *rate;
+  spec.serializable = ctx.Has("serializable");
+  if (workload == Workload::kWatch) {
+    auto watchers = PositiveFlag(ctx, "watchers", spec.watchers);
+    if (!watchers.ok()) return watchers.status();
+    spec.watchers = static_cast<int>(std::min<int64_t>(*watchers, 100000));
+  }
+  spec.key_prefix = ctx.args["key-prefix"].as<std::string>();
+  if (spec.key_prefix.empty()) {
+    return absl::InvalidArgumentError("--key-prefix must not be empty");
+  }
+  return spec;
+}
+
+int PrintResult(Context& ctx, const BenchSpec& spec, const BenchResult& r) {
+  const LatencyHistogram& h = r.latency;
+  const std::string mode =
+      spec.rate > 0 ? absl::StrCat("open@", spec.rate, "/s") : "closed";
+  if (ctx.json()) {
+    absl::Status st = PrintJson(
+        *ctx.out,
+        JObj(
+            {{"workload", JStr(WorkloadName(r.workload))},
+             {"target", JStr("berth")},
+             {"clients", JNum(r.clients)},
+             {"watchers",
+              JNum(r.workload == Workload::kWatch ? spec.watchers : 0)},
+             {"mode", JStr(spec.rate > 0 ? "open" : "closed")},
+             {"rate", JDouble(spec.rate)},
+             {"serializable", JBool(spec.serializable)},
+             {"duration_s", JDouble(absl::ToDoubleSeconds(r.measured))},
+             {"ops", JNum(r.ops)},
+             {"ops_per_sec", JDouble(std::round(r.ops_per_second() * 10) / 10)},
+             {"events", JNum(r.events)},
+             {"events_per_sec",
+              JDouble(std::round(r.events_per_second() * 10) / 10)},
+             {"errors", JNum(r.errors)},
+             {"first_error", JStr(r.first_error)},
+             {"latency_ms", JObj({{"p50", JDouble(Ms(h.Percentile(50)))},
+                                  {"p99", JDouble(Ms(h.Percentile(99)))},
+                                  {"p999", JDouble(Ms(h.Percentile(99.9)))},
+                                  {"max", JDouble(Ms(h.max()))},
+                                  {"mean", JDouble(Ms(h.mean()))},
+                                  {"samples", JNum(h.count())}})}}));
+    return st.ok() ? kExitOk : ctx.Fail(st);
+  }
+  PrintTable(*ctx.out, {{"WORKLOAD", "CLIENTS", "MODE", "OPS/S", "P50", "P99",
+                         "P99.9", "MAX", "ERRORS"},
+                        {WorkloadName(r.workload), absl::StrCat(r.clients),
+                         mode, absl::StrFormat("%.1f", r.ops_per_second()),
+                         MsText(h.Percentile(50)), MsText(h.Percentile(99)),
+                         MsText(h.Percentile(99.9)), MsText(h.max()),
+                         absl::StrCat(r.errors)}});
+  if (r.workload == Workload::kWatch) {
+    *ctx.out << "watch: " << spec.watchers << " watchers, " << r.events
+             << " events (" << absl::StrFormat("%.1f", r.events_per_second())
+             << "/s); latency is put-due to event-received\n";
+  }
+  if (!r.first_error.empty())
+    *ctx.err << "first error: " << r.first_error << "\n";
+  return kExitOk;
+}
+
+int RunWorkload(Context& ctx, Workload workload) {
+  absl::StatusOr<BenchSpec> spec = ReadSpec(ctx, workload);
+  if (!spec.ok()) return ctx.UsageError(spec.status());
+  BerthTargetOptions options;
+  options.endpoints = ctx.global.lock_endpoints;
+  options.request_timeout = ctx.global.timeout;
+  options.shared_client = ctx.Has("shared-client");
+  auto target = NewBerthTarget(options);
+  if (!target.ok()) return ctx.UsageError(target.status());
+  absl::StatusOr<BenchResult> r = RunBench(target->get(), *spec, Clock::Real());
+  if (!r.ok()) return ctx.Fail(r.status());
+  return PrintResult(ctx, *spec, *r);
+}
+
+// Kills the leader (if asked) and retries one put until it is acknowledged:
+// the write-unavailability gap a client sees across a failover.
+int Failover(Context& ctx) {
+  pid_t pid = 0;
+  if (ctx.Has("kill-pid")) {
+    auto p = PositiveFlag(ctx, "kill-pid", 0);
+    if (!p.ok()) return ctx.UsageError(p.status());
+    pid = static_cast<pid_t>(*p);
+  }
+  auto max_wait =
+      ParseDurationFlag("--max-wait", ctx.args["max-wait"].as<std::string>());
+  if (!max_wait.ok()) return ctx.UsageError(max_wait.status());
+  lock::ClientOptions o;
+  // Retry fast: the client's backoff would otherwise dominate the gap.
+  o.backoff_initial = absl::Milliseconds(5);
+  o.backoff_max = absl::Milliseconds(20);
+  o.dial_timeout = absl::Milliseconds(500);
+  o.attempt_timeout = absl::Seconds(1);
+  o.request_timeout = absl::Seconds(2);
+  auto client = lock::Client::Connect(ctx.global.lock_endpoints, o);
+  if (!client.ok()) return ctx.UsageError(client.status());
+  const std::string key = ctx.args["key"].as<std::string>();
+  // A healthy write first, so the gap excludes connection setup.
+  absl::Status st = (*client)->kv().Put(key, "before").status();
+  if (!st.ok()) return ctx.Fail(st);
+  Clock* clock = Clock::Real();
+  const absl::Time start = clock->Monotonic();
+  if (pid > 0 && kill(pid, SIGKILL) != 0) {
+    return ctx.Fail(absl::InternalError(
+        absl::StrCat("kill -9 ", pid, ": ", std::strerror(errno))));
+  }
+  int64_t attempts = 0;
+  std::string first_error;
+  while (true) {
+    ++attempts;
+    st = (*client)->kv().Put(key, "after").status();
+    if (st.ok()) break;
+    if (first_error.empty()) first_error = std::string(st.message());
+    if (clock->Monotonic() - start > *max_wait) {
+      return ctx.Fail(absl::DeadlineExceededError(absl::StrCat(
+          "no write was acknowledged within ", absl::FormatDuration(*max_wait),
+          " (", attempts, " attempts); last error: ", st.message())));
+    }
+  }
+  const int64_t gap_ns = absl::ToInt64Nanoseconds(clock->Monotonic() - start);
+  if (ctx.json()) {
+    absl::Status pst =
+        PrintJson(*ctx.out, JObj({{"gap_ms", JDouble(Ms(gap_ns))},
+                                  {"attempts", JNum(attempts)},
+                                  {"killed_pid", JNum(pid)},
+                                  {"first_error", JStr(first_error)}}));
+    return pst.ok() ? kExitOk : ctx.Fail(pst);
+  }
+  *ctx.out << "first acknowledged write after " << MsText(gap_ns) << " ("
+           << attempts << " attempts)\n";
+  return kExitOk;
+}
+
+void CommonFlags(po::options_description& d) {
+  d.add_options()("clients", po::value<std::string>(),
+                  "client threads, each with its own connection (default 1)")(
+      "duration", po::value<std::string>()->default_value("10s"),
+      "measurement window")("warmup",
+                            po::value<std::string>()->default_value("1s"),
+                            "unmeasured lead-in (0 for none)")(
+      "key-space", po::value<std::string>(), "distinct keys (default 1000)")(
+      "value-size", po::value<std::string>(), "value bytes (default 256)")(
+      "rate", po::value<std::string>(),
+      "open loop at R requests/s in total; latency counts from the due time "
+      "(default: closed loop)")(
+      "target", po::value<std::string>()->default_value("berth"),
+      "system under test (berth)")(
+      "shared-client", "one client connection shared by all threads")(
+      "key-prefix", po::value<std::string>()->default_value("/bench/"),
+      "prefix of every key the run writes");
+}
+
+}  // namespace
+
+void AddBenchCommands(std::vector<Command>* table) {
+  table->push_back(
+      {"bench put",
+       "measure puts (random keys)",
+       {},
+       false,
+       CommonFlags,
+       [](Context& ctx) { return RunWorkload(ctx, Workload::kPut); }});
+  table->push_back(
+      {"bench get",
+       "measure gets (linearizable by default)",
+       {},
+       false,
+       [](po::options_description& d) {
+         CommonFlags(d);
+         d.add_options()("serializable",
+                         "read from any replica (may be stale)");
+       },
+       [](Context& ctx) { return RunWorkload(ctx, Workload::kGet); }});
+  table->push_back(
+      {"bench lock",
+       "measure handoffs of one lock contended by all clients",
+       {},
+       false,
+       CommonFlags,
+       [](Context& ctx) { return RunWorkload(ctx, Workload::kLock); }});
+  table->push_back(
+      {"bench watch",
+       "measure put-to-event latency over many prefix watchers",
+       {},
+       false,
+       [](po::options_description& d) {
+         CommonFlags(d);
+         d.add_options()("watchers", po::value<std::string>(),
+                         "prefix watchers, spread over the "
+                         "client connections (default 1000)");
+       },
+       [](Context& ctx) { return RunWorkload(ctx, Workload::kWatch); }});
+  table->push_back(
+      {"bench failover",
+       "kill -9 a replica (the leader) and time the first acknowledged write",
+       {},
+       false,
+       [](po::options_description& d) {
+         d.add_options()("kill-pid", po::value<std::string>(),
+                         "process to kill -9 when the clock starts")(
+             "max-wait", po::value<std::string>()->default_value("60s"),
+             "give up after this long")(
+             "key", po::value<std::string>()->default_value("/bench/failover"),
+             "key to write");
+       },
+       Failover});
+}
+
+}  // namespace berth::cli

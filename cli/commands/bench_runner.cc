@@ -1,0 +1,382 @@
+#include "cli/commands/bench_runner.h"
+
+#include <atomic>
+#include <cstdio>
+#include <memory>
+#include <random>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+
+namespace berth::cli {
+
+namespace {
+
+// Error bookkeeping shared by all threads of one run.
+class ErrorLog {
+ public:
+  void Add(const absl::Status& st) {
+    absl::MutexLock l(&mu_);
+    ++count_;
+    if (first_.empty()) first_ = std::string(st.message());
+  }
+  void AddMany(int64_t n, const std::string& what) {
+    if (n <= 0) return;
+    absl::MutexLock l(&mu_);
+    count_ += n;
+    if (first_.empty()) first_ = what;
+  }
+  void CopyTo(BenchResult* r) {
+    absl::MutexLock l(&mu_);
+    r->errors = count_;
+    r->first_error = first_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  int64_t count_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string first_ ABSL_GUARDED_BY(mu_);
+};
+
+// When a client's requests are due. Open loop: client `index` of `clients`
+// owns every clients-th slot of a global schedule of `rate` requests/s, so
+// the clients interleave instead of bursting together.
+class Schedule {
+ public:
+  Schedule(const BenchSpec& spec, int index, absl::Time start)
+      : open_(spec.rate > 0),
+        interval_(open_ ? absl::Seconds(spec.clients / spec.rate)
+                        : absl::ZeroDuration()),
+        next_(start + interval_ * index / spec.clients) {}
+
+  // The due time of the next request; sleeps until then in open loop.
+  absl::Time Next(Clock* clock) {
+    if (!open_) return clock->Monotonic();
+    absl::Time due = next_;
+    next_ += interval_;
+    if (clock->Monotonic() < due) clock->SleepUntil(due);
+    return due;
+  }
+  // The due time Next() would return, without waiting.
+  absl::Time Peek(Clock* clock) const {
+    return open_ ? next_ : clock->Monotonic();
+  }
+
+ private:
+  const bool open_;
+  const absl::Duration interval_;
+  absl::Time next_;
+};
+
+std::string KeyOf(const BenchSpec& spec, int64_t i) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "kv/%08lld", static_cast<long long>(i));
+  return absl::StrCat(spec.key_prefix, buf);
+}
+
+absl::StatusOr<std::vector<std::unique_ptr<BenchClient>>> MakeClients(
+    BenchTarget* target, int n) {
+  std::vector<std::unique_ptr<BenchClient>> clients;
+  for (int i = 0; i < n; ++i) {
+    auto c = target->NewClient();
+    if (!c.ok()) return c.status();
+    clients.push_back(*std::move(c));
+  }
+  return clients;
+}
+
+// Runs fn(i) on one thread per client and joins them.
+template <typename Fn>
+void OnEachClient(int n, Fn fn) {
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i) threads.emplace_back([&fn, i] { fn(i); });
+  for (std::thread& t : threads) t.join();
+}
+
+// Writes every key once so that gets find something.
+absl::Status Populate(const BenchSpec& spec,
+                      std::vector<std::unique_ptr<BenchClient>>& clients) {
+  const std::string value(static_cast<size_t>(spec.value_size), 'v');
+  ErrorLog errors;
+  const int n = static_cast<int>(clients.size());
+  OnEachClient(n, [&](int t) {
+    for (int64_t k = t; k < spec.key_space; k += n) {
+      absl::Status st = clients[t]->Put(KeyOf(spec, k), value);
+      if (!st.ok()) errors.Add(st);
+    }
+  });
+  BenchResult r;
+  errors.CopyTo(&r);
+  if (r.errors > 0) {
+    return absl::UnavailableError(
+        absl::StrCat("populating ", spec.key_space, " keys failed ", r.errors,
+                     " times; first error: ", r.first_error));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<BenchResult> RunRequests(BenchTarget* target,
+                                        const BenchSpec& spec, Clock* clock) {
+  auto clients = MakeClients(target, spec.clients);
+  if (!clients.ok()) return clients.status();
+  if (spec.workload == Workload::kGet) {
+    absl::Status st = Populate(spec, *clients);
+    if (!st.ok()) return st;
+  }
+  const std::string value(static_cast<size_t>(spec.value_size), 'v');
+  const std::string lock_name = absl::StrCat(spec.key_prefix, "lock");
+  const absl::Time start = clock->Monotonic();
+  const absl::Time measure_from = start + spec.warmup;
+  const absl::Time end = measure_from + spec.duration;
+
+  std::vector<LatencyHistogram> histograms(spec.clients);
+  std::vector<int64_t> ops(spec.clients, 0);
+  ErrorLog errors;
+  OnEachClient(spec.clients, [&](int t) {
+    BenchClient& client = *(*clients)[t];
+    std::mt19937_64 rng(static_cast<uint64_t>(t) + 1);
+    std::uniform_int_distribution<int64_t> pick(0, spec.key_space - 1);
+    Schedule schedule(spec, t, start);
+    while (schedule.Peek(clock) < end) {
+      const absl::Time due = schedule.Next(clock);
+      absl::Status st;
+      absl::Time done;
+      switch (spec.workload) {
+        case Workload::kPut:
+          st = client.Put(KeyOf(spec, pick(rng)), value);
+          done = clock->Monotonic();
+          break;
+        case Workload::kGet:
+          st = client.Get(KeyOf(spec, pick(rng)), spec.serializable);
+          done = clock->Monotonic();
+          break;
+        case Workload::kLock: {
+          absl::StatusOr<absl::Time> granted =
+              client.LockHandoff(lock_name, clock);
+          st = granted.status();
+          if (granted.ok()) done = *granted;
+          break;
+        }
+        case Workload::kWatch:
+          break;  // handled by RunWatch
+      }
+      if (due < measure_from) continue;
+      if (!st.ok()) {
+        errors.Add(st);
+        continue;
+      }
+      ++ops[t];
+      histograms[t].Record(absl::ToInt64Nanoseconds(done - due));
+    }
+  });
+  BenchResult r;
+  r.workload = spec.workload;
+  r.clients = spec.clients;
+  r.measured = spec.duration;
+  for (int t = 0; t < spec.clients; ++t) {
+    r.ops += ops[t];
+    r.latency.Merge(histograms[t]);
+  }
+  errors.CopyTo(&r);
+  return r;
+}
+
+// What the watchers of a watch run share. Callbacks run on many threads.
+struct WatchSink {
+  static constexpr int kShards = 16;
+  struct Shard {
+    absl::Mutex mu;
+    LatencyHistogram latency ABSL_GUARDED_BY(mu);
+  };
+  Clock* clock;
+  absl::Time measure_from;
+  absl::Time end;
+  Shard shards[kShards];
+  std::atomic<int64_t> synced{0};
+  std::atomic<int64_t> received{0};  // measured events
+  ErrorLog errors;
+
+  void OnEvent(int watcher, absl::StatusOr<absl::string_view> value) {
+    if (!value.ok()) {
+      errors.Add(value.status());
+      return;
+    }
+    absl::Time due;
+    if (!ParseStamp(*value, &due)) {
+      synced.fetch_add(1);
+      return;
+    }
+    if (due < measure_from || due >= end) return;
+    const int64_t latency = absl::ToInt64Nanoseconds(clock->Monotonic() - due);
+    Shard& s = shards[watcher % kShards];
+    {
+      absl::MutexLock l(&s.mu);
+      s.latency.Record(latency);
+    }
+    received.fetch_add(1);
+  }
+};
+
+// Polls `done` until true or `timeout` passes; true if it became true.
+template <typename Pred>
+bool WaitFor(Clock* clock, absl::Duration timeout, Pred done) {
+  const absl::Time deadline = clock->Monotonic() + timeout;
+  while (!done()) {
+    if (clock->Monotonic() >= deadline) return false;
+    clock->SleepUntil(clock->Monotonic() + absl::Milliseconds(5));
+  }
+  return true;
+}
+
+absl::StatusOr<BenchResult> RunWatch(BenchTarget* target, const BenchSpec& spec,
+                                     Clock* clock) {
+  // Connections for the watchers, plus the putter's own.
+  auto clients = MakeClients(target, spec.clients + 1);
+  if (!clients.ok()) return clients.status();
+  BenchClient& putter = *clients->back();
+  const std::string prefix = absl::StrCat(spec.key_prefix, "watch/");
+  auto sink = std::make_unique<WatchSink>();
+  sink->clock = clock;
+
+  std::vector<std::unique_ptr<BenchWatch>> watches;
+  for (int w = 0; w < spec.watchers; ++w) {
+    auto watch = (*clients)[w % spec.clients]->Watch(
+        prefix, [s = sink.get(), w](absl::StatusOr<absl::string_view> v) {
+          s->OnEvent(w, v);
+        });
+    if (!watch.ok()) return watch.status();
+    watches.push_back(*std::move(watch));
+  }
+  // A watch may start streaming after Watch() returns: put a marker and
+  // wait until every watcher has seen it, so none misses the first events.
+  const int64_t want = spec.watchers;
+  bool ready = false;
+  for (int attempt = 0; attempt < 5 && !ready; ++attempt) {
+    sink->synced.store(0);
+    absl::Status st = putter.Put(absl::StrCat(prefix, "sync"), "sync");
+    if (!st.ok()) return st;
+    ready = WaitFor(clock, absl::Seconds(10),
+                    [&] { return sink->synced.load() >= want; });
+  }
+  if (!ready) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("only ", sink->synced.load(), " of ", want,
+                     " watchers were streaming after 5 marker puts"));
+  }
+
+  const absl::Time start = clock->Monotonic();
+  sink->measure_from = start + spec.warmup;
+  sink->end = sink->measure_from + spec.duration;
+  BenchSpec one = spec;
+  one.clients = 1;  // a single putter: the schedule is the whole rate
+  Schedule schedule(one, 0, start);
+  const std::string key = absl::StrCat(prefix, "k");
+  int64_t puts = 0;
+  ErrorLog put_errors;
+  while (schedule.Peek(clock) < sink->end) {
+    const absl::Time due = schedule.Next(clock);
+    absl::Status st = putter.Put(key, StampedValue(due, spec.value_size));
+    if (due < sink->measure_from) continue;
+    if (st.ok()) {
+      ++puts;
+    } else {
+      put_errors.Add(st);
+    }
+  }
+  const int64_t expected = puts * spec.watchers;
+  WaitFor(clock, spec.drain_timeout,
+          [&] { return sink->received.load() >= expected; });
+  watches.clear();  // joins the watch threads: the sink is quiet after this
+
+  BenchResult r;
+  r.workload = Workload::kWatch;
+  r.clients = spec.clients;
+  r.measured = spec.duration;
+  r.ops = puts;
+  r.events = sink->received.load();
+  for (WatchSink::Shard& s : sink->shards) {
+    absl::MutexLock l(&s.mu);
+    r.latency.Merge(s.latency);
+  }
+  put_errors.CopyTo(&r);
+  BenchResult watch_errors;
+  sink->errors.CopyTo(&watch_errors);
+  if (r.first_error.empty()) r.first_error = watch_errors.first_error;
+  r.errors += watch_errors.errors;
+  if (r.events < expected) {
+    r.errors += expected - r.events;
+    if (r.first_error.empty()) {
+      r.first_error = absl::StrCat(expected - r.events,
+                                   " watch events did not arrive within ",
+                                   absl::FormatDuration(spec.drain_timeout));
+    }
+  }
+  return r;
+}
+
+}  // namespace
+
+const char* WorkloadName(Workload w) {
+  switch (w) {
+    case Workload::kPut:
+      return "put";
+    case Workload::kGet:
+      return "get";
+    case Workload::kLock:
+      return "lock";
+    case Workload::kWatch:
+      return "watch";
+  }
+  return "?";
+}
+
+double BenchResult::ops_per_second() const {
+  double s = absl::ToDoubleSeconds(measured);
+  return s > 0 ? static_cast<double>(ops) / s : 0;
+}
+
+double BenchResult::events_per_second() const {
+  double s = absl::ToDoubleSeconds(measured);
+  return s > 0 ? static_cast<double>(events) / s : 0;
+}
+
+std::string StampedValue(absl::Time due, int64_t size) {
+  std::string v =
+      absl::StrCat(absl::ToInt64Nanoseconds(due - absl::UnixEpoch()), "|");
+  if (static_cast<int64_t>(v.size()) < size) {
+    v.append(static_cast<size_t>(size) - v.size(), 'x');
+  }
+  return v;
+}
+
+bool ParseStamp(absl::string_view value, absl::Time* due) {
+  size_t bar = value.find('|');
+  if (bar == absl::string_view::npos) return false;
+  int64_t ns = 0;
+  if (!absl::SimpleAtoi(value.substr(0, bar), &ns)) return false;
+  *due = absl::UnixEpoch() + absl::Nanoseconds(ns);
+  return true;
+}
+
+absl::StatusOr<BenchResult> RunBench(BenchTarget* target, const BenchSpec& spec,
+                                     Clock* clock) {
+  if (spec.clients < 1) {
+    return absl::InvalidArgumentError("clients must be at least 1");
+  }
+  if (spec.key_space < 1) {
+    return absl::InvalidArgumentError("key space must be at least 1");
+  }
+  if (spec.workload == Workload::kWatch) {
+    if (spec.watchers < 1) {
+      return absl::InvalidArgumentError("watchers must be at least 1");
+    }
+    return RunWatch(target, spec, clock);
+  }
+  return RunRequests(target, spec, clock);
+}
+
+}  // namespace berth::cli

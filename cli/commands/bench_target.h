@@ -1,0 +1,76 @@
+// BenchTarget: the system a `berth bench` run drives, behind the four
+// operations the workloads need. berth-lockd is the only target today;
+// etcd and ZooKeeper targets (issue #8) implement the same interface so
+// that one driver measures all three the same way.
+//
+// Thread safety: a BenchTarget is thread-safe (NewClient may be called from
+// any thread). A BenchClient belongs to one worker thread at a time.
+// Ownership: the target owns shared connections and must outlive every
+// BenchClient and BenchWatch it made; a BenchClient must outlive its
+// watches.
+#ifndef BERTH_CLI_COMMANDS_BENCH_TARGET_H_
+#define BERTH_CLI_COMMANDS_BENCH_TARGET_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace berth {
+class Clock;
+}  // namespace berth
+
+namespace berth::cli {
+
+// Keeps a watch open; destroying it cancels the watch.
+class BenchWatch {
+ public:
+  virtual ~BenchWatch() = default;
+};
+
+// Called on a target-owned thread for every put event a watch sees (with
+// the new value), and once with an error if the watch ends by itself.
+using WatchEventFn = std::function<void(absl::StatusOr<absl::string_view>)>;
+
+class BenchClient {
+ public:
+  virtual ~BenchClient() = default;
+  virtual absl::Status Put(absl::string_view key, absl::string_view value) = 0;
+  // Linearizable unless `serializable`. A missing key is not an error.
+  virtual absl::Status Get(absl::string_view key, bool serializable) = 0;
+  // Acquires lock `name` (waiting in line as long as it takes), then
+  // releases it. Returns the moment of the grant, on `clock`'s monotonic
+  // scale, so the caller can measure handoff latency.
+  virtual absl::StatusOr<absl::Time> LockHandoff(absl::string_view name,
+                                                 Clock* clock) = 0;
+  // Watches every key under `prefix` from now on.
+  virtual absl::StatusOr<std::unique_ptr<BenchWatch>> Watch(
+      absl::string_view prefix, WatchEventFn on_event) = 0;
+};
+
+class BenchTarget {
+ public:
+  virtual ~BenchTarget() = default;
+  virtual std::string name() const = 0;
+  virtual absl::StatusOr<std::unique_ptr<BenchClient>> NewClient() = 0;
+};
+
+struct BerthTargetOptions {
+  std::vector<std::string> endpoints;
+  absl::Duration request_timeout = absl::Seconds(10);
+  // One lock::Client for every BenchClient instead of one each.
+  bool shared_client = false;
+};
+
+// The berth-lockd target (bench_target_berth.cc).
+absl::StatusOr<std::unique_ptr<BenchTarget>> NewBerthTarget(
+    BerthTargetOptions options);
+
+}  // namespace berth::cli
+
+#endif  // BERTH_CLI_COMMANDS_BENCH_TARGET_H_
