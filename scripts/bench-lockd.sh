@@ -18,6 +18,7 @@
 #   BASE_PORT [17401]        replicas listen on BASE_PORT..BASE_PORT+2
 #   BENCH_TMP [${TMPDIR:-/tmp}]  parent of the data dirs (one filesystem)
 #   TICK_MS [50] ELECTION_TICKS [10]   passed to berth-lockd
+#   DIAL_TIMEOUT [100ms]     failover client's wait on the dead leader
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -26,7 +27,7 @@ WRITE_DOCS=0
 for arg in "$@"; do
   case "$arg" in
     --write-docs) WRITE_DOCS=1 ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-lockd.sh: unknown argument \"$arg\" (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -41,6 +42,7 @@ FAILOVER_ROUNDS=${FAILOVER_ROUNDS:-10}
 BASE_PORT=${BASE_PORT:-17401}
 TICK_MS=${TICK_MS:-50}
 ELECTION_TICKS=${ELECTION_TICKS:-10}
+DIAL_TIMEOUT=${DIAL_TIMEOUT:-100ms}
 
 BERTH=$ROOT/$BUILD_DIR/cli/berth
 LOCKD=$ROOT/$BUILD_DIR/lockservice/lockd/berth-lockd
@@ -122,7 +124,7 @@ done
 # --- Machine ---------------------------------------------------------------
 CPU_MODEL=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 MEM_GIB=$(awk '/^MemTotal/ {printf "%.1f", $2 / 1048576}' /proc/meminfo)
-FSTYPE=$(stat -f -c %T "$WORK")
+FSTYPE=$(df -PT "$WORK" | awk 'NR == 2 {print $2}')
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 log "measuring fdatasync latency in $WORK ($FSTYPE)"
 DD_SECONDS=$(dd if=/dev/zero of="$WORK/dsync.test" bs=4k count=1000 \
@@ -155,7 +157,8 @@ GAPS=()
 for ((round = 1; round <= FAILOVER_ROUNDS; round++)); do
   LEADER=$(wait_leader)
   victim=${PIDS[$LEADER]}
-  out=$("$BERTH" bench failover --kill-pid "$victim" --output json) || {
+  out=$("$BERTH" bench failover --kill-pid "$victim" \
+    --dial-timeout "$DIAL_TIMEOUT" --output json) || {
     log "failover round $round failed"
     continue
   }
@@ -193,7 +196,8 @@ REPORT=$WORK/report.md
   echo
   if ((${#GAPS[@]} > 0)); then
     echo "Failover (kill -9 the leader → first acknowledged put, tick ${TICK_MS} ms," \
-      "election after ${ELECTION_TICKS} ticks), ${#GAPS[@]} rounds:" \
+      "election after ${ELECTION_TICKS}–$((2 * ELECTION_TICKS)) ticks," \
+      "client dial timeout ${DIAL_TIMEOUT}), ${#GAPS[@]} rounds:" \
       "median **${GAP_MEDIAN} ms** (min ${GAP_MIN}, max ${GAP_MAX}); all: ${GAPS[*]} ms."
   else
     echo "Failover: not measured (FAILOVER_ROUNDS=0 or every round failed)."

@@ -197,9 +197,14 @@ int Failover(Context& ctx) {
   // Retry fast: the client's backoff would otherwise dominate the gap.
   o.backoff_initial = absl::Milliseconds(5);
   o.backoff_max = absl::Milliseconds(20);
-  o.dial_timeout = absl::Milliseconds(500);
   o.attempt_timeout = absl::Seconds(1);
   o.request_timeout = absl::Seconds(2);
+  auto dial = ParseDurationFlag("--dial-timeout",
+                                ctx.args["dial-timeout"].as<std::string>());
+  if (!dial.ok()) return ctx.UsageError(dial.status());
+  // The client waits this long for a connection to the dead leader before
+  // trying another replica, so it adds straight to the measured gap.
+  o.dial_timeout = *dial;
   auto client = lock::Client::Connect(ctx.global.lock_endpoints, o);
   if (!client.ok()) return ctx.UsageError(client.status());
   const std::string key = ctx.args["key"].as<std::string>();
@@ -308,6 +313,9 @@ void AddBenchCommands(std::vector<Command>* table) {
                          "process to kill -9 when the clock starts")(
              "max-wait", po::value<std::string>()->default_value("60s"),
              "give up after this long")(
+             "dial-timeout", po::value<std::string>()->default_value("100ms"),
+             "client wait for a connection before trying another replica "
+             "(the library default is 2s)")(
              "key", po::value<std::string>()->default_value("/bench/failover"),
              "key to write");
        },

@@ -165,13 +165,14 @@ std::vector<uint64_t> Voters(const raftpb::ConfState& cs) {
 }
 
 // Grows {1,2,3} into {1,2,4}: node 4 joins with empty storage as a learner,
-// is promoted, and node 3 is removed. Node 1 leads throughout.
-void ReplaceNode3WithJoiner4(Network& net) {
+// is promoted, and node 3 is removed. `leader` leads throughout.
+void ReplaceNode3WithJoiner4(Network& net, uint64_t leader = 1) {
   net.AddEmptyNode(4);
   for (const auto& [type, id] : {std::pair{raftpb::CONF_ADD_LEARNER, 4},
                                  {raftpb::CONF_ADD_VOTER, 4},
                                  {raftpb::CONF_REMOVE_NODE, 3}}) {
-    ASSERT_TRUE(net.raft(1).ProposeConfChange(MakeConfChange(type, id)).ok())
+    ASSERT_TRUE(
+        net.raft(leader).ProposeConfChange(MakeConfChange(type, id)).ok())
         << id;
     net.Stabilize();
   }
@@ -208,25 +209,33 @@ TEST(RaftMembership, JoiningServerLearnsConfigurationBeforeItCanVoteOrCommit) {
   EXPECT_EQ(Voters(net.raft(4).GetStatus().conf_state), want);
 }
 
-// Thesis §4.1 with §7: when the leader's snapshot no longer holds the
-// bootstrap membership (a snapshot was taken but the log kept from index 1),
-// a joiner needing index 1 gets that snapshot and its membership.
+// Thesis §4.1 with §7: a leader whose storage snapshot moved past index 0
+// while the log still starts at index 1 (a snapshot with a retention window)
+// no longer has the bootstrap membership once it restarts; a joiner needing
+// index 1 then gets that snapshot, and its membership, instead.
 TEST(RaftMembership, JoinerGetsSnapshotWhenBootstrapMembershipIsSuperseded) {
   Network net(3);
   ASSERT_EQ(net.Elect(1), 1u);
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(net.raft(1).Propose("m").ok());
   net.Stabilize();
-  const uint64_t snap_index = net.node(1).applied;
-  ASSERT_TRUE(net.node(1)
+  // Node 2 snapshots without compacting, restarts (forgetting what it
+  // cached), and takes over as leader.
+  const uint64_t snap_index = net.node(2).applied;
+  ASSERT_TRUE(net.node(2)
                   .storage
                   ->CreateSnapshot(snap_index,
-                                   net.raft(1).GetStatus().conf_state,
+                                   net.raft(2).GetStatus().conf_state,
                                    /*data=*/"image", /*compact_to=*/0)
                   .ok());
-  ASSERT_EQ(net.raft(1).raft_log().FirstIndex(), 1u);
-  ReplaceNode3WithJoiner4(net);
+  net.Restart(2);
+  ASSERT_TRUE(net.raft(1).TransferLeadership(2).ok());
+  net.Stabilize();
+  ASSERT_EQ(net.Leader(), 2u);
+  ASSERT_EQ(net.raft(2).raft_log().FirstIndex(), 1u);
+  ReplaceNode3WithJoiner4(net, /*leader=*/2);
   EXPECT_EQ(net.node(4).storage->GetSnapshot()->metadata().index(), snap_index);
   EXPECT_EQ(net.node(4).storage->GetSnapshot()->data(), "image");
+  EXPECT_EQ(net.node(4).snapshots_installed, 1);
   const std::vector<uint64_t> want = {1, 2, 4};
   EXPECT_EQ(Voters(net.raft(4).GetStatus().conf_state), want);
 }

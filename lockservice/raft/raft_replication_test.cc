@@ -7,6 +7,7 @@
 namespace berth::raft {
 namespace {
 
+using testing::MakeConfChange;
 using testing::Network;
 
 // §5.3 log matching: every replica applies the same entries in order.
@@ -238,6 +239,47 @@ TEST(RaftReplication, LostAppendIsRetried) {
   net.Heal();
   net.TickAll(3);
   EXPECT_EQ(net.node(3).applied_data, std::vector<std::string>{"lost-once"});
+}
+
+// §5.3 liveness without ReportUnreachable (sim finding #2): the leader's
+// link to a learner drops everything one way while the learner can still
+// answer, so the leader's pipeline fills with MsgApps nobody acks. After the
+// link heals, heartbeats alone must restart replication and the learner must
+// catch up within an election timeout, with a tiny window (2 messages of one
+// entry) so the recovery takes many round trips.
+TEST(RaftReplication, FollowerWhoseAppendsWereLostIsEventuallyCaughtUp) {
+  constexpr int kElectionTick = 10;
+  Network net(3, [](Config& c) {
+    c.max_inflight_msgs = 2;
+    c.max_size_per_msg = 1;
+  });
+  ASSERT_EQ(net.Elect(1), 1u);
+  net.AddEmptyNode(4);
+  ASSERT_TRUE(
+      net.raft(1)
+          .ProposeConfChange(MakeConfChange(raftpb::CONF_ADD_LEARNER, 4))
+          .ok());
+  net.Stabilize();
+  net.TickAll(2);
+  ASSERT_EQ(net.raft(1).GetStatus().progress.at(4).match,
+            net.raft(1).raft_log().LastIndex());
+  net.SetDropFilter(
+      [](const raftpb::Message& m) { return m.from() == 1 && m.to() == 4; });
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_TRUE(net.raft(1).Propose("p" + std::to_string(i)).ok());
+    net.TickAll();
+  }
+  ASSERT_EQ(net.node(2).applied_data.size(), 30u);
+  ASSERT_LT(net.node(4).applied_data.size(), 30u);
+  net.Heal();
+  for (int t = 0; t < kElectionTick &&
+                  net.node(4).applied_data != net.node(1).applied_data;
+       ++t) {
+    net.TickAll();
+  }
+  EXPECT_EQ(net.node(4).applied_data, net.node(1).applied_data);
+  EXPECT_EQ(net.raft(1).GetStatus().progress.at(4).match,
+            net.raft(1).raft_log().LastIndex());
 }
 
 }  // namespace

@@ -40,7 +40,7 @@ class CliE2E : public ::testing::Test {
     std::vector<std::string> argv = {BERTH_CLI_BIN, "--lock-endpoints",
                                      cluster_->EndpointsFlag()};
     argv.insert(argv.end(), args.begin(), args.end());
-    return Run(argv, absl::StrCat(cluster_->dir(), "/berth-", ++runs_));
+    return RunToExit(argv, absl::StrCat(cluster_->dir(), "/berth-", ++runs_));
   }
 
   // Runs with --output json and parses the (single-line) document.
@@ -230,7 +230,7 @@ TEST_F(CliE2E, BadInputExitsTwoWithAMessage) {
         << "'; stderr: " << r.err;
   }
   // An unreachable cluster is a failure (1), not a usage error.
-  RunResult down = Run({BERTH_CLI_BIN, "--lock-endpoints", "127.0.0.1:1",
+  RunResult down = RunToExit({BERTH_CLI_BIN, "--lock-endpoints", "127.0.0.1:1",
                         "--timeout", "1s", "kv", "get", "/x"},
                        absl::StrCat(cluster_->dir(), "/berth-down"));
   EXPECT_EQ(down.exit_code, 1) << down.err;

@@ -32,7 +32,7 @@ TEST(ExamplesE2E, LockExampleTakesLockAndWritesGuarded) {
   ASSERT_TRUE(c.StartAll().ok());
   ASSERT_NE(c.AwaitLeader(), 0u);
   for (int i = 0; i < 2; ++i) {
-    RunResult r = Run({BERTH_LOCK_EXAMPLE_BIN, c.EndpointsFlag()},
+    RunResult r = RunToExit({BERTH_LOCK_EXAMPLE_BIN, c.EndpointsFlag()},
                       absl::StrCat(c.dir(), "/lock-example-", i));
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.out.find("holding examples/lock with fencing token"),

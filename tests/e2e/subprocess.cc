@@ -102,7 +102,7 @@ std::optional<int> Subprocess::Wait(absl::Duration timeout) {
 std::string Subprocess::Stdout() const { return ReadFileOrEmpty(out_); }
 std::string Subprocess::Stderr() const { return ReadFileOrEmpty(err_); }
 
-RunResult Run(const std::vector<std::string>& argv,
+RunResult RunToExit(const std::vector<std::string>& argv,
               const std::string& log_prefix, absl::Duration timeout,
               const std::map<std::string, std::string>& env) {
   RunResult r;

@@ -56,7 +56,7 @@ struct RunResult {
 };
 
 // Runs a command to completion (killing it after `timeout`).
-RunResult Run(const std::vector<std::string>& argv,
+RunResult RunToExit(const std::vector<std::string>& argv,
               const std::string& log_prefix,
               absl::Duration timeout = absl::Seconds(60),
               const std::map<std::string, std::string>& env = {});
