@@ -25,6 +25,9 @@ start=${3:-1}
 bin=${SIM_BIN:-${BUILD_DIR:-build}/tests/sim/berth-raft-sim}
 [[ -x $bin ]] || { echo "no simulator binary at $bin (build target berth-raft-sim)" >&2; exit 2; }
 steps=${SIM_STEPS:-1500}
+# Joiners learn the bootstrap membership from the core itself now (sim
+# finding #1 is fixed), so sweeps run without the simulator's workaround.
+extra=(--no-joiner-workaround --keep-going)
 
 first_half=$(( (seeds + 1) / 2 ))
 second_half=$(( seeds - first_half ))
@@ -33,12 +36,12 @@ trap 'rm -rf "$tmp"' EXIT
 
 began=$SECONDS
 "$bin" --seeds "$first_half" --start "$start" --nodes "$nodes" --steps "$steps" \
-  >"$tmp/a.out" 2>&1 &
+  "${extra[@]}" >"$tmp/a.out" 2>&1 &
 pid_a=$!
 pid_b=
 if (( second_half > 0 )); then
   "$bin" --seeds "$second_half" --start $(( start + first_half )) \
-    --nodes "$nodes" --steps "$steps" >"$tmp/b.out" 2>&1 &
+    --nodes "$nodes" --steps "$steps" "${extra[@]}" >"$tmp/b.out" 2>&1 &
   pid_b=$!
 fi
 rc=0

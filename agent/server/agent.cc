@@ -136,12 +136,14 @@ void Agent::Loop() {
 void Agent::Tick() {
   EnsureRegistered();
   EnsureWatching();
-  std::vector<absl::StatusOr<lock::WatchBatch>> batches;
+  std::vector<std::pair<uint64_t, absl::StatusOr<lock::WatchBatch>>> batches;
   {
     absl::MutexLock l(&mu_);
     batches.swap(batches_);
   }
-  for (auto& b : batches) {
+  for (auto& [generation, b] : batches) {
+    // Left over from a watch already replaced (e.g. its cancellation).
+    if (generation != watch_generation_ || watch_ == nullptr) continue;
     if (b.ok()) {
       ApplyBatch(*b);
       continue;
@@ -232,11 +234,13 @@ void Agent::EnsureWatching() {
   lock::WatchOptions wo;
   wo.prefix = true;
   wo.start_revision = range->revision + 1;
-  absl::StatusOr<std::unique_ptr<lock::Watch>> w = lock::Watch::Start(
-      client_.get(), prefix, wo, [this](absl::StatusOr<lock::WatchBatch> b) {
-        absl::MutexLock l(&mu_);
-        batches_.push_back(std::move(b));
-      });
+  absl::StatusOr<std::unique_ptr<lock::Watch>> w =
+      lock::Watch::Start(client_.get(), prefix, wo,
+                         [this, generation = ++watch_generation_](
+                             absl::StatusOr<lock::WatchBatch> b) {
+                           absl::MutexLock l(&mu_);
+                           batches_.emplace_back(generation, std::move(b));
+                         });
   if (!w.ok()) {
     Log(absl::StrCat("watch ", prefix, ": ", w.status().ToString()));
     return;
@@ -339,7 +343,8 @@ void Agent::Launch(const std::string& id) {
   TaskSpec task = ToTaskSpec(d.spec, alloc_dir + "/sandbox");
   absl::StatusOr<TaskLogFds> fds =
       pump_->Attach(id, LogDir(id), options_.log_limits);
-  absl::StatusOr<TaskRecord> launched = fds.status();
+  absl::StatusOr<TaskRecord> launched =
+      fds.ok() ? absl::UnknownError("not launched") : fds.status();
   if (fds.ok()) {
     task.stdout_fd = fds->stdout_fd.get();
     task.stderr_fd = fds->stderr_fd.get();

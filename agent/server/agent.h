@@ -26,6 +26,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -124,6 +125,7 @@ class Agent {
   bool registered_ = false;
   absl::Time next_register_ = absl::InfinitePast();
   std::unique_ptr<lock::Watch> watch_;
+  uint64_t watch_generation_ = 0;
   absl::Time next_watch_ = absl::InfinitePast();
   bool desired_known_ = false;
   std::map<std::string, Desired> desired_;
@@ -144,7 +146,9 @@ class Agent {
 
   mutable absl::Mutex mu_;
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
-  std::vector<absl::StatusOr<lock::WatchBatch>> batches_ ABSL_GUARDED_BY(mu_);
+  // Tagged with the generation of the watch that produced them.
+  std::vector<std::pair<uint64_t, absl::StatusOr<lock::WatchBatch>>> batches_
+      ABSL_GUARDED_BY(mu_);
   std::set<std::string> live_logs_ ABSL_GUARDED_BY(mu_);
   std::thread loop_;
 };

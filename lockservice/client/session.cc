@@ -1,5 +1,6 @@
 #include "lockservice/client/session.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -12,6 +13,9 @@ struct Session::StreamOutcome {
   std::string addr;
   grpc::Status status;
   int successes = 0;
+  // The replica stopped answering mid-stream (e.g. it is frozen): the next
+  // stream must go elsewhere even though earlier keepalives succeeded.
+  bool stuck = false;
   bool lease_gone = false;  // the server says the lease does not exist
 };
 
@@ -110,9 +114,17 @@ void Session::RunStream(StreamOutcome* out) {
   internal::Stubs* stubs = client_->router().Pick();
   out->addr = stubs->addr;
   grpc::ClientContext ctx;
-  // Rotating the stream every TTL bounds how long a Read can hang on a
-  // replica that silently went away.
-  ctx.set_deadline(absl::ToChronoTime(absl::Now() + ttl_));
+  // A Read can hang on a replica that silently went away (SIGSTOP, a
+  // partition). Give each stream at most half of the lease's remaining
+  // life, so that a hung stream still leaves time to find the new leader.
+  absl::Duration budget;
+  {
+    absl::MutexLock l(&mu_);
+    budget = std::clamp((expires_at_ - absl::Now()) / 2,
+                        absl::Milliseconds(100), ttl_);
+  }
+  const absl::Time stream_deadline = absl::Now() + budget;
+  ctx.set_deadline(absl::ToChronoTime(stream_deadline));
   {
     absl::MutexLock l(&mu_);
     if (closing_) return;
@@ -127,7 +139,10 @@ void Session::RunStream(StreamOutcome* out) {
   bool hang_up = false;
   while (true) {
     absl::Time sent = absl::Now();
-    if (!stream->Write(req) || !stream->Read(&resp)) break;
+    if (!stream->Write(req) || !stream->Read(&resp)) {
+      out->stuck = absl::Now() >= stream_deadline;
+      break;
+    }
     client_->router().NoteHeader(resp.header());
     if (resp.ttl() <= 0) {
       out->lease_gone = true;
@@ -139,6 +154,10 @@ void Session::RunStream(StreamOutcome* out) {
       expires_at_ = sent + absl::Seconds(resp.ttl());
     }
     ++out->successes;
+    if (absl::Now() + ttl_ / 3 >= stream_deadline) {
+      hang_up = true;  // planned rotation, before the deadline can hit
+      break;
+    }
     if (WaitOrClose(ttl_ / 3)) {
       hang_up = true;
       break;
@@ -168,7 +187,7 @@ void Session::KeepAliveLoop() {
     }
     internal::Classification c = internal::Classify(
         out.status, internal::Idempotency::kIdempotent, /*maybe_sent=*/true);
-    bool rotated = out.successes > 0;
+    bool rotated = out.successes > 0 && !out.stuck;
     if (c.verdict == internal::Verdict::kRedirect && !c.hint->addr.empty()) {
       client_->router().NoteLeader(c.hint->addr);
       rotated = true;

@@ -2,6 +2,7 @@
 // process, allocations written the way the scheduler writes them. Every wait
 // is a condition poll with a deadline.
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -48,6 +49,23 @@ class AgentE2ETest : public ::testing::TestWithParam<std::string> {
     ASSERT_TRUE(agent_->Start().ok());
     ASSERT_TRUE(WaitFor([&] { return writer_->Node("n1").has_value(); }))
         << "the agent never registered /berth/nodes/n1";
+  }
+
+  void TearDown() override {
+    if (agent_ != nullptr) agent_->Kill9();
+    // Best effort: the linux runtime leaves the (empty) parent cgroup; task
+    // cgroups are gone once their tasks were stopped.
+    const std::string parent = absl::StrCat("berth-e2e-", getpid());
+    for (const char* root :
+         {"/sys/fs/cgroup", "/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpuacct",
+          "/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids"}) {
+      std::error_code ec;
+      std::filesystem::path dir = std::filesystem::path(root) / parent;
+      for (const auto& child : std::filesystem::directory_iterator(dir, ec)) {
+        if (child.is_directory()) rmdir(child.path().c_str());
+      }
+      rmdir(dir.c_str());
+    }
   }
 
   // Waits until the status of `id` satisfies `pred`; returns the last one.
@@ -172,6 +190,32 @@ TEST_P(AgentE2ETest, KilledAgentLosesNodeKeyAndAdoptsTaskOnRestart) {
   st = AwaitState("a4", agentpb::KILLED);
   ASSERT_TRUE(st.has_value());
   EXPECT_EQ(st->state(), agentpb::KILLED) << st->DebugString();
+  EXPECT_TRUE(WaitFor([&] { return !ProcessAlive(pid); }));
+}
+
+TEST_P(AgentE2ETest, SigtermLeavesTasksRunningForTheNextAgent) {
+  ASSERT_TRUE(writer_->Put("n1", ShellSpec("a8", "exec sleep 1000")).ok());
+  std::optional<AllocationStatus> st = AwaitState("a8", agentpb::RUNNING);
+  ASSERT_TRUE(st.has_value() && st->state() == agentpb::RUNNING);
+  const pid_t pid = static_cast<pid_t>(st->pid());
+
+  const int status = agent_->Term();
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_TRUE(ProcessAlive(pid));
+
+  const int64_t restarted_ms = absl::ToUnixMillis(absl::Now());
+  ASSERT_TRUE(agent_->Start().ok());
+  st = AwaitStatus("a8", [&](const AllocationStatus& s) {
+    return s.report_unix_ms() >= restarted_ms;
+  });
+  ASSERT_TRUE(st.has_value());
+  EXPECT_EQ(st->state(), agentpb::RUNNING) << st->DebugString();
+  EXPECT_EQ(st->pid(), pid);
+
+  agentpb::AllocationSpec stop = ShellSpec("a8", "exec sleep 1000");
+  stop.set_desired(agentpb::DESIRED_STOP);
+  ASSERT_TRUE(writer_->Put("n1", stop).ok());
   EXPECT_TRUE(WaitFor([&] { return !ProcessAlive(pid); }));
 }
 

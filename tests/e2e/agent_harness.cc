@@ -66,6 +66,17 @@ void AgentProcess::Kill9() {
   pid_ = 0;
 }
 
+int AgentProcess::Term() {
+  if (pid_ <= 0) return -1;
+  kill(pid_, SIGTERM);
+  int status = 0;
+  pid_t r;
+  while ((r = waitpid(pid_, &status, 0)) < 0 && errno == EINTR) {
+  }
+  pid_ = 0;
+  return r < 0 ? -1 : status;
+}
+
 absl::Status AllocWriter::Put(const std::string& node,
                               const agentpb::AllocationSpec& spec) {
   absl::StatusOr<lock::PutResult> r = client_->kv().Put(

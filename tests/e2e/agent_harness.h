@@ -33,6 +33,8 @@ class AgentProcess {
 
   absl::Status Start();
   void Kill9();
+  // SIGTERM; returns the exit status once it has exited (-1 on error).
+  int Term();
   pid_t pid() const { return pid_; }
   const std::string& listen() const { return listen_; }
   const std::string& node() const { return node_; }

@@ -231,8 +231,8 @@ TEST_F(CliE2E, BadInputExitsTwoWithAMessage) {
   }
   // An unreachable cluster is a failure (1), not a usage error.
   RunResult down = RunToExit({BERTH_CLI_BIN, "--lock-endpoints", "127.0.0.1:1",
-                        "--timeout", "1s", "kv", "get", "/x"},
-                       absl::StrCat(cluster_->dir(), "/berth-down"));
+                              "--timeout", "1s", "kv", "get", "/x"},
+                             absl::StrCat(cluster_->dir(), "/berth-down"));
   EXPECT_EQ(down.exit_code, 1) << down.err;
 }
 

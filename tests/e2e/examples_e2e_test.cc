@@ -33,7 +33,7 @@ TEST(ExamplesE2E, LockExampleTakesLockAndWritesGuarded) {
   ASSERT_NE(c.AwaitLeader(), 0u);
   for (int i = 0; i < 2; ++i) {
     RunResult r = RunToExit({BERTH_LOCK_EXAMPLE_BIN, c.EndpointsFlag()},
-                      absl::StrCat(c.dir(), "/lock-example-", i));
+                            absl::StrCat(c.dir(), "/lock-example-", i));
     EXPECT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.out.find("holding examples/lock with fencing token"),
               std::string::npos)

@@ -103,8 +103,8 @@ std::string Subprocess::Stdout() const { return ReadFileOrEmpty(out_); }
 std::string Subprocess::Stderr() const { return ReadFileOrEmpty(err_); }
 
 RunResult RunToExit(const std::vector<std::string>& argv,
-              const std::string& log_prefix, absl::Duration timeout,
-              const std::map<std::string, std::string>& env) {
+                    const std::string& log_prefix, absl::Duration timeout,
+                    const std::map<std::string, std::string>& env) {
   RunResult r;
   auto p = Subprocess::Start(argv, log_prefix, env);
   if (!p.ok()) {

@@ -57,9 +57,9 @@ struct RunResult {
 
 // Runs a command to completion (killing it after `timeout`).
 RunResult RunToExit(const std::vector<std::string>& argv,
-              const std::string& log_prefix,
-              absl::Duration timeout = absl::Seconds(60),
-              const std::map<std::string, std::string>& env = {});
+                    const std::string& log_prefix,
+                    absl::Duration timeout = absl::Seconds(60),
+                    const std::map<std::string, std::string>& env = {});
 
 std::string ReadFileOrEmpty(const std::string& path);
 

@@ -407,7 +407,13 @@ bool Simulator::LivenessPhase() {
   network_.HealAll();
   network_.SetFaults(NetworkFaults{});
   for (uint64_t id : Members(false)) RestartNode(id);
-  const uint64_t deadline = now_ + options_.liveness_ticks;
+  // The probe must commit within liveness_ticks. Convergence may take
+  // longer when a member is far behind under tight flow control, so the
+  // deadline extends while the slowest member keeps applying entries, up to
+  // a hard cap: a stalled member still fails, a slow one does not.
+  uint64_t deadline = now_ + options_.liveness_ticks;
+  const uint64_t hard_deadline = now_ + 5 * options_.liveness_ticks;
+  uint64_t slowest_applied = 0;
   const uint64_t probe = kProbeOpBase + options_.seed % kProbeOpBase;
   uint64_t proposed_at = 0;
   bool proposed = false;
@@ -439,14 +445,23 @@ bool Simulator::LivenessPhase() {
                                   st.conf_state.voters().end());
     members.insert(members.end(), st.conf_state.learners().begin(),
                    st.conf_state.learners().end());
+    uint64_t slowest = UINT64_MAX;
     for (uint64_t id : members) {
       auto it = nodes_.find(id);
-      if (it == nodes_.end() || !it->second->up() ||
-          it->second->kv().applied() != want.applied() ||
+      if (it == nodes_.end() || !it->second->up()) {
+        converged = false;
+        slowest = 0;
+        continue;
+      }
+      slowest = std::min<uint64_t>(slowest, it->second->kv().applied());
+      if (it->second->kv().applied() != want.applied() ||
           it->second->kv().Serialize() != want.Serialize()) {
         converged = false;
-        break;
       }
+    }
+    if (!converged && slowest != UINT64_MAX && slowest > slowest_applied) {
+      slowest_applied = slowest;
+      deadline = std::min(hard_deadline, std::max(deadline, now_ + 200));
     }
     if (converged) {
       Trace(absl::StrCat("converged: leader n", lead, " applied ",
