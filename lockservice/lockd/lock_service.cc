@@ -31,10 +31,23 @@ absl::StatusOr<lockpb::LockAcquireResult> AcquireLock(
   }
   int64_t ahead = r->lock().queue_position();
   // Wait in slices so that a client that hangs up stops waiting promptly.
+  // A retried acquire for a lease that was already queued keeps the
+  // original waiter (and its request id), so the grant notice may go to an
+  // earlier call. Between slices, also ask the state machine who holds it.
+  auto held_by_us = [&]() -> std::optional<LockWaitResult> {
+    auto holder = core->store()->Read(
+        [&](lock::StateMachine& sm) { return sm.Holder(acq.name()); });
+    if (holder.ok() && holder->held() && holder->lease() == acq.lease()) {
+      return LockWaitResult{true, holder->token(), holder->key(),
+                            absl::OkStatus()};
+    }
+    return std::nullopt;
+  };
   std::optional<LockWaitResult> w;
   while (!w.has_value() && absl::Now() < deadline && !ctx->IsCancelled()) {
     w = core->store()->AwaitLockNotice(
         request_id, std::min(deadline, absl::Now() + absl::Milliseconds(200)));
+    if (!w.has_value()) w = held_by_us();
   }
   if (!w.has_value()) {
     // Leave the queue. If the grant raced with us, it shows up as a notice
@@ -46,6 +59,7 @@ absl::StatusOr<lockpb::LockAcquireResult> AcquireLock(
     w = core->store()->AwaitLockNotice(request_id, absl::Now());
   }
   core->store()->ForgetLockNotice(request_id);
+  if (!w.has_value()) w = held_by_us();
   if (w.has_value() && w->granted) {
     if (ctx->IsCancelled()) {
       lockpb::Command rel;

@@ -79,10 +79,12 @@ class AgentE2ETest : public ::testing::TestWithParam<std::string> {
     });
     return last;
   }
+  // The last status seen; an empty (UNSPECIFIED) one if there was none.
   std::optional<AllocationStatus> AwaitState(const std::string& id,
                                              agentpb::AllocState state) {
-    return AwaitStatus(
+    std::optional<AllocationStatus> st = AwaitStatus(
         id, [&](const AllocationStatus& s) { return s.state() == state; });
+    return st.value_or(AllocationStatus());
   }
 
   std::unique_ptr<LockdCluster> cluster_;
@@ -262,7 +264,7 @@ TEST_P(AgentE2ETest, LogsTailAndFollow) {
                                         "echo line$i; i=$((i+1)); sleep 0.05; "
                                         "done"))
                   .ok());
-  ASSERT_TRUE(AwaitState("a6", agentpb::RUNNING).has_value());
+  ASSERT_TRUE(AwaitState("a6", agentpb::RUNNING)->state() == agentpb::RUNNING);
 
   agentpb::LogsRequest follow;
   follow.set_alloc_id("a6");
@@ -283,13 +285,18 @@ TEST_P(AgentE2ETest, LogsTailAndFollow) {
   // Exactly two whole lines, the newest ones.
   ASSERT_EQ(std::count(last.begin(), last.end(), '\n'), 2) << last;
   EXPECT_TRUE(absl::StartsWith(last, "line")) << last;
+
+  agentpb::AllocationSpec stop = ShellSpec("a6", "");
+  stop.set_desired(agentpb::DESIRED_STOP);
+  ASSERT_TRUE(writer_->Put("n1", stop).ok());
+  EXPECT_TRUE(AwaitState("a6", agentpb::KILLED)->state() == agentpb::KILLED);
 }
 
 TEST_P(AgentE2ETest, FollowEndsWhenTheTaskFinishes) {
   ASSERT_TRUE(
       writer_->Put("n1", ShellSpec("a7", "echo out; echo err >&2; exit 0"))
           .ok());
-  ASSERT_TRUE(AwaitState("a7", agentpb::EXITED).has_value());
+  ASSERT_TRUE(AwaitState("a7", agentpb::EXITED)->state() == agentpb::EXITED);
   agentpb::LogsRequest req;
   req.set_alloc_id("a7");
   req.set_follow(true);
