@@ -1,9 +1,9 @@
 #include "common/clock.h"
 
-#include "absl/time/clock.h"
-
 #include <chrono>
 #include <thread>
+
+#include "absl/time/clock.h"
 
 namespace berth {
 namespace {

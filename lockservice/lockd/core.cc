@@ -68,8 +68,8 @@ absl::StatusOr<lockpb::CommandResult> Core::Propose(lockpb::Command cmd,
       node_->Propose(cmd.SerializeAsString(), deadline);
   if (!raw.ok()) {
     if (absl::IsDeadlineExceeded(raw.status())) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "outcome unknown: ", raw.status().message()));
+      return absl::DeadlineExceededError(
+          absl::StrCat("outcome unknown: ", raw.status().message()));
     }
     return raw.status();
   }

@@ -5,10 +5,11 @@ namespace berth::lockd {
 grpc::Status KvService::Range(grpc::ServerContext* ctx,
                               const lockpb::RangeRequest* req,
                               lockpb::RangeResponse* resp) {
-  absl::Status st = core_->ReadBarrier(req->serializable(), core_->Deadline(ctx));
+  absl::Status st =
+      core_->ReadBarrier(req->serializable(), core_->Deadline(ctx));
   if (!st.ok()) return ToGrpc(st);
-  absl::StatusOr<lockpb::RangeResponse> r =
-      core_->store()->Read([&](lock::StateMachine& sm) { return sm.Range(*req); });
+  absl::StatusOr<lockpb::RangeResponse> r = core_->store()->Read(
+      [&](lock::StateMachine& sm) { return sm.Range(*req); });
   if (!r.ok()) return ToGrpc(r.status());
   *resp = std::move(*r);
   core_->FillHeader(resp->mutable_header());

@@ -39,10 +39,10 @@ void LeaderDuties::Run() {
       led_term = s.term;
     }
     // Token bucket: refills per interval, holds at most one second's worth.
-    budget = std::min<double>(
-        opts_.max_expiries_per_second,
-        budget + opts_.max_expiries_per_second *
-                     absl::ToDoubleSeconds(opts_.interval));
+    budget =
+        std::min<double>(opts_.max_expiries_per_second,
+                         budget + opts_.max_expiries_per_second *
+                                      absl::ToDoubleSeconds(opts_.interval));
     RunOnce(now_ms, leader_since_ms, &budget);
   }
 }

@@ -87,8 +87,8 @@ grpc::Status LeaseService::LeaseLeases(grpc::ServerContext* ctx,
                                        lockpb::LeaseLeasesResponse* resp) {
   absl::Status st = core_->ReadBarrier(false, core_->Deadline(ctx));
   if (!st.ok()) return ToGrpc(st);
-  auto r = core_->store()->Read(
-      [&](lock::StateMachine& sm) { return sm.Leases(); });
+  auto r =
+      core_->store()->Read([&](lock::StateMachine& sm) { return sm.Leases(); });
   if (!r.ok()) return ToGrpc(r.status());
   for (const lock::LeaseRecord& l : *r) resp->add_leases()->set_id(l.id);
   core_->FillHeader(resp->mutable_header());

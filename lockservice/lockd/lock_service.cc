@@ -81,14 +81,15 @@ absl::StatusOr<lockpb::LockAcquireResult> AcquireLock(
                         absl::StrCat("lock ", acq.name(), ": waiter dropped: ",
                                      w->dropped_reason.message()));
   }
-  return absl::DeadlineExceededError(
-      absl::StrCat("timed out waiting for lock ", acq.name(), " (", ahead,
-                   " waiter(s) were ahead)"));
+  return absl::DeadlineExceededError(absl::StrCat("timed out waiting for lock ",
+                                                  acq.name(), " (", ahead,
+                                                  " waiter(s) were ahead)"));
 }
 
 namespace {
 
-lockpb::LockAcquireCmd ToAcquire(const lockpb::LockRequest& req, bool try_only) {
+lockpb::LockAcquireCmd ToAcquire(const lockpb::LockRequest& req,
+                                 bool try_only) {
   lockpb::LockAcquireCmd acq;
   acq.set_name(req.name());
   acq.set_lease(req.lease());

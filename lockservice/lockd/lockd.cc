@@ -44,8 +44,8 @@ class LockdImpl : public Lockd {
     opts_ = opts;
     if (opts_.peers.empty()) opts_.peers[opts_.id] = opts_.listen;
     if (!opts_.peers.contains(opts_.id)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--peers does not list this replica's id ", opts_.id));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--peers does not list this replica's id ", opts_.id));
     }
     std::error_code ec;
     std::filesystem::create_directories(opts_.data_dir, ec);
@@ -70,8 +70,8 @@ class LockdImpl : public Lockd {
     if (!sm.ok()) return sm.status();
     store_ = std::make_unique<ReplicatedStore>(std::move(*sm), &hub_);
 
-    transport_ = std::make_unique<node::GrpcTransport>(
-        opts_.id, [this](uint64_t peer) {
+    transport_ =
+        std::make_unique<node::GrpcTransport>(opts_.id, [this](uint64_t peer) {
           if (node_) node_->ReportUnreachable(peer);
         });
     for (auto& [id, addr] : opts_.peers) transport_->AddPeer(id, addr);
@@ -105,8 +105,8 @@ class LockdImpl : public Lockd {
       }
     }
     co.cluster_id = cid;
-    core_ = std::make_unique<Core>(co, Clock::Real(), node_.get(),
-                                   store_.get());
+    core_ =
+        std::make_unique<Core>(co, Clock::Real(), node_.get(), store_.get());
     core_->SetBootstrapAddresses(opts_.peers);
 
     kv_ = std::make_unique<KvService>(core_.get());
@@ -122,18 +122,16 @@ class LockdImpl : public Lockd {
     b.AddListeningPort(opts_.listen, grpc::InsecureServerCredentials(), &port);
     b.SetMaxReceiveMessageSize(64 << 20);
     b.SetMaxSendMessageSize(64 << 20);
-    for (grpc::Service* s :
-         std::initializer_list<grpc::Service*>{kv_.get(), lease_.get(),
-                                               watch_.get(), lock_.get(),
-                                               election_.get(), cluster_.get(),
-                                               peer_.get()}) {
+    for (grpc::Service* s : std::initializer_list<grpc::Service*>{
+             kv_.get(), lease_.get(), watch_.get(), lock_.get(),
+             election_.get(), cluster_.get(), peer_.get()}) {
       b.RegisterService(s);
     }
     server_ = b.BuildAndStart();
     if (!server_ || port == 0) {
-      return absl::UnavailableError(absl::StrCat(
-          "cannot listen on ", opts_.listen,
-          " (address in use, or not a valid host:port?)"));
+      return absl::UnavailableError(
+          absl::StrCat("cannot listen on ", opts_.listen,
+                       " (address in use, or not a valid host:port?)"));
     }
     node_->Start();
     LeaderDutiesOptions lo;

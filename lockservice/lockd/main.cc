@@ -27,19 +27,20 @@ int main(int argc, char** argv) {
   desc.add_options()("help,h", "show this help")(
       "id", po::value<uint64_t>(&opts.id)->default_value(1),
       "this replica's id (> 0)")(
-      "listen", po::value<std::string>(&opts.listen)->default_value(
-                    "127.0.0.1:7400"),
+      "listen",
+      po::value<std::string>(&opts.listen)->default_value("127.0.0.1:7400"),
       "host:port serving clients and peers")(
       "peers", po::value<std::string>(&peers)->default_value(""),
       "initial members: 1=host:port,2=host:port,...")(
-      "data-dir", po::value<std::string>(&opts.data_dir)->default_value(
-                      "/var/lib/berth/lockd"),
+      "data-dir",
+      po::value<std::string>(&opts.data_dir)
+          ->default_value("/var/lib/berth/lockd"),
       "directory for the SQLite file")(
       "join", po::bool_switch(&opts.join),
       "join an existing cluster (after `berth cluster add`) instead of "
-      "bootstrapping")(
-      "tick-ms", po::value<int64_t>(&tick_ms)->default_value(50),
-      "Raft tick interval")(
+      "bootstrapping")("tick-ms",
+                       po::value<int64_t>(&tick_ms)->default_value(50),
+                       "Raft tick interval")(
       "election-ticks", po::value<int>(&opts.election_ticks)->default_value(10),
       "ticks without a leader before campaigning")(
       "snapshot-every",

@@ -112,9 +112,10 @@ void WatchHub::Publish(const std::vector<lockpb::Event>& events,
     }
   }
   for (WatchSink* s : slow) {
-    CancelSinkLocked(s, "watcher too slow: its stream fell too far behind "
-                        "and was cancelled; resume from the last revision "
-                        "received");
+    CancelSinkLocked(s,
+                     "watcher too slow: its stream fell too far behind "
+                     "and was cancelled; resume from the last revision "
+                     "received");
   }
 }
 
@@ -132,7 +133,8 @@ bool WatchHub::Replay(WatchSink* sink, int64_t watch_id,
   const size_t kSlice = 1000;
   for (size_t i = 0; i < events.size(); i += kSlice) {
     std::vector<lockpb::Event> part(
-        events.begin() + i, events.begin() + std::min(events.size(), i + kSlice));
+        events.begin() + i,
+        events.begin() + std::min(events.size(), i + kSlice));
     lockpb::WatchResponse r;
     if (Filter(w->second.spec, watch_id, part, revision, &r)) {
       sink->PushControl(std::move(r));

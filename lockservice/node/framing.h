@@ -12,7 +12,8 @@
 
 namespace berth::node {
 
-inline std::string FrameProposal(uint64_t request_id, std::string_view payload) {
+inline std::string FrameProposal(uint64_t request_id,
+                                 std::string_view payload) {
   std::string out(8 + payload.size(), '\0');
   for (int i = 0; i < 8; ++i) out[i] = static_cast<char>(request_id >> (8 * i));
   std::memcpy(out.data() + 8, payload.data(), payload.size());

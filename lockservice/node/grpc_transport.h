@@ -28,8 +28,7 @@ class PeerSender;
 class GrpcTransport : public Transport {
  public:
   // `on_unreachable(peer)` is called from sender threads.
-  GrpcTransport(uint64_t self_id,
-                std::function<void(uint64_t)> on_unreachable);
+  GrpcTransport(uint64_t self_id, std::function<void(uint64_t)> on_unreachable);
   ~GrpcTransport() override;
 
   void Send(std::vector<raftpb::Message> msgs) override;

@@ -110,8 +110,8 @@ class RaftNodeImpl : public RaftNode {
 
   absl::Status ProposeConfChange(const raftpb::ConfChange& cc,
                                  absl::Time deadline) override {
-    absl::Status st = RunOnDriver(
-        [&] { return raft_->ProposeConfChange(cc); }, deadline);
+    absl::Status st =
+        RunOnDriver([&] { return raft_->ProposeConfChange(cc); }, deadline);
     if (!st.ok()) return st;
     absl::MutexLock l(&mu_);
     auto applied = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -213,13 +213,15 @@ class RaftNodeImpl : public RaftNode {
     return call.status;
   }
 
-  void RemoveReadWaiterLocked(ReadWaiter* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  void RemoveReadWaiterLocked(ReadWaiter* w)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     std::erase(unassigned_reads_, w);
     for (auto& [ctx, list] : reads_in_flight_) std::erase(list, w);
     std::erase(indexed_reads_, w);
   }
 
-  void FailAllLocked(const absl::Status& st) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  void FailAllLocked(const absl::Status& st)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     for (auto& [id, w] : proposals_) {
       w->done = true;
       w->status = st;
@@ -262,9 +264,8 @@ class RaftNodeImpl : public RaftNode {
       {
         absl::MutexLock l(&mu_);
         while (!stopping_ && inbox_.empty() && calls_.empty() &&
-               unreachable_.empty() &&
-               new_proposals_.empty() && unassigned_reads_.empty() &&
-               clock_->Monotonic() < next_tick) {
+               unreachable_.empty() && new_proposals_.empty() &&
+               unassigned_reads_.empty() && clock_->Monotonic() < next_tick) {
           work_cv_.WaitWithTimeout(&mu_, next_tick - clock_->Monotonic());
         }
         if (stopping_) return;
@@ -483,8 +484,8 @@ class RaftNodeImpl : public RaftNode {
     absl::Status st = storage_->CreateSnapshot(
         applied, raft_->GetStatus().conf_state, std::move(*data), compact_to);
     if (!st.ok()) {
-      fprintf(stderr, "raft node %lu: storing snapshot failed: %s\n",
-              opts_.id, std::string(st.message()).c_str());
+      fprintf(stderr, "raft node %lu: storing snapshot failed: %s\n", opts_.id,
+              std::string(st.message()).c_str());
     }
     last_snapshot_index_ = applied;
   }
@@ -528,8 +529,9 @@ absl::StatusOr<std::unique_ptr<RaftNode>> RaftNode::Create(
     Transport* transport) {
   if (opts.id == 0) return absl::InvalidArgumentError("replica id must be > 0");
   if (!storage || !sm || !transport) {
-    return absl::InvalidArgumentError("storage, state machine and transport "
-                                      "are required");
+    return absl::InvalidArgumentError(
+        "storage, state machine and transport "
+        "are required");
   }
   raft::Config cfg;
   cfg.id = opts.id;

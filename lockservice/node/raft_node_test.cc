@@ -152,8 +152,7 @@ class RaftNodeTest : public ::testing::Test {
       // any replica returns as soon as a leader exists or its deadline hits.
       for (auto& [id, r] : replicas_) {
         if (id == except) continue;
-        r.node->ReadBarrier(absl::Now() + absl::Milliseconds(20))
-            .IgnoreError();
+        r.node->ReadBarrier(absl::Now() + absl::Milliseconds(20)).IgnoreError();
         break;
       }
     }
@@ -191,9 +190,9 @@ TEST_F(RaftNodeTest, FollowerForwardsProposalsAndReads) {
   absl::StatusOr<std::string> r = replicas_[follower].node->Propose(
       "from-follower", absl::Now() + absl::Seconds(10));
   ASSERT_TRUE(r.ok()) << r.status();
-  ASSERT_TRUE(
-      replicas_[follower].node->ReadBarrier(absl::Now() + absl::Seconds(10))
-          .ok());
+  ASSERT_TRUE(replicas_[follower]
+                  .node->ReadBarrier(absl::Now() + absl::Seconds(10))
+                  .ok());
   std::vector<std::string> log = replicas_[follower].sm->Log();
   ASSERT_FALSE(log.empty());
   EXPECT_EQ(log.back(), "from-follower");
@@ -245,10 +244,11 @@ TEST_F(RaftNodeTest, SnapshotsCompactTheLogAndCatchUpALaggingReplica) {
   uint64_t lagging = leader % 3 + 1;
   net_.SetDown(lagging, true);
   for (int i = 0; i < 100; ++i) {
-    ASSERT_TRUE(replicas_[leader]
-                    .node->Propose("e" + std::to_string(i),
-                                   absl::Now() + absl::Seconds(10))
-                    .ok());
+    ASSERT_TRUE(
+        replicas_[leader]
+            .node
+            ->Propose("e" + std::to_string(i), absl::Now() + absl::Seconds(10))
+            .ok());
   }
   EXPECT_GT(replicas_[leader].storage->FirstIndex(), 50u)
       << "leader should have compacted its log";

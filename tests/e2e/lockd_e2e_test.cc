@@ -49,13 +49,14 @@ std::string PrefixEnd(std::string p) {
 
 int64_t GrantLease(RawClient& rc, int64_t ttl) {
   lockpb::LeaseGrantResponse resp;
-  grpc::Status st = rc.OnLeader([&](grpc::Channel* ch, grpc::ClientContext* ctx) {
-    lockpb::LeaseGrantRequest req;
-    req.set_ttl(ttl);
-    return lockpb::Lease::NewStub(
-               std::shared_ptr<grpc::Channel>(ch, [](auto*) {}))
-        ->LeaseGrant(ctx, req, &resp);
-  });
+  grpc::Status st =
+      rc.OnLeader([&](grpc::Channel* ch, grpc::ClientContext* ctx) {
+        lockpb::LeaseGrantRequest req;
+        req.set_ttl(ttl);
+        return lockpb::Lease::NewStub(
+                   std::shared_ptr<grpc::Channel>(ch, [](auto*) {}))
+            ->LeaseGrant(ctx, req, &resp);
+      });
   return st.ok() ? resp.id() : 0;
 }
 
@@ -165,8 +166,8 @@ TEST(LockdE2E, FollowerRedirectsWritesAndServesLinearizableReads) {
   lockpb::PutResponse resp;
   grpc::Status st = KV::NewStub(c.Channel(follower))->Put(&ctx, req, &resp);
   ASSERT_FALSE(st.ok());
-  EXPECT_NE(st.error_message().find(absl::StrCat("leader=", leader, "@",
-                                                 c.Address(leader))),
+  EXPECT_NE(st.error_message().find(
+                absl::StrCat("leader=", leader, "@", c.Address(leader))),
             std::string::npos)
       << st.error_message();
   RawClient rc(&c);
@@ -188,8 +189,7 @@ TEST(LockdE2E, BadInputGetsClearErrors) {
   EXPECT_NE(st.error_message().find("value"), std::string::npos)
       << st.error_message();
   st = Put(rc, "/leased", "x", /*lease=*/987654321);
-  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND)
-      << st.error_message();
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND) << st.error_message();
   EXPECT_NE(st.error_message().find("987654321"), std::string::npos)
       << st.error_message();
   st = rc.OnLeader([&](grpc::Channel* ch, grpc::ClientContext* ctx) {

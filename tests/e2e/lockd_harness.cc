@@ -31,9 +31,8 @@ std::string LockdBinary() {
 }
 
 std::string MakeTempDir(const std::string& prefix) {
-  std::string tmpl = (std::filesystem::temp_directory_path() /
-                      (prefix + "-XXXXXX"))
-                         .string();
+  std::string tmpl =
+      (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
   char* d = mkdtemp(tmpl.data());
   return d ? std::string(d) : "";
 }
@@ -124,7 +123,8 @@ absl::Status LockdCluster::StartJoining(uint64_t id,
                                         const std::string& address) {
   addrs_[id] = address;
   std::vector<std::string> peers;
-  for (auto& [pid_id, a] : addrs_) peers.push_back(absl::StrCat(pid_id, "=", a));
+  for (auto& [pid_id, a] : addrs_)
+    peers.push_back(absl::StrCat(pid_id, "=", a));
   std::vector<std::string> args = {
       absl::StrCat("--id=", id), absl::StrCat("--listen=", address),
       absl::StrCat("--peers=", absl::StrJoin(peers, ",")),
@@ -236,10 +236,10 @@ grpc::Status RawClient::OnLeader(
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
     last = fn(c_->Channel(leader).get(), &ctx);
     if (last.ok()) return last;
-    bool retry = last.error_code() == grpc::StatusCode::UNAVAILABLE ||
-                 (last.error_code() == grpc::StatusCode::FAILED_PRECONDITION &&
-                  last.error_message().find("not the leader") !=
-                      std::string::npos);
+    bool retry =
+        last.error_code() == grpc::StatusCode::UNAVAILABLE ||
+        (last.error_code() == grpc::StatusCode::FAILED_PRECONDITION &&
+         last.error_message().find("not the leader") != std::string::npos);
     if (!retry) return last;
   }
   return last;
