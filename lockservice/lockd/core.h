@@ -28,6 +28,8 @@
 
 namespace berth::lockd {
 
+grpc::Status ToGrpc(const absl::Status& s);
+
 struct CoreOptions {
   uint64_t id = 0;
   std::string self_address;
@@ -63,6 +65,30 @@ class Core {
 
   absl::Time Deadline(const grpc::ServerContext* ctx) const;
 
+  // The common shape of a linearizable read RPC: barrier, read the state
+  // machine with `fn` (returning StatusOr<Resp>), answer with a header.
+  template <typename Resp, typename Fn>
+  grpc::Status ReadInto(const grpc::ServerContext* ctx, Resp* resp, Fn&& fn) {
+    absl::Status st = ReadBarrier(false, Deadline(ctx));
+    if (!st.ok()) return ToGrpc(st);
+    auto r = store_->Read(std::forward<Fn>(fn));
+    if (!r.ok()) return ToGrpc(r.status());
+    *resp = std::move(*r);
+    FillHeader(resp->mutable_header());
+    return grpc::Status::OK;
+  }
+
+  // The common shape of a write RPC whose answer is only a header.
+  template <typename Resp>
+  grpc::Status ProposeInto(const grpc::ServerContext* ctx, lockpb::Command cmd,
+                           Resp* resp) {
+    absl::StatusOr<lockpb::CommandResult> r =
+        Propose(std::move(cmd), Deadline(ctx));
+    if (!r.ok()) return ToGrpc(r.status());
+    FillHeader(resp->mutable_header());
+    return grpc::Status::OK;
+  }
+
  private:
   const CoreOptions opts_;
   Clock* const clock_;
@@ -72,8 +98,6 @@ class Core {
   absl::Mutex mu_;
   std::map<uint64_t, std::string> bootstrap_ ABSL_GUARDED_BY(mu_);
 };
-
-grpc::Status ToGrpc(const absl::Status& s);
 
 }  // namespace berth::lockd
 

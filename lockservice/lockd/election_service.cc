@@ -38,24 +38,15 @@ grpc::Status ElectionService::Proclaim(grpc::ServerContext* ctx,
   cmd.mutable_proclaim()->set_name(req->leader().name());
   cmd.mutable_proclaim()->set_token(req->leader().rev());
   cmd.mutable_proclaim()->set_value(req->value());
-  absl::StatusOr<lockpb::CommandResult> r =
-      core_->Propose(std::move(cmd), core_->Deadline(ctx));
-  if (!r.ok()) return ToGrpc(r.status());
-  core_->FillHeader(resp->mutable_header());
-  return grpc::Status::OK;
+  return core_->ProposeInto(ctx, std::move(cmd), resp);
 }
 
 grpc::Status ElectionService::Leader(grpc::ServerContext* ctx,
                                      const lockpb::LeaderRequest* req,
                                      lockpb::LeaderResponse* resp) {
-  absl::Status st = core_->ReadBarrier(false, core_->Deadline(ctx));
-  if (!st.ok()) return ToGrpc(st);
-  auto r = core_->store()->Read(
-      [&](lock::StateMachine& sm) { return sm.Leader(req->name()); });
-  if (!r.ok()) return ToGrpc(r.status());
-  *resp = std::move(*r);
-  core_->FillHeader(resp->mutable_header());
-  return grpc::Status::OK;
+  return core_->ReadInto(ctx, resp, [&](lock::StateMachine& sm) {
+    return sm.Leader(req->name());
+  });
 }
 
 grpc::Status ElectionService::Observe(
@@ -110,11 +101,7 @@ grpc::Status ElectionService::Resign(grpc::ServerContext* ctx,
   lockpb::Command cmd;
   cmd.mutable_lock_release()->set_name(req->leader().name());
   cmd.mutable_lock_release()->set_token(req->leader().rev());
-  absl::StatusOr<lockpb::CommandResult> r =
-      core_->Propose(std::move(cmd), core_->Deadline(ctx));
-  if (!r.ok()) return ToGrpc(r.status());
-  core_->FillHeader(resp->mutable_header());
-  return grpc::Status::OK;
+  return core_->ProposeInto(ctx, std::move(cmd), resp);
 }
 
 }  // namespace berth::lockd

@@ -63,11 +63,7 @@ grpc::Status KvService::Compact(grpc::ServerContext* ctx,
                                 lockpb::CompactionResponse* resp) {
   lockpb::Command cmd;
   cmd.mutable_compact()->set_revision(req->revision());
-  absl::StatusOr<lockpb::CommandResult> r =
-      core_->Propose(std::move(cmd), core_->Deadline(ctx));
-  if (!r.ok()) return ToGrpc(r.status());
-  core_->FillHeader(resp->mutable_header());
-  return grpc::Status::OK;
+  return core_->ProposeInto(ctx, std::move(cmd), resp);
 }
 
 }  // namespace berth::lockd

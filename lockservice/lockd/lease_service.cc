@@ -31,11 +31,7 @@ grpc::Status LeaseService::LeaseRevoke(grpc::ServerContext* ctx,
                                        lockpb::LeaseRevokeResponse* resp) {
   lockpb::Command cmd;
   cmd.mutable_lease_revoke()->set_id(req->id());
-  absl::StatusOr<lockpb::CommandResult> r =
-      core_->Propose(std::move(cmd), core_->Deadline(ctx));
-  if (!r.ok()) return ToGrpc(r.status());
-  core_->FillHeader(resp->mutable_header());
-  return grpc::Status::OK;
+  return core_->ProposeInto(ctx, std::move(cmd), resp);
 }
 
 grpc::Status LeaseService::LeaseKeepAlive(

@@ -140,24 +140,15 @@ grpc::Status LockService::Unlock(grpc::ServerContext* ctx,
   lockpb::Command cmd;
   cmd.mutable_lock_release()->set_name(req->name());
   cmd.mutable_lock_release()->set_token(req->token());
-  absl::StatusOr<lockpb::CommandResult> r =
-      core_->Propose(std::move(cmd), core_->Deadline(ctx));
-  if (!r.ok()) return ToGrpc(r.status());
-  core_->FillHeader(resp->mutable_header());
-  return grpc::Status::OK;
+  return core_->ProposeInto(ctx, std::move(cmd), resp);
 }
 
 grpc::Status LockService::Holder(grpc::ServerContext* ctx,
                                  const lockpb::HolderRequest* req,
                                  lockpb::HolderResponse* resp) {
-  absl::Status st = core_->ReadBarrier(false, core_->Deadline(ctx));
-  if (!st.ok()) return ToGrpc(st);
-  auto r = core_->store()->Read(
-      [&](lock::StateMachine& sm) { return sm.Holder(req->name()); });
-  if (!r.ok()) return ToGrpc(r.status());
-  *resp = std::move(*r);
-  core_->FillHeader(resp->mutable_header());
-  return grpc::Status::OK;
+  return core_->ReadInto(ctx, resp, [&](lock::StateMachine& sm) {
+    return sm.Holder(req->name());
+  });
 }
 
 grpc::Status LockService::CheckToken(grpc::ServerContext* ctx,
