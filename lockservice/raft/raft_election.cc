@@ -82,13 +82,15 @@ void RaftImpl::HandleVoteRequest(const raftpb::Message& m) {
   const bool can_vote = vote_ == m.from() ||
                         (vote_ == kNone && lead_ == kNone) ||
                         (pre && m.term() > term_);
-  const Progress* self = tracker_.Get(id_);
-  const bool learner = self != nullptr && self->learner;
+  // A learner answers too: it may have been promoted by an entry it has not
+  // applied yet, and the candidate counts only votes from its own voters, so
+  // answering is safe. Refusing can wedge a cluster that needs this vote
+  // (found by berth-raft-sim, seed 8934, 3 nodes).
   raftpb::Message resp;
   resp.set_to(m.from());
   resp.set_type(pre ? raftpb::MSG_PRE_VOTE_RESP : raftpb::MSG_VOTE_RESP);
   // §5.4.1 election restriction: only for a log at least as up to date.
-  if (can_vote && !learner && log_.IsUpToDate(m.index(), m.log_term())) {
+  if (can_vote && log_.IsUpToDate(m.index(), m.log_term())) {
     resp.set_term(m.term());
     if (!pre) {
       election_elapsed_ = 0;

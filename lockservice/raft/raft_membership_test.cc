@@ -396,5 +396,49 @@ TEST(RaftReadIndex, SingleNodeAnswersImmediately) {
   EXPECT_EQ(net.node(1).read_states[0].index, 1u);
 }
 
+// Thesis §4.2.1: a learner may already be a voter through an entry it has
+// not applied yet, so it must answer vote requests; the candidate counts only
+// votes from its own voters. Refusing wedged a cluster in berth-raft-sim
+// (seed 8934, 3 nodes): the only remaining voter that could complete a quorum
+// still believed it was a learner.
+TEST(RaftMembership, LearnerAnswersVoteRequests) {
+  Network net(3);
+  ASSERT_EQ(net.Elect(1), 1u);
+  net.AddEmptyNode(4);
+  ASSERT_TRUE(
+      net.raft(1)
+          .ProposeConfChange(MakeConfChange(raftpb::CONF_ADD_LEARNER, 4))
+          .ok());
+  net.Stabilize();
+  ASSERT_TRUE(HasLearner(net.raft(4).GetStatus().conf_state, 4));
+  // Let the learner's leader lease run out so it considers votes at all.
+  net.Isolate(4);
+  net.Tick(4, 40);
+  net.Heal();
+  net.queue().clear();
+  const Status st = net.raft(4).GetStatus();
+  for (raftpb::MessageType type : {raftpb::MSG_PRE_VOTE, raftpb::MSG_VOTE}) {
+    raftpb::Message m;
+    m.set_type(type);
+    m.set_from(2);
+    m.set_to(4);
+    m.set_term(st.hard_state.term() + 1);
+    m.set_index(st.last_index);
+    m.set_log_term(st.hard_state.term());
+    ASSERT_TRUE(net.raft(4).Step(m).ok());
+  }
+  net.DrainReady();
+  int granted = 0;
+  for (const raftpb::Message& m : net.queue()) {
+    if (m.from() == 4 && m.to() == 2 &&
+        (m.type() == raftpb::MSG_PRE_VOTE_RESP ||
+         m.type() == raftpb::MSG_VOTE_RESP) &&
+        !m.reject()) {
+      ++granted;
+    }
+  }
+  EXPECT_EQ(granted, 2) << "the learner refused a vote it may owe";
+}
+
 }  // namespace
 }  // namespace berth::raft
