@@ -1,7 +1,7 @@
 // berth-lockd: one replica of berth's replicated lock service.
 //
-//   berth-lockd --id 1 --listen 127.0.0.1:7401 \
-//     --peers 1=127.0.0.1:7401,2=127.0.0.1:7402,3=127.0.0.1:7403 \
+//   berth-lockd --id 1 --listen 127.0.0.1:7401
+//     --peers 1=127.0.0.1:7401,2=127.0.0.1:7402,3=127.0.0.1:7403
 //     --data-dir /var/lib/berth/lockd
 //
 // With no --peers it runs a single-member cluster on 127.0.0.1:7400.
