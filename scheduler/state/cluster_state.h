@@ -1,0 +1,104 @@
+// ClusterState: the scheduler's in-memory mirror of /berth/ in lockd.
+//
+// Built from a Load (Reset) and kept current by applying watch events in
+// revision order (Apply). Every scheduler process keeps one: the leader
+// plans from it, followers answer reads from it. Records that do not parse
+// are counted and skipped, never fatal: one bad value must not stop the
+// scheduler.
+//
+// Thread safety: not thread-safe; the owner serializes access.
+#ifndef BERTH_SCHEDULER_STATE_CLUSTER_STATE_H_
+#define BERTH_SCHEDULER_STATE_CLUSTER_STATE_H_
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "proto/agent.pb.h"
+#include "proto/job.pb.h"
+#include "scheduler/state/store.h"
+
+namespace berth::sched {
+
+template <typename T>
+struct Versioned {
+  T value;
+  int64_t mod_revision = 0;
+};
+
+using JobId = std::pair<std::string, std::string>;  // (namespace, name)
+
+class ClusterState {
+ public:
+  void Reset(const StoreSnapshot& snapshot);
+  void Apply(const StoreEvent& event);
+
+  // The revision everything up to which has been applied.
+  int64_t revision() const { return revision_; }
+  int64_t corrupt_records() const { return corrupt_; }
+
+  const std::set<std::string>& namespaces() const { return namespaces_; }
+  const std::map<JobId, Versioned<jobpb::JobRecord>>& jobs() const {
+    return jobs_;
+  }
+  const std::map<std::string, Versioned<jobpb::Allocation>>& allocs() const {
+    return allocs_;
+  }
+  const std::map<std::string, agentpb::AllocationStatus>& statuses() const {
+    return statuses_;
+  }
+  const std::map<std::string, agentpb::NodeInfo>& nodes() const {
+    return nodes_;
+  }
+  const std::set<std::string>& draining() const { return draining_; }
+  // node -> alloc ids with a key under /berth/allocs/<node>/.
+  const std::map<std::string, std::set<std::string>>& agent_allocs() const {
+    return agent_allocs_;
+  }
+  const std::map<JobId, Versioned<jobpb::CronMarker>>& cron_markers() const {
+    return cron_markers_;
+  }
+  const std::map<JobId, std::map<int64_t, Versioned<jobpb::CronRun>>>&
+  cron_runs() const {
+    return cron_runs_;
+  }
+  // The most recent events per job (bounded), oldest first.
+  const std::map<JobId, std::vector<jobpb::Event>>& events() const {
+    return events_;
+  }
+  // Highest event sequence number seen per job (0 = none).
+  int64_t last_event_seq(const JobId& job) const;
+
+  // Allocation ids of a job.
+  std::vector<std::string> AllocsOf(const JobId& job) const;
+  const jobpb::JobRecord* FindJob(const JobId& job) const;
+  const agentpb::AllocationStatus* FindStatus(const std::string& id) const;
+
+  static constexpr size_t kEventsKept = 50;
+
+ private:
+  void Put(const std::string& key, const std::string& value, int64_t rev);
+  void Delete(const std::string& key);
+
+  int64_t revision_ = 0;
+  int64_t corrupt_ = 0;
+  std::set<std::string> namespaces_;
+  std::map<JobId, Versioned<jobpb::JobRecord>> jobs_;
+  std::map<std::string, Versioned<jobpb::Allocation>> allocs_;
+  std::map<JobId, std::set<std::string>> allocs_by_job_;
+  std::map<std::string, agentpb::AllocationStatus> statuses_;
+  std::map<std::string, agentpb::NodeInfo> nodes_;
+  std::set<std::string> draining_;
+  std::map<std::string, std::set<std::string>> agent_allocs_;
+  std::map<JobId, Versioned<jobpb::CronMarker>> cron_markers_;
+  std::map<JobId, std::map<int64_t, Versioned<jobpb::CronRun>>> cron_runs_;
+  std::map<JobId, std::vector<jobpb::Event>> events_;
+  std::map<JobId, int64_t> event_seq_;
+};
+
+}  // namespace berth::sched
+
+#endif  // BERTH_SCHEDULER_STATE_CLUSTER_STATE_H_
