@@ -34,6 +34,7 @@ enum class OutputFormat { kTable, kJson };
 
 struct GlobalOptions {
   std::vector<std::string> lock_endpoints;
+  std::vector<std::string> scheduler_endpoints;
   OutputFormat output = OutputFormat::kTable;
   absl::Duration timeout = absl::Seconds(10);
 };
@@ -87,6 +88,10 @@ void AddElectCommands(std::vector<Command>* table);
 void AddLeaseCommands(std::vector<Command>* table);
 void AddClusterCommands(std::vector<Command>* table);
 void AddBenchCommands(std::vector<Command>* table);
+void AddCronBenchCommands(std::vector<Command>* table);
+void AddJobCommands(std::vector<Command>* table);
+void AddDevCommands(std::vector<Command>* table);
+void AddCompletionCommands(std::vector<Command>* table);
 
 // The flags every command accepts.
 po::options_description GlobalFlags();

@@ -18,8 +18,10 @@ namespace berth::cli {
 namespace {
 
 constexpr char kDefaultEndpoints[] = "127.0.0.1:7400";
+constexpr char kDefaultScheduler[] = "127.0.0.1:7500";
 // Global flags that take a value, so that the command scan skips the value.
-const char* const kValueFlags[] = {"--lock-endpoints", "--output", "--timeout"};
+const char* const kValueFlags[] = {"--lock-endpoints", "--scheduler",
+                                   "--output", "--timeout"};
 
 std::vector<Command> BuildTable() {
   std::vector<Command> table;
@@ -30,6 +32,10 @@ std::vector<Command> BuildTable() {
   AddLeaseCommands(&table);
   AddClusterCommands(&table);
   AddBenchCommands(&table);
+  AddCronBenchCommands(&table);
+  AddJobCommands(&table);
+  AddDevCommands(&table);
+  AddCompletionCommands(&table);
   std::sort(table.begin(), table.end(),
             [](const Command& a, const Command& b) { return a.path < b.path; });
   return table;
@@ -77,6 +83,19 @@ absl::StatusOr<GlobalOptions> ReadGlobals(const po::variables_map& vm) {
   auto list = lock::ParseEndpoints(endpoints);
   if (!list.ok()) return list.status();
   g.lock_endpoints = *std::move(list);
+  std::string sched = vm["scheduler"].as<std::string>();
+  if (vm["scheduler"].defaulted()) {
+    if (const char* env = std::getenv("BERTH_SCHEDULER");
+        env != nullptr && *env != '\0') {
+      sched = env;
+    }
+  }
+  auto scheds = lock::ParseEndpoints(sched);
+  if (!scheds.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--scheduler: ", scheds.status().message()));
+  }
+  g.scheduler_endpoints = *std::move(scheds);
   std::string output = vm["output"].as<std::string>();
   if (output == "table") {
     g.output = OutputFormat::kTable;
@@ -252,6 +271,9 @@ po::options_description GlobalFlags() {
       "lock-endpoints",
       po::value<std::string>()->default_value(kDefaultEndpoints),
       "lockd replicas, host:port[,host:port...] (env BERTH_LOCK_ENDPOINTS)")(
+      "scheduler", po::value<std::string>()->default_value(kDefaultScheduler),
+      "berth-scheduler addresses, host:port[,host:port...] (env "
+      "BERTH_SCHEDULER)")(
       "output", po::value<std::string>()->default_value("table"),
       "table or json")("timeout",
                        po::value<std::string>()->default_value("10s"),

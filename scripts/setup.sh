@@ -13,6 +13,9 @@ PACKAGES=(
   libyaml-cpp-dev libhowardhinnant-date-dev tzdata
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format iproute2 procps util-linux
+  # Peers of scripts/bench-compare.sh (issue #8). Not zookeeperd: it runs a
+  # system service; the script starts its own instances on 127.0.0.1.
+  etcd-server etcd-client zookeeper libzookeeper-mt-dev jq
 )
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -36,3 +39,9 @@ echo "setup.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# etcd-server ships an enabled etcd.service; on a machine run by systemd it
+# would start a default etcd on 127.0.0.1:2379. Nothing here needs it.
+if [[ -d /run/systemd/system ]] && systemctl is-enabled etcd.service >/dev/null 2>&1; then
+  systemctl disable --now etcd.service >/dev/null 2>&1 || true
+fi

@@ -16,3 +16,9 @@ if [[ -n "${LABELS:-}" ]]; then
   args+=(-L "$LABELS")
 fi
 ctest "${args[@]}"
+# The installed package, as another project uses it: cmake --install,
+# find_package(berth) in examples/find_package, a lock taken through the
+# installed berth-lockd, and the .deb. Part of the full run only.
+if [[ -z "${LABELS:-}" ]]; then
+  BUILD_DIR="$BUILD_DIR" scripts/check-install.sh
+fi

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -58,12 +59,51 @@ LogPump::~LogPump() {
 absl::StatusOr<TaskLogFds> LogPump::Attach(const std::string& alloc_id,
                                            const std::string& dir,
                                            const LogLimits& limits) {
+  return AttachImpl(alloc_id, dir, "", limits, /*hand_out=*/true);
+}
+
+absl::StatusOr<TaskLogFds> LogPump::AttachFifo(const std::string& alloc_id,
+                                               const std::string& dir,
+                                               const std::string& fifo_dir,
+                                               const LogLimits& limits) {
+  if (fifo_dir.empty()) {
+    return absl::InvalidArgumentError("log attach: fifo_dir is empty");
+  }
+  return AttachImpl(alloc_id, dir, fifo_dir, limits, /*hand_out=*/true);
+}
+
+absl::Status LogPump::Reattach(const std::string& alloc_id,
+                               const std::string& dir,
+                               const std::string& fifo_dir,
+                               const LogLimits& limits) {
+  if (fifo_dir.empty()) {
+    return absl::InvalidArgumentError("log reattach: fifo_dir is empty");
+  }
+  for (const char* name : {"stdout", "stderr"}) {
+    std::error_code ec;
+    if (!std::filesystem::is_fifo(absl::StrCat(fifo_dir, "/", name), ec)) {
+      return absl::NotFoundError(absl::StrCat(
+          "log reattach ", alloc_id, ": no FIFO ", fifo_dir, "/", name));
+    }
+  }
+  return AttachImpl(alloc_id, dir, fifo_dir, limits, /*hand_out=*/false)
+      .status();
+}
+
+absl::StatusOr<TaskLogFds> LogPump::AttachImpl(const std::string& alloc_id,
+                                               const std::string& dir,
+                                               const std::string& fifo_dir,
+                                               const LogLimits& limits,
+                                               bool hand_out) {
   if (alloc_id.empty()) {
     return absl::InvalidArgumentError("log attach: alloc_id is empty");
   }
   if (absl::Status s = ValidateLogLimits(limits); !s.ok()) return s;
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
+  if (!ec && !fifo_dir.empty()) {
+    std::filesystem::create_directories(fifo_dir, ec);
+  }
   if (ec) {
     return absl::PermissionDeniedError(absl::StrCat(
         "log attach ", alloc_id, ": create ", dir, ": ", ec.message()));
@@ -78,14 +118,39 @@ absl::StatusOr<TaskLogFds> LogPump::Attach(const std::string& alloc_id,
         RotatingFile::Open(dir, stream, limits);
     if (!file.ok()) return file.status();
     task->streams[which].file = *std::move(file);
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0) {
-      return Errno(absl::StrCat("log attach ", alloc_id, ": pipe2"));
+    if (fifo_dir.empty()) {
+      int p[2];
+      if (pipe2(p, O_CLOEXEC) != 0) {
+        return Errno(absl::StrCat("log attach ", alloc_id, ": pipe2"));
+      }
+      task->streams[which].read_fd = Fd(p[0]);
+      *write_ends[which] = Fd(p[1]);
+    } else {
+      const std::string path =
+          absl::StrCat(fifo_dir, which == 0 ? "/stdout" : "/stderr");
+      if (mkfifo(path.c_str(), 0600) != 0 && errno != EEXIST) {
+        return Errno(absl::StrCat("log attach ", alloc_id, ": mkfifo ", path));
+      }
+      // The read end first: a non-blocking read open never waits for a
+      // writer, and a FIFO that had no reader would fail the write open.
+      task->streams[which].read_fd =
+          Fd(open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+      if (!task->streams[which].read_fd.valid()) {
+        return Errno(absl::StrCat("log attach ", alloc_id, ": open ", path));
+      }
+      if (hand_out) {
+        // Read-write, so that the task itself keeps the FIFO open for
+        // reading: while no agent reads, its writes fill the buffer and
+        // then block instead of failing with EPIPE.
+        *write_ends[which] = Fd(open(path.c_str(), O_RDWR | O_CLOEXEC));
+        if (!write_ends[which]->valid()) {
+          return Errno(absl::StrCat("log attach ", alloc_id, ": open ", path));
+        }
+      }
     }
-    task->streams[which].read_fd = Fd(p[0]);
-    *write_ends[which] = Fd(p[1]);
-    fcntl(p[0], F_SETFL, O_NONBLOCK);
-    fcntl(p[0], F_SETPIPE_SZ, kPipeSize);
+    const int read_fd = task->streams[which].read_fd.get();
+    fcntl(read_fd, F_SETFL, O_NONBLOCK);
+    fcntl(read_fd, F_SETPIPE_SZ, kPipeSize);
   }
 
   absl::MutexLock lock(&mu_);

@@ -69,6 +69,25 @@ class LogPump {
                                     const std::string& dir,
                                     const LogLimits& limits);
 
+  // Like Attach, but through the named FIFOs <fifo_dir>/{stdout,stderr}
+  // (created if missing). The write ends are opened read-write, so the task
+  // itself holds the FIFO open for reading: when no agent reads (it crashed
+  // or is restarting) its writes fill the FIFO and then block, instead of
+  // failing with EPIPE. A restarted agent calls Reattach.
+  absl::StatusOr<TaskLogFds> AttachFifo(const std::string& alloc_id,
+                                        const std::string& dir,
+                                        const std::string& fifo_dir,
+                                        const LogLimits& limits);
+
+  // Reads the FIFOs of a task attached by an earlier agent (one that is
+  // adopted after a restart) into the same files, continuing them. Caveat:
+  // the kernel signals end-of-file on a FIFO only to readers that were open
+  // before the last writer opened, so a re-attached task never reports
+  // `drained`; the caller detaches it after a timeout once the task exited
+  // (Detach copies what is left).
+  absl::Status Reattach(const std::string& alloc_id, const std::string& dir,
+                        const std::string& fifo_dir, const LogLimits& limits);
+
   // Copies whatever is already in the pipes, then closes them and the files.
   // Writers still alive get EPIPE. NotFound if `alloc_id` is not attached.
   absl::Status Detach(const std::string& alloc_id);
@@ -91,6 +110,11 @@ class LogPump {
     std::string last_error;
   };
 
+  // `fifo_dir` empty: anonymous pipes. `hand_out`: return write ends.
+  absl::StatusOr<TaskLogFds> AttachImpl(const std::string& alloc_id,
+                                        const std::string& dir,
+                                        const std::string& fifo_dir,
+                                        const LogLimits& limits, bool hand_out);
   LogPump(Fd epoll, Fd wake)
       : epoll_(std::move(epoll)), wake_(std::move(wake)) {}
   void Run();

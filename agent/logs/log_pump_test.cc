@@ -108,6 +108,53 @@ TEST_F(LogPumpTest, CopiesBothStreamsUntilWritersClose) {
   EXPECT_TRUE(pump_->Detach("a1").ok());
 }
 
+TEST_F(LogPumpTest, FifoDrainsWhenTheTaskIsGone) {
+  const std::string logs = dir_ + "/a1/logs";
+  const std::string fifos = dir_ + "/a1/fifo";
+  auto fds = pump_->AttachFifo("a1", logs, fifos, {});
+  ASSERT_TRUE(fds.ok()) << fds.status();
+  EXPECT_TRUE(std::filesystem::is_fifo(fifos + "/stdout"));
+  EXPECT_TRUE(std::filesystem::is_fifo(fifos + "/stderr"));
+  ASSERT_TRUE(WriteAll(fds->stdout_fd.get(), "hello\n"));
+  ASSERT_TRUE(WriteAll(fds->stderr_fd.get(), "oops\n"));
+  *fds = TaskLogFds();
+  ASSERT_TRUE(pump_->WaitDrained("a1", absl::Now() + kDeadline).ok());
+  EXPECT_EQ(Slurp(logs + "/stdout.log"), "hello\n");
+  EXPECT_EQ(Slurp(logs + "/stderr.log"), "oops\n");
+  EXPECT_TRUE(pump_->Detach("a1").ok());
+}
+
+// The agent crashes (its pump goes away) while the task keeps writing; a
+// new pump re-attaches to the FIFOs and nothing is lost.
+TEST_F(LogPumpTest, FifoOutputSurvivesAnAgentRestart) {
+  const std::string logs = dir_ + "/a1/logs";
+  const std::string fifos = dir_ + "/a1/fifo";
+  auto fds = pump_->AttachFifo("a1", logs, fifos, {});
+  ASSERT_TRUE(fds.ok()) << fds.status();
+  ASSERT_TRUE(WriteAll(fds->stdout_fd.get(), "before\n"));
+  pump_.reset();
+  // No reader but the task's own read-write descriptor: no EPIPE.
+  ASSERT_TRUE(WriteAll(fds->stdout_fd.get(), "while-down\n"));
+
+  auto p = LogPump::Create();
+  ASSERT_TRUE(p.ok());
+  pump_ = *std::move(p);
+  ASSERT_TRUE(pump_->Reattach("a1", logs, fifos, {}).ok());
+  ASSERT_TRUE(WriteAll(fds->stdout_fd.get(), "after\n"));
+  const std::string want = "before\nwhile-down\nafter\n";
+  const absl::Time deadline = absl::Now() + kDeadline;
+  while (Slurp(logs + "/stdout.log") != want && absl::Now() < deadline) {
+    pump_->WaitDrained("a1", absl::Now() + absl::Milliseconds(10))
+        .IgnoreError();
+  }
+  EXPECT_EQ(Slurp(logs + "/stdout.log"), want);
+  *fds = TaskLogFds();
+  EXPECT_TRUE(pump_->Detach("a1").ok());
+
+  EXPECT_EQ(pump_->Reattach("b2", logs, dir_ + "/none", {}).code(),
+            absl::StatusCode::kNotFound);
+}
+
 TEST_F(LogPumpTest, DetachStoresWhatIsStillInThePipe) {
   auto fds = pump_->Attach("a1", dir_, {});
   ASSERT_TRUE(fds.ok()) << fds.status();

@@ -7,14 +7,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/server/alloc_convert.h"
+#include "agent/server/health_probe.h"
 
 namespace berth::agent {
 namespace {
 
 constexpr absl::Duration kRetryBackoff = absl::Seconds(1);
-// How long an exited task's pipes may take to reach end-of-file before the
-// pump lets go of them anyway (a grandchild that kept them open).
-constexpr absl::Duration kDrainTimeout = absl::Seconds(5);
 
 void Log(const std::string& msg) {
   std::cerr << "berth-agent: " << msg << "\n";
@@ -25,12 +23,14 @@ void Log(const std::string& msg) {
 Agent::Agent(AgentOptions options, std::unique_ptr<Runtime> runtime,
              std::unique_ptr<AllocStore> store,
              std::unique_ptr<lock::Client> client,
-             std::unique_ptr<LogPump> pump)
+             std::unique_ptr<LogPump> pump, std::unique_ptr<Prober> prober)
     : options_(std::move(options)),
       runtime_(std::move(runtime)),
       store_(std::move(store)),
       client_(std::move(client)),
-      pump_(std::move(pump)) {}
+      pump_(std::move(pump)),
+      health_(
+          std::make_unique<HealthChecker>(options_.clock, std::move(prober))) {}
 
 absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(
     AgentOptions options, std::unique_ptr<Runtime> runtime,
@@ -43,10 +43,13 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(
   }
   absl::StatusOr<std::unique_ptr<LogPump>> pump = LogPump::Create();
   if (!pump.ok()) return pump.status();
+  std::unique_ptr<Prober> prober = std::move(options.prober);
+  if (prober == nullptr) prober = std::make_unique<SystemProber>();
   auto agent = std::unique_ptr<Agent>(
       new Agent(std::move(options), std::move(runtime), std::move(store),
-                std::move(client), std::move(*pump)));
+                std::move(client), std::move(*pump), std::move(prober)));
   if (absl::Status s = agent->Recover(); !s.ok()) return s;
+  agent->health_->Start();
   agent->loop_ = std::thread([a = agent.get()] { a->Loop(); });
   return agent;
 }
@@ -55,6 +58,10 @@ Agent::~Agent() { Shutdown(); }
 
 std::string Agent::LogDir(const std::string& id) const {
   return absl::StrCat(options_.data_dir, "/allocs/", id, "/logs");
+}
+
+std::string Agent::FifoDir(const std::string& id) const {
+  return absl::StrCat(options_.data_dir, "/allocs/", id, "/fifo");
 }
 
 bool Agent::LogsFinished(const std::string& id) const {
@@ -76,12 +83,22 @@ absl::Status Agent::Recover() {
   if (!records.ok()) return records.status();
   for (AllocRecord& r : *records) {
     if (r.task.has_value() && !IsTerminal(r.state)) {
-      // The task's log pipes died with the previous agent, so its output
-      // from now on is not captured (see docs/agent.md).
       if (absl::Status s = runtime_->Adopt(*r.task); !s.ok()) {
         Log(absl::StrCat("adopt ", r.alloc_id, ": ", s.ToString()));
       } else {
         adopted_.insert(r.alloc_id);
+        // The task writes into named FIFOs that outlive the previous agent;
+        // read them again so that its output keeps flowing.
+        if (absl::Status s =
+                pump_->Reattach(r.alloc_id, LogDir(r.alloc_id),
+                                FifoDir(r.alloc_id), options_.log_limits);
+            s.ok()) {
+          SetLogsLive(r.alloc_id, true);
+        } else {
+          Log(absl::StrCat("logs of ", r.alloc_id, ": ", s.ToString()));
+        }
+        agentpb::AllocationSpec spec;
+        if (spec.ParseFromString(r.spec)) WatchHealth(r.alloc_id, spec);
       }
     }
     // Report every record once: a status written just before the crash may
@@ -91,6 +108,18 @@ absl::Status Agent::Recover() {
   }
   Log(absl::StrCat("recovered ", records_.size(), " allocations, adopted ",
                    adopted_.size()));
+  absl::StatusOr<std::optional<std::string>> snap =
+      store_->GetMeta(kDesiredSnapshotKey);
+  agentpb::DesiredSnapshot snapshot;
+  if (snap.ok() && snap->has_value() && snapshot.ParseFromString(**snap) &&
+      snapshot.revision() > 0) {
+    for (const auto& e : snapshot.allocs()) {
+      desired_[e.spec().alloc_id()] = Desired{e.spec(), e.mod_revision()};
+    }
+    // Known as of that revision; the resumed watch brings the rest.
+    desired_known_ = true;
+    resume_revision_ = snapshot.revision();
+  }
   return absl::OkStatus();
 }
 
@@ -157,6 +186,7 @@ void Agent::Tick() {
     break;
   }
   JoinFinishedStops();
+  for (const std::string& id : health_->TakeChanged()) dirty_.insert(id);
   for (const Action& a : Reconcile(
            [this] {
              std::map<std::string, agentpb::AllocationSpec> specs;
@@ -217,23 +247,33 @@ void Agent::EnsureWatching() {
   if (now < next_watch_) return;
   next_watch_ = now + kRetryBackoff;
   const std::string prefix = AllocPrefix(options_.node);
-  lock::RangeOptions ro;
-  ro.prefix = true;
-  absl::StatusOr<lock::RangeResult> range = client_->kv().Range(prefix, ro);
-  if (!range.ok()) {
-    Log(absl::StrCat("read ", prefix, ": ", range.status().ToString()));
-    return;
+  int64_t start = 0;
+  if (resume_revision_ > 0) {
+    // One try: if that history is compacted the watch ends with
+    // OUT_OF_RANGE and the next attempt reads the prefix afresh.
+    start = resume_revision_ + 1;
+    resume_revision_ = 0;
+    Log(absl::StrCat("resuming watch of ", prefix, " from revision ", start,
+                     " (", desired_.size(), " allocations known)"));
+  } else {
+    lock::RangeOptions ro;
+    ro.prefix = true;
+    absl::StatusOr<lock::RangeResult> range = client_->kv().Range(prefix, ro);
+    if (!range.ok()) {
+      Log(absl::StrCat("read ", prefix, ": ", range.status().ToString()));
+      return;
+    }
+    desired_.clear();
+    for (const lock::KeyValue& kv : range->kvs) {
+      SetDesired(kv.key, kv.value, kv.mod_revision);
+    }
+    desired_known_ = true;
+    SaveDesired(range->revision);
+    start = range->revision + 1;
   }
-  desired_.clear();
-  for (const lock::KeyValue& kv : range->kvs) {
-    SetDesired(kv.key, kv.value, kv.mod_revision);
-  }
-  desired_known_ = true;
-  store_->SetMeta(kWatchRevisionKey, absl::StrCat(range->revision))
-      .IgnoreError();
   lock::WatchOptions wo;
   wo.prefix = true;
-  wo.start_revision = range->revision + 1;
+  wo.start_revision = start;
   absl::StatusOr<std::unique_ptr<lock::Watch>> w =
       lock::Watch::Start(client_.get(), prefix, wo,
                          [this, generation = ++watch_generation_](
@@ -272,9 +312,23 @@ void Agent::ApplyBatch(const lock::WatchBatch& batch) {
     absl::StatusOr<std::string> id = AllocIdFromKey(options_.node, ev.kv.key);
     if (id.ok()) desired_.erase(*id);
   }
-  if (last > 0) {
-    store_->SetMeta(kWatchRevisionKey, absl::StrCat(last)).IgnoreError();
+  if (last > 0) SaveDesired(last);
+}
+
+void Agent::SaveDesired(int64_t revision) {
+  agentpb::DesiredSnapshot snapshot;
+  snapshot.set_revision(revision);
+  for (const auto& [id, d] : desired_) {
+    agentpb::DesiredSnapshot::Entry* e = snapshot.add_allocs();
+    *e->mutable_spec() = d.spec;
+    e->set_mod_revision(d.revision);
   }
+  absl::Status s =
+      store_->SetMeta(kDesiredSnapshotKey, snapshot.SerializeAsString());
+  if (s.ok()) {
+    s = store_->SetMeta(kWatchRevisionKey, absl::StrCat(revision));
+  }
+  if (!s.ok()) Log(absl::StrCat("persist desired state: ", s.ToString()));
 }
 
 std::map<std::string, LocalAlloc> Agent::Observe() {
@@ -309,166 +363,6 @@ void Agent::Execute(const Action& action) {
     case Action::Kind::kForget:
       Forget(action.alloc_id);
       return;
-  }
-}
-
-void Agent::Save(const AllocRecord& record) {
-  records_[record.alloc_id] = record;
-  dirty_.insert(record.alloc_id);
-  if (absl::Status s = store_->Put(record); !s.ok()) {
-    Log(absl::StrCat("persist ", record.alloc_id, ": ", s.ToString()));
-  }
-}
-
-void Agent::Launch(const std::string& id) {
-  const Desired& d = desired_.at(id);
-  // A replaced attempt: release the old task and its pipes first.
-  runtime_->Cleanup(id).IgnoreError();
-  pump_->Detach(id).IgnoreError();
-  draining_.erase(id);
-  adopted_.erase(id);
-  usage_.erase(id);
-
-  AllocRecord r;
-  r.alloc_id = id;
-  r.job = d.spec.job();
-  r.spec = d.spec.SerializeAsString();
-  r.attempt = d.spec.attempt();
-  r.state = AllocState::kStarting;
-  // Persisted before the launch: a crash in between leaves a record without
-  // a task, which the next start launches again.
-  Save(r);
-
-  const std::string alloc_dir = absl::StrCat(options_.data_dir, "/allocs/", id);
-  TaskSpec task = ToTaskSpec(d.spec, alloc_dir + "/sandbox");
-  absl::StatusOr<TaskLogFds> fds =
-      pump_->Attach(id, LogDir(id), options_.log_limits);
-  absl::StatusOr<TaskRecord> launched =
-      fds.ok() ? absl::UnknownError("not launched") : fds.status();
-  if (fds.ok()) {
-    task.stdout_fd = fds->stdout_fd.get();
-    task.stderr_fd = fds->stderr_fd.get();
-    launched = runtime_->Launch(task);
-    // Drop our copies of the write ends so the pump sees end-of-file once
-    // the task is gone.
-    *fds = TaskLogFds{};
-  }
-  const absl::Time now = options_.clock->Now();
-  if (!launched.ok()) {
-    pump_->Detach(id).IgnoreError();
-    r.SetExit(ExitStatus::Failed(std::string(launched.status().message())));
-    r.finish_time = now;
-    Save(r);
-    return;
-  }
-  SetLogsLive(id, true);
-  r.task = *launched;
-  r.state = AllocState::kRunning;
-  r.start_time = now;
-  Save(r);
-}
-
-void Agent::StartStop(const std::string& id) {
-  if (stops_.count(id) > 0) return;
-  absl::Duration grace = absl::Seconds(5);
-  if (auto it = desired_.find(id); it != desired_.end()) {
-    grace = KillTimeout(it->second.spec);
-  } else {
-    agentpb::AllocationSpec spec;
-    if (spec.ParseFromString(records_[id].spec)) grace = KillTimeout(spec);
-  }
-  stop_requested_.insert(id);
-  auto done = std::make_shared<std::atomic<bool>>(false);
-  Runtime* rt = runtime_.get();
-  StopJob job;
-  job.done = done;
-  job.thread = std::thread([rt, id, grace, done] {
-    absl::StatusOr<ExitStatus> st = rt->Stop(id, grace);
-    if (!st.ok()) Log(absl::StrCat("stop ", id, ": ", st.status().ToString()));
-    done->store(true);
-  });
-  stops_[id] = std::move(job);
-}
-
-void Agent::JoinFinishedStops() {
-  for (auto it = stops_.begin(); it != stops_.end();) {
-    if (it->second.done->load()) {
-      it->second.thread.join();
-      it = stops_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-}
-
-void Agent::RecordExit(const std::string& id, const ExitStatus& exit) {
-  AllocRecord r = records_.at(id);
-  r.SetExit(exit);
-  if (adopted_.count(id) > 0 && exit.kind == ExitStatus::Kind::kFailed) {
-    // Not our child any more: its exit status went to init.
-    if (stop_requested_.count(id) > 0) {
-      r.state = AllocState::kKilled;
-      r.exit_reason = "stopped by the agent; exit status unknown (adopted)";
-    } else {
-      r.state = AllocState::kLost;
-    }
-  }
-  stop_requested_.erase(id);
-  r.finish_time = options_.clock->Now();
-  if (absl::StatusOr<Usage> u = runtime_->GetUsage(id); u.ok()) usage_[id] = *u;
-  Save(r);
-  // Release cgroups now; the record keeps what the scheduler needs.
-  if (absl::Status s = runtime_->Cleanup(id); !s.ok()) {
-    Log(absl::StrCat("cleanup ", id, ": ", s.ToString()));
-  }
-  draining_.insert(id);
-}
-
-void Agent::MarkStopped(const std::string& id) {
-  const Desired& d = desired_.at(id);
-  AllocRecord r;
-  r.alloc_id = id;
-  r.job = d.spec.job();
-  r.spec = d.spec.SerializeAsString();
-  r.attempt = d.spec.attempt();
-  r.state = AllocState::kKilled;
-  r.exit_reason = "stopped before it started";
-  r.finish_time = options_.clock->Now();
-  Save(r);
-}
-
-void Agent::Forget(const std::string& id) {
-  runtime_->Cleanup(id).IgnoreError();
-  pump_->Detach(id).IgnoreError();
-  SetLogsLive(id, false);
-  draining_.erase(id);
-  adopted_.erase(id);
-  stop_requested_.erase(id);
-  usage_.erase(id);
-  dirty_.erase(id);
-  records_.erase(id);
-  if (absl::StatusOr<bool> s = store_->Delete(id); !s.ok()) {
-    Log(absl::StrCat("forget ", id, ": ", s.status().ToString()));
-  }
-  std::error_code ec;
-  std::filesystem::remove_all(absl::StrCat(options_.data_dir, "/allocs/", id),
-                              ec);
-}
-
-void Agent::DetachDrained() {
-  const absl::Time now = options_.clock->Now();
-  for (auto it = draining_.begin(); it != draining_.end();) {
-    const std::string& id = *it;
-    absl::StatusOr<LogPumpStats> st = pump_->Stats(id);
-    const AllocRecord& r = records_.at(id);
-    bool done = !st.ok() || st->drained || now - r.finish_time > kDrainTimeout;
-    if (!done) {
-      ++it;
-      continue;
-    }
-    pump_->Detach(id).IgnoreError();
-    SetLogsLive(id, false);
-    it = draining_.erase(it);
   }
 }
 
@@ -511,6 +405,7 @@ void Agent::ReportDirty() {
     if (auto u = usage_.find(id); u != usage_.end()) usage = u->second;
     agentpb::AllocationStatus st =
         ToStatus(rec, options_.node, usage, d->second.revision, now);
+    FillHealth(rec, st);
     absl::StatusOr<lock::PutResult> put =
         client_->kv().Put(StatusKey(id), st.SerializeAsString());
     if (!put.ok()) {

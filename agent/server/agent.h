@@ -7,7 +7,17 @@
 // statuses and keeps the node registered. Other threads only hand it work
 // (the watch callback queues batches) or ask read-only questions through
 // the small mutex-guarded log state (LogsFinished). Stops run on their own
-// threads because a stop may wait out a kill timeout.
+// threads because a stop may wait out a kill timeout. Health probes run on
+// the HealthChecker's one thread; the loop picks up their verdict changes.
+// Task output goes through named FIFOs (LogPump::AttachFifo), so adopted
+// tasks keep their logs after a restart.
+//
+// The desired set is persisted (kDesiredSnapshotKey) after every watch
+// batch; a restarted agent resumes its watch from that revision and falls
+// back to a full read when the history is compacted.
+//
+// The definition is split: agent.cc (lifecycle, registration, watch,
+// reporting) and agent_tasks.cc (actions on tasks, logs, health).
 //
 // Crash safety: an allocation is persisted in the AllocStore before it is
 // launched and again with its TaskRecord after, so a restarted agent adopts
@@ -36,6 +46,7 @@
 #include "absl/time/time.h"
 #include "agent/logs/log_pump.h"
 #include "agent/runtime/runtime.h"
+#include "agent/server/health_checker.h"
 #include "agent/server/reconcile.h"
 #include "agent/store/alloc_store.h"
 #include "common/clock.h"
@@ -45,6 +56,9 @@
 #include "proto/agent.pb.h"
 
 namespace berth::agent {
+
+// AllocStore meta key of the agentpb::DesiredSnapshot.
+inline constexpr char kDesiredSnapshotKey[] = "desired";
 
 struct AgentOptions {
   std::string node;        // node id; names the lockd keys
@@ -56,6 +70,8 @@ struct AgentOptions {
   LogLimits log_limits;
   bool stop_tasks_on_exit = false;
   Clock* clock = Clock::Real();
+  // Runs health checks; null: the real probes (health_probe.h).
+  std::unique_ptr<Prober> prober;
 };
 
 class Agent {
@@ -76,6 +92,8 @@ class Agent {
 
   // Where allocation `id` keeps its captured output.
   std::string LogDir(const std::string& id) const;
+  // Where the named FIFOs carrying its stdout/stderr live.
+  std::string FifoDir(const std::string& id) const;
   // True when no more output can appear for `id`: it is terminal (or
   // unknown) and its pipes are drained.
   bool LogsFinished(const std::string& id) const;
@@ -88,7 +106,7 @@ class Agent {
 
   Agent(AgentOptions options, std::unique_ptr<Runtime> runtime,
         std::unique_ptr<AllocStore> store, std::unique_ptr<lock::Client> client,
-        std::unique_ptr<LogPump> pump);
+        std::unique_ptr<LogPump> pump, std::unique_ptr<Prober> prober);
 
   absl::Status Recover();
   void Loop();
@@ -98,6 +116,8 @@ class Agent {
   // Full Range of the node's prefix, then a watch from the next revision.
   void EnsureWatching();
   void ApplyBatch(const lock::WatchBatch& batch);
+  // Persists desired_ as known at `revision` (resume point after restart).
+  void SaveDesired(int64_t revision);
   void SetDesired(const std::string& key, const std::string& value,
                   int64_t revision);
   std::map<std::string, LocalAlloc> Observe();
@@ -113,12 +133,17 @@ class Agent {
   void DetachDrained();
   void SetLogsLive(const std::string& id, bool live);
   void JoinFinishedStops();
+  // Starts the health checks of `id`'s running task (if its spec has one).
+  void WatchHealth(const std::string& id, const agentpb::AllocationSpec& spec);
+  // Adds the health fields of the status of `rec`.
+  void FillHealth(const AllocRecord& rec, agentpb::AllocationStatus& st) const;
 
   const AgentOptions options_;
   const std::unique_ptr<Runtime> runtime_;
   const std::unique_ptr<AllocStore> store_;
   const std::unique_ptr<lock::Client> client_;
   const std::unique_ptr<LogPump> pump_;
+  const std::unique_ptr<HealthChecker> health_;
 
   // Loop-thread state.
   std::unique_ptr<lock::Session> session_;
@@ -128,6 +153,8 @@ class Agent {
   uint64_t watch_generation_ = 0;
   absl::Time next_watch_ = absl::InfinitePast();
   bool desired_known_ = false;
+  // > 0: the next watch resumes after this revision instead of a Range.
+  int64_t resume_revision_ = 0;
   std::map<std::string, Desired> desired_;
   std::map<std::string, AllocRecord> records_;
   std::set<std::string> adopted_;  // adopted at start, not launched by us

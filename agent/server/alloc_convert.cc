@@ -1,12 +1,19 @@
 #include "agent/server/alloc_convert.h"
 
+#include <pwd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "agent/server/health_checker.h"
 
 namespace berth::agent {
 namespace {
@@ -61,10 +68,6 @@ absl::StatusOr<agentpb::AllocationSpec> ParseAllocationSpec(
         absl::StrCat("allocation ", key, ": alloc_id \"", spec.alloc_id(),
                      "\" does not match the key"));
   }
-  if (spec.command().empty() || spec.command(0).empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("allocation ", key, ": command is empty"));
-  }
   if (spec.kill_timeout_ms() < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("allocation ", key, ": kill_timeout_ms is negative"));
@@ -72,9 +75,64 @@ absl::StatusOr<agentpb::AllocationSpec> ParseAllocationSpec(
   return spec;
 }
 
-TaskSpec ToTaskSpec(const agentpb::AllocationSpec& spec,
-                    const std::string& sandbox_dir) {
+absl::Status CheckRunnable(const agentpb::AllocationSpec& spec,
+                           const agentpb::NodeInfo& capacity) {
+  if (spec.command().empty() || spec.command(0).empty()) {
+    return absl::InvalidArgumentError("command is empty");
+  }
+  if (absl::Status s = ValidateHealthCheck(spec); !s.ok()) return s;
+  if (!spec.rootfs().empty()) {
+    std::error_code ec;
+    if (spec.rootfs()[0] != '/' ||
+        !std::filesystem::is_directory(spec.rootfs(), ec)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("rootfs \"", spec.rootfs(),
+                       "\" is not an existing absolute directory"));
+    }
+  }
+  const agentpb::Resources& r = spec.resources();
+  struct Limit {
+    const char* field;
+    int64_t value;
+    int64_t capacity;
+  };
+  for (const Limit& l :
+       {Limit{"cpu_limit_millicores", r.cpu_limit_millicores(),
+              capacity.cpu_millicores()},
+        Limit{"cpu_request_millicores", r.cpu_request_millicores(),
+              capacity.cpu_millicores()},
+        Limit{"memory_bytes", r.memory_bytes(), capacity.memory_bytes()},
+        Limit{"pids_max", r.pids_max(), capacity.pids()}}) {
+    if (l.value < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("resources.", l.field, " is negative (", l.value, ")"));
+    }
+    if (l.capacity > 0 && l.value > l.capacity) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("resources.", l.field, " = ", l.value,
+                       " exceeds the node's capacity of ", l.capacity));
+    }
+  }
+  if (r.cpu_limit_millicores() > 0 &&
+      r.cpu_request_millicores() > r.cpu_limit_millicores()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "resources.cpu_request_millicores = ", r.cpu_request_millicores(),
+        " exceeds resources.cpu_limit_millicores = ",
+        r.cpu_limit_millicores()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TaskSpec> ToTaskSpec(const agentpb::AllocationSpec& spec,
+                                    const std::string& sandbox_dir) {
   TaskSpec task;
+  if (!spec.user().empty()) {
+    absl::StatusOr<std::pair<uid_t, gid_t>> ids = LookupUser(spec.user());
+    if (!ids.ok()) return ids.status();
+    task.uid = ids->first;
+    task.gid = ids->second;
+  }
+  task.rootfs = spec.rootfs();
   task.alloc_id = spec.alloc_id();
   task.argv.assign(spec.command().begin(), spec.command().end());
   // Sorted, so that the environment does not depend on map order.
@@ -103,6 +161,27 @@ TaskSpec ToTaskSpec(const agentpb::AllocationSpec& spec,
 absl::Duration KillTimeout(const agentpb::AllocationSpec& spec) {
   if (spec.kill_timeout_ms() <= 0) return kDefaultKillTimeout;
   return absl::Milliseconds(spec.kill_timeout_ms());
+}
+
+absl::StatusOr<std::pair<uid_t, gid_t>> LookupUser(const std::string& user) {
+  struct passwd pw;
+  struct passwd* found = nullptr;
+  std::vector<char> buf(16384);
+  uid_t uid = 0;
+  int err;
+  if (absl::SimpleAtoi(user, &uid)) {
+    err = getpwuid_r(uid, &pw, buf.data(), buf.size(), &found);
+  } else {
+    err = getpwnam_r(user.c_str(), &pw, buf.data(), buf.size(), &found);
+  }
+  if (err != 0) {
+    return absl::ErrnoToStatus(err, absl::StrCat("user \"", user, "\""));
+  }
+  if (found == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "user \"", user, "\" is not known on this node (no passwd entry)"));
+  }
+  return std::make_pair(pw.pw_uid, pw.pw_gid);
 }
 
 agentpb::AllocState ToProtoState(AllocState state) {

@@ -4,8 +4,11 @@
 #ifndef BERTH_AGENT_SERVER_ALLOC_CONVERT_H_
 #define BERTH_AGENT_SERVER_ALLOC_CONVERT_H_
 
+#include <sys/types.h>
+
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -28,16 +31,28 @@ absl::StatusOr<std::string> AllocIdFromKey(absl::string_view node,
                                            absl::string_view key);
 
 // Parses a spec stored at `key` and checks it: the id must match the key's
-// last component and be a valid task name, and the command non-empty.
-// Errors name the key and the field.
+// last component. Errors name the key and the field. Problems that concern
+// running it (empty command, unknown user, ...) are left to CheckRunnable,
+// so that they are reported as a FAILED allocation instead of ignored.
 absl::StatusOr<agentpb::AllocationSpec> ParseAllocationSpec(
     absl::string_view node, absl::string_view key, absl::string_view value);
 
+// Why `spec` cannot run on a node with `capacity` (its cpu, memory and
+// pids; 0 = unknown): empty command, invalid health check, missing rootfs,
+// negative limits or limits the node can never satisfy. The message names
+// the field.
+absl::Status CheckRunnable(const agentpb::AllocationSpec& spec,
+                           const agentpb::NodeInfo& capacity);
+
 // The task the runtime should run for `spec`. Ports are exported to the
 // task as BERTH_PORT_<NAME>=<port>; BERTH_ALLOC_ID and BERTH_JOB are set
-// too.
-TaskSpec ToTaskSpec(const agentpb::AllocationSpec& spec,
-                    const std::string& sandbox_dir);
+// too. Fails only when `spec.user` is not a known user.
+absl::StatusOr<TaskSpec> ToTaskSpec(const agentpb::AllocationSpec& spec,
+                                    const std::string& sandbox_dir);
+
+// The uid and primary gid of `user` (a name or a numeric uid) from the
+// passwd database; InvalidArgument naming it when there is no such user.
+absl::StatusOr<std::pair<uid_t, gid_t>> LookupUser(const std::string& user);
 
 // SIGTERM .. SIGKILL grace for `spec` (default 5s).
 absl::Duration KillTimeout(const agentpb::AllocationSpec& spec);

@@ -1,6 +1,8 @@
-// berth bench put|get|lock|watch|failover: load drivers for the lock
-// service. See bench_runner.h for what each workload measures, and
-// scripts/bench-lockd.sh for the standard run behind docs/benchmarks.md.
+// berth bench put|get|cas|lock|sessions|watch|failover: load drivers for
+// the lock service, and for etcd and ZooKeeper (--target) so that the same
+// driver compares them. See bench_runner.h for what each workload
+// measures, scripts/bench-lockd.sh and scripts/bench-compare.sh for the
+// standard runs behind docs/benchmarks.md.
 #include <signal.h>
 #include <sys/types.h>
 
@@ -12,7 +14,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "cli/command.h"
+#include "cli/commands/bench_proc.h"
 #include "cli/commands/bench_runner.h"
 #include "cli/commands/bench_target.h"
 #include "cli/flags.h"
@@ -70,11 +74,28 @@ absl::StatusOr<double> RateFlag(const Context& ctx) {
 
 absl::Status CheckTarget(const Context& ctx) {
   const std::string target = ctx.args["target"].as<std::string>();
-  if (target == "berth") return absl::OkStatus();
+  if (target == "berth" || target == "etcd" || target == "zookeeper") {
+    return absl::OkStatus();
+  }
   return absl::InvalidArgumentError(
       absl::StrCat("unsupported --target \"", target,
-                   "\": only berth is implemented (etcd and zookeeper are "
-                   "planned)"));
+                   "\": expected berth, etcd or zookeeper"));
+}
+
+// Where the run differs in meaning from the same workload on berth.
+std::string EquivalenceNote(const std::string& target, Workload w,
+                            bool serializable) {
+  if (target != "zookeeper") return "";
+  switch (w) {
+    case Workload::kGet:
+      return serializable ? "" : "not equivalent: sync+get";
+    case Workload::kSessions:
+      return "not equivalent: client pings itself; keepalive = state check";
+    case Workload::kWatch:
+      return "not equivalent: one-shot watch per session, re-armed";
+    default:
+      return "";
+  }
 }
 
 absl::StatusOr<BenchSpec> ReadSpec(const Context& ctx, Workload workload) {
@@ -106,6 +127,24 @@ absl::StatusOr<BenchSpec> ReadSpec(const Context& ctx, Workload workload) {
   if (!rate.ok()) return rate.status();
   spec.rate = *rate;
   spec.serializable = ctx.Has("serializable");
+  if (workload == Workload::kSessions) {
+    auto sessions = PositiveFlag(ctx, "sessions", spec.sessions);
+    if (!sessions.ok()) return sessions.status();
+    if (*sessions > 100000) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "invalid value \"", *sessions, "\" for --sessions: at most 100000"));
+    }
+    spec.sessions = static_cast<int>(*sessions);
+    auto ttl = ParseDurationFlag("--session-ttl",
+                                 ctx.args["session-ttl"].as<std::string>());
+    if (!ttl.ok()) return ttl.status();
+    if (*ttl < absl::Seconds(1)) {
+      return absl::InvalidArgumentError(
+          "invalid value for --session-ttl: at least 1s");
+    }
+    spec.session_ttl = *ttl;
+    spec.keepalive_interval = *ttl / 3;
+  }
   if (workload == Workload::kWatch) {
     auto watchers = PositiveFlag(ctx, "watchers", spec.watchers);
     if (!watchers.ok()) return watchers.status();
@@ -118,8 +157,18 @@ absl::StatusOr<BenchSpec> ReadSpec(const Context& ctx, Workload workload) {
   return spec;
 }
 
-int PrintResult(Context& ctx, const BenchSpec& spec, const BenchResult& r) {
+// Server cost over the run; `valid` is false without --server-pids.
+struct ServerCost {
+  bool valid = false;
+  double cpu_seconds = 0;
+  double peak_rss_mb = 0;
+};
+
+int PrintResult(Context& ctx, const BenchSpec& spec, const BenchResult& r,
+                const std::string& target, const ServerCost& cost) {
   const LatencyHistogram& h = r.latency;
+  const std::string note =
+      EquivalenceNote(target, r.workload, spec.serializable);
   const std::string mode =
       spec.rate > 0 ? absl::StrCat("open@", spec.rate, "/s") : "closed";
   if (ctx.json()) {
@@ -127,7 +176,17 @@ int PrintResult(Context& ctx, const BenchSpec& spec, const BenchResult& r) {
         *ctx.out,
         JObj(
             {{"workload", JStr(WorkloadName(r.workload))},
-             {"target", JStr("berth")},
+             {"target", JStr(target)},
+             {"note", JStr(note)},
+             {"sessions",
+              JNum(r.workload == Workload::kSessions ? spec.sessions : 0)},
+             {"conflicts", JNum(r.conflicts)},
+             {"server_cpu_s",
+              cost.valid ? JDouble(std::round(cost.cpu_seconds * 100) / 100)
+                         : JDouble(-1)},
+             {"server_peak_rss_mb",
+              cost.valid ? JDouble(std::round(cost.peak_rss_mb * 10) / 10)
+                         : JDouble(-1)},
              {"clients", JNum(r.clients)},
              {"watchers",
               JNum(r.workload == Workload::kWatch ? spec.watchers : 0)},
@@ -150,13 +209,27 @@ int PrintResult(Context& ctx, const BenchSpec& spec, const BenchResult& r) {
                                   {"samples", JNum(h.count())}})}}));
     return st.ok() ? kExitOk : ctx.Fail(st);
   }
-  PrintTable(*ctx.out, {{"WORKLOAD", "CLIENTS", "MODE", "OPS/S", "P50", "P99",
-                         "P99.9", "MAX", "ERRORS"},
-                        {WorkloadName(r.workload), absl::StrCat(r.clients),
-                         mode, absl::StrFormat("%.1f", r.ops_per_second()),
-                         MsText(h.Percentile(50)), MsText(h.Percentile(99)),
-                         MsText(h.Percentile(99.9)), MsText(h.max()),
-                         absl::StrCat(r.errors)}});
+  PrintTable(
+      *ctx.out,
+      {{"TARGET", "WORKLOAD", "CLIENTS", "MODE", "OPS/S", "P50", "P99", "P99.9",
+        "MAX", "ERRORS"},
+       {target, WorkloadName(r.workload), absl::StrCat(r.clients), mode,
+        absl::StrFormat("%.1f", r.ops_per_second()), MsText(h.Percentile(50)),
+        MsText(h.Percentile(99)), MsText(h.Percentile(99.9)), MsText(h.max()),
+        absl::StrCat(r.errors)}});
+  if (r.workload == Workload::kCas) {
+    *ctx.out << "cas: " << r.conflicts << " attempts lost to another client\n";
+  }
+  if (r.workload == Workload::kSessions) {
+    *ctx.out << "sessions: " << spec.sessions << " kept alive, one keepalive "
+             << "each per " << absl::FormatDuration(spec.keepalive_interval)
+             << "\n";
+  }
+  if (cost.valid) {
+    *ctx.out << absl::StrFormat("server: %.2f CPU s, peak RSS %.1f MiB\n",
+                                cost.cpu_seconds, cost.peak_rss_mb);
+  }
+  if (!note.empty()) *ctx.out << "note: " << note << "\n";
   if (r.workload == Workload::kWatch) {
     *ctx.out << "watch: " << spec.watchers << " watchers, " << r.events
              << " events (" << absl::StrFormat("%.1f", r.events_per_second())
@@ -167,18 +240,120 @@ int PrintResult(Context& ctx, const BenchSpec& spec, const BenchResult& r) {
   return kExitOk;
 }
 
+absl::StatusOr<std::unique_ptr<BenchTarget>> MakeTarget(const Context& ctx) {
+  const std::string name = ctx.args["target"].as<std::string>();
+  std::vector<std::string> endpoints;
+  if (ctx.Has("endpoints")) {
+    endpoints = absl::StrSplit(ctx.Arg("endpoints"), ',', absl::SkipEmpty());
+  }
+  if (name == "berth") {
+    BerthTargetOptions options;
+    options.endpoints =
+        endpoints.empty() ? ctx.global.lock_endpoints : endpoints;
+    options.request_timeout = ctx.global.timeout;
+    options.shared_client = ctx.Has("shared-client");
+    return NewBerthTarget(options);
+  }
+  PeerTargetOptions options;
+  options.endpoints = endpoints;
+  options.request_timeout = ctx.global.timeout;
+  if (name == "etcd") return NewEtcdTarget(options);
+  return NewZooKeeperTarget(options);
+}
+
 int RunWorkload(Context& ctx, Workload workload) {
   absl::StatusOr<BenchSpec> spec = ReadSpec(ctx, workload);
   if (!spec.ok()) return ctx.UsageError(spec.status());
-  BerthTargetOptions options;
-  options.endpoints = ctx.global.lock_endpoints;
-  options.request_timeout = ctx.global.timeout;
-  options.shared_client = ctx.Has("shared-client");
-  auto target = NewBerthTarget(options);
-  if (!target.ok()) return ctx.UsageError(target.status());
+  std::vector<int> pids;
+  if (ctx.Has("server-pids")) {
+    auto p = ParsePidList(ctx.Arg("server-pids"));
+    if (!p.ok()) return ctx.UsageError(p.status());
+    pids = *std::move(p);
+  }
+  auto target = MakeTarget(ctx);
+  if (!target.ok()) {
+    return absl::IsUnavailable(target.status())
+               ? ctx.Fail(target.status())
+               : ctx.UsageError(target.status());
+  }
+  ServerCost cost;
+  absl::StatusOr<ProcSample> before = ProcSample{};
+  if (!pids.empty()) {
+    before = ReadProcs(pids);
+    if (!before.ok()) return ctx.UsageError(before.status());
+  }
   absl::StatusOr<BenchResult> r = RunBench(target->get(), *spec, Clock::Real());
   if (!r.ok()) return ctx.Fail(r.status());
-  return PrintResult(ctx, *spec, *r);
+  if (!pids.empty()) {
+    absl::StatusOr<ProcSample> after = ReadProcs(pids);
+    if (!after.ok()) return ctx.Fail(after.status());
+    cost.valid = true;
+    cost.cpu_seconds = after->cpu_seconds - before->cpu_seconds;
+    cost.peak_rss_mb = after->peak_rss_kb / 1024.0;
+  }
+  return PrintResult(ctx, *spec, *r, (*target)->name(), cost);
+}
+
+int PrintGap(Context& ctx, int64_t gap_ns, int64_t attempts, pid_t pid,
+             const std::string& first_error) {
+  if (ctx.json()) {
+    absl::Status pst =
+        PrintJson(*ctx.out, JObj({{"gap_ms", JDouble(Ms(gap_ns))},
+                                  {"attempts", JNum(attempts)},
+                                  {"killed_pid", JNum(pid)},
+                                  {"first_error", JStr(first_error)}}));
+    return pst.ok() ? kExitOk : ctx.Fail(pst);
+  }
+  *ctx.out << "first acknowledged write after " << MsText(gap_ns) << " ("
+           << attempts << " attempts)\n";
+  return kExitOk;
+}
+
+// Failover for etcd and ZooKeeper: their bench clients are bound to one
+// member each, so keep one client per member and rotate through them (as
+// etcd's clientv3 does), each attempt bounded by --attempt-timeout.
+int PeerFailover(Context& ctx, pid_t pid, absl::Duration max_wait) {
+  auto attempt = ParseDurationFlag(
+      "--attempt-timeout", ctx.args["attempt-timeout"].as<std::string>());
+  if (!attempt.ok()) return ctx.UsageError(attempt.status());
+  ctx.global.timeout = *attempt;
+  auto target = MakeTarget(ctx);
+  if (!target.ok()) return ctx.UsageError(target.status());
+  const std::vector<std::string> endpoints =
+      absl::StrSplit(ctx.Arg("endpoints"), ',', absl::SkipEmpty());
+  const size_t members = endpoints.size();
+  std::vector<std::unique_ptr<BenchClient>> clients;
+  const std::string key = ctx.args["key"].as<std::string>();
+  for (size_t i = 0; i < members; ++i) {
+    auto c = (*target)->NewClient();
+    if (!c.ok()) return ctx.Fail(c.status());
+    // A healthy write on each, so the gap excludes connection setup.
+    absl::Status st = (*c)->Put(key, "before");
+    if (!st.ok()) return ctx.Fail(st);
+    clients.push_back(*std::move(c));
+  }
+  Clock* clock = Clock::Real();
+  const absl::Time start = clock->Monotonic();
+  if (pid > 0 && kill(pid, SIGKILL) != 0) {
+    return ctx.Fail(absl::InternalError(
+        absl::StrCat("kill -9 ", pid, ": ", std::strerror(errno))));
+  }
+  int64_t attempts = 0;
+  std::string first_error;
+  while (true) {
+    absl::Status st = clients[attempts % clients.size()]->Put(key, "after");
+    ++attempts;
+    if (st.ok()) break;
+    if (first_error.empty()) first_error = std::string(st.message());
+    if (clock->Monotonic() - start > max_wait) {
+      return ctx.Fail(absl::DeadlineExceededError(absl::StrCat(
+          "no write was acknowledged within ", absl::FormatDuration(max_wait),
+          " (", attempts, " attempts); last error: ", st.message())));
+    }
+    clock->SleepUntil(clock->Monotonic() + absl::Milliseconds(5));
+  }
+  return PrintGap(ctx, absl::ToInt64Nanoseconds(clock->Monotonic() - start),
+                  attempts, pid, first_error);
 }
 
 // Kills the leader (if asked) and retries one put until it is acknowledged:
@@ -193,6 +368,15 @@ int Failover(Context& ctx) {
   auto max_wait =
       ParseDurationFlag("--max-wait", ctx.args["max-wait"].as<std::string>());
   if (!max_wait.ok()) return ctx.UsageError(max_wait.status());
+  absl::Status target = CheckTarget(ctx);
+  if (!target.ok()) return ctx.UsageError(target);
+  if (ctx.args["target"].as<std::string>() != "berth") {
+    if (!ctx.Has("endpoints")) {
+      return ctx.UsageError(absl::InvalidArgumentError(
+          "bench failover --target etcd|zookeeper needs --endpoints"));
+    }
+    return PeerFailover(ctx, pid, *max_wait);
+  }
   lock::ClientOptions o;
   // Retry fast: the client's backoff would otherwise dominate the gap.
   o.backoff_initial = absl::Milliseconds(5);
@@ -230,18 +414,8 @@ int Failover(Context& ctx) {
           " (", attempts, " attempts); last error: ", st.message())));
     }
   }
-  const int64_t gap_ns = absl::ToInt64Nanoseconds(clock->Monotonic() - start);
-  if (ctx.json()) {
-    absl::Status pst =
-        PrintJson(*ctx.out, JObj({{"gap_ms", JDouble(Ms(gap_ns))},
-                                  {"attempts", JNum(attempts)},
-                                  {"killed_pid", JNum(pid)},
-                                  {"first_error", JStr(first_error)}}));
-    return pst.ok() ? kExitOk : ctx.Fail(pst);
-  }
-  *ctx.out << "first acknowledged write after " << MsText(gap_ns) << " ("
-           << attempts << " attempts)\n";
-  return kExitOk;
+  return PrintGap(ctx, absl::ToInt64Nanoseconds(clock->Monotonic() - start),
+                  attempts, pid, first_error);
 }
 
 void CommonFlags(po::options_description& d) {
@@ -257,7 +431,13 @@ void CommonFlags(po::options_description& d) {
       "open loop at R requests/s in total; latency counts from the due time "
       "(default: closed loop)")(
       "target", po::value<std::string>()->default_value("berth"),
-      "system under test (berth)")(
+      "system under test: berth, etcd or zookeeper")(
+      "endpoints", po::value<std::string>(),
+      "host:port,... of the target's members (berth defaults to "
+      "--lock-endpoints)")(
+      "server-pids", po::value<std::string>(),
+      "pid,... of the server processes: report their CPU seconds during "
+      "the run and peak RSS, from /proc")(
       "shared-client", "one client connection shared by all threads")(
       "key-prefix", po::value<std::string>()->default_value("/bench/"),
       "prefix of every key the run writes");
@@ -284,6 +464,26 @@ void AddBenchCommands(std::vector<Command>* table) {
                          "read from any replica (may be stale)");
        },
        [](Context& ctx) { return RunWorkload(ctx, Workload::kGet); }});
+  table->push_back(
+      {"bench cas",
+       "measure compare-and-swap of one key contended by all clients",
+       {},
+       false,
+       CommonFlags,
+       [](Context& ctx) { return RunWorkload(ctx, Workload::kCas); }});
+  table->push_back(
+      {"bench sessions",
+       "keep many sessions (leases) alive; measure keepalive latency",
+       {},
+       false,
+       [](po::options_description& d) {
+         CommonFlags(d);
+         d.add_options()("sessions", po::value<std::string>(),
+                         "sessions, spread over the clients (default 1000)")(
+             "session-ttl", po::value<std::string>()->default_value("10s"),
+             "session TTL; each is renewed every TTL/3");
+       },
+       [](Context& ctx) { return RunWorkload(ctx, Workload::kSessions); }});
   table->push_back(
       {"bench lock",
        "measure handoffs of one lock contended by all clients",
@@ -317,7 +517,14 @@ void AddBenchCommands(std::vector<Command>* table) {
              "client wait for a connection before trying another replica "
              "(the library default is 2s)")(
              "key", po::value<std::string>()->default_value("/bench/failover"),
-             "key to write");
+             "key to write")("target",
+                             po::value<std::string>()->default_value("berth"),
+                             "system under test: berth, etcd or zookeeper")(
+             "endpoints", po::value<std::string>(),
+             "host:port,... of every member (required for etcd and "
+             "zookeeper: one client each, tried in turn)")(
+             "attempt-timeout", po::value<std::string>()->default_value("1s"),
+             "etcd/zookeeper: bound on each put attempt");
        },
        Failover});
 }

@@ -1,5 +1,6 @@
 #include "cli/commands/bench_runner.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <memory>
@@ -72,6 +73,21 @@ class Schedule {
   absl::Time next_;
 };
 
+// Retries compare-and-swap attempts until one wins. Lost attempts are
+// counted, not errors; a bound keeps a livelocked run from hanging.
+absl::Status CasUntilWon(BenchClient& client, const std::string& key,
+                         const std::string& value, int64_t* conflicts) {
+  constexpr int kMaxAttempts = 100000;
+  for (int i = 0; i < kMaxAttempts; ++i) {
+    absl::StatusOr<bool> won = client.CompareAndSwap(key, value);
+    if (!won.ok()) return won.status();
+    if (*won) return absl::OkStatus();
+    ++*conflicts;
+  }
+  return absl::AbortedError(
+      absl::StrCat("compare-and-swap lost ", kMaxAttempts, " times in a row"));
+}
+
 std::string KeyOf(const BenchSpec& spec, int64_t i) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "kv/%08lld", static_cast<long long>(i));
@@ -121,7 +137,14 @@ absl::Status Populate(const BenchSpec& spec,
 
 absl::StatusOr<BenchResult> RunRequests(BenchTarget* target,
                                         const BenchSpec& spec, Clock* clock) {
-  auto clients = MakeClients(target, spec.clients);
+  // Gets populate the key space first, with at least 16 connections so
+  // that a 1-client run does not spend its time on 1000 serial writes; the
+  // extra connections stay idle during the run.
+  constexpr int kPopulateClients = 16;
+  const int connections = spec.workload == Workload::kGet
+                              ? std::max(spec.clients, kPopulateClients)
+                              : spec.clients;
+  auto clients = MakeClients(target, connections);
   if (!clients.ok()) return clients.status();
   if (spec.workload == Workload::kGet) {
     absl::Status st = Populate(spec, *clients);
@@ -135,6 +158,8 @@ absl::StatusOr<BenchResult> RunRequests(BenchTarget* target,
 
   std::vector<LatencyHistogram> histograms(spec.clients);
   std::vector<int64_t> ops(spec.clients, 0);
+  std::vector<int64_t> conflicts(spec.clients, 0);
+  const std::string cas_key = absl::StrCat(spec.key_prefix, "cas");
   ErrorLog errors;
   OnEachClient(spec.clients, [&](int t) {
     BenchClient& client = *(*clients)[t];
@@ -161,8 +186,13 @@ absl::StatusOr<BenchResult> RunRequests(BenchTarget* target,
           if (granted.ok()) done = *granted;
           break;
         }
+        case Workload::kCas:
+          st = CasUntilWon(client, cas_key, value, &conflicts[t]);
+          done = clock->Monotonic();
+          break;
         case Workload::kWatch:
-          break;  // handled by RunWatch
+        case Workload::kSessions:
+          break;  // handled by RunWatch / RunSessions
       }
       if (due < measure_from) continue;
       if (!st.ok()) {
@@ -175,6 +205,79 @@ absl::StatusOr<BenchResult> RunRequests(BenchTarget* target,
   });
   BenchResult r;
   r.workload = spec.workload;
+  r.clients = spec.clients;
+  r.measured = spec.duration;
+  for (int t = 0; t < spec.clients; ++t) {
+    r.ops += ops[t];
+    r.conflicts += conflicts[t];
+    r.latency.Merge(histograms[t]);
+  }
+  errors.CopyTo(&r);
+  return r;
+}
+
+// Keeps `spec.sessions` sessions alive on a fixed renewal schedule. Client t
+// owns sessions t, t+clients, ...; its k-th keepalive (over its n sessions,
+// round-robin) is due at start + (k / n + (k % n) / n) * interval, so the
+// renewals of all sessions are spread evenly over each interval.
+absl::StatusOr<BenchResult> RunSessions(BenchTarget* target,
+                                        const BenchSpec& spec, Clock* clock) {
+  auto clients = MakeClients(target, spec.clients);
+  if (!clients.ok()) return clients.status();
+  std::vector<std::vector<int64_t>> owned(spec.clients);
+  ErrorLog setup_errors;
+  OnEachClient(spec.clients, [&](int t) {
+    for (int s = t; s < spec.sessions; s += spec.clients) {
+      auto id = (*clients)[t]->OpenSession(spec.session_ttl);
+      if (!id.ok()) {
+        setup_errors.Add(id.status());
+        return;
+      }
+      owned[t].push_back(*id);
+    }
+  });
+  BenchResult setup;
+  setup_errors.CopyTo(&setup);
+
+  std::vector<LatencyHistogram> histograms(spec.clients);
+  std::vector<int64_t> ops(spec.clients, 0);
+  ErrorLog errors;
+  const absl::Time start = clock->Monotonic();
+  const absl::Time measure_from = start + spec.warmup;
+  const absl::Time end = measure_from + spec.duration;
+  if (setup.errors == 0) {
+    OnEachClient(spec.clients, [&](int t) {
+      const std::vector<int64_t>& mine = owned[t];
+      if (mine.empty()) return;
+      const int64_t n = static_cast<int64_t>(mine.size());
+      for (int64_t k = 0;; ++k) {
+        const absl::Time due = start + spec.keepalive_interval * (k / n) +
+                               spec.keepalive_interval * (k % n) / n +
+                               spec.keepalive_interval * t / (spec.clients * n);
+        if (due >= end) break;
+        if (clock->Monotonic() < due) clock->SleepUntil(due);
+        absl::Status st = (*clients)[t]->KeepAlive(mine[k % n]);
+        const absl::Time done = clock->Monotonic();
+        if (due < measure_from) continue;
+        if (!st.ok()) {
+          errors.Add(st);
+          continue;
+        }
+        ++ops[t];
+        histograms[t].Record(absl::ToInt64Nanoseconds(done - due));
+      }
+    });
+  }
+  OnEachClient(spec.clients, [&](int t) {
+    for (int64_t id : owned[t]) (*clients)[t]->CloseSession(id).IgnoreError();
+  });
+  if (setup.errors > 0) {
+    return absl::UnavailableError(
+        absl::StrCat("opening ", spec.sessions, " sessions failed ",
+                     setup.errors, " times; first error: ", setup.first_error));
+  }
+  BenchResult r;
+  r.workload = Workload::kSessions;
   r.clients = spec.clients;
   r.measured = spec.duration;
   for (int t = 0; t < spec.clients; ++t) {
@@ -257,7 +360,7 @@ absl::StatusOr<BenchResult> RunWatch(BenchTarget* target, const BenchSpec& spec,
   bool ready = false;
   for (int attempt = 0; attempt < 5 && !ready; ++attempt) {
     sink->synced.store(0);
-    absl::Status st = putter.Put(absl::StrCat(prefix, "sync"), "sync");
+    absl::Status st = putter.Put(absl::StrCat(prefix, kWatchLeaf), "sync");
     if (!st.ok()) return st;
     ready = WaitFor(clock, absl::Seconds(10),
                     [&] { return sink->synced.load() >= want; });
@@ -274,7 +377,7 @@ absl::StatusOr<BenchResult> RunWatch(BenchTarget* target, const BenchSpec& spec,
   BenchSpec one = spec;
   one.clients = 1;  // a single putter: the schedule is the whole rate
   Schedule schedule(one, 0, start);
-  const std::string key = absl::StrCat(prefix, "k");
+  const std::string key = absl::StrCat(prefix, kWatchLeaf);
   int64_t puts = 0;
   ErrorLog put_errors;
   while (schedule.Peek(clock) < sink->end) {
@@ -330,6 +433,10 @@ const char* WorkloadName(Workload w) {
       return "lock";
     case Workload::kWatch:
       return "watch";
+    case Workload::kCas:
+      return "cas";
+    case Workload::kSessions:
+      return "sessions";
   }
   return "?";
 }
@@ -375,6 +482,15 @@ absl::StatusOr<BenchResult> RunBench(BenchTarget* target, const BenchSpec& spec,
       return absl::InvalidArgumentError("watchers must be at least 1");
     }
     return RunWatch(target, spec, clock);
+  }
+  if (spec.workload == Workload::kSessions) {
+    if (spec.sessions < 1) {
+      return absl::InvalidArgumentError("sessions must be at least 1");
+    }
+    if (spec.keepalive_interval <= absl::ZeroDuration()) {
+      return absl::InvalidArgumentError("keepalive interval must be positive");
+    }
+    return RunSessions(target, spec, clock);
   }
   return RunRequests(target, spec, clock);
 }

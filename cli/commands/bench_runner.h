@@ -16,6 +16,14 @@
 //   watch  `watchers` prefix watches spread over `clients` connections and
 //          one putter; latency is from the put's due time (stamped in the
 //          value) to the event reaching each watcher.
+//   cas    every client compare-and-swaps ONE key (read, then write if
+//          unchanged), retrying until its swap wins; an op is a won swap,
+//          its latency spans all the retries, lost attempts are `conflicts`;
+//   sessions  `sessions` sessions spread over the clients, each renewed
+//          every `keepalive_interval` on a fixed schedule (always open
+//          loop); an op is one keepalive, latency counts from its due time,
+//          a failed keepalive (a lost session) is an error. Opening and
+//          closing the sessions is not measured.
 //
 // Time comes only from the injected Clock, so tests can drive a SimClock.
 // Thread safety: RunBench blocks the calling thread and joins all it starts.
@@ -33,7 +41,7 @@
 
 namespace berth::cli {
 
-enum class Workload { kPut, kGet, kLock, kWatch };
+enum class Workload { kPut, kGet, kLock, kWatch, kCas, kSessions };
 
 const char* WorkloadName(Workload w);
 
@@ -47,6 +55,10 @@ struct BenchSpec {
   double rate = 0;  // requests/s over all clients; 0 = closed loop
   bool serializable = false;
   int watchers = 1000;
+  int sessions = 1000;
+  absl::Duration session_ttl = absl::Seconds(10);
+  // ttl/3, as berth's and etcd's own clients renew.
+  absl::Duration keepalive_interval = absl::Seconds(10) / 3;
   // Every key the run touches starts with this.
   std::string key_prefix = "/bench/";
   // How long a watch run waits for events still in flight at the end.
@@ -61,6 +73,7 @@ struct BenchResult {
   int64_t errors = 0;        // failed requests, plus missing watch events
   std::string first_error;   // empty when errors == 0
   int64_t events = 0;        // watch only: events delivered in the window
+  int64_t conflicts = 0;     // cas only: attempts another client won
   LatencyHistogram latency;  // nanoseconds
 
   double ops_per_second() const;

@@ -1,7 +1,7 @@
-// BenchTarget: the system a `berth bench` run drives, behind the four
-// operations the workloads need. berth-lockd is the only target today;
-// etcd and ZooKeeper targets (issue #8) implement the same interface so
-// that one driver measures all three the same way.
+// BenchTarget: the system a `berth bench` run drives, behind the few
+// operations the workloads need. berth-lockd, etcd (v3 gRPC API) and
+// ZooKeeper (C client) implement it, so one driver measures all three the
+// same way.
 //
 // Thread safety: a BenchTarget is thread-safe (NewClient may be called from
 // any thread). A BenchClient belongs to one worker thread at a time.
@@ -27,6 +27,8 @@ class Clock;
 
 namespace berth::cli {
 
+inline constexpr absl::string_view kWatchLeaf = "k";
+
 // Keeps a watch open; destroying it cancels the watch.
 class BenchWatch {
  public:
@@ -48,9 +50,22 @@ class BenchClient {
   // scale, so the caller can measure handoff latency.
   virtual absl::StatusOr<absl::Time> LockHandoff(absl::string_view name,
                                                  Clock* clock) = 0;
-  // Watches every key under `prefix` from now on.
+  // Watches every key under `prefix` from now on. The watch workload only
+  // ever writes the key `prefix` + kWatchLeaf, so a target without prefix
+  // watches (ZooKeeper's C client has no recursive watches) may watch just
+  // that node.
   virtual absl::StatusOr<std::unique_ptr<BenchWatch>> Watch(
       absl::string_view prefix, WatchEventFn on_event) = 0;
+  // One compare-and-swap attempt on `key`: read it, then write `value` only
+  // if nobody wrote the key in between. Returns false when another writer
+  // won (not an error). A missing key counts as version 0.
+  virtual absl::StatusOr<bool> CompareAndSwap(absl::string_view key,
+                                              absl::string_view value) = 0;
+  // Sessions (leases): open one with `ttl`, renew it, close it. The id is
+  // the target's own handle. A KeepAlive that finds the session gone fails.
+  virtual absl::StatusOr<int64_t> OpenSession(absl::Duration ttl) = 0;
+  virtual absl::Status KeepAlive(int64_t session) = 0;
+  virtual absl::Status CloseSession(int64_t session) = 0;
 };
 
 class BenchTarget {
@@ -70,6 +85,22 @@ struct BerthTargetOptions {
 // The berth-lockd target (bench_target_berth.cc).
 absl::StatusOr<std::unique_ptr<BenchTarget>> NewBerthTarget(
     BerthTargetOptions options);
+
+struct PeerTargetOptions {
+  // "host:port" of every member; clients are spread over them round-robin.
+  std::vector<std::string> endpoints;
+  absl::Duration request_timeout = absl::Seconds(10);
+};
+
+// etcd v3 over gRPC (bench_target_etcd.cc): KV Range/Put/Txn, Lease,
+// Watch and the v3lock service.
+absl::StatusOr<std::unique_ptr<BenchTarget>> NewEtcdTarget(
+    PeerTargetOptions options);
+
+// ZooKeeper through libzookeeper_mt (bench_target_zk.cc). UNAVAILABLE when
+// berth was built without it.
+absl::StatusOr<std::unique_ptr<BenchTarget>> NewZooKeeperTarget(
+    PeerTargetOptions options);
 
 }  // namespace berth::cli
 

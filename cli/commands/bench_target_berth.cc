@@ -1,5 +1,6 @@
-// The berth-lockd BenchTarget: KV for put/get, a Session + Mutex per client
-// for lock handoffs, lock::Watch for watches.
+// The berth-lockd BenchTarget: KV for put/get/cas, a Session + Mutex per
+// client for lock handoffs, lock::Watch for watches, and leases renewed over
+// one LeaseKeepAlive stream per client for the sessions workload.
 //
 // Note on connections: lock::Client channels use gRPC's global subchannel
 // pool, so separate Clients to the same replica may still share one HTTP/2
@@ -11,11 +12,13 @@
 #include "absl/strings/str_cat.h"
 #include "cli/commands/bench_target.h"
 #include "common/clock.h"
+#include "grpcpp/grpcpp.h"
 #include "lockservice/client/client.h"
 #include "lockservice/client/kv.h"
 #include "lockservice/client/mutex.h"
 #include "lockservice/client/session.h"
 #include "lockservice/client/watch.h"
+#include "proto/lock.grpc.pb.h"
 
 namespace berth::cli {
 
@@ -37,6 +40,7 @@ class BerthClient : public BenchClient {
       : owned_(std::move(owned)), client_(owned_ ? owned_.get() : shared) {}
 
   ~BerthClient() override {
+    CloseKeepAliveStream();
     mutex_.reset();
     // Revoke the lease so that nothing waits on a dead bench session.
     if (session_) session_->Close().IgnoreError();
@@ -71,6 +75,52 @@ class BerthClient : public BenchClient {
     return granted;
   }
 
+  absl::StatusOr<bool> CompareAndSwap(absl::string_view key,
+                                      absl::string_view value) override {
+    auto cur = client_->kv().Get(key);
+    if (!cur.ok()) return cur.status();
+    const int64_t rev = cur->has_value() ? (*cur)->mod_revision : 0;
+    auto r = client_->kv()
+                 .Txn()
+                 .If(lock::Compare::ModRevision(std::string(key),
+                                                lock::Compare::Op::kEqual, rev))
+                 .Then(lock::TxnOp::Put(std::string(key), std::string(value)))
+                 .Commit();
+    if (!r.ok()) return r.status();
+    return r->succeeded;
+  }
+
+  absl::StatusOr<int64_t> OpenSession(absl::Duration ttl) override {
+    auto g = client_->GrantLease(ttl);
+    if (!g.ok()) return g.status();
+    return g->id;
+  }
+
+  // One request and its answer on this client's stream to the leader. The
+  // stream is reopened (leader looked up again) after any failure.
+  absl::Status KeepAlive(int64_t session) override {
+    if (stream_ == nullptr) {
+      absl::Status st = OpenKeepAliveStream();
+      if (!st.ok()) return st;
+    }
+    lockpb::LeaseKeepAliveRequest req;
+    req.set_id(session);
+    lockpb::LeaseKeepAliveResponse resp;
+    if (!stream_->Write(req) || !stream_->Read(&resp)) {
+      CloseKeepAliveStream();
+      stream_broke_ = true;
+      return absl::UnavailableError("lease keepalive stream broke");
+    }
+    if (resp.ttl() <= 0) {
+      return absl::NotFoundError(absl::StrCat("lease ", session, " expired"));
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status CloseSession(int64_t session) override {
+    return client_->RevokeLease(session);
+  }
+
   absl::StatusOr<std::unique_ptr<BenchWatch>> Watch(
       absl::string_view prefix, WatchEventFn on_event) override {
     lock::WatchOptions opts;
@@ -91,8 +141,39 @@ class BerthClient : public BenchClient {
   }
 
  private:
+  absl::Status OpenKeepAliveStream() {
+    // After a broken stream the cached leader may be the one that just
+    // lost office: ask the cluster instead.
+    std::string leader = stream_broke_ ? "" : client_->leader();
+    stream_broke_ = false;
+    if (leader.empty()) {
+      auto st = client_->Status();
+      if (!st.ok()) return st.status();
+      leader = st->leader_addr;
+    }
+    if (leader.empty()) return absl::UnavailableError("no lockd leader known");
+    lease_stub_ = lockpb::Lease::NewStub(
+        grpc::CreateChannel(leader, grpc::InsecureChannelCredentials()));
+    stream_ctx_ = std::make_unique<grpc::ClientContext>();
+    stream_ = lease_stub_->LeaseKeepAlive(stream_ctx_.get());
+    return absl::OkStatus();
+  }
+  void CloseKeepAliveStream() {
+    if (stream_ == nullptr) return;
+    stream_ctx_->TryCancel();
+    (void)stream_->Finish();
+    stream_.reset();
+    stream_ctx_.reset();
+  }
+
   std::unique_ptr<lock::Client> owned_;
   lock::Client* client_;
+  std::unique_ptr<lockpb::Lease::Stub> lease_stub_;
+  bool stream_broke_ = false;
+  std::unique_ptr<grpc::ClientContext> stream_ctx_;
+  std::unique_ptr<grpc::ClientReaderWriter<lockpb::LeaseKeepAliveRequest,
+                                           lockpb::LeaseKeepAliveResponse>>
+      stream_;
   std::unique_ptr<lock::Session> session_;
   std::unique_ptr<lock::Mutex> mutex_;
 };

@@ -27,7 +27,9 @@ struct FakeCosts {
   absl::Duration put = absl::Milliseconds(1);
   absl::Duration lock_wait = absl::Milliseconds(3);
   absl::Duration lock_release = absl::Milliseconds(1);
-  int fail_every = 0;  // every n-th put fails; 0 = never
+  int fail_every = 0;         // every n-th put fails; 0 = never
+  int cas_lose_every = 0;     // every n-th CAS attempt loses; 0 = never
+  int64_t lost_session = -1;  // KeepAlive of this session fails
 };
 
 class FakeTarget;
@@ -77,6 +79,35 @@ class FakeTarget : public BenchTarget {
     clock_->Advance(costs_.lock_release);
     return granted;
   }
+  absl::StatusOr<bool> Cas() {
+    clock_->Advance(costs_.put);
+    absl::MutexLock l(&mu_);
+    ++cas_attempts_;
+    return !(costs_.cas_lose_every > 0 &&
+             cas_attempts_ % costs_.cas_lose_every == 0);
+  }
+  int64_t OpenSession() {
+    absl::MutexLock l(&mu_);
+    open_sessions_.insert(next_session_);
+    return next_session_++;
+  }
+  absl::Status KeepAlive(int64_t id) {
+    clock_->Advance(costs_.put);
+    absl::MutexLock l(&mu_);
+    if (!open_sessions_.contains(id)) {
+      return absl::NotFoundError("keepalive of a closed session");
+    }
+    if (id == costs_.lost_session) return absl::NotFoundError("lease expired");
+    return absl::OkStatus();
+  }
+  void CloseSession(int64_t id) {
+    absl::MutexLock l(&mu_);
+    open_sessions_.erase(id);
+  }
+  size_t open_sessions() {
+    absl::MutexLock l(&mu_);
+    return open_sessions_.size();
+  }
   int AddWatch(WatchEventFn fn) {
     absl::MutexLock l(&mu_);
     watches_.emplace_back(next_id_, std::move(fn));
@@ -99,6 +130,9 @@ class FakeTarget : public BenchTarget {
   std::set<std::string> keys_ ABSL_GUARDED_BY(mu_);
   std::vector<std::pair<int, WatchEventFn>> watches_ ABSL_GUARDED_BY(mu_);
   int next_id_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t cas_attempts_ ABSL_GUARDED_BY(mu_) = 0;
+  std::set<int64_t> open_sessions_ ABSL_GUARDED_BY(mu_);
+  int64_t next_session_ ABSL_GUARDED_BY(mu_) = 1;
 };
 
 FakeWatch::~FakeWatch() { target_->RemoveWatch(id_); }
@@ -118,6 +152,18 @@ class FakeClient : public BenchClient {
   absl::StatusOr<std::unique_ptr<BenchWatch>> Watch(absl::string_view,
                                                     WatchEventFn fn) override {
     return std::make_unique<FakeWatch>(t_, t_->AddWatch(std::move(fn)));
+  }
+  absl::StatusOr<bool> CompareAndSwap(absl::string_view,
+                                      absl::string_view) override {
+    return t_->Cas();
+  }
+  absl::StatusOr<int64_t> OpenSession(absl::Duration) override {
+    return t_->OpenSession();
+  }
+  absl::Status KeepAlive(int64_t id) override { return t_->KeepAlive(id); }
+  absl::Status CloseSession(int64_t id) override {
+    t_->CloseSession(id);
+    return absl::OkStatus();
   }
 
  private:
@@ -238,6 +284,45 @@ TEST(BenchRunnerTest, WatchEventsReachEveryWatcher) {
   EXPECT_EQ(r->latency.max(), 1 * kMs);
 }
 
+// Every 3rd attempt loses: a won swap takes 1ms, or 2ms after a loss.
+TEST(BenchRunnerTest, CasRetriesLostAttemptsAndTimesTheWholeSwap) {
+  SimClock clock;
+  FakeCosts costs;
+  costs.cas_lose_every = 3;
+  FakeTarget target(&clock, costs);
+  BenchSpec spec = Spec(Workload::kCas);
+  spec.duration = absl::Milliseconds(90);
+  auto r = RunBench(&target, spec, &clock);
+  ASSERT_TRUE(r.ok()) << r.status();
+  // The last swap starts at 89ms: attempt 90 loses, 91 wins. Of attempts
+  // 1..91, 30 were lost and 61 won.
+  EXPECT_EQ(r->ops, 61);
+  EXPECT_EQ(r->conflicts, 30);
+  EXPECT_EQ(r->errors, 0) << r->first_error;
+  EXPECT_EQ(r->latency.min(), 1 * kMs);
+  EXPECT_EQ(r->latency.max(), 2 * kMs);
+}
+
+// 5 sessions renewed every 5ms by one client: one keepalive due per ms,
+// each taking exactly 1ms, so the schedule never waits and every renewal
+// is 1ms late at most.
+TEST(BenchRunnerTest, SessionsAreRenewedOnScheduleThenClosed) {
+  SimClock clock;
+  FakeCosts costs;
+  costs.lost_session = 3;
+  FakeTarget target(&clock, costs);
+  BenchSpec spec = Spec(Workload::kSessions);
+  spec.sessions = 5;
+  spec.keepalive_interval = absl::Milliseconds(5);
+  auto r = RunBench(&target, spec, &clock);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->ops + r->errors, 100);
+  EXPECT_EQ(r->errors, 20);  // every renewal of session 3
+  EXPECT_THAT(r->first_error, HasSubstr("lease expired"));
+  EXPECT_EQ(r->latency.max(), 1 * kMs);
+  EXPECT_EQ(target.open_sessions(), 0u);
+}
+
 TEST(BenchRunnerTest, RejectsBadSpecs) {
   SimClock clock;
   FakeTarget target(&clock, {});
@@ -292,7 +377,11 @@ TEST(BenchCliTest, BadFlagsAreUsageErrorsNamingTheFlag) {
       {{"bench", "put", "--value-size", "0"}, "--value-size"},
       {{"bench", "put", "--key-space", "0"}, "--key-space"},
       {{"bench", "watch", "--watchers", "0"}, "--watchers"},
-      {{"bench", "put", "--target", "etcd"}, "unsupported --target \"etcd\""},
+      {{"bench", "put", "--target", "mongo"}, "unsupported --target \"mongo\""},
+      {{"bench", "put", "--target", "etcd"}, "--endpoints"},
+      {{"bench", "put", "--server-pids", "12,x"}, "--server-pids"},
+      {{"bench", "sessions", "--sessions", "0"}, "--sessions"},
+      {{"bench", "sessions", "--session-ttl", "1ms"}, "--session-ttl"},
       {{"bench", "failover", "--max-wait", "soon"}, "--max-wait"},
       {{"bench", "failover", "--kill-pid", "0"}, "--kill-pid"},
   };

@@ -119,8 +119,18 @@ void PlanBuilder::Event(const JobId& job, const std::string& kind,
 
 Plan PlanBuilder::Build() {
   // Allocation records with their agent-side specs.
+  // Each record is written only over the version this pass read, so a
+  // concurrent writer (the cron engine, a submit) is never overwritten.
+  auto guard = [this](StoreTxn* txn, const std::string& id) {
+    auto m = state_->allocs().find(id);
+    txn->conds.push_back(m == state_->allocs().end()
+                             ? StoreCond::Absent(SchedAllocKey(id))
+                             : StoreCond::ModRevision(SchedAllocKey(id),
+                                                      m->second.mod_revision));
+  };
   for (auto& [id, a] : changed_) {
     StoreTxn txn;
+    guard(&txn, id);
     txn.ops.push_back(StoreOp::Put(SchedAllocKey(id), a.SerializeAsString()));
     bool has_agent_key = false;
     if (!a.node().empty()) {
@@ -148,7 +158,9 @@ Plan PlanBuilder::Build() {
     plan_.changes.push_back(std::move(txn));
   }
   for (const std::string& id : forgotten_) {
+    if (!state_->allocs().count(id)) continue;
     StoreTxn txn;
+    guard(&txn, id);
     txn.ops.push_back(StoreOp::Delete(SchedAllocKey(id)));
     txn.ops.push_back(StoreOp::Delete(StatusKey(id)));
     auto m = state_->allocs().find(id);

@@ -7,8 +7,11 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <memory>
+#include <sstream>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -114,6 +117,9 @@ TEST_P(AgentE2ETest, RunsThenStopsOnDesiredStop) {
   EXPECT_TRUE(ProcessAlive(pid));
   EXPECT_EQ(st->node(), "n1");
   EXPECT_GT(st->start_unix_ms(), 0);
+  // No health check: healthy as soon as it runs.
+  EXPECT_TRUE(st->healthy());
+  EXPECT_EQ(st->healthy_since_unix_ms(), st->start_unix_ms());
 
   spec.set_desired(agentpb::DESIRED_STOP);
   ASSERT_TRUE(writer_->Put("n1", spec).ok());
@@ -129,6 +135,46 @@ TEST_P(AgentE2ETest, RunsThenStopsOnDesiredStop) {
   EXPECT_GT(st->finish_unix_ms(), 0);
   EXPECT_TRUE(WaitFor([&] { return !ProcessAlive(pid); }))
       << "pid " << pid << " survived the stop";
+}
+
+TEST_P(AgentE2ETest, TcpHealthCheckTurnsHealthyWhenTheTaskListens) {
+  const std::string addr = cluster_->NextAddress();
+  const int port = std::stoi(addr.substr(addr.rfind(':') + 1));
+  // The task listens only after a while, so the first probes fail.
+  agentpb::AllocationSpec spec =
+      ShellSpec("h1",
+                "sleep 1; exec python3 -m http.server --bind 127.0.0.1 "
+                "$BERTH_PORT_HTTP");
+  (*spec.mutable_ports())["http"] = port;
+  spec.mutable_health()->set_tcp_port("http");
+  spec.mutable_health()->set_interval_ms(200);
+  spec.mutable_health()->set_timeout_ms(1000);
+  ASSERT_TRUE(writer_->Put("n1", spec).ok());
+  std::optional<AllocationStatus> st = AwaitState("h1", agentpb::RUNNING);
+  ASSERT_EQ(st->state(), agentpb::RUNNING);
+  st = AwaitStatus("h1", [](const AllocationStatus& s) { return s.healthy(); });
+  ASSERT_TRUE(st.has_value() && st->healthy())
+      << (st ? st->DebugString() : "no status");
+  EXPECT_EQ(st->state(), agentpb::RUNNING);
+  EXPECT_GE(st->healthy_since_unix_ms(), st->start_unix_ms());
+  EXPECT_EQ(st->health_output(), absl::StrCat("connected to ", addr));
+
+  // A stopped task is not healthy any more.
+  spec.set_desired(agentpb::DESIRED_STOP);
+  ASSERT_TRUE(writer_->Put("n1", spec).ok());
+  st = AwaitState("h1", agentpb::KILLED);
+  ASSERT_EQ(st->state(), agentpb::KILLED);
+  EXPECT_FALSE(st->healthy());
+}
+
+TEST_P(AgentE2ETest, HealthCheckOnAnUnknownPortFailsTheLaunch) {
+  agentpb::AllocationSpec spec = ShellSpec("h2", "exec sleep 1000");
+  spec.mutable_health()->set_tcp_port("web");
+  ASSERT_TRUE(writer_->Put("n1", spec).ok());
+  std::optional<AllocationStatus> st = AwaitState("h2", agentpb::FAILED);
+  ASSERT_EQ(st->state(), agentpb::FAILED) << st->DebugString();
+  EXPECT_TRUE(absl::StrContains(st->reason(), "health.tcp_port \"web\""))
+      << st->reason();
 }
 
 TEST_P(AgentE2ETest, ReportsExitCodeAndDoesNotRestart) {
@@ -147,6 +193,14 @@ TEST_P(AgentE2ETest, ReportsExitCodeAndDoesNotRestart) {
   });
   ASSERT_TRUE(st.has_value());
   EXPECT_EQ(st->exit_code(), 4) << st->DebugString();
+
+  // Garbage collection: once the scheduler deletes the key, the finished
+  // allocation's record, logs and FIFOs go.
+  const std::string dir = agent_->data_dir() + "/allocs/a2";
+  EXPECT_TRUE(std::filesystem::exists(dir + "/logs"));
+  ASSERT_TRUE(writer_->Delete("n1", "a2").ok());
+  EXPECT_TRUE(WaitFor([&] { return !std::filesystem::exists(dir); }))
+      << dir << " survived the deletion of its allocation";
 }
 
 TEST_P(AgentE2ETest, BadCommandIsReportedFailed) {
@@ -192,6 +246,51 @@ TEST_P(AgentE2ETest, KilledAgentLosesNodeKeyAndAdoptsTaskOnRestart) {
   st = AwaitState("a4", agentpb::KILLED);
   ASSERT_TRUE(st.has_value());
   EXPECT_EQ(st->state(), agentpb::KILLED) << st->DebugString();
+  EXPECT_TRUE(WaitFor([&] { return !ProcessAlive(pid); }));
+}
+
+// Output goes through named FIFOs: after kill -9 of the agent the adopted
+// task keeps writing, and the restarted agent captures every line.
+TEST_P(AgentE2ETest, LogsKeepFlowingAfterTheAgentIsKilled) {
+  ASSERT_TRUE(writer_
+                  ->Put("n1", ShellSpec("lf",
+                                        "i=0; while :; do echo line$i; "
+                                        "i=$((i+1)); sleep 0.02; done"))
+                  .ok());
+  std::optional<AllocationStatus> st = AwaitState("lf", agentpb::RUNNING);
+  ASSERT_TRUE(st.has_value() && st->state() == agentpb::RUNNING);
+  const pid_t pid = static_cast<pid_t>(st->pid());
+  const std::string log = agent_->data_dir() + "/allocs/lf/logs/stdout.log";
+  auto slurp = [&] {
+    std::ifstream in(log);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  ASSERT_TRUE(WaitFor([&] { return absl::StrContains(slurp(), "line5\n"); }));
+  agent_->Kill9();
+  const std::string at_kill = slurp();
+  const size_t lines_at_kill = std::count(at_kill.begin(), at_kill.end(), '\n');
+  ASSERT_TRUE(agent_->Start().ok());
+  // Lines written while no agent read plus lines written after: well past
+  // what was there at the kill.
+  const std::string later = absl::StrCat("line", lines_at_kill + 100, "\n");
+  std::string got;
+  ASSERT_TRUE(WaitFor([&] {
+    got = slurp();
+    return absl::StrContains(got, later);
+  })) << "no output after the restart; have "
+      << got.size() << " bytes";
+  EXPECT_TRUE(ProcessAlive(pid)) << "the task died (SIGPIPE?)";
+  // Nothing lost or repeated: line0, line1, ... in order.
+  std::istringstream in(got);
+  std::string line;
+  int want = 0;
+  while (std::getline(in, line)) {
+    ASSERT_EQ(line, absl::StrCat("line", want)) << "after " << want;
+    ++want;
+  }
+  agentpb::AllocationSpec stop = ShellSpec("lf", "");
+  stop.set_desired(agentpb::DESIRED_STOP);
+  ASSERT_TRUE(writer_->Put("n1", stop).ok());
   EXPECT_TRUE(WaitFor([&] { return !ProcessAlive(pid); }));
 }
 

@@ -1,0 +1,39 @@
+// SchedClient: calls berth-scheduler for the `berth job|namespace|node`
+// commands. It tries the --scheduler addresses in turn, and when a
+// follower answers a write with FAILED_PRECONDITION it follows the
+// "berth-leader" trailing metadata to the leader (once per call).
+//
+// Thread safety: one thread at a time.
+#ifndef BERTH_CLI_SCHED_CLIENT_H_
+#define BERTH_CLI_SCHED_CLIENT_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "proto/scheduler.grpc.pb.h"
+
+namespace berth::cli {
+
+class SchedClient {
+ public:
+  SchedClient(std::vector<std::string> endpoints, absl::Duration timeout)
+      : endpoints_(std::move(endpoints)), timeout_(timeout) {}
+
+  using Call = std::function<grpc::Status(schedpb::Scheduler::Stub*,
+                                          grpc::ClientContext*)>;
+  // Runs `call` against the schedulers; the error names the address.
+  absl::Status Run(const Call& call);
+
+ private:
+  std::vector<std::string> endpoints_;
+  absl::Duration timeout_;
+};
+
+}  // namespace berth::cli
+
+#endif  // BERTH_CLI_SCHED_CLIENT_H_

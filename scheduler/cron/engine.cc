@@ -1,0 +1,420 @@
+#include "scheduler/cron/engine.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "scheduler/cron/catch_up.h"
+#include "scheduler/cron/engine_txn.h"
+#include "scheduler/cron/parser.h"
+#include "scheduler/state/keys.h"
+
+namespace berth::cron {
+namespace {
+
+using internal::JobView;
+
+bool IsLiveCron(const jobpb::JobRecord* rec) {
+  return rec != nullptr && rec->job().kind() == jobpb::CRON &&
+         !rec->stopped() && !rec->job().cron().suspend();
+}
+
+int64_t Ms(absl::Time t) { return absl::ToUnixMillis(t); }
+
+}  // namespace
+
+CronEngine::CronEngine(sched::Store* store, std::string scheduler_id,
+                       EngineOptions options)
+    : store_(store),
+      scheduler_id_(std::move(scheduler_id)),
+      options_(std::move(options)) {}
+
+void CronEngine::Sync(const sched::ClusterState& state, absl::Time now) {
+  entries_.clear();
+  free_slots_.clear();
+  index_.clear();
+  heap_ = TimerHeap();
+  blocked_.clear();
+  retrying_.clear();
+  wait_revision_.clear();
+  active_.clear();
+  scanned_revision_ = -1;
+  next_timeout_ = absl::InfiniteFuture();
+  for (const auto& [id, rec] : state.jobs()) {
+    if (IsLiveCron(&rec.value)) OnJobChanged(state, id, now);
+  }
+  for (const auto& [id, runs] : state.cron_runs()) {
+    for (const auto& [tick, run] : runs) {
+      if (run.value.result() == jobpb::CronRun::ACTIVE) {
+        active_.insert(id);
+        break;
+      }
+    }
+  }
+}
+
+void CronEngine::Remove(uint32_t slot) {
+  heap_.Erase(slot);
+  blocked_.erase(slot);
+  retrying_.erase(slot);
+  index_.erase(entries_[slot].id);
+  entries_[slot] = Entry();
+  free_slots_.push_back(slot);
+}
+
+void CronEngine::OnJobChanged(const sched::ClusterState& state,
+                              const sched::JobId& job, absl::Time now) {
+  const jobpb::JobRecord* rec = state.FindJob(job);
+  auto it = index_.find(job);
+  if (!IsLiveCron(rec)) {
+    if (it != index_.end()) Remove(it->second);
+    return;
+  }
+  uint32_t slot;
+  if (it != index_.end()) {
+    slot = it->second;
+  } else {
+    if (free_slots_.empty()) {
+      slot = static_cast<uint32_t>(entries_.size());
+      entries_.emplace_back();
+    } else {
+      slot = free_slots_.back();
+      free_slots_.pop_back();
+    }
+    index_[job] = slot;
+    entries_[slot].id = job;
+  }
+  Entry& e = entries_[slot];
+  if (e.spec_hash != rec->job().spec_hash() || !e.schedule) {
+    e.spec_hash = rec->job().spec_hash();
+    const jobpb::CronPolicy& p = rec->job().cron();
+    absl::StatusOr<Schedule> s = Schedule::Parse(p.schedule(), p.timezone());
+    absl::StatusOr<ParsedSpec> parsed = ParseSpec(p.schedule());
+    if (!s.ok() || !parsed.ok()) {
+      // Submit validation rejects these; a bad record must not stop cron.
+      ++stats_.bad_specs;
+      e.schedule.reset();
+      heap_.Erase(slot);
+      return;
+    }
+    e.schedule = *std::move(s);
+    e.every_seconds = parsed->is_every ? parsed->every_seconds : 0;
+  }
+  TickSource ticks{&*e.schedule, e.every_seconds};
+  e.next_tick = ticks.Next(internal::MarkerTick(internal::ViewOf(state, job)))
+                    .value_or(0);
+  // Plan from the mirror at the next Step: due now means "look now".
+  retrying_.erase(slot);
+  if (!blocked_.contains(slot)) heap_.Set(slot, now);
+}
+
+bool CronEngine::Waiting(const sched::ClusterState& state,
+                         const sched::JobId& job) const {
+  auto it = wait_revision_.find(job);
+  return it != wait_revision_.end() && state.revision() < it->second;
+}
+
+absl::StatusOr<CronEngine::Outcome> CronEngine::Commit(
+    const sched::StoreTxn& txn, const sched::Fence& fence,
+    const sched::JobId& job) {
+  ++commits_this_step_;
+  absl::StatusOr<sched::CommitResult> r = store_->Commit(txn, fence);
+  if (!r.ok()) {
+    if (absl::IsFailedPrecondition(r.status())) return r.status();
+    // Applied or not: unknown. The retry is the same conditional txn built
+    // from the mirror, so it cannot apply twice.
+    ++stats_.unknown_outcomes;
+    return Outcome::kUnknown;
+  }
+  // Either way the mirror must reach this revision before we decide again.
+  int64_t& wait = wait_revision_[job];
+  wait = std::max(wait, r->revision);
+  if (!r->succeeded) {
+    ++stats_.conflicts;
+    return Outcome::kConflict;
+  }
+  return Outcome::kCommitted;
+}
+
+absl::Status CronEngine::FireDue(const sched::ClusterState& state,
+                                 uint32_t slot, absl::Time now,
+                                 const sched::Fence& fence) {
+  Entry& e = entries_[slot];
+  const sched::JobId id = e.id;
+  retrying_.erase(slot);
+  if (Waiting(state, id)) {
+    heap_.Erase(slot);
+    blocked_.insert(slot);
+    return absl::OkStatus();
+  }
+  JobView view = internal::ViewOf(state, id);
+  if (!IsLiveCron(view.record)) {
+    Remove(slot);
+    return absl::OkStatus();
+  }
+  const jobpb::CronPolicy& p = view.record->job().cron();
+  TickSource ticks{&*e.schedule, e.every_seconds};
+  CatchUpPolicy cp{p.catch_up(), p.starting_deadline_ms(),
+                   options_.on_time_grace_ms};
+  const int64_t now_ms = Ms(now);
+  TickPlan plan = PlanTicks(ticks, internal::MarkerTick(view), now_ms, cp);
+  if (view.runs != nullptr && !active_.contains(id)) {
+    for (const auto& [tick, run] : *view.runs) {
+      if (run.value.result() == jobpb::CronRun::ACTIVE) active_.insert(id);
+    }
+  }
+  e.next_tick = plan.tick;
+  if (plan.kind == TickPlan::Kind::kWait) {
+    if (plan.tick == 0) {
+      heap_.Erase(slot);
+    } else {
+      heap_.Set(slot, absl::FromUnixSeconds(plan.tick));
+    }
+    return absl::OkStatus();
+  }
+
+  sched::StoreTxn txn;
+  internal::AddMarkerCond(view, &txn);
+  internal::NewRun nr;
+  nr.tick = plan.tick;
+  nr.now_ms = now_ms;
+  nr.scheduler_id = scheduler_id_;
+  std::vector<jobpb::CronRun> written =
+      internal::FinalizeFinished(state, view, now_ms, &txn);
+  const int64_t finalized = static_cast<int64_t>(written.size());
+  int64_t claimed = 0, skipped = 0, replaced = 0;
+  if (plan.kind == TickPlan::Kind::kMiss) {
+    nr.result = jobpb::CronRun::MISSED;
+    nr.reason = absl::StrCat(plan.missed, plan.missed_exact ? "" : " (about)",
+                             " tick(s) missed: outside the starting deadline "
+                             "or the catch-up policy");
+    written.push_back(internal::PutNewRun(view, nr, &txn));
+  } else {
+    auto active = internal::ActiveRuns(state, view, now_ms);
+    if (!active.empty() && p.concurrency() == jobpb::CronPolicy::FORBID) {
+      nr.result = jobpb::CronRun::SKIPPED;
+      nr.reason =
+          absl::StrCat("concurrency forbid: run ",
+                       active.front()->value.tick_unix(), " was still active");
+      skipped = 1;
+      written.push_back(internal::PutNewRun(view, nr, &txn));
+    } else {
+      if (p.concurrency() == jobpb::CronPolicy::REPLACE) {
+        for (const auto* run : active) {
+          internal::StopReplaced(state, *run, plan.tick, now_ms, &txn);
+          ++replaced;
+        }
+      }
+      claimed = 1;
+      internal::PutNewRun(view, nr, &txn);
+    }
+  }
+  internal::PutMarker(view, true, plan.tick, claimed, skipped, plan.missed,
+                      &txn);
+  int trimmed = internal::AppendTrim(
+      state, view, written, options_.max_history_deletes_per_txn, &txn);
+  absl::StatusOr<Outcome> out = Commit(txn, fence, id);
+  if (!out.ok()) return out.status();
+  if (*out == Outcome::kUnknown) {
+    retrying_.insert(slot);
+    heap_.Set(slot, now + options_.retry_backoff);
+    return absl::OkStatus();
+  }
+  heap_.Erase(slot);
+  blocked_.insert(slot);
+  if (*out == Outcome::kCommitted) {
+    e.next_tick = ticks.Next(plan.tick).value_or(0);
+    stats_.finalized += finalized;
+    stats_.claims += claimed;
+    stats_.skipped += skipped;
+    stats_.replaced += replaced;
+    stats_.missed += plan.missed;
+    stats_.history_deleted += trimmed;
+    if (claimed > 0) {
+      active_.insert(id);
+      if (options_.on_claim) options_.on_claim(id, plan.tick);
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CronEngine::ScanActive(const sched::ClusterState& state,
+                                    absl::Time now, const sched::Fence& fence) {
+  scanned_revision_ = state.revision();
+  next_timeout_ = absl::InfiniteFuture();
+  const int64_t now_ms = Ms(now);
+  for (auto it = active_.begin(); it != active_.end();) {
+    const sched::JobId id = *it;
+    if (Waiting(state, id)) {
+      ++it;
+      continue;
+    }
+    JobView view = internal::ViewOf(state, id);
+    sched::StoreTxn txn;
+    std::vector<jobpb::CronRun> written;
+    bool still_active = false;
+    int stops = 0;
+    int64_t timeout_ms =
+        view.record == nullptr ? 0 : view.record->job().task().timeout_ms();
+    if (view.runs != nullptr) {
+      for (const auto& [tick, run] : *view.runs) {
+        if (run.value.result() != jobpb::CronRun::ACTIVE) continue;
+        std::optional<internal::RunEnd> end =
+            internal::FinishedRun(state, run.value, view.record, now_ms);
+        if (end) {
+          written.push_back(internal::PutFinished(run, *end, now_ms, &txn));
+          continue;
+        }
+        still_active = true;
+        const agentpb::AllocationStatus* s =
+            state.FindStatus(run.value.alloc_id());
+        if (timeout_ms <= 0 || s == nullptr || s->start_unix_ms() <= 0) {
+          continue;
+        }
+        absl::Time deadline = absl::FromUnixMillis(s->start_unix_ms()) +
+                              absl::Milliseconds(timeout_ms);
+        if (now < deadline) {
+          next_timeout_ = std::min(next_timeout_, deadline);
+        } else if (internal::StopTimedOut(state, run.value, timeout_ms, &txn)) {
+          ++stops;
+        }
+      }
+    }
+    if (txn.ops.empty()) {
+      it = still_active ? std::next(it) : active_.erase(it);
+      continue;
+    }
+    int trimmed = internal::AppendTrim(
+        state, view, written, options_.max_history_deletes_per_txn, &txn);
+    absl::StatusOr<Outcome> out = Commit(txn, fence, id);
+    if (!out.ok()) return out.status();
+    if (*out == Outcome::kCommitted) {
+      stats_.finalized += static_cast<int64_t>(written.size());
+      stats_.timeouts += stops;
+      stats_.history_deleted += trimmed;
+    } else if (*out == Outcome::kUnknown) {
+      // Look again after the backoff even if the mirror does not move.
+      next_timeout_ = std::min(next_timeout_, now + options_.retry_backoff);
+    }
+    ++it;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<absl::Time> CronEngine::Step(const sched::ClusterState& state,
+                                            absl::Time now,
+                                            const sched::Fence& fence) {
+  commits_this_step_ = 0;
+  if (now < last_now_) {
+    for (uint32_t slot : retrying_) heap_.Set(slot, now);
+    next_timeout_ = std::min(next_timeout_, now);
+  }
+  last_now_ = now;
+  // Jobs whose own writes the mirror now shows are planned again.
+  for (auto it = blocked_.begin(); it != blocked_.end();) {
+    if (Waiting(state, entries_[*it].id)) {
+      ++it;
+      continue;
+    }
+    heap_.Set(*it, now);
+    it = blocked_.erase(it);
+  }
+  for (auto it = wait_revision_.begin(); it != wait_revision_.end();) {
+    it = state.revision() >= it->second ? wait_revision_.erase(it)
+                                        : std::next(it);
+  }
+  if (state.revision() != scanned_revision_ || now >= next_timeout_) {
+    if (absl::Status s = ScanActive(state, now, fence); !s.ok()) return s;
+  }
+  while (!heap_.empty() && heap_.TopDeadline() <= now &&
+         commits_this_step_ < options_.max_commits_per_step) {
+    if (absl::Status s = FireDue(state, heap_.TopId(), now, fence); !s.ok()) {
+      return s;
+    }
+  }
+  absl::Time next = next_timeout_;
+  if (!heap_.empty()) next = std::min(next, heap_.TopDeadline());
+  // A safety net only: the caller steps again as soon as the mirror moves.
+  if (!blocked_.empty()) next = std::min(next, now + options_.retry_backoff);
+  return std::max(next, now);
+}
+
+absl::StatusOr<std::string> CronEngine::Trigger(
+    const sched::ClusterState& state, const sched::JobId& job, absl::Time now,
+    const sched::Fence& fence) {
+  JobView view = internal::ViewOf(state, job);
+  if (view.record == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("job ", job.first, "/", job.second, " does not exist"));
+  }
+  if (view.record->job().kind() != jobpb::CRON) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("job ", job.first, "/", job.second, " is not a cron job"));
+  }
+  if (view.record->stopped()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("job ", job.first, "/", job.second, " is stopped"));
+  }
+  if (Waiting(state, job)) {
+    return absl::UnavailableError(
+        "the scheduler is applying its previous change to this job; retry");
+  }
+  const int64_t now_ms = Ms(now);
+  internal::NewRun nr;
+  nr.tick = -now_ms;
+  // Two triggers within one millisecond: take the next free id.
+  while (view.runs != nullptr && view.runs->contains(nr.tick)) --nr.tick;
+  nr.manual = true;
+  nr.now_ms = now_ms;
+  nr.scheduler_id = scheduler_id_;
+  const jobpb::CronPolicy& p = view.record->job().cron();
+  auto active = internal::ActiveRuns(state, view, now_ms);
+  if (!active.empty() && p.concurrency() == jobpb::CronPolicy::FORBID) {
+    return absl::AbortedError(absl::StrCat(
+        "concurrency forbid: run ", active.front()->value.tick_unix(),
+        " is still active; nothing was started"));
+  }
+  sched::StoreTxn txn;
+  internal::AddMarkerCond(view, &txn);
+  std::vector<jobpb::CronRun> written =
+      internal::FinalizeFinished(state, view, now_ms, &txn);
+  if (p.concurrency() == jobpb::CronPolicy::REPLACE) {
+    for (const auto* run : active) {
+      internal::StopReplaced(state, *run, nr.tick, now_ms, &txn);
+    }
+  }
+  jobpb::CronRun run = internal::PutNewRun(view, nr, &txn);
+  internal::PutMarker(view, false, 0, 1, 0, 0, &txn);
+  absl::StatusOr<Outcome> out = Commit(txn, fence, job);
+  if (!out.ok()) return out.status();
+  if (*out == Outcome::kUnknown) {
+    return absl::UnavailableError(
+        "outcome unknown (lockd did not answer); check the job's history "
+        "before triggering again");
+  }
+  if (*out == Outcome::kConflict) {
+    return absl::AbortedError("the job changed concurrently; retry");
+  }
+  ++stats_.claims;
+  stats_.finalized += static_cast<int64_t>(written.size());
+  stats_.replaced += p.concurrency() == jobpb::CronPolicy::REPLACE
+                         ? static_cast<int64_t>(active.size())
+                         : 0;
+  active_.insert(job);
+  if (auto it = index_.find(job); it != index_.end()) {
+    heap_.Erase(it->second);
+    blocked_.insert(it->second);
+  }
+  return run.alloc_id();
+}
+
+std::optional<absl::Time> CronEngine::NextRun(const sched::JobId& job) const {
+  auto it = index_.find(job);
+  if (it == index_.end()) return std::nullopt;
+  const Entry& e = entries_[it->second];
+  if (!e.schedule || e.next_tick == 0) return std::nullopt;
+  return absl::FromUnixSeconds(e.next_tick);
+}
+
+}  // namespace berth::cron

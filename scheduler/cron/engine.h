@@ -1,0 +1,166 @@
+// CronEngine: fires cron ticks exactly once, from the scheduler leader.
+//
+// The leader keeps a ClusterState mirror of lockd (Load + Watch) and calls
+// the engine from its loop. The engine never places anything: claiming a
+// tick creates a pending Allocation record (node "", desired RUN) that the
+// reconciler places, and the engine later reads the run's fate back from
+// that record (or the agent's status) into the CronRun.
+//
+// Exactly once. A tick is claimed by ONE fenced transaction with the
+// conditions {runs/<tick> absent, marker unchanged since read} that writes
+// the CronRun, advances the marker and creates the allocation. Ticks at or
+// below the marker are never planned again, so neither a retry, a second
+// leader, a failover nor a clock stepping back can claim a tick twice; a
+// deposed leader's commits are refused by the fence. See docs/cron.md.
+//
+// Own writes. The engine decides only from the mirror. After it commits
+// for a job it leaves that job alone until the mirror has caught up with
+// the commit's revision; when a commit's outcome is unknown it retries the
+// same conditional transaction, whose conditions make a second apply
+// impossible.
+//
+// Cost. One entry per cron job in a timer heap of next-fire times: an idle
+// Step is a comparison with the heap top. Finished runs and timeouts are
+// found by scanning the jobs with an active run, only when the mirror's
+// revision moved or a timeout is due.
+//
+// Thread safety: not thread-safe; one owner (the leader loop) calls it.
+// Ownership: borrows `store`, which must outlive the engine. The
+// ClusterState passed to each call is only read during that call.
+#ifndef BERTH_SCHEDULER_CRON_ENGINE_H_
+#define BERTH_SCHEDULER_CRON_ENGINE_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "scheduler/cron/schedule.h"
+#include "scheduler/cron/timer_heap.h"
+#include "scheduler/state/cluster_state.h"
+#include "scheduler/state/store.h"
+
+namespace berth::cron {
+
+struct EngineOptions {
+  // catch_up none still runs a tick this late.
+  int64_t on_time_grace_ms = 5000;
+  // After a commit whose outcome is unknown (UNAVAILABLE, timeout).
+  absl::Duration retry_backoff = absl::Milliseconds(200);
+  // Upper bound on commits per Step, so the loop keeps applying watch
+  // events under a burst; the rest run at the next Step.
+  int max_commits_per_step = 20000;
+  // Finished runs deleted per transaction when enforcing history limits.
+  int max_history_deletes_per_txn = 32;
+  // Called right after a claim commits (benchmarks measure lag here).
+  std::function<void(const sched::JobId&, int64_t tick)> on_claim;
+};
+
+struct EngineStats {
+  int64_t claims = 0;
+  int64_t skipped = 0;  // forbid
+  int64_t replaced = 0;
+  int64_t missed = 0;  // ticks passed over by catch-up or deadline
+  int64_t finalized = 0;
+  int64_t timeouts = 0;
+  int64_t history_deleted = 0;
+  int64_t conflicts = 0;         // a condition did not hold
+  int64_t unknown_outcomes = 0;  // commit errors other than fence loss
+  int64_t bad_specs = 0;         // cron specs that did not parse
+};
+
+class CronEngine {
+ public:
+  CronEngine(sched::Store* store, std::string scheduler_id,
+             EngineOptions options = {});
+
+  // Rebuilds the timer heap from every cron job in the mirror (on becoming
+  // leader, or after the mirror was reloaded).
+  void Sync(const sched::ClusterState& state, absl::Time now);
+  // Re-reads one job (submitted, changed, stopped, suspended, resumed or
+  // deleted). O(log jobs).
+  void OnJobChanged(const sched::ClusterState& state, const sched::JobId& job,
+                    absl::Time now);
+
+  // Finalizes finished runs, enforces timeouts and history limits, fires due
+  // ticks. Returns the latest time by which Step must run again (call it
+  // sooner after applying watch events). FAILED_PRECONDITION: the fence is
+  // lost; stop calling and give up leadership.
+  absl::StatusOr<absl::Time> Step(const sched::ClusterState& state,
+                                  absl::Time now, const sched::Fence& fence);
+
+  // A manual run through the same claim path, obeying the concurrency
+  // policy (forbid with an active run: ABORTED, nothing stored). Its tick
+  // is -(trigger time in unix ms), so it can never equal a scheduled tick.
+  // Returns the run's allocation id. UNAVAILABLE: retry (the mirror is
+  // behind the engine's own writes, or the outcome is unknown).
+  absl::StatusOr<std::string> Trigger(const sched::ClusterState& state,
+                                      const sched::JobId& job, absl::Time now,
+                                      const sched::Fence& fence);
+
+  // The next tick the engine will consider for `job` (nullopt: not a live
+  // cron job, or it never fires again).
+  std::optional<absl::Time> NextRun(const sched::JobId& job) const;
+
+  const EngineStats& stats() const { return stats_; }
+  size_t job_count() const { return index_.size(); }
+  // True when no job waits for the mirror or for a retry: every due tick
+  // has been decided and its commit seen in the mirror.
+  bool quiescent() const { return blocked_.empty() && retrying_.empty(); }
+
+ private:
+  struct Entry {
+    sched::JobId id;
+    std::optional<Schedule> schedule;
+    int64_t every_seconds = 0;
+    std::string spec_hash;
+    int64_t next_tick = 0;  // 0: not planned yet
+  };
+  enum class Outcome { kCommitted, kConflict, kUnknown };
+
+  void Remove(uint32_t slot);
+  // Plans and commits for one due job; moves its heap entry.
+  absl::Status FireDue(const sched::ClusterState& state, uint32_t slot,
+                       absl::Time now, const sched::Fence& fence);
+  // Finalizes finished runs and stops timed-out ones.
+  absl::Status ScanActive(const sched::ClusterState& state, absl::Time now,
+                          const sched::Fence& fence);
+  // Commits; FAILED_PRECONDITION is returned, other errors become kUnknown.
+  absl::StatusOr<Outcome> Commit(const sched::StoreTxn& txn,
+                                 const sched::Fence& fence,
+                                 const sched::JobId& job);
+  bool Waiting(const sched::ClusterState& state, const sched::JobId& job) const;
+
+  sched::Store* store_;
+  std::string scheduler_id_;
+  EngineOptions options_;
+  EngineStats stats_;
+
+  std::vector<Entry> entries_;
+  std::vector<uint32_t> free_slots_;
+  std::map<sched::JobId, uint32_t> index_;
+  TimerHeap heap_;
+  // Slots whose last commit the mirror has not shown yet.
+  std::set<uint32_t> blocked_;
+  // Slots retrying after an unknown outcome (they sit in the heap).
+  std::set<uint32_t> retrying_;
+  // Per job: the revision of the engine's last commit (or conflict).
+  std::map<sched::JobId, int64_t> wait_revision_;
+  // Jobs with an ACTIVE run (possibly already finished).
+  std::set<sched::JobId> active_;
+  int64_t scanned_revision_ = -1;
+  // The `now` of the previous Step: a clock stepping back must not delay
+  // retries and timeout checks that were scheduled relative to it.
+  absl::Time last_now_ = absl::InfinitePast();
+  absl::Time next_timeout_ = absl::InfiniteFuture();
+  int commits_this_step_ = 0;
+};
+
+}  // namespace berth::cron
+
+#endif  // BERTH_SCHEDULER_CRON_ENGINE_H_

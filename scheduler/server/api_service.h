@@ -1,0 +1,61 @@
+// The Scheduler gRPC service: a thin translation onto Scheduler. A write
+// that reaches a follower fails FAILED_PRECONDITION with the trailing
+// metadata "berth-leader: host:port", which the CLI follows.
+//
+// Thread safety: thread-safe (gRPC calls it from many threads).
+// Ownership: borrows the Scheduler.
+#ifndef BERTH_SCHEDULER_SERVER_API_SERVICE_H_
+#define BERTH_SCHEDULER_SERVER_API_SERVICE_H_
+
+#include "proto/scheduler.grpc.pb.h"
+#include "scheduler/server/scheduler.h"
+
+namespace berth::sched {
+
+class ApiService final : public schedpb::Scheduler::Service {
+ public:
+  explicit ApiService(Scheduler* scheduler) : s_(scheduler) {}
+
+  grpc::Status SubmitJob(grpc::ServerContext* ctx,
+                         const schedpb::SubmitJobRequest* req,
+                         schedpb::SubmitJobResponse* resp) override;
+  grpc::Status StopJob(grpc::ServerContext* ctx,
+                       const schedpb::StopJobRequest* req,
+                       schedpb::StopJobResponse* resp) override;
+  grpc::Status TriggerJob(grpc::ServerContext* ctx,
+                          const schedpb::TriggerJobRequest* req,
+                          schedpb::TriggerJobResponse* resp) override;
+  grpc::Status CreateNamespace(grpc::ServerContext* ctx,
+                               const schedpb::CreateNamespaceRequest* req,
+                               schedpb::CreateNamespaceResponse* resp) override;
+  grpc::Status ListJobs(grpc::ServerContext* ctx,
+                        const schedpb::ListJobsRequest* req,
+                        schedpb::ListJobsResponse* resp) override;
+  grpc::Status JobStatus(grpc::ServerContext* ctx,
+                         const schedpb::JobStatusRequest* req,
+                         schedpb::JobStatusResponse* resp) override;
+  grpc::Status JobHistory(grpc::ServerContext* ctx,
+                          const schedpb::JobHistoryRequest* req,
+                          schedpb::JobHistoryResponse* resp) override;
+  grpc::Status ListNodes(grpc::ServerContext* ctx,
+                         const schedpb::ListNodesRequest* req,
+                         schedpb::ListNodesResponse* resp) override;
+  grpc::Status Leader(grpc::ServerContext* ctx,
+                      const schedpb::LeaderRequest* req,
+                      schedpb::LeaderResponse* resp) override;
+
+ private:
+  grpc::Status Reply(grpc::ServerContext* ctx, const absl::Status& s);
+  template <typename T>
+  grpc::Status Reply(grpc::ServerContext* ctx, absl::StatusOr<T> r, T* out) {
+    if (!r.ok()) return Reply(ctx, r.status());
+    *out = std::move(*r);
+    return grpc::Status::OK;
+  }
+
+  Scheduler* s_;
+};
+
+}  // namespace berth::sched
+
+#endif  // BERTH_SCHEDULER_SERVER_API_SERVICE_H_

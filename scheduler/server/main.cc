@@ -1,0 +1,101 @@
+// berth-scheduler: places jobs on agents (see docs/architecture.md).
+//
+//   berth-scheduler --lock-endpoints 127.0.0.1:7401,... --id s1
+//                   [--listen 127.0.0.1:7500] [--session-ttl-s 10]
+#include <csignal>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "boost/program_options.hpp"
+#include "grpcpp/grpcpp.h"
+#include "lockservice/client/client.h"
+#include "scheduler/server/api_service.h"
+#include "scheduler/server/scheduler.h"
+
+namespace po = boost::program_options;
+
+int main(int argc, char** argv) {
+  std::string endpoints, id, listen;
+  int64_t ttl_s = 10;
+  int64_t progress_s = 30;
+  po::options_description desc("berth-scheduler options");
+  desc.add_options()("help", "show this help")(
+      "lock-endpoints", po::value(&endpoints)->required(),
+      "berth-lockd replicas, host:port[,host:port...]")(
+      "id", po::value(&id)->required(),
+      "this scheduler's name, unique among schedulers")(
+      "listen", po::value(&listen)->default_value("127.0.0.1:7500"),
+      "address of the Scheduler gRPC API")(
+      "session-ttl-s", po::value(&ttl_s)->default_value(10),
+      "lease TTL of the leadership session, seconds (failover takes about "
+      "this long after a crash)")(
+      "update-progress-deadline-s", po::value(&progress_s)->default_value(30),
+      "a rolling update rolls back when a new replica is not healthy this "
+      "long (plus min_healthy) after it was created");
+  try {
+    po::variables_map vm;
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    if (vm.count("help")) {
+      std::cout << desc << std::endl;
+      return 0;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "berth-scheduler: " << e.what() << "\n" << desc << std::endl;
+    return 2;
+  }
+  if (ttl_s <= 0 || progress_s <= 0) {
+    std::cerr << "berth-scheduler: --session-ttl-s and "
+                 "--update-progress-deadline-s must be positive\n";
+    return 2;
+  }
+  absl::StatusOr<std::vector<std::string>> eps =
+      berth::lock::ParseEndpoints(endpoints);
+  if (!eps.ok()) {
+    std::cerr << "berth-scheduler: --lock-endpoints: " << eps.status().message()
+              << std::endl;
+    return 2;
+  }
+
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  berth::sched::SchedulerOptions opts;
+  opts.id = id;
+  opts.advertise_address = listen;
+  opts.lock_endpoints = *eps;
+  opts.session_ttl = absl::Seconds(ttl_s);
+  opts.reconcile.update_progress_deadline = absl::Seconds(progress_s);
+  absl::StatusOr<std::unique_ptr<berth::sched::Scheduler>> sched =
+      berth::sched::Scheduler::Create(opts);
+  if (!sched.ok()) {
+    std::cerr << "berth-scheduler: " << sched.status() << std::endl;
+    return 1;
+  }
+  berth::sched::ApiService api(sched->get());
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&api);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    std::cerr << "berth-scheduler: cannot listen on " << listen << std::endl;
+    return 1;
+  }
+  std::cerr << "berth-scheduler[" << id << "]: serving on " << listen
+            << std::endl;
+
+  int sig = 0;
+  sigwait(&set, &sig);
+  std::cerr << "berth-scheduler[" << id << "]: signal " << sig
+            << ", shutting down" << std::endl;
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  (*sched)->Shutdown();
+  return 0;
+}

@@ -1,0 +1,347 @@
+#include "scheduler/server/scheduler.h"
+
+#include <algorithm>
+#include <iostream>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "scheduler/state/keys.h"
+#include "scheduler/state/lockd_store.h"
+
+namespace berth::sched {
+namespace {
+
+// Transactions are packed up to this many operations (lockd allows 128).
+constexpr size_t kOpsPerCommit = 100;
+
+void Log(const std::string& id, const std::string& msg) {
+  std::cerr << "berth-scheduler[" << id << "]: " << msg << std::endl;
+}
+
+}  // namespace
+
+Scheduler::Scheduler(SchedulerOptions options) : opts_(std::move(options)) {}
+
+absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(
+    SchedulerOptions options) {
+  if (options.id.empty()) return absl::InvalidArgumentError("--id is empty");
+  if (options.lock_endpoints.empty()) {
+    return absl::InvalidArgumentError("--lock-endpoints is empty");
+  }
+  std::unique_ptr<Scheduler> s(new Scheduler(std::move(options)));
+  if (absl::Status st = s->Connect(); !st.ok()) return st;
+  return s;
+}
+
+absl::Status Scheduler::Connect() {
+  lock::ClientOptions co;
+  // A dead replica must not stall the leader loop for long.
+  co.dial_timeout = absl::Milliseconds(300);
+  co.attempt_timeout = absl::Seconds(3);
+  co.request_timeout = absl::Seconds(8);
+  absl::StatusOr<std::unique_ptr<lock::Client>> c =
+      lock::Client::Connect(opts_.lock_endpoints, co);
+  if (!c.ok()) return c.status();
+  client_ = std::move(*c);
+  store_ = std::make_unique<LockdStore>(client_.get());
+  observer_ = std::make_unique<lock::Observer>(
+      client_.get(), kLeaderElection,
+      [this](const std::optional<lock::LeaderInfo>& info) {
+        absl::MutexLock l(&mu_);
+        leader_info_ = info;
+      });
+  mirror_thread_ = std::thread([this] { MirrorLoop(); });
+  election_thread_ = std::thread([this] { ElectionLoop(); });
+  leader_thread_ = std::thread([this] { LeaderLoop(); });
+  return absl::OkStatus();
+}
+
+Scheduler::~Scheduler() { Shutdown(); }
+
+void Scheduler::Shutdown() {
+  {
+    absl::MutexLock l(&mu_);
+    if (stopping_ && !mirror_thread_.joinable()) return;
+    stopping_ = true;
+  }
+  if (leader_thread_.joinable()) leader_thread_.join();
+  if (election_thread_.joinable()) election_thread_.join();
+  if (mirror_thread_.joinable()) mirror_thread_.join();
+  observer_.reset();
+}
+
+bool Scheduler::is_leader() const {
+  absl::MutexLock l(&mu_);
+  return leader_;
+}
+
+schedpb::LeaderResponse Scheduler::Leader() const {
+  absl::MutexLock l(&mu_);
+  return LeaderLocked();
+}
+
+schedpb::LeaderResponse Scheduler::LeaderLocked() const {
+  schedpb::LeaderResponse r;
+  if (leader_info_.has_value()) {
+    std::vector<std::string> parts =
+        absl::StrSplit(leader_info_->value, absl::MaxSplits(' ', 1));
+    r.set_id(parts[0]);
+    if (parts.size() > 1) r.set_address(parts[1]);
+    r.set_token(leader_info_->token);
+  }
+  r.set_is_self(leader_);
+  if (leader_) {
+    r.set_id(opts_.id);
+    r.set_address(opts_.advertise_address);
+    r.set_token(fence_.token);
+  }
+  return r;
+}
+
+absl::Status Scheduler::NotLeaderLocked() const {
+  schedpb::LeaderResponse l = LeaderLocked();
+  if (l.address().empty()) {
+    return absl::FailedPreconditionError(
+        "not the leader, and no scheduler leads right now; retry shortly");
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "not the leader; the leader is ", l.id(), " at ", l.address()));
+}
+
+void Scheduler::MirrorLoop() {
+  while (true) {
+    {
+      absl::MutexLock l(&mu_);
+      if (stopping_) return;
+    }
+    absl::StatusOr<StoreSnapshot> snap = store_->Load(kBerthPrefix);
+    if (!snap.ok()) {
+      Log(opts_.id, absl::StrCat("loading /berth/ from lockd: ",
+                                 snap.status().ToString()));
+      absl::SleepFor(absl::Milliseconds(300));
+      continue;
+    }
+    int64_t from = snap->revision + 1;
+    {
+      absl::MutexLock l(&mu_);
+      if (snap->revision >= state_.revision()) {
+        state_.Reset(*snap);
+        for (const auto& [id, unused] : state_.jobs()) changed_jobs_.insert(id);
+        cron_synced_ = false;
+      }
+      from = state_.revision() + 1;
+      mirror_ready_ = true;
+      need_reload_ = false;
+      kick_ = true;
+    }
+    absl::StatusOr<std::unique_ptr<StoreWatch>> w =
+        store_->Watch(kBerthPrefix, from);
+    if (!w.ok()) {
+      absl::SleepFor(absl::Milliseconds(300));
+      continue;
+    }
+    while (true) {
+      absl::StatusOr<std::vector<StoreEvent>> events =
+          (*w)->Next(absl::Milliseconds(300));
+      absl::MutexLock l(&mu_);
+      if (stopping_) return;
+      if (!events.ok()) {
+        Log(opts_.id, absl::StrCat("watch ended (", events.status().ToString(),
+                                   "); reloading"));
+        break;
+      }
+      for (const StoreEvent& e : *events) {
+        state_.Apply(e);
+        KeyRef ref = ParseKey(e.key);
+        if (ref.type == KeyRef::Type::kJob) {
+          changed_jobs_.insert({ref.ns, ref.job});
+        }
+      }
+      if (!events->empty()) kick_ = true;
+      if (need_reload_) break;  // cleared once the reload is in
+    }
+  }
+}
+
+void Scheduler::ElectionLoop() {
+  while (true) {
+    {
+      absl::MutexLock l(&mu_);
+      if (stopping_) return;
+    }
+    lock::SessionOptions so;
+    so.ttl = opts_.session_ttl;
+    absl::StatusOr<std::unique_ptr<lock::Session>> session =
+        lock::Session::Create(client_.get(), so);
+    if (!session.ok()) {
+      absl::SleepFor(absl::Milliseconds(500));
+      continue;
+    }
+    lock::Election election(session->get(), kLeaderElection);
+    const std::string value = absl::StrCat(opts_.id, " ", opts_.advertise_address);
+    bool elected = false;
+    while (!elected) {
+      {
+        absl::MutexLock l(&mu_);
+        if (stopping_) break;
+      }
+      if ((*session)->lost()) break;
+      absl::Status s = election.Campaign(value, absl::Seconds(1));
+      if (s.ok()) {
+        elected = true;
+      } else if (s.code() != absl::StatusCode::kDeadlineExceeded) {
+        absl::SleepFor(absl::Milliseconds(200));
+      }
+    }
+    if (elected) {
+      Log(opts_.id, absl::StrCat("elected leader, token ", election.token()));
+      {
+        absl::MutexLock l(&mu_);
+        leader_ = true;
+        fence_ = Fence{kLeaderElection, election.token()};
+        cron_ = std::make_unique<cron::CronEngine>(store_.get(), opts_.id);
+        cron_synced_ = false;
+        need_reload_ = true;
+        last_commit_revision_ = 0;
+        kick_ = true;
+      }
+      while (true) {
+        absl::MutexLock l(&mu_);
+        if (stopping_ || !leader_ || (*session)->lost()) break;
+        mu_.AwaitWithTimeout(absl::Condition(+[](bool* b) { return *b; },
+                                             &stopping_),
+                             absl::Milliseconds(200));
+      }
+      absl::MutexLock l(&mu_);
+      if (leader_) Log(opts_.id, "leadership ended");
+      leader_ = false;
+      cron_.reset();
+    }
+    bool stopping;
+    {
+      absl::MutexLock l(&mu_);
+      stopping = stopping_;
+    }
+    if (!(*session)->lost()) {
+      if (elected) election.Resign().IgnoreError();
+      (*session)->Close().IgnoreError();
+    }
+    if (stopping) return;
+  }
+}
+
+void Scheduler::StepDown(const std::string& why) {
+  absl::MutexLock l(&mu_);
+  if (!leader_) return;
+  Log(opts_.id, absl::StrCat("stepping down: ", why));
+  leader_ = false;
+}
+
+void Scheduler::LeaderLoop() {
+  absl::Time next = absl::InfinitePast();
+  while (true) {
+    {
+      absl::MutexLock l(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stopping_ || kick_;
+      };
+      absl::Duration wait = std::clamp(next - absl::Now(), absl::ZeroDuration(),
+                                       opts_.idle_pass);
+      mu_.AwaitWithTimeout(absl::Condition(&ready), wait);
+      if (stopping_) return;
+      kick_ = false;
+      if (!leader_ || !mirror_ready_ || need_reload_) {
+        next = absl::Now() + absl::Milliseconds(100);
+        continue;
+      }
+    }
+    next = Pass();
+  }
+}
+
+absl::Time Scheduler::Pass() {
+  const absl::Time now = opts_.clock->Now();
+  Plan plan;
+  Fence fence;
+  absl::Time wake = now + opts_.idle_pass;
+  {
+    absl::MutexLock l(&mu_);
+    if (!leader_ || cron_ == nullptr) return now + absl::Milliseconds(100);
+    if (state_.revision() < last_commit_revision_) {
+      return now + absl::Milliseconds(20);  // wait for our own writes
+    }
+    fence = fence_;
+    if (!cron_synced_) {
+      cron_->Sync(state_, now);
+      cron_synced_ = true;
+      changed_jobs_.clear();
+    }
+    for (const JobId& id : changed_jobs_) cron_->OnJobChanged(state_, id, now);
+    changed_jobs_.clear();
+    absl::StatusOr<absl::Time> cron_next = cron_->Step(state_, now, fence);
+    if (!cron_next.ok()) {
+      if (cron_next.status().code() == absl::StatusCode::kFailedPrecondition) {
+        Log(opts_.id, absl::StrCat("cron: ", cron_next.status().ToString()));
+        leader_ = false;
+        return now + absl::Milliseconds(100);
+      }
+      wake = std::min(wake, now + absl::Milliseconds(200));
+    } else {
+      wake = std::min(wake, *cron_next);
+    }
+    plan = Reconcile(state_, now, opts_.reconcile);
+  }
+  passes_.fetch_add(1);
+  wake = std::min(wake, plan.wake);
+  if (!plan.changes.empty()) {
+    for (const std::string& line : plan.log) Log(opts_.id, line);
+    if (!CommitAll(plan.changes)) return now + absl::Milliseconds(100);
+  }
+  return std::max(wake, now + absl::Milliseconds(10));
+}
+
+absl::Status Scheduler::CommitOne(const StoreTxn& txn) {
+  Fence fence;
+  {
+    absl::MutexLock l(&mu_);
+    fence = fence_;
+  }
+  absl::StatusOr<CommitResult> r = store_->Commit(txn, fence);
+  if (!r.ok()) {
+    if (r.status().code() == absl::StatusCode::kFailedPrecondition) {
+      StepDown(r.status().ToString());
+    }
+    return r.status();
+  }
+  absl::MutexLock l(&mu_);
+  last_commit_revision_ = std::max(last_commit_revision_, r->revision);
+  if (!r->succeeded) {
+    return absl::AbortedError("a record changed concurrently; retrying");
+  }
+  return absl::OkStatus();
+}
+
+bool Scheduler::CommitAll(const std::vector<StoreTxn>& changes) {
+  StoreTxn batch;
+  auto flush = [&]() {
+    if (batch.ops.empty() && batch.conds.empty()) return true;
+    absl::Status s = CommitOne(batch);
+    batch = StoreTxn();
+    if (s.code() == absl::StatusCode::kFailedPrecondition) return false;
+    if (!s.ok()) Log(opts_.id, absl::StrCat("commit: ", s.ToString()));
+    return true;
+  };
+  for (const StoreTxn& c : changes) {
+    if (batch.ops.size() + batch.conds.size() + c.ops.size() +
+            c.conds.size() >
+        kOpsPerCommit) {
+      if (!flush()) return false;
+    }
+    batch.conds.insert(batch.conds.end(), c.conds.begin(), c.conds.end());
+    batch.ops.insert(batch.ops.end(), c.ops.begin(), c.ops.end());
+  }
+  return flush();
+}
+
+}  // namespace berth::sched

@@ -1,0 +1,135 @@
+// Scheduler: one berth-scheduler process.
+//
+// Every process keeps a mirror of /berth/ (Load, then Watch) and answers
+// reads from it. Every process also campaigns in the lockd election
+// kLeaderElection; the winner runs the leader loop: reconcile (and the
+// cron engine) against the mirror, then commit the plan in fenced
+// transactions carrying its election token, so a deposed leader's writes
+// are refused by lockd. Before each pass the leader waits until its mirror
+// has caught up with its own last commit, so it never plans from a state
+// older than what it already wrote. A new leader reloads everything from
+// lockd first; nothing is kept only in memory.
+//
+// Threads: mirror, election, leader loop, plus gRPC's. Thread safety: all
+// public methods are thread-safe. Ownership: owns its lockd client.
+#ifndef BERTH_SCHEDULER_SERVER_SCHEDULER_H_
+#define BERTH_SCHEDULER_SERVER_SCHEDULER_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "lockservice/client/client.h"
+#include "lockservice/client/election.h"
+#include "lockservice/client/session.h"
+#include "proto/scheduler.pb.h"
+#include "scheduler/cron/engine.h"
+#include "scheduler/reconcile/reconciler.h"
+#include "scheduler/state/cluster_state.h"
+#include "scheduler/state/store.h"
+
+namespace berth::sched {
+
+struct SchedulerOptions {
+  std::string id;                  // unique per process, e.g. "s1"
+  std::string advertise_address;   // host:port of our gRPC API
+  std::vector<std::string> lock_endpoints;
+  absl::Duration session_ttl = absl::Seconds(10);
+  // Upper bound between leader passes when nothing changes.
+  absl::Duration idle_pass = absl::Seconds(5);
+  ReconcileOptions reconcile;
+  Clock* clock = Clock::Real();
+};
+
+class Scheduler {
+ public:
+  static absl::StatusOr<std::unique_ptr<Scheduler>> Create(
+      SchedulerOptions options);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Stops the loops; resigns leadership so a standby takes over at once.
+  void Shutdown();
+
+  bool is_leader() const;
+  // Who leads (from lockd's election), "" when unknown.
+  schedpb::LeaderResponse Leader() const;
+
+  // Reads, from the mirror.
+  schedpb::ListJobsResponse ListJobs(const std::string& ns) const;
+  absl::StatusOr<schedpb::JobStatusResponse> JobStatus(
+      const std::string& ns, const std::string& job) const;
+  absl::StatusOr<schedpb::JobHistoryResponse> JobHistory(
+      const std::string& ns, const std::string& job) const;
+  schedpb::ListNodesResponse ListNodes() const;
+
+  // Writes; FAILED_PRECONDITION naming the leader when not leading.
+  absl::StatusOr<schedpb::SubmitJobResponse> Submit(
+      const schedpb::SubmitJobRequest& req);
+  absl::StatusOr<schedpb::StopJobResponse> Stop(
+      const schedpb::StopJobRequest& req);
+  absl::StatusOr<schedpb::TriggerJobResponse> Trigger(
+      const schedpb::TriggerJobRequest& req);
+  absl::Status CreateNamespace(const std::string& name);
+
+  // Leader passes run so far (tests, diagnostics).
+  int64_t passes() const { return passes_.load(); }
+
+ private:
+  explicit Scheduler(SchedulerOptions options);
+  absl::Status Connect();
+  void MirrorLoop();
+  void ElectionLoop();
+  void LeaderLoop();
+  // One pass; returns when the next is due.
+  absl::Time Pass() ABSL_LOCKS_EXCLUDED(mu_);
+  // Commits changes packed into transactions; false if the fence was lost.
+  bool CommitAll(const std::vector<StoreTxn>& changes);
+  absl::Status CommitOne(const StoreTxn& txn);
+  schedpb::LeaderResponse LeaderLocked() const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status NotLeaderLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void StepDown(const std::string& why);
+  // Reloads the mirror from lockd (leader start, compaction).
+  absl::Status Reload() ABSL_LOCKS_EXCLUDED(mu_);
+
+  const SchedulerOptions opts_;
+  std::unique_ptr<lock::Client> client_;
+  std::unique_ptr<Store> store_;
+
+  mutable absl::Mutex mu_;
+  ClusterState state_ ABSL_GUARDED_BY(mu_);
+  bool mirror_ready_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool leader_ ABSL_GUARDED_BY(mu_) = false;
+  bool need_reload_ ABSL_GUARDED_BY(mu_) = false;
+  Fence fence_ ABSL_GUARDED_BY(mu_);
+  int64_t last_commit_revision_ ABSL_GUARDED_BY(mu_) = 0;
+  bool kick_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<lock::LeaderInfo> leader_info_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<cron::CronEngine> cron_ ABSL_GUARDED_BY(mu_);
+  // Jobs whose record changed since the leader loop last looked.
+  std::set<JobId> changed_jobs_ ABSL_GUARDED_BY(mu_);
+  bool cron_synced_ ABSL_GUARDED_BY(mu_) = false;
+
+  std::atomic<int64_t> passes_{0};
+  std::unique_ptr<lock::Observer> observer_;
+  std::thread mirror_thread_;
+  std::thread election_thread_;
+  std::thread leader_thread_;
+};
+
+}  // namespace berth::sched
+
+#endif  // BERTH_SCHEDULER_SERVER_SCHEDULER_H_
