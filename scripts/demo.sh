@@ -1,54 +1,83 @@
 #!/usr/bin/env bash
-# Quick start: installs what is missing, builds, and starts a single-replica
-# berth-lockd on 127.0.0.1:7400, then drives it with the berth CLI.
+# Quick start: installs what is missing, builds, starts `berth dev` (lockd,
+# a scheduler and a local agent in one process) in the background, submits
+# every job in examples/jobs, waits until they run, and prints their state.
+# It leaves berth dev running and says how to stop it. Running it again
+# reuses the running berth dev (or restarts it on the same data dir).
 #
-# `berth dev` (lockd + scheduler + agent in one process, running the example
-# jobs) is not built yet; until it is, this demo shows the lock service,
-# which is what works end to end today. It leaves lockd running and says how
-# to stop it. Running it again reuses the running replica and its data.
+#   BERTH_DEMO_DIR        state directory (default /var/tmp/berth-demo)
+#   BERTH_DEMO_PORT_BASE  lockd port; scheduler +100, agent +200 (default 7400)
+#   BUILD_DIR             build directory (default build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh
 BUILD_DIR=${BUILD_DIR:-build}
 DATA=${BERTH_DEMO_DIR:-/var/tmp/berth-demo}
-B="$BUILD_DIR/cli/berth"
+PORT=${BERTH_DEMO_PORT_BASE:-7400}
+BIN="$BUILD_DIR/cli/berth"
 mkdir -p "$DATA"
+b() {
+  "$BIN" --lock-endpoints "127.0.0.1:$PORT" \
+    --scheduler "127.0.0.1:$((PORT + 100))" "$@"
+}
+# Polls a command until it succeeds, with a deadline in seconds.
+wait_for() {
+  local deadline=$(($(date +%s) + $1)) what=$2
+  shift 2
+  until "$@" >/dev/null 2>&1; do
+    if (($(date +%s) > deadline)); then
+      echo "demo: timed out waiting for $what (see $DATA/dev.log)" >&2
+      return 1
+    fi
+    sleep 0.5
+  done
+}
 
-if [[ -f $DATA/lockd.pid ]] && kill -0 "$(cat "$DATA/lockd.pid")" 2>/dev/null; then
-  echo "demo: reusing berth-lockd (pid $(cat "$DATA/lockd.pid"))"
+if [[ -f $DATA/dev.pid ]] && kill -0 "$(cat "$DATA/dev.pid")" 2>/dev/null; then
+  echo "demo: reusing berth dev (pid $(cat "$DATA/dev.pid"))"
 else
-  nohup "$BUILD_DIR/lockservice/lockd/berth-lockd" --data-dir "$DATA/lockd" \
-    >"$DATA/lockd.log" 2>&1 &
-  echo $! >"$DATA/lockd.pid"
-  echo "demo: started berth-lockd (pid $!), log in $DATA/lockd.log"
+  nohup "$BIN" dev --data-dir "$DATA/dev" --port-base "$PORT" \
+    >"$DATA/dev.log" 2>&1 &
+  echo $! >"$DATA/dev.pid"
+  echo "demo: started berth dev (pid $!), log in $DATA/dev.log"
 fi
+wait_for 60 "the scheduler" b job list
+wait_for 30 "the local agent" sh -c "'$BIN' --scheduler 127.0.0.1:$((PORT + 100)) node list | grep -q local"
+grep -m1 'runtime' "$DATA/dev.log" || true
 
-# Wait for a leader, with a deadline.
-for _ in $(seq 1 100); do
-  if "$B" cluster status --output json 2>/dev/null | grep -q '"leader_id": *"[1-9]'; then
-    break
-  fi
-  sleep 0.2
-done
-"$B" cluster status
+echo "--- submitting examples/jobs"
+b job run examples/jobs/*.yaml
 
-echo "--- kv"
-"$B" kv put /demo/greeting "hello from berth"
-"$B" kv get /demo/greeting
-echo "--- lock (the command runs while holding the lock; note the fencing token)"
-"$B" lock /demo/locks/report --ttl 10s -- sh -c 'echo "holding the lock, token $BERTH_LOCK_TOKEN"'
-"$B" lock /demo/locks/report --ttl 10s -- sh -c 'echo "holding it again, token $BERTH_LOCK_TOKEN"'
-echo "--- election"
-"$B" elect /demo/elections/leader node-a --once
-echo "--- leases"
-"$B" lease grant 30s
+job_state() {  # job_state JOB STATE...: true when JOB is in one of STATEs
+  local job=$1 line
+  shift
+  line=$(b job list --output json | grep -o "\"name\":\"$job\"[^}]*}[^}]*}" || true)
+  for s in "$@"; do
+    [[ $line == *"\"state\":\"$s\""* ]] && return 0
+  done
+  return 1
+}
+wait_for 120 "web to be running and healthy" job_state web RUNNING
+wait_for 120 "crunch to start" job_state crunch RUNNING COMPLETE
+wait_for 60 "a cron-hello run" sh -c "'$BIN' --scheduler 127.0.0.1:$((PORT + 100)) job history cron-hello | grep -qE 'active|succeeded'"
+
+echo "--- berth job list"
+b job list
+echo "--- berth job status web"
+b job status web
+echo "--- berth job history cron-hello"
+b job history cron-hello
 
 cat <<MSG
 
-berth-lockd keeps running on 127.0.0.1:7400. Try:
-  $B kv list /demo/
-  $B watch /demo/ &   $B kv put /demo/x 1
+berth dev keeps running (pid $(cat "$DATA/dev.pid")): lockd 127.0.0.1:$PORT,
+scheduler 127.0.0.1:$((PORT + 100)), agent 127.0.0.1:$((PORT + 200)).
+Try:
+  $BIN job list
+  $BIN job status crunch
+  $BIN job history cron-hello
+  $BIN kv list /berth/nodes/
 Stop it with:
-  kill \$(cat $DATA/lockd.pid)
+  kill \$(cat $DATA/dev.pid)
 MSG

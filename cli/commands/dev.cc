@@ -10,6 +10,7 @@
 #include <iostream>
 #include <memory>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "agent/runtime/linux_runtime.h"
@@ -47,10 +48,8 @@ std::unique_ptr<agent::Runtime> PickRuntime(std::ostream& err,
     err << "berth dev: not root, so the agent uses the process runtime (no "
            "isolation, limits not enforced)\n";
   }
-  auto rt = agent::ProcessRuntime::Create();
-  if (!rt.ok()) return nullptr;
   *name = "process";
-  return std::move(*rt);
+  return agent::ProcessRuntime::Create();
 }
 
 int Dev(Context& ctx) {

@@ -2,6 +2,8 @@
 // berth namespace create, berth node list: the scheduler's commands.
 #include <ostream>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"

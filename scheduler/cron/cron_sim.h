@@ -38,6 +38,10 @@ class Leader {
   // Steps until the engine is quiescent (at most `max_rounds`).
   absl::Status Settle(absl::Time now, int max_rounds = 10000);
 
+  // Cuts this replica off from lockd's watch (a partitioned or paused
+  // leader): its mirror goes stale, its commits still reach the store.
+  void Partition() { partitioned_ = true; }
+
   sched::ClusterState& state() { return state_; }
   CronEngine& engine() { return engine_; }
   const sched::Fence& fence() const { return fence_; }
@@ -48,6 +52,7 @@ class Leader {
   sched::ClusterState state_;
   std::unique_ptr<sched::StoreWatch> watch_;
   CronEngine engine_;
+  bool partitioned_ = false;
 };
 
 struct CronJobArgs {

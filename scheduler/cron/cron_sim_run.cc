@@ -180,6 +180,7 @@ SimResult RunSimulation(const SimConfig& config) {
   const int64_t step_back_at = steps / 10 + rng() % (steps * 8 / 10);
 
   auto depose = [&]() {
+    leader->Partition();
     deposed.push_back(
         {std::move(leader), leader_id, 20 + static_cast<int>(rng() % 100)});
     leader.reset();

@@ -41,9 +41,12 @@ void CronEngine::Sync(const sched::ClusterState& state, absl::Time now) {
   active_.clear();
   scanned_revision_ = -1;
   next_timeout_ = absl::InfiniteFuture();
+  std::map<std::pair<std::string, std::string>, Parsed> cache;
+  parse_cache_ = &cache;
   for (const auto& [id, rec] : state.jobs()) {
     if (IsLiveCron(&rec.value)) OnJobChanged(state, id, now);
   }
+  parse_cache_ = nullptr;
   for (const auto& [id, runs] : state.cron_runs()) {
     for (const auto& [tick, run] : runs) {
       if (run.value.result() == jobpb::CronRun::ACTIVE) {
@@ -88,6 +91,17 @@ void CronEngine::OnJobChanged(const sched::ClusterState& state,
   Entry& e = entries_[slot];
   if (e.spec_hash != rec->job().spec_hash() || !e.schedule) {
     e.spec_hash = rec->job().spec_hash();
+    e.schedule.reset();
+    const jobpb::CronPolicy& p = rec->job().cron();
+    if (parse_cache_ != nullptr) {
+      auto hit = parse_cache_->find({p.schedule(), p.timezone()});
+      if (hit != parse_cache_->end()) {
+        e.schedule = hit->second.schedule;
+        e.every_seconds = hit->second.every_seconds;
+      }
+    }
+  }
+  if (!e.schedule) {
     const jobpb::CronPolicy& p = rec->job().cron();
     absl::StatusOr<Schedule> s = Schedule::Parse(p.schedule(), p.timezone());
     absl::StatusOr<ParsedSpec> parsed = ParseSpec(p.schedule());
@@ -100,13 +114,23 @@ void CronEngine::OnJobChanged(const sched::ClusterState& state,
     }
     e.schedule = *std::move(s);
     e.every_seconds = parsed->is_every ? parsed->every_seconds : 0;
+    if (parse_cache_ != nullptr) {
+      parse_cache_->emplace(std::make_pair(p.schedule(), p.timezone()),
+                            Parsed{*e.schedule, e.every_seconds});
+    }
   }
   TickSource ticks{&*e.schedule, e.every_seconds};
   e.next_tick = ticks.Next(internal::MarkerTick(internal::ViewOf(state, job)))
                     .value_or(0);
-  // Plan from the mirror at the next Step: due now means "look now".
+  // Due ticks are planned at the next Step; otherwise the timer waits for
+  // the next tick, so a Sync of many jobs leaves nothing to do until then.
   retrying_.erase(slot);
-  if (!blocked_.contains(slot)) heap_.Set(slot, now);
+  if (blocked_.contains(slot)) return;
+  if (e.next_tick == 0) {
+    heap_.Erase(slot);
+  } else {
+    heap_.Set(slot, std::max(now, absl::FromUnixSeconds(e.next_tick)));
+  }
 }
 
 bool CronEngine::Waiting(const sched::ClusterState& state,

@@ -112,6 +112,10 @@ class CronEngine {
   // True when no job waits for the mirror or for a retry: every due tick
   // has been decided and its commit seen in the mirror.
   bool quiescent() const { return blocked_.empty() && retrying_.empty(); }
+  size_t nb() const { return blocked_.size(); }
+  size_t nr() const { return retrying_.size(); }
+  std::optional<absl::Time> dl(uint32_t s) const { return heap_.Deadline(s); }
+  const std::set<uint32_t>& rr() const { return retrying_; }
 
  private:
   struct Entry {
@@ -159,6 +163,13 @@ class CronEngine {
   absl::Time last_now_ = absl::InfinitePast();
   absl::Time next_timeout_ = absl::InfiniteFuture();
   int commits_this_step_ = 0;
+  // Parsed (spec, zone) pairs, only while Sync runs: jobs often share
+  // schedules, and parsing dominates a Sync of 100,000 jobs.
+  struct Parsed {
+    Schedule schedule;
+    int64_t every_seconds;
+  };
+  std::map<std::pair<std::string, std::string>, Parsed>* parse_cache_ = nullptr;
 };
 
 }  // namespace berth::cron

@@ -1,5 +1,6 @@
 #include "tests/e2e/scheduler_harness.h"
 
+#include <csignal>
 #include <fstream>
 
 #include "absl/strings/str_cat.h"
