@@ -35,6 +35,7 @@ std::vector<Command> BuildTable() {
   AddCronBenchCommands(&table);
   AddJobCommands(&table);
   AddDevCommands(&table);
+  AddScheduleBenchCommands(&table);
   AddCompletionCommands(&table);
   std::sort(table.begin(), table.end(),
             [](const Command& a, const Command& b) { return a.path < b.path; });

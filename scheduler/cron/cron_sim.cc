@@ -57,9 +57,7 @@ absl::Status Leader::Settle(absl::Time now, int max_rounds) {
     if (store_->commits() != before) continue;
     if (engine_.quiescent()) return absl::OkStatus();
     // Only retries after unknown outcomes remain; they wait for time.
-    std::string d;
-    for (auto x : engine_.rr()) d += absl::StrCat(x, "@", absl::FormatTime(*engine_.dl(x)), " ");
-    return absl::UnavailableError(absl::StrCat("commits with unknown outcome pending b=", engine_.nb(), " r=", engine_.nr(), " now=", absl::FormatTime(now), " ", d, " unk=", engine_.stats().unknown_outcomes));
+    return absl::UnavailableError("commits with unknown outcome pending");
   }
   return absl::DeadlineExceededError(
       absl::StrCat("engine not quiescent after ", max_rounds, " rounds"));

@@ -149,6 +149,7 @@ absl::StatusOr<CronEngine::Outcome> CronEngine::Commit(
     // Applied or not: unknown. The retry is the same conditional txn built
     // from the mirror, so it cannot apply twice.
     ++stats_.unknown_outcomes;
+    stats_.last_commit_error = r.status().ToString();
     return Outcome::kUnknown;
   }
   // Either way the mirror must reach this revision before we decide again.
@@ -284,6 +285,13 @@ absl::Status CronEngine::ScanActive(const sched::ClusterState& state,
     if (view.runs != nullptr) {
       for (const auto& [tick, run] : *view.runs) {
         if (run.value.result() != jobpb::CronRun::ACTIVE) continue;
+        // A full transaction: the rest wait for the next scan, which the
+        // commit's own revision triggers.
+        if (static_cast<int>(written.size()) + stops >=
+            internal::kMaxFinalizedPerTxn) {
+          still_active = true;
+          break;
+        }
         std::optional<internal::RunEnd> end =
             internal::FinishedRun(state, run.value, view.record, now_ms);
         if (end) {

@@ -69,9 +69,10 @@ struct EngineStats {
   int64_t finalized = 0;
   int64_t timeouts = 0;
   int64_t history_deleted = 0;
-  int64_t conflicts = 0;         // a condition did not hold
-  int64_t unknown_outcomes = 0;  // commit errors other than fence loss
-  int64_t bad_specs = 0;         // cron specs that did not parse
+  int64_t conflicts = 0;          // a condition did not hold
+  int64_t unknown_outcomes = 0;   // commit errors other than fence loss
+  int64_t bad_specs = 0;          // cron specs that did not parse
+  std::string last_commit_error;  // for operators; empty if none yet
 };
 
 class CronEngine {
@@ -112,10 +113,6 @@ class CronEngine {
   // True when no job waits for the mirror or for a retry: every due tick
   // has been decided and its commit seen in the mirror.
   bool quiescent() const { return blocked_.empty() && retrying_.empty(); }
-  size_t nb() const { return blocked_.size(); }
-  size_t nr() const { return retrying_.size(); }
-  std::optional<absl::Time> dl(uint32_t s) const { return heap_.Deadline(s); }
-  const std::set<uint32_t>& rr() const { return retrying_; }
 
  private:
   struct Entry {

@@ -443,6 +443,23 @@ TEST_F(EngineTest, IdleJobsCostNoCommitsAndNoScans) {
             absl::FromUnixSeconds((kT0 / 86400 + 1) * 86400));
 }
 
+// Many runs finishing at once (allow, after an hour of catch-up) are
+// finalized in transactions under lockd's 128-operation limit.
+TEST_F(EngineTest, ManyFinishedRunsFitTheTransactionLimit) {
+  Submit({.name = "j", .schedule = "@every 2s", .successful_history = 100});
+  Start(0);
+  for (int s = 2; s <= 200; s += 2) StepAt(s);
+  ASSERT_EQ(Marker("j").claimed(), 100);
+  for (int s = 2; s <= 200; s += 2) {
+    Status(AllocOf("j", kT0 + s), agentpb::EXITED, s, 201);
+  }
+  ASSERT_TRUE(leader_->Settle(At(201)).ok());
+  EXPECT_EQ(ActiveCount("j"), 0);
+  EXPECT_EQ(leader_->engine().stats().finalized, 100);
+  EXPECT_EQ(leader_->engine().stats().unknown_outcomes, 0)
+      << leader_->engine().stats().last_commit_error;
+}
+
 TEST_F(EngineTest, DeletedJobLosesItsTimer) {
   Submit({.name = "j", .schedule = "@every 10s"});
   Start(0);

@@ -14,9 +14,6 @@ using sched::StoreCond;
 using sched::StoreOp;
 using sched::Versioned;
 
-// lockd's (and MemStore's) limit on conditions + operations per txn.
-constexpr int kTxnLimit = 128;
-
 bool Terminal(agentpb::AllocState s) {
   return s == agentpb::EXITED || s == agentpb::FAILED ||
          s == agentpb::OOM_KILLED || s == agentpb::KILLED || s == agentpb::LOST;
@@ -261,6 +258,7 @@ std::vector<jobpb::CronRun> FinalizeFinished(const sched::ClusterState& state,
     std::optional<RunEnd> end =
         FinishedRun(state, run.value, view.record, now_ms);
     if (end) written.push_back(PutFinished(run, *end, now_ms, txn));
+    if (written.size() >= static_cast<size_t>(kMaxFinalizedPerTxn)) break;
   }
   return written;
 }

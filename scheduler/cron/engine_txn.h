@@ -85,9 +85,16 @@ jobpb::CronRun PutFinished(const sched::Versioned<jobpb::CronRun>& run,
                            const RunEnd& end, int64_t now_ms,
                            sched::StoreTxn* txn);
 
+// lockd's (and MemStore's) limit on conditions + operations per txn.
+inline constexpr int kTxnLimit = 128;
+// Runs finalized per transaction; the rest follow in the next ones. Leaves
+// room for a claim, a replace and some history trimming.
+inline constexpr int kMaxFinalizedPerTxn = 24;
+
 // Writes the end of every ACTIVE run of the job whose allocation has
-// finished; returns the records written. A claim includes these, so the
-// job never shows a finished run as active next to a new one.
+// finished (at most kMaxFinalizedPerTxn); returns the records written. A
+// claim includes these, so the job never shows a finished run as active
+// next to a new one.
 std::vector<jobpb::CronRun> FinalizeFinished(const sched::ClusterState& state,
                                              const JobView& view,
                                              int64_t now_ms,

@@ -345,6 +345,66 @@ update: {max_parallel: 1, min_healthy: 1s}
   for (const auto& a : LiveAllocs(st)) EXPECT_EQ(a.job_version(), v1_hash);
 }
 
+// Issue #6 done-when 3: a cron job every 2 s keeps exactly one run per tick
+// while the scheduler leader and then an agent are killed with kill -9.
+TEST_F(SchedulerE2ETest, CronEveryTwoSecondsIsExactlyOnceAcrossKills) {
+  Submit("tick", R"(
+job: tick
+kind: cron
+cron:
+  schedule: "*/2 * * * * *"
+  concurrency: forbid
+  catch_up: all
+  starting_deadline: 30s
+  history: {successful: 1000, failed: 1000}
+task:
+  command: ["/bin/sh", "-c", "echo tick"]
+  resources: {cpu: 50m, memory: 16MiB}
+  kill_timeout: 1s
+)");
+  auto runs_at_least = [&](int n) {
+    return WaitFor(
+        [&] {
+          absl::StatusOr<schedpb::JobHistoryResponse> h =
+              scheds_->History("tick");
+          return h.ok() && h->runs_size() >= n;
+        },
+        absl::Seconds(2 * n + 60));
+  };
+  ASSERT_TRUE(runs_at_least(8));
+  int leader = scheds_->Leader();
+  ASSERT_GE(leader, 0);
+  scheds_->Kill9(leader);
+  ASSERT_TRUE(runs_at_least(16)) << "no runs after the leader was killed";
+  agents_["n3"]->Kill9();
+  ASSERT_TRUE(runs_at_least(30));
+  RunResult stop = scheds_->Cli({"job", "stop", "tick"});
+  ASSERT_EQ(stop.exit_code, 0) << stop.err;
+
+  absl::StatusOr<schedpb::JobHistoryResponse> h = scheds_->History("tick");
+  ASSERT_TRUE(h.ok()) << h.status();
+  std::set<int64_t> ticks;
+  std::set<std::string> allocs;
+  std::map<jobpb::CronRun::Result, int> results;
+  for (const jobpb::CronRun& r : h->runs()) {
+    EXPECT_TRUE(ticks.insert(r.tick_unix()).second) << "duplicate tick";
+    if (!r.alloc_id().empty()) {
+      EXPECT_TRUE(allocs.insert(r.alloc_id()).second) << "duplicate run";
+    }
+    ++results[r.result()];
+  }
+  ASSERT_GE(ticks.size(), 30u);
+  // Every tick between the first and the last is there, once.
+  for (int64_t t = *ticks.begin(); t <= *ticks.rbegin(); t += 2) {
+    EXPECT_EQ(ticks.count(t), 1u) << "tick " << t << " is missing";
+  }
+  EXPECT_EQ(h->marker().missed(), 0);
+  std::cout << "cron runs: " << ticks.size() << " ticks, "
+            << results[jobpb::CronRun::SUCCEEDED] << " succeeded, "
+            << results[jobpb::CronRun::SKIPPED] << " skipped (forbid), "
+            << results[jobpb::CronRun::FAILED] << " failed" << std::endl;
+}
+
 TEST_F(SchedulerE2ETest, BadInputGetsClearMessagesAndNothingIsDropped) {
   RunResult ns = scheds_->Submit(R"(
 job: lost
