@@ -47,6 +47,10 @@ wait_for 30 "the local agent" sh -c "'$BIN' --scheduler 127.0.0.1:$((PORT + 100)
 grep -m1 'runtime' "$DATA/dev.log" || true
 
 echo "--- submitting examples/jobs"
+# After a restart the scheduler leads once its previous session's lease has
+# expired (a few seconds); until then submits are refused, so retry.
+# Submitting an unchanged job is a no-op.
+wait_for 60 "the scheduler to lead" b job run examples/jobs/*.yaml
 b job run examples/jobs/*.yaml
 
 job_state() {  # job_state JOB STATE...: true when JOB is in one of STATEs

@@ -99,6 +99,34 @@ TEST_F(QuickstartE2ETest, DemoRunsTheExampleJobs) {
   int healthy = 0;
   for (const auto& v : web.allocations()) healthy += v.status().healthy();
   EXPECT_EQ(healthy, 2);
+
+  // Ctrl-C, then the demo again on the same data dir: berth dev resumes
+  // with the same jobs and the cron history so far.
+  int pid = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(
+      absl::StripAsciiWhitespace(ReadFileOrEmpty(dir_ + "/dev.pid")), &pid));
+  kill(pid, SIGINT);
+  ASSERT_TRUE(WaitFor([&] { return kill(pid, 0) != 0; }, absl::Seconds(30)))
+      << "berth dev did not stop on SIGINT";
+  const int64_t claimed_before = history.marker().claimed();
+  ASSERT_GT(claimed_before, 0);
+  RunResult again = RunToExit(
+      {"/bin/bash", BERTH_SOURCE_DIR "/scripts/demo.sh"}, dir_ + "/demo2",
+      absl::Minutes(5),
+      {{"BUILD_DIR", BERTH_BUILD_DIR},
+       {"BERTH_DEMO_DIR", dir_},
+       {"BERTH_DEMO_PORT_BASE", absl::StrCat(port_)}});
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  ASSERT_TRUE(Json({"job", "list", "--output", "json"}, &jobs));
+  EXPECT_EQ(jobs.jobs_size(), 3);
+  for (const auto& j : jobs.jobs()) {
+    EXPECT_EQ(j.version(), 1) << j.name() << " must not be resubmitted anew";
+  }
+  ASSERT_TRUE(
+      Json({"job", "history", "cron-hello", "--output", "json"}, &history));
+  ASSERT_GT(history.runs_size(), 0);
+  EXPECT_GE(history.marker().claimed(), claimed_before)
+      << "cron history from before the restart is gone";
 }
 
 }  // namespace
