@@ -274,11 +274,11 @@ po::options_description GlobalFlags() {
       "lockd replicas, host:port[,host:port...] (env BERTH_LOCK_ENDPOINTS)")(
       "scheduler", po::value<std::string>()->default_value(kDefaultScheduler),
       "berth-scheduler addresses, host:port[,host:port...] (env "
-      "BERTH_SCHEDULER)")(
-      "output", po::value<std::string>()->default_value("table"),
-      "table or json")("timeout",
-                       po::value<std::string>()->default_value("10s"),
-                       "deadline of each request, across retries (e.g. 5s)");
+      "BERTH_SCHEDULER)")("output",
+                          po::value<std::string>()->default_value("table"),
+                          "table or json")(
+      "timeout", po::value<std::string>()->default_value("10s"),
+      "deadline of each request, across retries (e.g. 5s)");
   return d;
 }
 

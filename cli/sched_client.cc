@@ -18,10 +18,11 @@ absl::Status SchedClient::Run(const Call& call) {
     ctx.set_deadline(absl::ToChronoTime(deadline));
     grpc::Status s = call(stub.get(), &ctx);
     if (s.ok()) return absl::OkStatus();
-    last = absl::Status(static_cast<absl::StatusCode>(s.error_code()),
-                        absl::StrCat(s.error_message(), " (scheduler ",
-                                     targets[i], ")"));
-    if (s.error_code() == grpc::StatusCode::FAILED_PRECONDITION && !redirected) {
+    last = absl::Status(
+        static_cast<absl::StatusCode>(s.error_code()),
+        absl::StrCat(s.error_message(), " (scheduler ", targets[i], ")"));
+    if (s.error_code() == grpc::StatusCode::FAILED_PRECONDITION &&
+        !redirected) {
       auto md = ctx.GetServerTrailingMetadata();
       auto it = md.find("berth-leader");
       if (it != md.end()) {

@@ -36,8 +36,7 @@ absl::Status Commit(sched::MemStore& store, const sched::Plan& plan) {
     return r.status();
   };
   for (const sched::StoreTxn& c : plan.changes) {
-    if (batch.ops.size() + batch.conds.size() + c.ops.size() +
-            c.conds.size() >
+    if (batch.ops.size() + batch.conds.size() + c.ops.size() + c.conds.size() >
         100) {
       if (absl::Status s = flush(); !s.ok()) return s;
     }
@@ -133,8 +132,8 @@ int Schedule(Context& ctx) {
         "{\"nodes\":%d,\"tasks\":%d,\"jobs\":%d,\"placed\":%d,"
         "\"placements_per_second\":%.0f,\"eval_p50_ms\":%.2f,"
         "\"eval_p99_ms\":%.2f,\"eval_max_ms\":%.2f,\"wall_s\":%.1f}\n",
-        *nodes, *tasks, jobs, placed, rate, pct(0.5), pct(0.99),
-        eval_ms.back(), absl::ToDoubleSeconds(absl::Now() - start));
+        *nodes, *tasks, jobs, placed, rate, pct(0.5), pct(0.99), eval_ms.back(),
+        absl::ToDoubleSeconds(absl::Now() - start));
     return kExitOk;
   }
   *ctx.out << absl::StrFormat(
@@ -156,8 +155,8 @@ void AddScheduleBenchCommands(std::vector<Command>* table) {
        {},
        false,
        [](po::options_description& d) {
-         d.add_options()("nodes", po::value<std::string>()->default_value(
-                                      "10000"),
+         d.add_options()("nodes",
+                         po::value<std::string>()->default_value("10000"),
                          "simulated nodes (16 cores, 64 GiB each)")(
              "tasks", po::value<std::string>()->default_value("100000"),
              "tasks to place in all")(

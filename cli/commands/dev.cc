@@ -57,9 +57,8 @@ int Dev(Context& ctx) {
   std::string dir = ctx.Arg("data-dir");
   if (dir.empty()) dir = "/var/lib/berth/dev";
   int base = 7400;
-  if (ctx.Has("port-base") &&
-      (!absl::SimpleAtoi(ctx.Arg("port-base"), &base) || base < 1024 ||
-       base > 65000)) {
+  if (ctx.Has("port-base") && (!absl::SimpleAtoi(ctx.Arg("port-base"), &base) ||
+                               base < 1024 || base > 65000)) {
     return ctx.UsageError(
         absl::InvalidArgumentError("--port-base: want a port in 1024..65000"));
   }
@@ -106,9 +105,10 @@ int Dev(Context& ctx) {
   sb.RegisterService(&api);
   std::unique_ptr<grpc::Server> sched_server = sb.BuildAndStart();
   if (!sched_server || sched_port == 0) {
-    return ctx.Fail(absl::UnavailableError(
-        absl::StrCat("cannot listen on ", sched_addr, " (is berth dev "
-                     "already running?)")));
+    return ctx.Fail(
+        absl::UnavailableError(absl::StrCat("cannot listen on ", sched_addr,
+                                            " (is berth dev "
+                                            "already running?)")));
   }
 
   std::string runtime_name;

@@ -52,13 +52,14 @@ std::string Ago(int64_t unix_ms) {
 
 std::string When(int64_t unix_s) {
   if (unix_s == 0) return "-";
-  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", absl::FromUnixSeconds(unix_s),
-                          absl::UTCTimeZone());
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC",
+                          absl::FromUnixSeconds(unix_s), absl::UTCTimeZone());
 }
 
 int Validate(Context& ctx) {
   int code = kExitOk;
-  for (const std::string& file : ctx.args["FILE"].as<std::vector<std::string>>()) {
+  for (const std::string& file :
+       ctx.args["FILE"].as<std::vector<std::string>>()) {
     auto jobs = sched::ParseJobFile(file);
     if (!jobs.ok()) {
       *ctx.err << jobs.status().message() << "\n";
@@ -76,7 +77,8 @@ int Validate(Context& ctx) {
 
 int Run(Context& ctx) {
   std::vector<jobpb::Job> all;
-  for (const std::string& file : ctx.args["FILE"].as<std::vector<std::string>>()) {
+  for (const std::string& file :
+       ctx.args["FILE"].as<std::vector<std::string>>()) {
     auto jobs = sched::ParseJobFile(file);
     if (!jobs.ok()) {
       *ctx.err << jobs.status().message() << "\n";
@@ -99,9 +101,8 @@ int Run(Context& ctx) {
     *req.mutable_job() = job;
     req.set_expected_version(expected);
     schedpb::SubmitJobResponse resp;
-    absl::Status st = client.Run([&](auto* stub, auto* c) {
-      return stub->SubmitJob(c, req, &resp);
-    });
+    absl::Status st = client.Run(
+        [&](auto* stub, auto* c) { return stub->SubmitJob(c, req, &resp); });
     std::string name = absl::StrCat(job.namespace_(), "/", job.name());
     if (!st.ok()) {
       *ctx.err << "berth job run: " << name << ": " << st.message() << "\n";
@@ -136,8 +137,8 @@ int List(Context& ctx) {
                     absl::StrCat(j.status().running()),
                     absl::StrCat(j.status().pending()),
                     absl::StrCat(j.status().succeeded()),
-                    absl::StrCat(j.status().failed()),
-                    When(j.next_run_unix()), j.status().explanation()});
+                    absl::StrCat(j.status().failed()), When(j.next_run_unix()),
+                    j.status().explanation()});
   }
   PrintTable(*ctx.out, rows);
   return kExitOk;
@@ -172,9 +173,9 @@ int Status(Context& ctx) {
         << "\n";
   }
   out << "\nAllocations\n";
-  std::vector<std::vector<std::string>> rows = {
-      {"ID", "NODE", "DESIRED", "STATE", "HEALTHY", "ATTEMPT", "STARTED",
-       "DETAIL"}};
+  std::vector<std::vector<std::string>> rows = {{"ID", "NODE", "DESIRED",
+                                                 "STATE", "HEALTHY", "ATTEMPT",
+                                                 "STARTED", "DETAIL"}};
   for (const auto& v : resp.allocations()) {
     const jobpb::Allocation& a = v.alloc();
     std::string state =
@@ -201,8 +202,8 @@ int Status(Context& ctx) {
     int from = std::max(0, resp.events_size() - 10);
     for (int i = from; i < resp.events_size(); ++i) {
       const jobpb::Event& e = resp.events(i);
-      out << "  " << Ago(e.unix_ms()) << "  " << e.kind() << ": "
-          << e.message() << "\n";
+      out << "  " << Ago(e.unix_ms()) << "  " << e.kind() << ": " << e.message()
+          << "\n";
     }
   }
   return kExitOk;
@@ -258,8 +259,8 @@ int Trigger(Context& ctx) {
       [&](auto* stub, auto* c) { return stub->TriggerJob(c, req, &resp); });
   if (!st.ok()) return ctx.Fail(st);
   if (ctx.json()) return PrintProto(ctx, resp);
-  *ctx.out << req.namespace_() << "/" << req.job() << ": run "
-           << resp.run_id() << " " << resp.message() << "\n";
+  *ctx.out << req.namespace_() << "/" << req.job() << ": run " << resp.run_id()
+           << " " << resp.message() << "\n";
   return kExitOk;
 }
 
@@ -291,14 +292,13 @@ int NodeList(Context& ctx) {
       labels.push_back(absl::StrCat(k, "=", v));
     }
     std::sort(labels.begin(), labels.end());
-    rows.push_back(
-        {n.info().name() + (n.draining() ? " (draining)" : ""),
-         n.info().address(), n.info().runtime(),
-         absl::StrCat(n.allocated().cpu_millicores(), "m/",
-                      n.info().cpu_millicores(), "m"),
-         absl::StrCat(n.allocated().memory_bytes() >> 20, "/",
-                      n.info().memory_bytes() >> 20, "MiB"),
-         absl::StrCat(n.allocations()), absl::StrJoin(labels, ",")});
+    rows.push_back({n.info().name() + (n.draining() ? " (draining)" : ""),
+                    n.info().address(), n.info().runtime(),
+                    absl::StrCat(n.allocated().cpu_millicores(), "m/",
+                                 n.info().cpu_millicores(), "m"),
+                    absl::StrCat(n.allocated().memory_bytes() >> 20, "/",
+                                 n.info().memory_bytes() >> 20, "MiB"),
+                    absl::StrCat(n.allocations()), absl::StrJoin(labels, ",")});
   }
   PrintTable(*ctx.out, rows);
   return kExitOk;

@@ -9,7 +9,8 @@ grpc::Status ApiService::Reply(grpc::ServerContext* ctx,
   if (s.ok()) return grpc::Status::OK;
   if (s.code() == absl::StatusCode::kFailedPrecondition && !s_->is_leader()) {
     schedpb::LeaderResponse l = s_->Leader();
-    if (!l.address().empty()) ctx->AddTrailingMetadata("berth-leader", l.address());
+    if (!l.address().empty())
+      ctx->AddTrailingMetadata("berth-leader", l.address());
   }
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
                       std::string(s.message()));

@@ -179,7 +179,8 @@ void Scheduler::ElectionLoop() {
       continue;
     }
     lock::Election election(session->get(), kLeaderElection);
-    const std::string value = absl::StrCat(opts_.id, " ", opts_.advertise_address);
+    const std::string value =
+        absl::StrCat(opts_.id, " ", opts_.advertise_address);
     bool elected = false;
     while (!elected) {
       {
@@ -209,8 +210,8 @@ void Scheduler::ElectionLoop() {
       while (true) {
         absl::MutexLock l(&mu_);
         if (stopping_ || !leader_ || (*session)->lost()) break;
-        mu_.AwaitWithTimeout(absl::Condition(+[](bool* b) { return *b; },
-                                             &stopping_),
+        mu_.AwaitWithTimeout(absl::Condition(
+                                 +[](bool* b) { return *b; }, &stopping_),
                              absl::Milliseconds(200));
       }
       absl::MutexLock l(&mu_);
@@ -246,8 +247,8 @@ void Scheduler::LeaderLoop() {
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return stopping_ || kick_;
       };
-      absl::Duration wait = std::clamp(next - absl::Now(), absl::ZeroDuration(),
-                                       opts_.idle_pass);
+      absl::Duration wait =
+          std::clamp(next - absl::Now(), absl::ZeroDuration(), opts_.idle_pass);
       mu_.AwaitWithTimeout(absl::Condition(&ready), wait);
       if (stopping_) return;
       kick_ = false;
@@ -333,8 +334,7 @@ bool Scheduler::CommitAll(const std::vector<StoreTxn>& changes) {
     return true;
   };
   for (const StoreTxn& c : changes) {
-    if (batch.ops.size() + batch.conds.size() + c.ops.size() +
-            c.conds.size() >
+    if (batch.ops.size() + batch.conds.size() + c.ops.size() + c.conds.size() >
         kOpsPerCommit) {
       if (!flush()) return false;
     }

@@ -41,8 +41,8 @@
 namespace berth::sched {
 
 struct SchedulerOptions {
-  std::string id;                  // unique per process, e.g. "s1"
-  std::string advertise_address;   // host:port of our gRPC API
+  std::string id;                 // unique per process, e.g. "s1"
+  std::string advertise_address;  // host:port of our gRPC API
   std::vector<std::string> lock_endpoints;
   absl::Duration session_ttl = absl::Seconds(10);
   // Upper bound between leader passes when nothing changes.

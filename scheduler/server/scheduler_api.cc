@@ -17,26 +17,30 @@ bool NamespaceExists(const ClusterState& s, const std::string& ns) {
 }
 
 absl::Status UnknownNamespace(const std::string& ns) {
-  return absl::NotFoundError(absl::StrCat(
-      "namespace \"", ns, "\" does not exist (create it with: berth namespace "
-      "create ", ns, ")"));
+  return absl::NotFoundError(
+      absl::StrCat("namespace \"", ns,
+                   "\" does not exist (create it with: berth namespace "
+                   "create ",
+                   ns, ")"));
 }
 
 // The server re-checks what the CLI's parser guarantees, so a hand-made
 // request can never store something the scheduler cannot run.
 absl::Status ValidateJob(const jobpb::Job& job, absl::Time now) {
-  std::string where = absl::StrCat("job \"", job.namespace_(), "/",
-                                   job.name(), "\": ");
+  std::string where =
+      absl::StrCat("job \"", job.namespace_(), "/", job.name(), "\": ");
   if (job.name().empty() || job.namespace_().empty()) {
     return absl::InvalidArgumentError("job: name and namespace are required");
   }
   if (job.spec_hash() != JobSpecHash(job)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        where, "spec_hash does not match the spec (submit specs produced by "
-               "the berth CLI's parser)"));
+        where,
+        "spec_hash does not match the spec (submit specs produced by "
+        "the berth CLI's parser)"));
   }
   if (job.task().command().empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(where, "task.command is empty"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, "task.command is empty"));
   }
   if (job.kind() == jobpb::CRON) {
     absl::StatusOr<cron::Schedule> s =
@@ -46,9 +50,9 @@ absl::Status ValidateJob(const jobpb::Job& job, absl::Time now) {
           absl::StrCat(where, "cron.schedule: ", s.status().message()));
     }
     if (!s->Next(now).has_value()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, "cron.schedule \"", job.cron().schedule(),
-          "\" never fires again"));
+      return absl::InvalidArgumentError(absl::StrCat(where, "cron.schedule \"",
+                                                     job.cron().schedule(),
+                                                     "\" never fires again"));
     }
   }
   return absl::OkStatus();
@@ -68,8 +72,8 @@ std::string CapacityWarning(const ClusterState& s, const jobpb::Job& job) {
       return "";
     }
   }
-  return absl::StrCat("warning: no node has ", r.cpu_millicores(),
-                      "m cpu and ", r.memory_bytes() / (1 << 20),
+  return absl::StrCat("warning: no node has ", r.cpu_millicores(), "m cpu and ",
+                      r.memory_bytes() / (1 << 20),
                       "MiB memory; the job stays pending until one joins");
 }
 
@@ -96,10 +100,10 @@ absl::StatusOr<schedpb::SubmitJobResponse> Scheduler::Submit(
     jobpb::JobRecord rec;
     if (it == state_.jobs().end()) {
       if (req.expected_version() > 0) {
-        return absl::AbortedError(absl::StrCat(
-            "conflicting update: job ", JobName(job),
-            " does not exist, but version ", req.expected_version(),
-            " was expected"));
+        return absl::AbortedError(
+            absl::StrCat("conflicting update: job ", JobName(job),
+                         " does not exist, but version ",
+                         req.expected_version(), " was expected"));
       }
       rec.set_version(1);
       rec.set_submit_unix_ms(absl::ToUnixMillis(now));
@@ -115,10 +119,12 @@ absl::StatusOr<schedpb::SubmitJobResponse> Scheduler::Submit(
             " (someone else changed it; re-read and retry)"));
       }
       if (old.job().kind() != job.kind()) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "job ", JobName(job), " exists with kind ",
-            jobpb::Kind_Name(old.job().kind()), "; stop it with --purge "
-            "before submitting it as ", jobpb::Kind_Name(job.kind())));
+        return absl::FailedPreconditionError(
+            absl::StrCat("job ", JobName(job), " exists with kind ",
+                         jobpb::Kind_Name(old.job().kind()),
+                         "; stop it with --purge "
+                         "before submitting it as ",
+                         jobpb::Kind_Name(job.kind())));
       }
       if (old.job().spec_hash() == job.spec_hash() && !old.stopped()) {
         resp.set_version(old.version());
@@ -150,9 +156,9 @@ absl::StatusOr<schedpb::SubmitJobResponse> Scheduler::Submit(
   }
   absl::Status s = CommitOne(txn);
   if (s.code() == absl::StatusCode::kAborted) {
-    return absl::AbortedError(absl::StrCat(
-        "conflicting update: job ", JobName(job),
-        " changed while this submit was in flight; retry"));
+    return absl::AbortedError(
+        absl::StrCat("conflicting update: job ", JobName(job),
+                     " changed while this submit was in flight; retry"));
   }
   if (!s.ok()) return s;
   resp.set_message(warning.empty() ? "submitted" : warning);
@@ -231,9 +237,10 @@ absl::Status Scheduler::CreateNamespace(const std::string& name) {
       !std::all_of(name.begin(), name.end(), [](char c) {
         return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
       })) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "\"", name, "\" is not a valid namespace (lower-case letters, digits "
-        "and '-', at most 63)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", name,
+                     "\" is not a valid namespace (lower-case letters, digits "
+                     "and '-', at most 63)"));
   }
   {
     absl::MutexLock l(&mu_);
@@ -310,7 +317,8 @@ absl::StatusOr<schedpb::JobHistoryResponse> Scheduler::JobHistory(
     for (const auto& [tick, v] : runs->second) *resp.add_runs() = v.value;
   }
   auto m = state_.cron_markers().find({ns, job});
-  if (m != state_.cron_markers().end()) *resp.mutable_marker() = m->second.value;
+  if (m != state_.cron_markers().end())
+    *resp.mutable_marker() = m->second.value;
   return resp;
 }
 

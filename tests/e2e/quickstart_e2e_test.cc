@@ -57,14 +57,13 @@ class QuickstartE2ETest : public ::testing::Test {
 };
 
 TEST_F(QuickstartE2ETest, DemoRunsTheExampleJobs) {
-  RunResult demo = RunToExit(
-      {"/bin/bash", BERTH_SOURCE_DIR "/scripts/demo.sh"}, dir_ + "/demo",
-      absl::Minutes(12),
-      {{"BUILD_DIR", BERTH_BUILD_DIR},
-       {"BERTH_DEMO_DIR", dir_},
-       {"BERTH_DEMO_PORT_BASE", absl::StrCat(port_)}});
-  ASSERT_EQ(demo.exit_code, 0) << demo.out << demo.err
-                               << ReadFileOrEmpty(dir_ + "/dev.log");
+  RunResult demo = RunToExit({"/bin/bash", BERTH_SOURCE_DIR "/scripts/demo.sh"},
+                             dir_ + "/demo", absl::Minutes(12),
+                             {{"BUILD_DIR", BERTH_BUILD_DIR},
+                              {"BERTH_DEMO_DIR", dir_},
+                              {"BERTH_DEMO_PORT_BASE", absl::StrCat(port_)}});
+  ASSERT_EQ(demo.exit_code, 0)
+      << demo.out << demo.err << ReadFileOrEmpty(dir_ + "/dev.log");
   EXPECT_NE(demo.out.find("--- berth job status web"), std::string::npos);
   EXPECT_NE(demo.out.find("Stop it with"), std::string::npos);
 
@@ -110,12 +109,12 @@ TEST_F(QuickstartE2ETest, DemoRunsTheExampleJobs) {
       << "berth dev did not stop on SIGINT";
   const int64_t claimed_before = history.marker().claimed();
   ASSERT_GT(claimed_before, 0);
-  RunResult again = RunToExit(
-      {"/bin/bash", BERTH_SOURCE_DIR "/scripts/demo.sh"}, dir_ + "/demo2",
-      absl::Minutes(5),
-      {{"BUILD_DIR", BERTH_BUILD_DIR},
-       {"BERTH_DEMO_DIR", dir_},
-       {"BERTH_DEMO_PORT_BASE", absl::StrCat(port_)}});
+  RunResult again =
+      RunToExit({"/bin/bash", BERTH_SOURCE_DIR "/scripts/demo.sh"},
+                dir_ + "/demo2", absl::Minutes(5),
+                {{"BUILD_DIR", BERTH_BUILD_DIR},
+                 {"BERTH_DEMO_DIR", dir_},
+                 {"BERTH_DEMO_PORT_BASE", absl::StrCat(port_)}});
   ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
   ASSERT_TRUE(Json({"job", "list", "--output", "json"}, &jobs));
   EXPECT_EQ(jobs.jobs_size(), 3);

@@ -34,8 +34,7 @@ class SchedulerE2ETest : public ::testing::Test {
     ASSERT_NE(lockd_->AwaitLeader(), 0u);
     scheds_ = std::make_unique<SchedulerSet>(
         lockd_.get(), 2,
-        std::vector<std::string>{"--session-ttl-s",
-                                 absl::StrCat(kSessionTtlS),
+        std::vector<std::string>{"--session-ttl-s", absl::StrCat(kSessionTtlS),
                                  "--update-progress-deadline-s", "8"});
     ASSERT_TRUE(scheds_->StartAll().ok());
     cgroup_parent_ = absl::StrCat("berth-sched-e2e-", getpid());
@@ -76,9 +75,8 @@ class SchedulerE2ETest : public ::testing::Test {
         },
         absl::Seconds(20));
     for (auto& [name, agent] : agents_) agent->Term();
-    for (const char* root :
-         {"/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpuacct",
-          "/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids"}) {
+    for (const char* root : {"/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpuacct",
+                             "/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids"}) {
       std::error_code ec;
       std::filesystem::path dir = std::filesystem::path(root) / cgroup_parent_;
       for (const auto& child : std::filesystem::directory_iterator(dir, ec)) {
@@ -147,9 +145,8 @@ std::set<std::string> NodesOf(const std::vector<schedpb::AllocationView>& v) {
 
 TEST_F(SchedulerE2ETest, ServiceSpreadsAndMovesOffAKilledAgent) {
   Submit("web", kWeb);
-  schedpb::JobStatusResponse st = AwaitJob("web", [](const auto& r) {
-    return RunningAllocs(r).size() == 3;
-  });
+  schedpb::JobStatusResponse st = AwaitJob(
+      "web", [](const auto& r) { return RunningAllocs(r).size() == 3; });
   ASSERT_EQ(RunningAllocs(st).size(), 3u);
   EXPECT_EQ(NodesOf(RunningAllocs(st)),
             (std::set<std::string>{"n1", "n2", "n3"}));
@@ -212,9 +209,8 @@ task:
 
 TEST_F(SchedulerE2ETest, LeaderKillLeavesServiceUntouchedAndStandbyPlaces) {
   Submit("web", kWeb);
-  schedpb::JobStatusResponse before = AwaitJob("web", [](const auto& r) {
-    return RunningAllocs(r).size() == 3;
-  });
+  schedpb::JobStatusResponse before = AwaitJob(
+      "web", [](const auto& r) { return RunningAllocs(r).size() == 3; });
   ASSERT_EQ(RunningAllocs(before).size(), 3u);
   std::map<std::string, int64_t> pids;
   for (const auto& v : RunningAllocs(before)) {
@@ -238,15 +234,15 @@ task:
   resources: {cpu: 100m, memory: 16MiB}
   kill_timeout: 2s
 )");
-  schedpb::JobStatusResponse after = AwaitJob("after", [](const auto& r) {
-    return RunningAllocs(r).size() == 1;
-  });
+  schedpb::JobStatusResponse after = AwaitJob(
+      "after", [](const auto& r) { return RunningAllocs(r).size() == 1; });
   EXPECT_EQ(RunningAllocs(after).size(), 1u);
 
   absl::StatusOr<schedpb::JobStatusResponse> web = scheds_->Status("web");
   ASSERT_TRUE(web.ok()) << web.status();
   std::map<std::string, int64_t> now;
-  for (const auto& v : RunningAllocs(*web)) now[v.alloc().id()] = v.status().pid();
+  for (const auto& v : RunningAllocs(*web))
+    now[v.alloc().id()] = v.status().pid();
   EXPECT_EQ(now, pids) << "failover must not touch running allocations";
   EXPECT_EQ(web->allocations_size(), before.allocations_size());
 }
@@ -263,9 +259,11 @@ task:
   resources: {cpu: 500m, memory: 16MiB}
   kill_timeout: 1s
 )");
-  ASSERT_EQ(RunningAllocs(AwaitJob("fill", [](const auto& r) {
-              return RunningAllocs(r).size() == 6;
-            })).size(),
+  ASSERT_EQ(RunningAllocs(AwaitJob("fill",
+                                   [](const auto& r) {
+                                     return RunningAllocs(r).size() == 6;
+                                   }))
+                .size(),
             6u);
   Submit("vip", R"(
 job: vip
@@ -277,9 +275,8 @@ task:
   resources: {cpu: 800m, memory: 16MiB}
   kill_timeout: 1s
 )");
-  schedpb::JobStatusResponse vip = AwaitJob("vip", [](const auto& r) {
-    return RunningAllocs(r).size() == 2;
-  });
+  schedpb::JobStatusResponse vip = AwaitJob(
+      "vip", [](const auto& r) { return RunningAllocs(r).size() == 2; });
   EXPECT_EQ(RunningAllocs(vip).size(), 2u);
   schedpb::JobStatusResponse fill = AwaitJob("fill", [](const auto& r) {
     int stopped = 0;
@@ -301,9 +298,8 @@ task:
 
   RunResult stop = scheds_->Cli({"job", "stop", "vip"});
   ASSERT_EQ(stop.exit_code, 0) << stop.err;
-  fill = AwaitJob("fill", [](const auto& r) {
-    return RunningAllocs(r).size() == 6;
-  });
+  fill = AwaitJob("fill",
+                  [](const auto& r) { return RunningAllocs(r).size() == 6; });
   EXPECT_EQ(RunningAllocs(fill).size(), 6u)
       << "evicted batch tasks must run again once room frees up";
 }

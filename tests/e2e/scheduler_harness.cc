@@ -92,8 +92,7 @@ int SchedulerSet::AwaitLeader(absl::Duration timeout, int not_this) {
 RunResult SchedulerSet::Cli(const std::vector<std::string>& args,
                             absl::Duration timeout) {
   std::vector<std::string> argv = {BerthCliBinary(), "--scheduler", Flag(),
-                                   "--lock-endpoints",
-                                   lockd_->EndpointsFlag()};
+                                   "--lock-endpoints", lockd_->EndpointsFlag()};
   argv.insert(argv.end(), args.begin(), args.end());
   return RunToExit(argv, absl::StrCat(lockd_->dir(), "/cli-", ++files_),
                    timeout);
@@ -136,8 +135,7 @@ absl::StatusOr<schedpb::JobHistoryResponse> SchedulerSet::History(
       Cli({"job", "history", job, "--output", "json"}));
 }
 
-std::vector<jobpb::Allocation> LiveAllocs(
-    const schedpb::JobStatusResponse& r) {
+std::vector<jobpb::Allocation> LiveAllocs(const schedpb::JobStatusResponse& r) {
   std::vector<jobpb::Allocation> out;
   for (const auto& v : r.allocations()) {
     if (v.alloc().desired_state() == jobpb::Allocation::RUN &&
@@ -153,8 +151,7 @@ std::vector<schedpb::AllocationView> RunningAllocs(
   std::vector<schedpb::AllocationView> out;
   for (const auto& v : r.allocations()) {
     if (v.alloc().desired_state() == jobpb::Allocation::RUN &&
-        v.alloc().outcome().state() ==
-            jobpb::AllocOutcome::STATE_UNSPECIFIED &&
+        v.alloc().outcome().state() == jobpb::AllocOutcome::STATE_UNSPECIFIED &&
         v.status().state() == agentpb::RUNNING &&
         v.status().attempt() == v.alloc().attempt()) {
       out.push_back(v);
