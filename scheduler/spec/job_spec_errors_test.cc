@@ -92,6 +92,12 @@ TEST(JobSpecErrorsTest, TableOfBadSpecs) {
       {"job: j\nkind: cron\ncron: {schedule: \"@daily\", suspend: yes}\n" +
            kTask,
        {"", 3, "cron.suspend", "must be true or false, got \"yes\""}},
+      {"job: j\nkind: cron\ncron:\n  schedule: \"0 0 30 2 *\"\n" + kTask,
+       {"", 4, "cron.schedule", "never fires"}},
+      {"job: j\nkind: cron\ncron: {schedule: \"@daily\", starting_deadline: "
+       "-5s}\n" +
+           kTask,
+       {"", 3, "cron.starting_deadline", "-5s"}},
       {"job: j\nkind: cron\ncron: {schedule: \"@daily\", history: {ok: 1}}\n" +
            kTask,
        {"", 3, "cron.history.ok", "unknown field"}},
