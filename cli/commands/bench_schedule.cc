@@ -20,6 +20,7 @@
 #include "scheduler/state/cluster_state.h"
 #include "scheduler/state/keys.h"
 #include "scheduler/state/mem_store.h"
+#include "scheduler/state/pack.h"
 
 namespace berth::cli {
 namespace {
@@ -27,23 +28,12 @@ namespace {
 constexpr char kLock[] = "/bench/leader";
 
 absl::Status Commit(sched::MemStore& store, const sched::Plan& plan) {
-  sched::StoreTxn batch;
-  auto flush = [&]() -> absl::Status {
-    if (batch.ops.empty()) return absl::OkStatus();
+  for (const sched::StoreTxn& txn : sched::PackTxns(plan.changes)) {
     absl::StatusOr<sched::CommitResult> r =
-        store.Commit(batch, sched::Fence{kLock, 1});
-    batch = sched::StoreTxn();
-    return r.status();
-  };
-  for (const sched::StoreTxn& c : plan.changes) {
-    if (batch.ops.size() + batch.conds.size() + c.ops.size() + c.conds.size() >
-        100) {
-      if (absl::Status s = flush(); !s.ok()) return s;
-    }
-    batch.conds.insert(batch.conds.end(), c.conds.begin(), c.conds.end());
-    batch.ops.insert(batch.ops.end(), c.ops.begin(), c.ops.end());
+        store.Commit(txn, sched::Fence{kLock, 1});
+    if (!r.ok()) return r.status();
   }
-  return flush();
+  return absl::OkStatus();
 }
 
 int Schedule(Context& ctx) {

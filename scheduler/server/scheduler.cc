@@ -8,12 +8,10 @@
 #include "absl/strings/str_split.h"
 #include "scheduler/state/keys.h"
 #include "scheduler/state/lockd_store.h"
+#include "scheduler/state/pack.h"
 
 namespace berth::sched {
 namespace {
-
-// Transactions are packed up to this many operations (lockd allows 128).
-constexpr size_t kOpsPerCommit = 100;
 
 void Log(const std::string& id, const std::string& msg) {
   std::cerr << "berth-scheduler[" << id << "]: " << msg << std::endl;
@@ -324,24 +322,12 @@ absl::Status Scheduler::CommitOne(const StoreTxn& txn) {
 }
 
 bool Scheduler::CommitAll(const std::vector<StoreTxn>& changes) {
-  StoreTxn batch;
-  auto flush = [&]() {
-    if (batch.ops.empty() && batch.conds.empty()) return true;
-    absl::Status s = CommitOne(batch);
-    batch = StoreTxn();
+  for (const StoreTxn& txn : PackTxns(changes)) {
+    absl::Status s = CommitOne(txn);
     if (s.code() == absl::StatusCode::kFailedPrecondition) return false;
     if (!s.ok()) Log(opts_.id, absl::StrCat("commit: ", s.ToString()));
-    return true;
-  };
-  for (const StoreTxn& c : changes) {
-    if (batch.ops.size() + batch.conds.size() + c.ops.size() + c.conds.size() >
-        kOpsPerCommit) {
-      if (!flush()) return false;
-    }
-    batch.conds.insert(batch.conds.end(), c.conds.begin(), c.conds.end());
-    batch.ops.insert(batch.ops.end(), c.ops.begin(), c.ops.end());
   }
-  return flush();
+  return true;
 }
 
 }  // namespace berth::sched

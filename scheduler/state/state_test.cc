@@ -4,6 +4,7 @@
 #include "scheduler/state/cluster_state.h"
 #include "scheduler/state/keys.h"
 #include "scheduler/state/mem_store.h"
+#include "scheduler/state/pack.h"
 
 namespace berth::sched {
 namespace {
@@ -107,6 +108,21 @@ TEST_F(MemStoreTest, FailAfterApplyAppliesButReportsUnavailable) {
   EXPECT_EQ(store_.Commit(txn, fence_).status().code(),
             absl::StatusCode::kUnavailable);
   EXPECT_EQ(store_.size(), 1u);
+}
+
+TEST(PackTxnsTest, PacksInOrderWithoutSplittingAChange) {
+  std::vector<StoreTxn> changes(5);
+  for (int i = 0; i < 5; ++i) {
+    changes[i].conds.push_back(StoreCond::Absent("/c" + std::to_string(i)));
+    changes[i].ops.push_back(StoreOp::Put("/k" + std::to_string(i), ""));
+    changes[i].ops.push_back(StoreOp::Put("/v" + std::to_string(i), ""));
+  }
+  std::vector<StoreTxn> packed = PackTxns(changes, 7);
+  ASSERT_EQ(packed.size(), 3u);  // 2 + 2 + 1 changes of 3 entries each
+  EXPECT_EQ(packed[0].ops.size() + packed[0].conds.size(), 6u);
+  EXPECT_EQ(packed[2].ops.front().key, "/k4");
+  EXPECT_EQ(packed[1].conds.front().key, "/c2");
+  EXPECT_TRUE(PackTxns({}).empty());
 }
 
 TEST(ClusterStateTest, MirrorsPutsDeletesAndSkipsCorruptRecords) {
