@@ -23,6 +23,9 @@
 #   PEER_ATTEMPT_TIMEOUT [1s]  etcd failover: bound on each put attempt
 #   BENCH_TMP [${TMPDIR:-/tmp}]  parent of the data dirs
 #   BERTH_PORT [17511] ETCD_PORT [23791] ZK_PORT [21811]   first of 3 ports
+#   NICE [-10]                 niceness of every server and of the driver, so
+#                              background jobs on a shared machine disturb
+#                              all three systems less (same for each; 0 = off)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -31,7 +34,7 @@ WRITE_DOCS=0
 for arg in "$@"; do
   case "$arg" in
     --write-docs) WRITE_DOCS=1 ;;
-    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-compare.sh: unknown argument \"$arg\" (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -50,10 +53,15 @@ PEER_ATTEMPT_TIMEOUT=${PEER_ATTEMPT_TIMEOUT:-1s}
 BERTH_PORT=${BERTH_PORT:-17511}
 ETCD_PORT=${ETCD_PORT:-23791}
 ZK_PORT=${ZK_PORT:-21811}
+NICE=${NICE:--10}
 BERTH_TICK_MS=50
 BERTH_ELECTION_TICKS=10
 
 log() { echo "bench-compare.sh: $*" >&2; }
+# Every server and driver process runs at the same niceness. nice execs
+# its command, so $! stays the server's pid.
+NICE_CMD=()
+[[ "$NICE" == 0 ]] || NICE_CMD=(nice -n "$NICE")
 T0=$SECONDS
 
 # --- Peers -------------------------------------------------------------------
@@ -112,7 +120,7 @@ start_berth_member() {
   local i=$1 peers=""
   for j in 1 2 3; do peers+="${peers:+,}$j=127.0.0.1:$((BERTH_PORT + j - 1))"; done
   mkdir -p "$WORK/berth/r$i"
-  "$LOCKD" --id "$i" --listen "127.0.0.1:$((BERTH_PORT + i - 1))" \
+  "${NICE_CMD[@]}" "$LOCKD" --id "$i" --listen "127.0.0.1:$((BERTH_PORT + i - 1))" \
     --peers "$peers" --data-dir "$WORK/berth/r$i" --tick-ms "$BERTH_TICK_MS" \
     --election-ticks "$BERTH_ELECTION_TICKS" >>"$WORK/berth-r$i.log" 2>&1 &
   PIDS[$i]=$!
@@ -140,7 +148,7 @@ start_etcd_member() {
   local client="http://127.0.0.1:$((ETCD_PORT + i - 1))"
   local peer="http://127.0.0.1:$((ETCD_PORT + 10 + i - 1))"
   mkdir -p "$WORK/etcd"
-  etcd --name "e$i" --data-dir "$WORK/etcd/e$i" \
+  "${NICE_CMD[@]}" etcd --name "e$i" --data-dir "$WORK/etcd/e$i" \
     --listen-client-urls "$client" --advertise-client-urls "$client" \
     --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
     --initial-cluster "$cluster" --initial-cluster-state new \
@@ -188,7 +196,7 @@ start_zk_member() {
     done
   } >"$dir/zoo.cfg"
   # -Xmx1000m is zkServer.sh's default heap.
-  java -Xmx1000m -cp "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar" \
+  "${NICE_CMD[@]}" java -Xmx1000m -cp "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar" \
     -Dzookeeper.log.dir="$dir" -Dzookeeper.root.logger=WARN,CONSOLE \
     org.apache.zookeeper.server.quorum.QuorumPeerMain "$dir/zoo.cfg" \
     >>"$WORK/zk-z$i.log" 2>&1 &
@@ -268,14 +276,14 @@ run_matrix() {
   eps=$(endpoints "$(port_of "$sys")")
   # Warm-up: one unrecorded put run, so that JITs, caches and connections
   # are hot before the first measured cell.
-  "$BERTH" bench put --target "$sys" --endpoints "$eps" --clients 16 \
+  "${NICE_CMD[@]}" "$BERTH" bench put --target "$sys" --endpoints "$eps" --clients 16 \
     --duration 2s --warmup 0 --key-prefix /bench/warm/ >/dev/null 2>&1 || true
   for wl in $WORKLOADS; do
     for c in $CLIENTS; do
       for ((run = 1; run <= RUNS; run++)); do
         # shellcheck disable=SC2207
         args=($(bench_args "$wl"))
-        out=$("$BERTH" bench "${args[@]}" --target "$sys" --endpoints "$eps" \
+        out=$("${NICE_CMD[@]}" "$BERTH" bench "${args[@]}" --target "$sys" --endpoints "$eps" \
           --clients "$c" --duration "$DURATION" --warmup "$WARMUP" \
           --server-pids "$(pid_list)" --key-prefix "/bench/$wl-$c-$run/" \
           --timeout 30s --output json 2>"$WORK/bench.err") || {
@@ -297,10 +305,10 @@ run_failover() {
   for ((round = 1; round <= FAILOVER_ROUNDS; round++)); do
     read -r idx pid < <("${sys}_leader_pid") || { log "$sys: no leader"; return; }
     if [[ "$sys" == berth ]]; then
-      out=$(BERTH_LOCK_ENDPOINTS=$eps "$BERTH" bench failover --kill-pid "$pid" \
+      out=$(BERTH_LOCK_ENDPOINTS=$eps "${NICE_CMD[@]}" "$BERTH" bench failover --kill-pid "$pid" \
         --dial-timeout 100ms --output json 2>>"$WORK/bench.err") || out=""
     else
-      out=$("$BERTH" bench failover --target "$sys" --endpoints "$eps" \
+      out=$("${NICE_CMD[@]}" "$BERTH" bench failover --target "$sys" --endpoints "$eps" \
         --kill-pid "$pid" --attempt-timeout "$PEER_ATTEMPT_TIMEOUT" --output json 2>>"$WORK/bench.err") || out=""
     fi
     wait "$pid" 2>/dev/null || true
@@ -345,7 +353,8 @@ REPORT=$WORK/report.md
     "Load average $LOAD_START at start, $LOAD_END at the end." \
     "Data dirs on $FSTYPE; 4 KiB O_DSYNC write (≈ fdatasync): ${FSYNC_MS} ms." \
     "Loopback TCP round trip: ${RTT_US}." \
-    "Versions: $(etcd --version 2>/dev/null | head -n1), ZooKeeper $(dpkg-query -W -f='${Version}' zookeeper 2>/dev/null || echo '?'), berth-lockd from $BUILD_DIR."
+    "Versions: $(etcd --version 2>/dev/null | head -n1), ZooKeeper $(dpkg-query -W -f='${Version}' zookeeper 2>/dev/null || echo '?'), berth-lockd from $BUILD_DIR." \
+    "Servers and driver at niceness $NICE."
   echo
   echo "Each cell: median of $RUNS runs of $DURATION (after $WARMUP warm-up); latency from the request's due time, in ms;" \
     "CPU s = user+sys of the 3 server processes over the whole run (setup and warm-up included);" \

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "agent/runtime/linux_runtime.h"
 #include "agent/runtime/process_runtime.h"
@@ -78,6 +79,9 @@ absl::StatusOr<std::unique_ptr<berth::agent::Runtime>> MakeRuntime(
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Debian's abseil keeps a lock graph on every Mutex acquisition
+  // (deadlock detection); tests keep it, production binaries do not.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   using namespace berth::agent;
   Flags f;
   po::options_description desc("berth-agent options");

@@ -85,6 +85,11 @@ absl::Status CheckTarget(const Context& ctx) {
 // Where the run differs in meaning from the same workload on berth.
 std::string EquivalenceNote(const std::string& target, Workload w,
                             bool serializable) {
+  if (target == "berth" && w == Workload::kWatch) {
+    // Disclosed because it changes the server's work, not the watchers'.
+    return "client library coalesces identical watches: one server watch "
+           "per connection";
+  }
   if (target != "zookeeper") return "";
   switch (w) {
     case Workload::kGet:
@@ -291,7 +296,16 @@ int RunWorkload(Context& ctx, Workload workload) {
     cost.cpu_seconds = after->cpu_seconds - before->cpu_seconds;
     cost.peak_rss_mb = after->peak_rss_kb / 1024.0;
   }
-  return PrintResult(ctx, *spec, *r, (*target)->name(), cost);
+  int code = PrintResult(ctx, *spec, *r, (*target)->name(), cost);
+  if (code == kExitOk && r->ops == 0) {
+    // A run that measured nothing must not look like a (very slow) pass.
+    return ctx.Fail(absl::UnavailableError(absl::StrCat(
+        "no ", WorkloadName(r->workload), " completed in ",
+        absl::FormatDuration(r->measured), " (", r->errors, " errors",
+        r->first_error.empty() ? "" : absl::StrCat("; first: ", r->first_error),
+        "); is the target reachable? check --endpoints / --lock-endpoints")));
+  }
+  return code;
 }
 
 int PrintGap(Context& ctx, int64_t gap_ns, int64_t attempts, pid_t pid,

@@ -5,6 +5,7 @@
 #include "lockservice/client/internal/convert.h"
 #include "lockservice/client/internal/endpoints.h"
 #include "lockservice/client/internal/router.h"
+#include "lockservice/client/internal/watch_mux.h"
 #include "lockservice/client/kv.h"
 
 namespace berth::lock {
@@ -44,7 +45,9 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(
 }
 
 Client::Client(std::unique_ptr<internal::Router> router)
-    : router_(std::move(router)), kv_(std::make_unique<KV>(router_.get())) {}
+    : router_(std::move(router)),
+      kv_(std::make_unique<KV>(router_.get())),
+      watch_mux_(std::make_unique<internal::WatchMux>(router_.get())) {}
 
 Client::~Client() = default;
 

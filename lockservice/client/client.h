@@ -11,7 +11,8 @@
 //
 // Thread safety: a Client and its KV are safe to use from many threads.
 // Ownership: Connect() returns the only owner. Session, Mutex, Election and
-// Watch borrow the Client, which must outlive them.
+// Watch borrow the Client, which must outlive them. All of a Client's
+// watches share one Watch stream (see watch.h).
 #ifndef BERTH_LOCKSERVICE_CLIENT_CLIENT_H_
 #define BERTH_LOCKSERVICE_CLIENT_CLIENT_H_
 
@@ -29,6 +30,7 @@ namespace berth::lock {
 
 namespace internal {
 class Router;
+class WatchMux;
 }  // namespace internal
 
 class KV;
@@ -117,12 +119,16 @@ class Client {
 
   // For the library's own classes (Session, Mutex, ...); not for callers.
   internal::Router& router() { return *router_; }
+  // The one stream all of this Client's watches share.
+  internal::WatchMux& watch_mux() { return *watch_mux_; }
 
  private:
   explicit Client(std::unique_ptr<internal::Router> router);
 
   std::unique_ptr<internal::Router> router_;
   std::unique_ptr<KV> kv_;
+  // Declared after router_, which it borrows, so it is destroyed first.
+  std::unique_ptr<internal::WatchMux> watch_mux_;
 };
 
 }  // namespace berth::lock

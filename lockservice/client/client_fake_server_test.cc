@@ -3,6 +3,7 @@
 // The fakes answer instantly; tests wait on conditions, never on time.
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,7 +51,11 @@ class FakeReplica final : public pb::KV::Service,
       const pb::WatchCreateRequest&,
       grpc::ServerReaderWriter<pb::WatchResponse, pb::WatchRequest>*)>
       on_watch;
-  std::atomic<int> puts{0}, ranges{0};
+  // Runs a whole watch stream (all its requests), if set; else on_watch.
+  std::function<grpc::Status(
+      grpc::ServerReaderWriter<pb::WatchResponse, pb::WatchRequest>*)>
+      on_watch_stream;
+  std::atomic<int> puts{0}, ranges{0}, watch_streams{0};
 
   grpc::Status Put(grpc::ServerContext*, const pb::PutRequest*,
                    pb::PutResponse* r) override {
@@ -90,6 +95,8 @@ class FakeReplica final : public pb::KV::Service,
       grpc::ServerContext*,
       grpc::ServerReaderWriter<pb::WatchResponse, pb::WatchRequest>* stream)
       override {
+    ++watch_streams;
+    if (on_watch_stream) return on_watch_stream(stream);
     pb::WatchRequest q;
     if (!stream->Read(&q)) return grpc::Status::OK;
     return on_watch(q.create_request(), stream);
@@ -251,11 +258,13 @@ TEST(WatchTest, ResumesAfterLastDeliveredRevisionThenReportsCompaction) {
       n = starts.size();
     }
     pb::WatchResponse r;
+    r.set_watch_id(create.watch_id());
     if (n == 1) {
       r.set_created(true);
       r.mutable_header()->set_revision(10);
       stream->Write(r);
       pb::WatchResponse ev;
+      ev.set_watch_id(create.watch_id());
       pb::Event* e = ev.add_events();
       e->mutable_kv()->set_key("p/a");
       e->mutable_kv()->set_mod_revision(11);
@@ -287,6 +296,266 @@ TEST(WatchTest, ResumesAfterLastDeliveredRevisionThenReportsCompaction) {
   ASSERT_EQ(starts.size(), 2u);
   EXPECT_EQ(starts[0], 0);
   EXPECT_EQ(starts[1], 12);  // last delivered (11) + 1
+}
+
+// One response of `id` carrying a put of `key` at `rev`.
+pb::WatchResponse EventFor(int64_t id, const std::string& key, int64_t rev) {
+  pb::WatchResponse r;
+  r.set_watch_id(id);
+  r.mutable_header()->set_revision(rev);
+  pb::Event* e = r.add_events();
+  e->mutable_kv()->set_key(key);
+  e->mutable_kv()->set_mod_revision(rev);
+  return r;
+}
+
+// The watch requests one fake stream received, in order.
+struct StreamLog {
+  absl::Mutex mu;
+  std::vector<pb::WatchRequest> requests ABSL_GUARDED_BY(mu);
+
+  void Add(const pb::WatchRequest& q) {
+    absl::MutexLock l(&mu);
+    requests.push_back(q);
+  }
+  // Watch id of the create for `key` (0 if none yet).
+  int64_t IdOf(const std::string& key) {
+    absl::MutexLock l(&mu);
+    for (const pb::WatchRequest& q : requests) {
+      if (q.has_create_request() && q.create_request().key() == key) {
+        return q.create_request().watch_id();
+      }
+    }
+    return 0;
+  }
+  // Waits (up to 20 s) until at least `n` requests arrived.
+  bool WaitFor(size_t n) {
+    absl::MutexLock l(&mu);
+    auto enough = [this, n]() ABSL_SHARED_LOCKS_REQUIRED(mu) {
+      return requests.size() >= n;
+    };
+    return mu.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(20));
+  }
+};
+
+WatchOptions Prefix() {
+  WatchOptions wo;
+  wo.prefix = true;
+  return wo;
+}
+
+// Next() until a batch arrives; fails the test on an error or after 20 s.
+WatchBatch NextBatch(Watch& w) {
+  auto b = w.Next(absl::Seconds(20));
+  EXPECT_TRUE(b.ok()) << b.status();
+  if (!b.ok() || !b->has_value()) {
+    ADD_FAILURE() << "no batch";
+    return {};
+  }
+  return **b;
+}
+
+TEST(WatchMultiplexTest, TwoWatchesShareOneStreamAndGetOnlyTheirOwnEvents) {
+  StreamLog log;  // outlives the fake's handlers
+  FakeReplica a;
+  a.on_watch_stream = [&](auto* stream) {
+    pb::WatchRequest q;
+    int creates = 0;
+    while (stream->Read(&q)) {
+      log.Add(q);
+      if (q.has_create_request() && ++creates == 2) {
+        // Answer in the opposite order of creation.
+        stream->Write(EventFor(log.IdOf("b/"), "b/1", 7));
+        stream->Write(EventFor(log.IdOf("a/"), "a/1", 8));
+      }
+    }
+    return grpc::Status::OK;
+  };
+  auto client = Client::Connect({a.addr()}, Fast());
+  ASSERT_TRUE(client.ok());
+  auto wa = Watch::Start(client->get(), "a/", Prefix());
+  auto wb = Watch::Start(client->get(), "b/", Prefix());
+  ASSERT_TRUE(wa.ok() && wb.ok());
+  WatchBatch ba = NextBatch(**wa);
+  WatchBatch bb = NextBatch(**wb);
+  ASSERT_EQ(ba.events.size(), 1u);
+  ASSERT_EQ(bb.events.size(), 1u);
+  EXPECT_EQ(ba.events[0].kv.key, "a/1");
+  EXPECT_EQ(bb.events[0].kv.key, "b/1");
+  EXPECT_EQ(a.watch_streams.load(), 1);
+  EXPECT_NE(log.IdOf("a/"), log.IdOf("b/"));
+}
+
+TEST(WatchMultiplexTest, CancelledWatchGetsNothingMoreAndOthersGoOn) {
+  StreamLog log;  // outlives the fake's handlers
+  FakeReplica a;
+  a.on_watch_stream = [&](auto* stream) {
+    pb::WatchRequest q;
+    while (stream->Read(&q)) {
+      log.Add(q);
+      if (q.has_cancel_request()) {
+        // Late events for the cancelled watch must be dropped by the client.
+        stream->Write(EventFor(q.cancel_request().watch_id(), "a/late", 30));
+        stream->Write(EventFor(log.IdOf("b/"), "b/2", 31));
+      }
+    }
+    return grpc::Status::OK;
+  };
+  auto client = Client::Connect({a.addr()}, Fast());
+  ASSERT_TRUE(client.ok());
+  std::atomic<int> a_batches{0};
+  auto wa = Watch::Start(client->get(), "a/", Prefix(),
+                         [&](absl::StatusOr<WatchBatch> b) {
+                           if (b.ok()) ++a_batches;
+                         });
+  auto wb = Watch::Start(client->get(), "b/", Prefix());
+  ASSERT_TRUE(wa.ok() && wb.ok());
+  // Both creates reached the server before the cancel.
+  ASSERT_TRUE(log.WaitFor(2));
+  const int64_t a_id = log.IdOf("a/");
+  (*wa)->Cancel();
+  WatchBatch bb = NextBatch(**wb);
+  ASSERT_EQ(bb.events.size(), 1u);
+  EXPECT_EQ(bb.events[0].kv.key, "b/2");
+  EXPECT_EQ(a_batches.load(), 0);
+  {
+    absl::MutexLock l(&log.mu);
+    ASSERT_EQ(log.requests.size(), 3u);
+    ASSERT_TRUE(log.requests[2].has_cancel_request());
+    EXPECT_EQ(log.requests[2].cancel_request().watch_id(), a_id);
+  }
+  EXPECT_EQ(a.watch_streams.load(), 1);
+}
+
+TEST(WatchMultiplexTest, ReconnectResumesEachWatchAtItsOwnRevision) {
+  StreamLog first, second;  // outlive the fake's handlers
+  std::atomic<int> streams{0};
+  FakeReplica a;
+  a.on_watch_stream = [&](auto* stream) {
+    const int n = ++streams;
+    StreamLog& log = n == 1 ? first : second;
+    pb::WatchRequest q;
+    int creates = 0;
+    while (stream->Read(&q)) {
+      log.Add(q);
+      if (n == 1 && q.has_create_request() && ++creates == 2) {
+        stream->Write(EventFor(log.IdOf("a/"), "a/1", 11));
+        stream->Write(EventFor(log.IdOf("b/"), "b/1", 20));
+        return grpc::Status(grpc::StatusCode::UNAVAILABLE, "replica stopping");
+      }
+      if (n == 2 && q.has_create_request() && ++creates == 2) {
+        stream->Write(EventFor(log.IdOf("a/"), "a/2", 25));
+      }
+    }
+    return grpc::Status::OK;
+  };
+  auto client = Client::Connect({a.addr()}, Fast());
+  ASSERT_TRUE(client.ok());
+  auto wa = Watch::Start(client->get(), "a/", Prefix());
+  auto wb = Watch::Start(client->get(), "b/", Prefix());
+  ASSERT_TRUE(wa.ok() && wb.ok());
+  EXPECT_EQ(NextBatch(**wa).events.at(0).kv.mod_revision, 11);
+  EXPECT_EQ(NextBatch(**wb).events.at(0).kv.mod_revision, 20);
+  // The second stream's event arrives only after both watches re-created.
+  EXPECT_EQ(NextBatch(**wa).events.at(0).kv.mod_revision, 25);
+  absl::MutexLock l(&second.mu);
+  ASSERT_EQ(second.requests.size(), 2u);
+  std::map<std::string, int64_t> starts;
+  for (const pb::WatchRequest& q : second.requests) {
+    starts[q.create_request().key()] = q.create_request().start_revision();
+  }
+  EXPECT_EQ(starts["a/"], 12);  // after the last event each one saw
+  EXPECT_EQ(starts["b/"], 21);
+  EXPECT_EQ(streams.load(), 2);
+}
+
+TEST(WatchMultiplexTest, AlikeWatchesFromNowShareOneServerWatch) {
+  StreamLog log;  // outlives the fake's handlers
+  FakeReplica a;
+  int64_t shared_id = 0;  // the "p/" server watch from now
+  a.on_watch_stream = [&](auto* stream) {
+    pb::WatchRequest q;
+    int creates = 0;
+    while (stream->Read(&q)) {
+      log.Add(q);
+      const pb::WatchCreateRequest& c = q.create_request();
+      if (c.key() == "p/" && c.start_revision() == 0) shared_id = c.watch_id();
+      if (q.has_create_request() && ++creates == 3) {
+        // Every watch exists by now: one event for the shared id.
+        stream->Write(EventFor(shared_id, "p/1", 5));
+      }
+      if (q.has_cancel_request()) {
+        stream->Write(EventFor(shared_id, "p/2", 6));
+      }
+    }
+    return grpc::Status::OK;
+  };
+  auto client = Client::Connect({a.addr()}, Fast());
+  ASSERT_TRUE(client.ok());
+  auto w1 = Watch::Start(client->get(), "p/", Prefix());
+  auto w2 = Watch::Start(client->get(), "p/", Prefix());
+  WatchOptions from_rev = Prefix();
+  from_rev.start_revision = 3;
+  auto w3 = Watch::Start(client->get(), "p/", from_rev);  // needs history
+  auto go = Watch::Start(client->get(), "go");
+  ASSERT_TRUE(w1.ok() && w2.ok() && w3.ok() && go.ok());
+  EXPECT_EQ(NextBatch(**w1).events.at(0).kv.key, "p/1");
+  EXPECT_EQ(NextBatch(**w2).events.at(0).kv.key, "p/1");
+  {
+    absl::MutexLock l(&log.mu);
+    std::vector<int64_t> starts;
+    for (const pb::WatchRequest& q : log.requests) {
+      if (q.create_request().key() == "p/") {
+        starts.push_back(q.create_request().start_revision());
+      }
+    }
+    // w1 and w2 share one server watch; w3 has its own.
+    EXPECT_THAT(starts, ::testing::UnorderedElementsAre(0, 3));
+  }
+  // Dropping one member keeps the server watch; dropping the separate one
+  // cancels it, and the remaining member still gets events.
+  w2->reset();
+  w3->reset();
+  EXPECT_EQ(NextBatch(**w1).events.at(0).kv.key, "p/2");
+  absl::MutexLock l(&log.mu);
+  int cancels = 0;
+  for (const pb::WatchRequest& q : log.requests) {
+    cancels += q.has_cancel_request() ? 1 : 0;
+  }
+  EXPECT_EQ(cancels, 1);
+}
+
+TEST(WatchMultiplexTest, CallbackMayCancelItsOwnWatch) {
+  absl::Notification stream_closed;
+  FakeReplica a;
+  a.on_watch_stream = [&](auto* stream) {
+    pb::WatchRequest q;
+    while (stream->Read(&q)) {
+      if (!q.has_create_request()) continue;
+      const int64_t id = q.create_request().watch_id();
+      stream->Write(EventFor(id, "k", 2));
+      stream->Write(EventFor(id, "k", 3));
+    }
+    stream_closed.Notify();  // the client hung up: no watch left
+    return grpc::Status::OK;
+  };
+  auto client = Client::Connect({a.addr()}, Fast());
+  ASSERT_TRUE(client.ok());
+  std::atomic<Watch*> self{nullptr};
+  std::atomic<int> batches{0};
+  absl::Notification started;
+  auto w =
+      Watch::Start(client->get(), "k", {}, [&](absl::StatusOr<WatchBatch> b) {
+        if (!b.ok()) return;
+        ++batches;
+        started.WaitForNotification();
+        self.load()->Cancel();
+      });
+  ASSERT_TRUE(w.ok());
+  self = w->get();
+  started.Notify();
+  ASSERT_TRUE(stream_closed.WaitForNotificationWithTimeout(absl::Seconds(20)));
+  EXPECT_EQ(batches.load(), 1);  // the second event was dropped
 }
 
 }  // namespace

@@ -9,12 +9,22 @@
 //   CANCELLED     the server canceled the watch (the message has its reason);
 //   other codes   the server rejected the request (e.g. INVALID_ARGUMENT).
 //
-// Two ways to consume it: a callback (runs on the watch's own thread, one
-// call at a time) or, without a callback, the blocking Next().
+// All watches of one Client share one gRPC stream (watch ids multiplexed on
+// it, as etcd clients do), so a thousand watches cost one stream and one
+// thread, not a thousand of each. Alike watches (same key, range and
+// prev_kv) that start from now also share one server-side watch, so the
+// server sends each change once per Client; such a watch may also see a
+// change committed a moment before it started, never fewer changes.
+//
+// Two ways to consume it: a callback or, without a callback, the blocking
+// Next(). Callbacks run on the Client's watch-stream thread, one call at a
+// time across all of the Client's watches: a callback that blocks delays
+// the Client's other watches, so hand long work to another thread.
 //
 // Thread safety: all methods are thread-safe. Ownership: the Watch borrows
-// the Client, which must outlive it. Destruction cancels and joins; do not
-// destroy a Watch from its own callback.
+// the Client, which must outlive it. Destruction cancels the watch and
+// waits for a running callback of it to return; do not destroy a Watch from
+// its own callback (Cancel() from it is fine).
 #ifndef BERTH_LOCKSERVICE_CLIENT_WATCH_H_
 #define BERTH_LOCKSERVICE_CLIENT_WATCH_H_
 
@@ -24,7 +34,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -34,13 +43,18 @@
 #include "absl/time/time.h"
 #include "lockservice/client/kv.h"
 
-namespace grpc {
-class ClientContext;
-}  // namespace grpc
+namespace berth::lockpb {
+class WatchCreateRequest;
+class WatchResponse;
+}  // namespace berth::lockpb
 
 namespace berth::lock {
 
 class Client;
+namespace internal {
+class WatchMux;
+enum class WatchVerdict : int;
+}  // namespace internal
 
 struct WatchOptions {
   // Watch every key starting with the key (ignores range_end).
@@ -93,13 +107,15 @@ class Watch {
   Watch(Client* client, std::string key, std::string range_end,
         WatchOptions options, Callback callback);
 
-  void Loop();
+  // Handlers the Client's WatchMux calls on its thread.
+  lockpb::WatchCreateRequest CreateRequest();
+  internal::WatchVerdict OnResponse(const lockpb::WatchResponse& resp);
+  void End(absl::Status status);
+
   void Deliver(absl::StatusOr<WatchBatch> item);
-  // Runs one stream; returns the terminal status if the watch must end,
-  // nullopt if it should reconnect. Sets `progressed` if it delivered.
-  std::optional<absl::Status> RunStream(bool* progressed);
 
   Client* const client_;
+  internal::WatchMux* const mux_;  // the client's
   const std::string key_;
   const std::string range_end_;
   const WatchOptions options_;
@@ -112,9 +128,7 @@ class Watch {
   std::deque<WatchBatch> queue_ ABSL_GUARDED_BY(mu_);
   int64_t next_revision_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t compact_revision_ ABSL_GUARDED_BY(mu_) = 0;
-  grpc::ClientContext* ctx_ ABSL_GUARDED_BY(mu_) = nullptr;
-
-  std::thread thread_;
+  int64_t id_ = 0;  // in mux_; set once by Start
 };
 
 }  // namespace berth::lock

@@ -30,6 +30,8 @@ namespace berth::lockd {
 
 grpc::Status ToGrpc(const absl::Status& s);
 
+class LeaseKeeper;
+
 struct CoreOptions {
   uint64_t id = 0;
   std::string self_address;
@@ -47,6 +49,10 @@ class Core {
   Clock* clock() const { return clock_; }
   node::RaftNode* node() const { return node_; }
   ReplicatedStore* store() const { return store_; }
+  // The leader's in-memory lease renewals (lease_keeper.h). Set once,
+  // before the services start; borrowed, must outlive the Core.
+  void set_lease_keeper(LeaseKeeper* keeper) { lease_keeper_ = keeper; }
+  LeaseKeeper* lease_keeper() const { return lease_keeper_; }
 
   void FillHeader(lockpb::ResponseHeader* h);
   // FailedPrecondition naming the leader, unless this replica leads.
@@ -94,6 +100,7 @@ class Core {
   Clock* const clock_;
   node::RaftNode* const node_;
   ReplicatedStore* const store_;
+  LeaseKeeper* lease_keeper_ = nullptr;
   std::atomic<uint64_t> next_request_{0};
   absl::Mutex mu_;
   std::map<uint64_t, std::string> bootstrap_ ABSL_GUARDED_BY(mu_);

@@ -3,10 +3,18 @@
 // proposes the consequences as ordinary commands:
 //  * LeaseExpireCmd for each lease past its effective deadline, at most
 //    `max_expiries_per_second` (a leader that stalled and wakes up late
-//    must not wipe out every session at once);
+//    must not wipe out every session at once). The deadline is the later
+//    of the stored one (with the election grace, EffectiveDeadline) and the
+//    local one the LeaseKeeper holds for leases renewed in memory;
+//  * LeaseCheckpointCmd when the LeaseKeeper has renewals due to reach the
+//    log (see lease_keeper.h for what survives a leader change);
 //  * LockDelayTickCmd when a lock-delay or a waiter deadline ends.
 //
-// Thread safety: owns one thread; Start/Stop from the owner only.
+// It also tells the LeaseKeeper what leadership it sees at each tick, a
+// backstop for the Raft node's leader-change callback.
+//
+// Thread safety: owns one thread; Start/Stop from the owner only. Borrows
+// the Core and the LeaseKeeper, which must outlive it.
 #ifndef BERTH_LOCKSERVICE_LOCKD_LEADER_DUTIES_H_
 #define BERTH_LOCKSERVICE_LOCKD_LEADER_DUTIES_H_
 
@@ -14,6 +22,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "lockservice/lockd/core.h"
+#include "lockservice/lockd/lease_keeper.h"
 
 namespace berth::lockd {
 
@@ -27,8 +36,8 @@ struct LeaderDutiesOptions {
 
 class LeaderDuties {
  public:
-  LeaderDuties(Core* core, const LeaderDutiesOptions& opts)
-      : core_(core), opts_(opts) {}
+  LeaderDuties(Core* core, LeaseKeeper* keeper, const LeaderDutiesOptions& opts)
+      : core_(core), keeper_(keeper), opts_(opts) {}
   ~LeaderDuties() { Stop(); }
   void Start();
   void Stop();
@@ -36,8 +45,11 @@ class LeaderDuties {
  private:
   void Run();
   void RunOnce(int64_t now_ms, int64_t leader_since_ms, double* budget);
+  void ExpireLeases(int64_t now_ms, int64_t leader_since_ms, double* budget);
+  void Checkpoint();
 
   Core* const core_;
+  LeaseKeeper* const keeper_;
   const LeaderDutiesOptions opts_;
   absl::Mutex mu_;
   absl::CondVar cv_;

@@ -8,6 +8,7 @@
 #include "grpcpp/grpcpp.h"
 #include "lockservice/lockd/core.h"
 #include "lockservice/lockd/leader_duties.h"
+#include "lockservice/lockd/lease_keeper.h"
 #include "lockservice/lockd/services.h"
 #include "lockservice/node/grpc_transport.h"
 #include "lockservice/storage/sqlite_storage.h"
@@ -108,6 +109,16 @@ class LockdImpl : public Lockd {
     core_ =
         std::make_unique<Core>(co, Clock::Real(), node_.get(), store_.get());
     core_->SetBootstrapAddresses(opts_.peers);
+    LeaseKeeperOptions ko;
+    ko.self_id = opts_.id;
+    ko.checkpoint_interval = opts_.lease_checkpoint_interval;
+    auto keeper = LeaseKeeper::Create(Clock::Real(), ko);
+    if (!keeper.ok()) return keeper.status();
+    keeper_ = std::move(*keeper);
+    core_->set_lease_keeper(keeper_.get());
+    node_->OnLeaderChange([this](uint64_t leader, uint64_t term) {
+      keeper_->ObserveLeader(leader, term);
+    });
 
     kv_ = std::make_unique<KvService>(core_.get());
     lease_ = std::make_unique<LeaseService>(core_.get());
@@ -122,6 +133,13 @@ class LockdImpl : public Lockd {
     b.AddListeningPort(opts_.listen, grpc::InsecureServerCredentials(), &port);
     b.SetMaxReceiveMessageSize(64 << 20);
     b.SetMaxSendMessageSize(64 << 20);
+    // The sync server holds one thread per in-flight call and, by default,
+    // lets a thread exit as soon as more than 2 are idle: under 64 clients
+    // the leader created ~100 threads a second. Keep idle threads around.
+    b.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS,
+                          2);
+    b.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
+                          256);
     for (grpc::Service* s : std::initializer_list<grpc::Service*>{
              kv_.get(), lease_.get(), watch_.get(), lock_.get(),
              election_.get(), cluster_.get(), peer_.get()}) {
@@ -137,7 +155,7 @@ class LockdImpl : public Lockd {
     LeaderDutiesOptions lo;
     lo.max_expiries_per_second = opts_.max_expiries_per_second;
     lo.election_grace = opts_.tick * opts_.election_ticks * 2;
-    duties_ = std::make_unique<LeaderDuties>(core_.get(), lo);
+    duties_ = std::make_unique<LeaderDuties>(core_.get(), keeper_.get(), lo);
     duties_->Start();
     return absl::OkStatus();
   }
@@ -180,6 +198,7 @@ class LockdImpl : public Lockd {
   std::unique_ptr<node::GrpcTransport> transport_;
   std::unique_ptr<node::RaftNode> node_;
   std::unique_ptr<Core> core_;
+  std::unique_ptr<LeaseKeeper> keeper_;
   std::unique_ptr<KvService> kv_;
   std::unique_ptr<LeaseService> lease_;
   std::unique_ptr<WatchService> watch_;

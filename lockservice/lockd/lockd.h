@@ -30,6 +30,9 @@ struct LockdOptions {
   uint64_t snapshot_every = 20000;
   int64_t default_lock_delay_ms = 5000;
   int max_expiries_per_second = 1000;
+  // How often the leader logs the lease renewals it holds in memory; also
+  // capped at a quarter of the shortest renewed TTL (lease_keeper.h).
+  absl::Duration lease_checkpoint_interval = absl::Seconds(2);
 };
 
 absl::StatusOr<std::map<uint64_t, std::string>> ParsePeers(

@@ -72,17 +72,19 @@ std::string ReplicatedStore::Apply(uint64_t index, std::string_view payload) {
   }
   if (!notices.grants.empty() || !notices.dropped.empty()) {
     absl::MutexLock l(&notice_mu_);
+    auto deliver = [&](uint64_t request_id, LockWaitResult r) {
+      auto it = notices_.find(request_id);
+      if (it == notices_.end()) return;
+      it->second->result = std::move(r);
+      it->second->cv.Signal();
+    };
     for (const lock::LockGrant& g : notices.grants) {
-      auto it = notices_.find(g.request_id);
-      if (it == notices_.end()) continue;
-      it->second = LockWaitResult{true, g.token, g.key, absl::OkStatus()};
+      deliver(g.request_id,
+              LockWaitResult{true, g.token, g.key, absl::OkStatus()});
     }
     for (const lock::WaiterDropped& d : notices.dropped) {
-      auto it = notices_.find(d.request_id);
-      if (it == notices_.end()) continue;
-      it->second = LockWaitResult{false, 0, "", d.reason};
+      deliver(d.request_id, LockWaitResult{false, 0, "", d.reason});
     }
-    notice_cv_.SignalAll();
   }
   return EncodeOutcome(out);
 }
@@ -114,6 +116,27 @@ void ReplicatedStore::ApplyConfChange(uint64_t index,
   if (on_members_) on_members_();
 }
 
+void ReplicatedStore::BeginApplyBatch() {
+  absl::MutexLock l(&mu_);
+  if (absl::Status st = sm_->BeginBatch(); !st.ok()) {
+    fprintf(stderr, "lockd: starting an apply batch failed: %s\n",
+            std::string(st.message()).c_str());
+    abort();
+  }
+}
+
+void ReplicatedStore::EndApplyBatch() {
+  absl::MutexLock l(&mu_);
+  if (absl::Status st = sm_->CommitBatch(); !st.ok()) {
+    // The indexes in memory are ahead of the file now; continuing would
+    // answer reads from state that a restart forgets. A restart re-applies
+    // the batch from the Raft log.
+    fprintf(stderr, "lockd: committing an apply batch failed: %s\n",
+            std::string(st.message()).c_str());
+    abort();
+  }
+}
+
 uint64_t ReplicatedStore::AppliedIndex() const {
   auto* self = const_cast<ReplicatedStore*>(this);
   absl::MutexLock l(&self->mu_);
@@ -137,22 +160,22 @@ absl::Status ReplicatedStore::Restore(const raftpb::Snapshot& snap) {
 
 void ReplicatedStore::ExpectLockNotice(uint64_t request_id) {
   absl::MutexLock l(&notice_mu_);
-  notices_.try_emplace(request_id);
+  auto& slot = notices_[request_id];
+  if (slot == nullptr) slot = std::make_unique<NoticeSlot>();
 }
 
 std::optional<LockWaitResult> ReplicatedStore::AwaitLockNotice(
     uint64_t request_id, absl::Time deadline) {
   absl::MutexLock l(&notice_mu_);
-  while (true) {
-    auto it = notices_.find(request_id);
-    if (it == notices_.end()) return std::nullopt;
-    if (it->second.has_value()) return it->second;
-    if (notice_cv_.WaitWithDeadline(&notice_mu_, deadline)) {
-      it = notices_.find(request_id);
-      if (it != notices_.end() && it->second.has_value()) return it->second;
-      return std::nullopt;
-    }
+  auto it = notices_.find(request_id);
+  if (it == notices_.end()) return std::nullopt;
+  // Only this call waits on (and later erases) its slot, so the pointer
+  // stays valid while we wait.
+  NoticeSlot* slot = it->second.get();
+  while (!slot->result.has_value()) {
+    if (slot->cv.WaitWithDeadline(&notice_mu_, deadline)) break;
   }
+  return slot->result;
 }
 
 void ReplicatedStore::ForgetLockNotice(uint64_t request_id) {

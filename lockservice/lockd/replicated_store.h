@@ -57,6 +57,8 @@ class ReplicatedStore : public node::StateMachine {
   std::string Apply(uint64_t index, std::string_view payload) override;
   void ApplyConfChange(uint64_t index, const raftpb::ConfChange& cc) override;
   uint64_t AppliedIndex() const override;
+  void BeginApplyBatch() override;
+  void EndApplyBatch() override;
   absl::StatusOr<std::string> Snapshot() override;
   absl::Status Restore(const raftpb::Snapshot& snap) override;
 
@@ -96,10 +98,15 @@ class ReplicatedStore : public node::StateMachine {
   WatchHub* const hub_;
   std::function<void()> on_members_;
 
+  // One slot per waiting Lock call, with its own CondVar: a grant wakes
+  // the one RPC it is for, not every queued waiter (64 waiters on one lock
+  // meant 63 useless wakeups per handoff).
+  struct NoticeSlot {
+    std::optional<LockWaitResult> result;  // nullopt until it arrives
+    absl::CondVar cv;
+  };
   absl::Mutex notice_mu_;
-  absl::CondVar notice_cv_;
-  // request_id -> result (nullopt until it arrives).
-  std::map<uint64_t, std::optional<LockWaitResult>> notices_
+  std::map<uint64_t, std::unique_ptr<NoticeSlot>> notices_
       ABSL_GUARDED_BY(notice_mu_);
 };
 

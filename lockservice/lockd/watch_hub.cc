@@ -1,6 +1,7 @@
 #include "lockservice/lockd/watch_hub.h"
 
-#include "absl/strings/str_cat.h"
+#include <algorithm>
+#include <utility>
 
 namespace berth::lockd {
 
@@ -12,37 +13,55 @@ bool KeyInRange(std::string_view key, std::string_view start,
   return key < range_end;
 }
 
-bool WatchSink::Push(lockpb::WatchResponse r) {
+bool WatchSink::Push(std::vector<Outbound>* batch) {
+  size_t n = 0;
+  for (const Outbound& o : *batch) n += o.events();
   absl::MutexLock l(&mu_);
   if (closed_) return true;
-  size_t n = static_cast<size_t>(r.events_size());
   if (pending_events_ + n > max_pending_) return false;
   pending_events_ += n;
-  queue_.push_back(std::move(r));
+  for (Outbound& o : *batch) queue_.push_back(std::move(o));
   cv_.Signal();
   return true;
 }
 
 void WatchSink::PushControl(lockpb::WatchResponse r) {
+  Outbound o;
+  o.watch_ids.push_back(r.watch_id());
+  o.body = std::make_shared<const lockpb::WatchResponse>(std::move(r));
+  const size_t n = o.events();
   absl::MutexLock l(&mu_);
   if (closed_) return;
-  pending_events_ += static_cast<size_t>(r.events_size());
-  queue_.push_back(std::move(r));
+  pending_events_ += n;
+  queue_.push_back(std::move(o));
   cv_.Signal();
 }
 
-bool WatchSink::Pop(std::vector<lockpb::WatchResponse>* out,
-                    absl::Time deadline) {
+bool WatchSink::PopBatch(std::vector<Outbound>* out, absl::Time deadline) {
   absl::MutexLock l(&mu_);
   while (queue_.empty() && !closed_) {
     if (cv_.WaitWithDeadline(&mu_, deadline)) break;
   }
+  const bool had = !queue_.empty();
   while (!queue_.empty()) {
-    pending_events_ -= static_cast<size_t>(queue_.front().events_size());
+    pending_events_ -= queue_.front().events();
     out->push_back(std::move(queue_.front()));
     queue_.pop_front();
   }
-  return !(closed_ && out->empty());
+  return !(closed_ && !had);
+}
+
+bool WatchSink::Pop(std::vector<lockpb::WatchResponse>* out,
+                    absl::Time deadline) {
+  std::vector<Outbound> batch;
+  const bool open = PopBatch(&batch, deadline);
+  for (const Outbound& o : batch) {
+    for (int64_t id : o.watch_ids) {
+      out->push_back(*o.body);
+      out->back().set_watch_id(id);
+    }
+  }
+  return open;
 }
 
 void WatchSink::Close() {
@@ -53,19 +72,57 @@ void WatchSink::Close() {
 
 void WatchHub::Add(WatchSink* sink, int64_t watch_id, const Spec& spec) {
   absl::MutexLock l(&mu_);
-  watches_[sink][watch_id] = Entry{spec};
+  std::unique_ptr<Entry>& slot = watches_[sink][watch_id];
+  if (slot != nullptr) UnindexLocked(slot.get());
+  slot = std::make_unique<Entry>(Entry{sink, watch_id, spec});
+  if (spec.range_end.empty()) {
+    by_key_[spec.key].push_back(slot.get());
+  } else {
+    ranges_.push_back(slot.get());
+  }
+}
+
+void WatchHub::UnindexLocked(const Entry* e) {
+  auto drop = [e](std::vector<Entry*>& v) {
+    auto it = std::find(v.begin(), v.end(), e);
+    if (it == v.end()) return;
+    *it = v.back();  // order does not matter
+    v.pop_back();
+  };
+  if (e->spec.range_end.empty()) {
+    auto it = by_key_.find(e->spec.key);
+    if (it == by_key_.end()) return;
+    drop(it->second);
+    if (it->second.empty()) by_key_.erase(it);
+  } else {
+    drop(ranges_);
+  }
 }
 
 void WatchHub::Remove(WatchSink* sink, int64_t watch_id) {
   absl::MutexLock l(&mu_);
   auto it = watches_.find(sink);
   if (it == watches_.end()) return;
-  it->second.erase(watch_id);
+  auto w = it->second.find(watch_id);
+  if (w == it->second.end()) return;
+  UnindexLocked(w->second.get());
+  it->second.erase(w);
+}
+
+void WatchHub::EraseSinkLocked(WatchSink* sink) {
+  auto it = watches_.find(sink);
+  if (it == watches_.end()) return;
+  // One pass over the range list instead of one search per watch.
+  std::erase_if(ranges_, [sink](const Entry* e) { return e->sink == sink; });
+  for (auto& [id, e] : it->second) {
+    if (e->spec.range_end.empty()) UnindexLocked(e.get());
+  }
+  watches_.erase(it);
 }
 
 void WatchHub::RemoveSink(WatchSink* sink) {
   absl::MutexLock l(&mu_);
-  watches_.erase(sink);
+  EraseSinkLocked(sink);
 }
 
 size_t WatchHub::size() {
@@ -75,23 +132,36 @@ size_t WatchHub::size() {
   return n;
 }
 
+void WatchHub::CollectLocked(std::string_view key, std::vector<Entry*>* out) {
+  auto it = by_key_.find(std::string(key));
+  if (it != by_key_.end()) {
+    out->insert(out->end(), it->second.begin(), it->second.end());
+  }
+  for (Entry* e : ranges_) {
+    if (KeyInRange(key, e->spec.key, e->spec.range_end)) out->push_back(e);
+  }
+}
+
 namespace {
 
-// Builds the response for one watch from the events it matches.
-bool Filter(const WatchHub::Spec& spec, int64_t watch_id,
-            const std::vector<lockpb::Event>& events, int64_t revision,
-            lockpb::WatchResponse* r) {
-  for (const lockpb::Event& e : events) {
-    if (!KeyInRange(e.kv().key(), spec.key, spec.range_end)) continue;
-    if (e.kv().mod_revision() < spec.start_revision) continue;
-    lockpb::Event* out = r->add_events();
-    *out = e;
-    if (!spec.prev_kv) out->clear_prev_kv();
-  }
-  if (r->events_size() == 0) return false;
-  r->set_watch_id(watch_id);
+// Fills `r` with `events[i]` for each i in `indices`.
+void FillEvents(const std::vector<lockpb::Event>& events,
+                const std::vector<uint32_t>& indices, bool prev_kv,
+                int64_t revision, lockpb::WatchResponse* r) {
   r->mutable_header()->set_revision(revision);
-  return true;
+  for (uint32_t i : indices) {
+    lockpb::Event* out = r->add_events();
+    *out = events[i];
+    if (!prev_kv) out->clear_prev_kv();
+  }
+}
+
+std::shared_ptr<const lockpb::WatchResponse> BuildBody(
+    const std::vector<lockpb::Event>& events,
+    const std::vector<uint32_t>& indices, bool prev_kv, int64_t revision) {
+  auto r = std::make_shared<lockpb::WatchResponse>();
+  FillEvents(events, indices, prev_kv, revision, r.get());
+  return r;
 }
 
 }  // namespace
@@ -100,16 +170,62 @@ void WatchHub::Publish(const std::vector<lockpb::Event>& events,
                        int64_t revision) {
   if (events.empty()) return;
   absl::MutexLock l(&mu_);
-  std::vector<WatchSink*> slow;
-  for (auto& [sink, ws] : watches_) {
-    for (auto& [id, entry] : ws) {
-      lockpb::WatchResponse r;
-      if (!Filter(entry.spec, id, events, revision, &r)) continue;
-      if (!sink->Push(std::move(r))) {
-        slow.push_back(sink);
-        break;
-      }
+  // (watch, event index) for every match, then grouped per watch with its
+  // events in order.
+  std::vector<std::pair<Entry*, uint32_t>> hits;
+  std::vector<Entry*> candidates;
+  for (uint32_t i = 0; i < events.size(); ++i) {
+    candidates.clear();
+    CollectLocked(events[i].kv().key(), &candidates);
+    for (Entry* e : candidates) {
+      if (events[i].kv().mod_revision() < e->spec.start_revision) continue;
+      hits.emplace_back(e, i);
     }
+  }
+  if (hits.empty()) return;
+  std::stable_sort(hits.begin(), hits.end(), [](const auto& a, const auto& b) {
+    return a.first < b.first;
+  });
+
+  // Watches that match the same events with the same prev_kv choice get the
+  // same body; most fan-outs need only one or two.
+  struct Body {
+    bool prev_kv;
+    std::vector<uint32_t> indices;
+    std::shared_ptr<const lockpb::WatchResponse> response;
+  };
+  std::vector<Body> bodies;
+  std::map<WatchSink*, std::vector<Outbound>> per_sink;
+  std::vector<uint32_t> indices;
+  for (size_t h = 0; h < hits.size();) {
+    Entry* e = hits[h].first;
+    indices.clear();
+    for (; h < hits.size() && hits[h].first == e; ++h) {
+      indices.push_back(hits[h].second);
+    }
+    const bool prev_kv = e->spec.prev_kv;
+    auto b = std::find_if(bodies.begin(), bodies.end(), [&](const Body& x) {
+      return x.prev_kv == prev_kv && x.indices == indices;
+    });
+    if (b == bodies.end()) {
+      bodies.push_back(Body{prev_kv, indices,
+                            BuildBody(events, indices, prev_kv, revision)});
+      b = bodies.end() - 1;
+    }
+    std::vector<Outbound>& out = per_sink[e->sink];
+    auto o = std::find_if(out.begin(), out.end(), [&](const Outbound& x) {
+      return x.body == b->response;
+    });
+    if (o == out.end()) {
+      out.push_back(Outbound{b->response, {}});
+      o = out.end() - 1;
+    }
+    o->watch_ids.push_back(e->watch_id);
+  }
+
+  std::vector<WatchSink*> slow;
+  for (auto& [sink, out] : per_sink) {
+    if (!sink->Push(&out)) slow.push_back(sink);
   }
   for (WatchSink* s : slow) {
     CancelSinkLocked(s,
@@ -127,18 +243,25 @@ bool WatchHub::Replay(WatchSink* sink, int64_t watch_id,
   if (it == watches_.end()) return false;
   auto w = it->second.find(watch_id);
   if (w == it->second.end()) return false;
+  const Spec& spec = w->second->spec;
   // History may exceed the live queue bound; send it in slices that each
   // get queued as control messages so a long catch-up is not mistaken for a
   // slow consumer.
   const size_t kSlice = 1000;
+  std::vector<uint32_t> indices;
   for (size_t i = 0; i < events.size(); i += kSlice) {
-    std::vector<lockpb::Event> part(
-        events.begin() + i,
-        events.begin() + std::min(events.size(), i + kSlice));
-    lockpb::WatchResponse r;
-    if (Filter(w->second.spec, watch_id, part, revision, &r)) {
-      sink->PushControl(std::move(r));
+    indices.clear();
+    for (size_t j = i; j < std::min(events.size(), i + kSlice); ++j) {
+      const lockpb::KeyValue& kv = events[j].kv();
+      if (!KeyInRange(kv.key(), spec.key, spec.range_end)) continue;
+      if (kv.mod_revision() < spec.start_revision) continue;
+      indices.push_back(static_cast<uint32_t>(j));
     }
+    if (indices.empty()) continue;
+    lockpb::WatchResponse r;
+    FillEvents(events, indices, spec.prev_kv, revision, &r);
+    r.set_watch_id(watch_id);
+    sink->PushControl(std::move(r));
   }
   return true;
 }
@@ -153,7 +276,7 @@ void WatchHub::CancelSinkLocked(WatchSink* sink, const std::string& reason) {
     r.set_cancel_reason(reason);
     sink->PushControl(std::move(r));
   }
-  watches_.erase(it);
+  EraseSinkLocked(sink);
 }
 
 }  // namespace berth::lockd

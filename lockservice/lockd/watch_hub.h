@@ -1,21 +1,33 @@
 // WatchHub: fans applied events out to watch streams.
 //
 // A WatchSink is one client stream's outbound queue; each watch on that
-// stream is registered here under (sink, watch id) with its key range.
-// Publish runs on the Raft driver thread right after an Apply, so it never
-// blocks: a sink that falls more than `max_pending` events behind has all its
-// watches cancelled with a reason the client sees, instead of stalling
-// replication or silently dropping events.
+// stream is registered here under (sink, watch id) with its key range. A
+// stream carries many watch ids (clients multiplex their watches on one
+// stream), so the hub queues each distinct response body once per sink
+// together with the ids it goes to, and the stream's writer stamps the
+// watch id on each copy it sends. Publish runs on the Raft driver thread
+// right after an Apply, so it never blocks: it takes each sink's lock once
+// per batch and wakes its writer once. A sink that falls more than
+// `max_pending` events behind has all its watches cancelled with a reason
+// the client sees, instead of stalling replication or silently dropping
+// events.
+//
+// Exact-key watches are indexed by key, so an event costs O(watches on that
+// key + range watches), not O(all watches).
 //
 // Thread safety: all methods are thread-safe. A sink must be removed
-// (RemoveSink) before it is destroyed.
+// (RemoveSink) before it is destroyed. Bodies are immutable once queued and
+// may be shared between sinks.
 #ifndef BERTH_LOCKSERVICE_LOCKD_WATCH_HUB_H_
 #define BERTH_LOCKSERVICE_LOCKD_WATCH_HUB_H_
 
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -29,16 +41,32 @@ namespace berth::lockd {
 bool KeyInRange(std::string_view key, std::string_view start,
                 std::string_view range_end);
 
+// One response body bound for one or more watches of a stream. The body's
+// own watch_id is ignored: each copy sent carries one of `watch_ids`.
+struct Outbound {
+  std::shared_ptr<const lockpb::WatchResponse> body;
+  std::vector<int64_t> watch_ids;
+
+  // Events this item puts on the wire (counts against the sink's bound).
+  size_t events() const {
+    return static_cast<size_t>(body->events_size()) * watch_ids.size();
+  }
+};
+
 class WatchSink {
  public:
   explicit WatchSink(size_t max_pending) : max_pending_(max_pending) {}
 
-  // Queues a response; returns false (and queues nothing) when full.
-  bool Push(lockpb::WatchResponse r);
-  // Queues a response even when full (created/canceled notices).
+  // Queues a batch (all of it or none); returns false, and queues nothing,
+  // when it would exceed the bound. Wakes the writer once.
+  bool Push(std::vector<Outbound>* batch);
+  // Queues a response for r.watch_id() even when full (created/canceled
+  // notices, history replay).
   void PushControl(lockpb::WatchResponse r);
-  // Waits for responses or Close(), up to the deadline. Returns false once
-  // closed and drained.
+  // Waits for items or Close(), up to the deadline, and moves all queued
+  // items to `out`. Returns false once closed and drained.
+  bool PopBatch(std::vector<Outbound>* out, absl::Time deadline);
+  // As PopBatch, with one response per watch id (watch_id filled in).
   bool Pop(std::vector<lockpb::WatchResponse>* out, absl::Time deadline);
   void Close();
 
@@ -46,7 +74,7 @@ class WatchSink {
   const size_t max_pending_;
   absl::Mutex mu_;
   absl::CondVar cv_;
-  std::deque<lockpb::WatchResponse> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<Outbound> queue_ ABSL_GUARDED_BY(mu_);
   size_t pending_events_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
 };
@@ -76,13 +104,25 @@ class WatchHub {
 
  private:
   struct Entry {
+    WatchSink* sink;
+    int64_t watch_id;
     Spec spec;
   };
   void CancelSinkLocked(WatchSink* sink, const std::string& reason)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void UnindexLocked(const Entry* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EraseSinkLocked(WatchSink* sink) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CollectLocked(std::string_view key, std::vector<Entry*>* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;
-  std::map<WatchSink*, std::map<int64_t, Entry>> watches_ ABSL_GUARDED_BY(mu_);
+  // Owner of every entry: sink -> watch id -> entry.
+  std::map<WatchSink*, std::map<int64_t, std::unique_ptr<Entry>>> watches_
+      ABSL_GUARDED_BY(mu_);
+  // Lookup indexes (borrowed pointers into watches_).
+  std::unordered_map<std::string, std::vector<Entry*>> by_key_
+      ABSL_GUARDED_BY(mu_);
+  std::vector<Entry*> ranges_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace berth::lockd

@@ -1,4 +1,6 @@
+#include <memory>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "lockservice/lockd/services.h"
@@ -89,32 +91,46 @@ grpc::Status WatchService::Watch(
   });
 
   absl::Time last_write = absl::Now();
+  std::vector<Outbound> out;
+  lockpb::WatchResponse msg;
   while (!ctx->IsCancelled()) {
-    std::vector<lockpb::WatchResponse> out;
-    if (!sink.Pop(&out, absl::Now() + absl::Milliseconds(500))) break;
+    out.clear();
+    if (!sink.PopBatch(&out, absl::Now() + absl::Milliseconds(500))) break;
     if (out.empty() && absl::Now() - last_write >= kProgressInterval) {
       absl::MutexLock l(&mu);
       for (auto& [id, want] : progress_ids) {
         if (!want) continue;
-        lockpb::WatchResponse r;
-        r.set_watch_id(id);
-        core_->FillHeader(r.mutable_header());
-        out.push_back(std::move(r));
+        auto r = std::make_shared<lockpb::WatchResponse>();
+        core_->FillHeader(r->mutable_header());
+        out.push_back(Outbound{std::move(r), {id}});
       }
     }
+    size_t left = 0;
+    for (const Outbound& o : out) left += o.watch_ids.size();
     bool ok = true;
-    for (lockpb::WatchResponse& r : out) {
-      if (r.canceled()) {
+    for (const Outbound& o : out) {
+      if (o.body->canceled()) {
         absl::MutexLock l(&mu);
-        progress_ids.erase(r.watch_id());
+        for (int64_t id : o.watch_ids) progress_ids.erase(id);
       }
-      if (!stream->Write(r)) {
-        ok = false;
-        break;
+      // One body, stamped with each watch id in turn: Write serializes
+      // before it returns, so reusing `msg` is safe. All but the last
+      // message of the batch are buffered, so a fan-out to many watches of
+      // this stream leaves in a few large writes instead of one per watch.
+      msg.CopyFrom(*o.body);
+      for (int64_t id : o.watch_ids) {
+        msg.set_watch_id(id);
+        grpc::WriteOptions opts;
+        if (--left > 0) opts.set_buffer_hint();
+        if (!stream->Write(msg, opts)) {
+          ok = false;
+          break;
+        }
       }
-      last_write = absl::Now();
+      if (!ok) break;
     }
     if (!ok) break;
+    if (!out.empty()) last_write = absl::Now();
   }
   hub_->RemoveSink(&sink);
   ctx->TryCancel();

@@ -15,6 +15,10 @@ namespace {
 // A caller blocked in Propose. It lives on the caller's stack; the driver
 // reaches it through `proposals_` only while holding mu_, and the caller
 // erases it before returning, so there is exactly one owner.
+//
+// Each waiter has its own CondVar: finishing one proposal wakes its caller
+// only. A shared one woke all N callers on every batch, and each woken
+// caller re-took mu_ while the driver needed it to apply the next entry.
 struct ProposalWaiter {
   uint64_t request_id = 0;
   std::string framed;
@@ -22,6 +26,13 @@ struct ProposalWaiter {
   bool done = false;
   absl::Status status;
   std::string result;
+  absl::CondVar cv;
+
+  void Finish(absl::Status st) {
+    done = true;
+    status = std::move(st);
+    cv.Signal();
+  }
 };
 
 struct ReadWaiter {
@@ -29,6 +40,13 @@ struct ReadWaiter {
   uint64_t index = 0;
   bool done = false;
   absl::Status status;
+  absl::CondVar cv;
+
+  void Finish(absl::Status st) {
+    done = true;
+    status = std::move(st);
+    cv.Signal();
+  }
 };
 
 class RaftNodeImpl : public RaftNode {
@@ -44,6 +62,7 @@ class RaftNodeImpl : public RaftNode {
         raft_(std::move(raft)) {
     applied_ = sm_->AppliedIndex();
     last_snapshot_index_ = storage_->FirstIndex() - 1;
+    saved_hard_state_ = raft_->GetStatus().hard_state;
     RefreshStatusLocked();
   }
 
@@ -79,7 +98,7 @@ class RaftNodeImpl : public RaftNode {
     new_proposals_.push_back(&w);
     work_cv_.Signal();
     while (!w.done) {
-      if (done_cv_.WaitWithDeadline(&mu_, deadline) && !w.done) break;
+      if (w.cv.WaitWithDeadline(&mu_, deadline) && !w.done) break;
     }
     proposals_.erase(w.request_id);
     if (!w.done) {
@@ -98,7 +117,7 @@ class RaftNodeImpl : public RaftNode {
     unassigned_reads_.push_back(&w);
     work_cv_.Signal();
     while (!w.done) {
-      if (done_cv_.WaitWithDeadline(&mu_, deadline) && !w.done) break;
+      if (w.cv.WaitWithDeadline(&mu_, deadline) && !w.done) break;
     }
     if (!w.done) {
       RemoveReadWaiterLocked(&w);
@@ -222,14 +241,8 @@ class RaftNodeImpl : public RaftNode {
 
   void FailAllLocked(const absl::Status& st)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    for (auto& [id, w] : proposals_) {
-      w->done = true;
-      w->status = st;
-    }
-    auto fail = [&](ReadWaiter* r) {
-      r->done = true;
-      r->status = st;
-    };
+    for (auto& [id, w] : proposals_) w->Finish(st);
+    auto fail = [&](ReadWaiter* r) { r->Finish(st); };
     for (ReadWaiter* r : unassigned_reads_) fail(r);
     for (auto& [ctx, list] : reads_in_flight_)
       for (ReadWaiter* r : list) fail(r);
@@ -322,12 +335,10 @@ class RaftNodeImpl : public RaftNode {
     absl::Status st = raft_->Step(m);
     if (!st.ok()) {
       for (ProposalWaiter* p : batch) {
-        p->done = true;
-        p->status = absl::UnavailableError(
-            absl::StrCat("cannot propose: ", st.message()));
+        p->Finish(absl::UnavailableError(
+            absl::StrCat("cannot propose: ", st.message())));
       }
     }
-    done_cv_.SignalAll();
   }
 
   void FailReads(const std::string& ctx, const absl::Status& st) {
@@ -335,21 +346,56 @@ class RaftNodeImpl : public RaftNode {
     auto it = reads_in_flight_.find(ctx);
     if (it == reads_in_flight_.end()) return;
     for (ReadWaiter* r : it->second) {
-      r->done = true;
-      r->status = absl::UnavailableError(
-          absl::StrCat("linearizable read: ", st.message()));
+      r->Finish(absl::UnavailableError(
+          absl::StrCat("linearizable read: ", st.message())));
     }
     reads_in_flight_.erase(it);
-    done_cv_.SignalAll();
   }
 
   void DrainReady() {
     while (raft_->HasReady()) {
       raft::Ready rd = raft_->GetReady();
+      if (rd.soft_state.has_value()) {
+        leader_ = rd.soft_state->role == raft::Role::kLeader;
+      }
       const raftpb::HardState* hs =
           rd.hard_state.has_value() ? &*rd.hard_state : nullptr;
       const raftpb::Snapshot* snap =
           rd.snapshot.has_value() ? &*rd.snapshot : nullptr;
+      // The commit index is volatile state in Raft (Figure 2): a restarted
+      // replica relearns it from the leader, and Raft::Create raises it to
+      // the applied index. So a Ready that only moves the commit costs no
+      // fsync; the next Save that must sync carries the newest value.
+      if (hs != nullptr && rd.entries.empty() && snap == nullptr &&
+          hs->term() == saved_hard_state_.term() &&
+          hs->vote() == saved_hard_state_.vote()) {
+        hs = nullptr;
+      }
+      // The fsync below is the one slow step of a round, so everything that
+      // does not depend on it runs first:
+      //  * a leader sends its appends before persisting them (Raft thesis
+      //    §10.2.1), so its fsync and the followers' overlap. Safe because
+      //    the acks are stepped only after this Save returns (one driver
+      //    thread), so a commit never counts an unpersisted leader entry;
+      //  * committed entries that were already durable here (older than
+      //    this Ready's new entries) are applied and answered now instead
+      //    of waiting for the next batch's fsync. The HardState recording
+      //    their commit may then be lost in a crash; Raft::Create accepts an
+      //    applied index past the stored commit for that reason.
+      size_t early = 0;
+      if (snap == nullptr) {
+        const uint64_t first_new =
+            rd.entries.empty() ? UINT64_MAX : rd.entries.front().index();
+        while (early < rd.committed_entries.size() &&
+               rd.committed_entries[early].index() < first_new) {
+          ++early;
+        }
+      }
+      if (leader_ && snap == nullptr && !rd.messages.empty()) {
+        transport_->Send(std::move(rd.messages));
+        rd.messages.clear();
+      }
+      ApplyCommitted(rd.committed_entries, 0, early);
       if (hs || !rd.entries.empty() || snap) {
         absl::Status st = storage_->Save(hs, rd.entries, snap);
         if (!st.ok()) {
@@ -359,10 +405,13 @@ class RaftNodeImpl : public RaftNode {
                   opts_.id, std::string(st.message()).c_str());
           absl::MutexLock l(&mu_);
           stopping_ = true;
-          FailAllLocked(absl::InternalError(
-              absl::StrCat("replica storage failed: ", st.message())));
+          FailAllLocked(absl::InternalError(absl::StrCat(
+              "replica storage failed (the request may still commit through "
+              "the other replicas): ",
+              st.message())));
           return;
         }
+        if (hs != nullptr) saved_hard_state_ = *hs;
       }
       // A snapshot at index 0 only carries the bootstrap membership to a
       // joining replica (raft.h): there is no image, and nothing to replace.
@@ -377,7 +426,7 @@ class RaftNodeImpl : public RaftNode {
         last_snapshot_index_ = applied_;
       }
       if (!rd.messages.empty()) transport_->Send(std::move(rd.messages));
-      ApplyCommitted(rd.committed_entries);
+      ApplyCommitted(rd.committed_entries, early, rd.committed_entries.size());
       HandleReadStates(rd.read_states);
       std::optional<raft::SoftState> soft = rd.soft_state;
       raft_->Advance(rd);
@@ -400,11 +449,15 @@ class RaftNodeImpl : public RaftNode {
     }
   }
 
-  void ApplyCommitted(const std::vector<raftpb::Entry>& entries) {
-    for (const raftpb::Entry& e : entries) {
-      std::string result;
-      uint64_t request_id = 0;
-      bool have_result = false;
+  // Applies entries[from, to) and answers their proposers, taking mu_ once
+  // for the whole batch rather than once per entry.
+  void ApplyCommitted(const std::vector<raftpb::Entry>& entries, size_t from,
+                      size_t to) {
+    if (from >= to) return;
+    std::vector<std::pair<uint64_t, std::string>> results;
+    sm_->BeginApplyBatch();
+    for (size_t i = from; i < to; ++i) {
+      const raftpb::Entry& e = entries[i];
       if (e.type() == raftpb::ENTRY_CONF_CHANGE) {
         raftpb::ConfChange cc;
         if (cc.ParseFromString(e.data())) {
@@ -415,27 +468,28 @@ class RaftNodeImpl : public RaftNode {
           }
           sm_->ApplyConfChange(e.index(), cc);
         }
-      } else {
-        // Every index reaches the state machine, so that it can record its
-        // applied index without gaps; a new leader's no-op is empty.
-        std::string_view payload;
-        if (UnframeProposal(e.data(), &request_id, &payload)) {
-          result = sm_->Apply(e.index(), payload);
-          have_result = true;
-        } else {
-          sm_->Apply(e.index(), {});
-        }
+        continue;
       }
-      absl::MutexLock l(&mu_);
-      applied_ = e.index();
-      if (have_result) {
-        auto it = proposals_.find(request_id);
-        if (it != proposals_.end()) {
-          it->second->done = true;
-          it->second->result = std::move(result);
-        }
+      // Every index reaches the state machine, so that it can record its
+      // applied index without gaps; a new leader's no-op is empty.
+      uint64_t request_id = 0;
+      std::string_view payload;
+      if (UnframeProposal(e.data(), &request_id, &payload)) {
+        results.emplace_back(request_id, sm_->Apply(e.index(), payload));
+      } else {
+        sm_->Apply(e.index(), {});
       }
     }
+    sm_->EndApplyBatch();
+    absl::MutexLock l(&mu_);
+    applied_ = entries[to - 1].index();
+    for (auto& [request_id, result] : results) {
+      auto it = proposals_.find(request_id);
+      if (it == proposals_.end()) continue;
+      it->second->result = std::move(result);
+      it->second->Finish(absl::OkStatus());
+    }
+    ReleaseIndexedReadsLocked();
   }
 
   void HandleReadStates(const std::vector<raft::ReadState>& states) {
@@ -456,7 +510,7 @@ class RaftNodeImpl : public RaftNode {
   void ReleaseIndexedReadsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     std::erase_if(indexed_reads_, [&](ReadWaiter* r) {
       if (r->index > applied_) return false;
-      r->done = true;
+      r->Finish(absl::OkStatus());
       return true;
     });
   }
@@ -497,7 +551,9 @@ class RaftNodeImpl : public RaftNode {
   Transport* const transport_;
   // Owned by the driver thread once started (and by calls_ run under mu_).
   std::unique_ptr<raft::Raft> raft_;
-  uint64_t last_snapshot_index_ = 0;  // driver thread only
+  uint64_t last_snapshot_index_ = 0;    // driver thread only
+  bool leader_ = false;                 // driver thread only
+  raftpb::HardState saved_hard_state_;  // driver thread only
 
   absl::Mutex mu_;
   absl::CondVar work_cv_;  // wakes the driver

@@ -46,6 +46,12 @@ class StateMachine {
   // Highest index whose effects are durable in the state machine; on restart
   // Raft re-delivers everything after it.
   virtual uint64_t AppliedIndex() const = 0;
+  // Bracket each run of Apply/ApplyConfChange calls the driver makes for
+  // one batch of committed entries, so the application can make the whole
+  // batch durable at once. AppliedIndex() may then run ahead of what
+  // survives a crash; Raft re-delivers the rest after a restart.
+  virtual void BeginApplyBatch() {}
+  virtual void EndApplyBatch() {}
   virtual absl::StatusOr<std::string> Snapshot() = 0;
   virtual absl::Status Restore(const raftpb::Snapshot& snap) = 0;
 };

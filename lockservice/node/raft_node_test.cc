@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
 #include "lockservice/raft/memory_storage.h"
@@ -105,8 +106,96 @@ class LogMachine : public StateMachine {
   std::vector<std::string> log_;
 };
 
+// What the replicas did, in order: "send <from> <index>" when a MsgApp
+// carrying entry <index> reaches the transport, "save <id> <index>" when a
+// Save persisting it starts, "hs-only <id>" for a Save of nothing but a
+// HardState whose term and vote did not change.
+class Journal {
+ public:
+  void Add(std::string event) {
+    absl::MutexLock l(&mu_);
+    events_.push_back(std::move(event));
+  }
+  std::vector<std::string> Events() {
+    absl::MutexLock l(&mu_);
+    return events_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<std::string> events_ ABSL_GUARDED_BY(mu_);
+};
+
+class RecordingTransport : public Transport {
+ public:
+  RecordingTransport(Transport* inner, Journal* j) : inner_(inner), j_(j) {}
+  void Send(std::vector<raftpb::Message> msgs) override {
+    for (const raftpb::Message& m : msgs) {
+      if (m.type() != raftpb::MSG_APP) continue;
+      for (const raftpb::Entry& e : m.entries()) {
+        j_->Add(absl::StrCat("send ", m.from(), " ", e.index()));
+      }
+    }
+    inner_->Send(std::move(msgs));
+  }
+  void AddPeer(uint64_t id, const std::string& a) override {
+    inner_->AddPeer(id, a);
+  }
+  void RemovePeer(uint64_t id) override { inner_->RemovePeer(id); }
+
+ private:
+  Transport* inner_;
+  Journal* j_;
+};
+
+class RecordingStorage : public raft::LogStore {
+ public:
+  RecordingStorage(uint64_t id, raft::MemoryStorage* inner, Journal* j)
+      : id_(id), inner_(inner), j_(j) {
+    last_ = inner_->GetInitialState()->hard_state;
+  }
+  absl::StatusOr<raft::InitialState> GetInitialState() override {
+    return inner_->GetInitialState();
+  }
+  absl::StatusOr<std::vector<raftpb::Entry>> Entries(
+      uint64_t lo, uint64_t hi, uint64_t max_bytes) override {
+    return inner_->Entries(lo, hi, max_bytes);
+  }
+  absl::StatusOr<uint64_t> Term(uint64_t i) override { return inner_->Term(i); }
+  uint64_t FirstIndex() override { return inner_->FirstIndex(); }
+  uint64_t LastIndex() override { return inner_->LastIndex(); }
+  absl::StatusOr<raftpb::Snapshot> GetSnapshot() override {
+    return inner_->GetSnapshot();
+  }
+  absl::Status Save(const raftpb::HardState* hs,
+                    const std::vector<raftpb::Entry>& entries,
+                    const raftpb::Snapshot* snap) override {
+    if (hs != nullptr && entries.empty() && snap == nullptr &&
+        hs->term() == last_.term() && hs->vote() == last_.vote()) {
+      j_->Add(absl::StrCat("hs-only ", id_));
+    }
+    if (hs != nullptr) last_ = *hs;
+    for (const raftpb::Entry& e : entries) {
+      j_->Add(absl::StrCat("save ", id_, " ", e.index()));
+    }
+    return inner_->Save(hs, entries, snap);
+  }
+  absl::Status CreateSnapshot(uint64_t index, const raftpb::ConfState& cs,
+                              std::string data, uint64_t compact_to) override {
+    return inner_->CreateSnapshot(index, cs, std::move(data), compact_to);
+  }
+
+ private:
+  const uint64_t id_;
+  raft::MemoryStorage* inner_;
+  Journal* j_;
+  raftpb::HardState last_;
+};
+
 struct Replica {
   std::unique_ptr<raft::MemoryStorage> storage;
+  std::unique_ptr<RecordingStorage> recording_storage;
+  std::unique_ptr<RecordingTransport> recording_transport;
   std::unique_ptr<LogMachine> sm;
   std::unique_ptr<LocalTransport> transport;
   std::unique_ptr<RaftNode> node;
@@ -114,7 +203,8 @@ struct Replica {
 
 class RaftNodeTest : public ::testing::Test {
  protected:
-  void StartCluster(int n, uint64_t snapshot_every = 0) {
+  void StartCluster(int n, uint64_t snapshot_every = 0,
+                    Journal* journal = nullptr) {
     std::vector<uint64_t> ids;
     for (int i = 1; i <= n; ++i) ids.push_back(i);
     for (uint64_t id : ids) {
@@ -127,8 +217,17 @@ class RaftNodeTest : public ::testing::Test {
       opts.tick_interval = absl::Milliseconds(5);
       opts.snapshot_every = snapshot_every;
       opts.keep_entries = 10;
-      r.node = *RaftNode::Create(opts, r.storage.get(), r.sm.get(),
-                                 r.transport.get());
+      raft::LogStore* storage = r.storage.get();
+      Transport* transport = r.transport.get();
+      if (journal != nullptr) {
+        r.recording_storage =
+            std::make_unique<RecordingStorage>(id, r.storage.get(), journal);
+        r.recording_transport =
+            std::make_unique<RecordingTransport>(r.transport.get(), journal);
+        storage = r.recording_storage.get();
+        transport = r.recording_transport.get();
+      }
+      r.node = *RaftNode::Create(opts, storage, r.sm.get(), transport);
       net_.Register(id, r.node.get());
       replicas_[id] = std::move(r);
     }
@@ -268,6 +367,64 @@ TEST_F(RaftNodeTest, SnapshotsCompactTheLogAndCatchUpALaggingReplica) {
   ASSERT_FALSE(log.empty());
   EXPECT_EQ(log.back(), "tail");
   EXPECT_EQ(log.size(), 101u);
+}
+
+// Raft thesis §10.2.1: the leader's fsync and the followers' overlap,
+// because the leader hands its appends to the transport before persisting
+// them. (A commit still counts the leader only after its Save returned: acks
+// are stepped by the same driver thread after it.)
+TEST_F(RaftNodeTest, LeaderSendsAppendsBeforePersistingThem) {
+  Journal journal;
+  StartCluster(3, 0, &journal);
+  uint64_t leader = AwaitLeader();
+  ASSERT_NE(leader, 0u);
+  // Settle replication into the pipelined state first.
+  ASSERT_TRUE(replicas_[leader]
+                  .node->Propose("warm-up", absl::Now() + absl::Seconds(10))
+                  .ok());
+  std::vector<uint64_t> indexes;
+  for (int i = 0; i < 20; ++i) {
+    absl::StatusOr<std::string> r = replicas_[leader].node->Propose(
+        "v" + std::to_string(i), absl::Now() + absl::Seconds(10));
+    ASSERT_TRUE(r.ok()) << r.status();
+    indexes.push_back(std::stoull(r->substr(0, r->find(':'))));
+  }
+  std::vector<std::string> ev = journal.Events();
+  auto pos = [&](const std::string& e) {
+    return std::find(ev.begin(), ev.end(), e) - ev.begin();
+  };
+  for (uint64_t idx : indexes) {
+    std::string send = absl::StrCat("send ", leader, " ", idx);
+    std::string save = absl::StrCat("save ", leader, " ", idx);
+    ASSERT_LT(pos(save), static_cast<long>(ev.size())) << save;
+    EXPECT_LT(pos(send), pos(save)) << "entry " << idx;
+  }
+}
+
+// The commit index is volatile (Raft Figure 2): a Ready that only moves it
+// must not cost an fsync, on the leader or on a follower.
+TEST_F(RaftNodeTest, CommitOnlyReadiesAreNotPersisted) {
+  Journal journal;
+  StartCluster(3, 0, &journal);
+  uint64_t leader = AwaitLeader();
+  ASSERT_NE(leader, 0u);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(
+        replicas_[leader]
+            .node
+            ->Propose("v" + std::to_string(i), absl::Now() + absl::Seconds(10))
+            .ok());
+  }
+  for (auto& [id, r] : replicas_) {
+    ASSERT_TRUE(r.node->ReadBarrier(absl::Now() + absl::Seconds(10)).ok());
+    EXPECT_EQ(r.sm->Log().size(), 20u) << "replica " << id;
+  }
+  std::vector<std::string> ev = journal.Events();
+  EXPECT_EQ(std::count_if(ev.begin(), ev.end(),
+                          [](const std::string& e) {
+                            return e.rfind("hs-only", 0) == 0;
+                          }),
+            0);
 }
 
 }  // namespace

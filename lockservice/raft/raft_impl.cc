@@ -66,10 +66,16 @@ absl::Status RaftImpl::Restore(const Config& c) {
   tracker_.SetConf(st->conf_state, log_.LastIndex() + 1);
   membership_known_ = !st->conf_state.voters().empty();
   log_.CommitTo(hs.commit());
-  if (c.applied > hs.commit()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "config: applied ", c.applied, " is beyond commit ", hs.commit()));
+  if (c.applied > log_.LastIndex()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config: applied ", c.applied, " is beyond last index ",
+                     log_.LastIndex(), " (state machine from another log?)"));
   }
+  // The application only ever applies committed entries, so an applied
+  // index past the stored commit proves those entries committed: the driver
+  // applies entries that are durable here and committed before it persists
+  // the HardState that records the new commit (it overlaps the two).
+  if (c.applied > hs.commit()) log_.CommitTo(c.applied);
   // Membership as of `applied`: re-apply the conf changes the application
   // already applied (see the membership rule in raft_impl.h).
   const uint64_t applied = std::max(c.applied, log_.applied());

@@ -282,5 +282,40 @@ TEST(RaftReplication, FollowerWhoseAppendsWereLostIsEventuallyCaughtUp) {
             net.raft(1).raft_log().LastIndex());
 }
 
+// The driver applies committed entries before it persists the HardState that
+// records the new commit, so a restart may find the application ahead of the
+// stored commit. That proves those entries committed: restart from there.
+TEST(RaftReplication, RestartWithAppliedPastTheStoredCommitRaisesCommit) {
+  auto storage = *MemoryStorage::Bootstrap({1, 2, 3});
+  std::vector<raftpb::Entry> ents;
+  for (uint64_t i = 1; i <= 5; ++i) {
+    raftpb::Entry e;
+    e.set_index(i);
+    e.set_term(1);
+    ents.push_back(e);
+  }
+  ASSERT_TRUE(storage->Append(ents).ok());
+  raftpb::HardState hs;
+  hs.set_term(1);
+  hs.set_commit(2);
+  storage->SetHardState(hs);
+  Config c;
+  c.id = 1;
+  c.storage = storage.get();
+  c.applied = 4;
+  auto r = RaftImpl::New(c);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ((*r)->raft_log().committed(), 4u);
+  EXPECT_EQ((*r)->raft_log().applied(), 4u);
+
+  // An applied index past the end of the log is another log's state.
+  c.applied = 9;
+  auto bad = RaftImpl::New(c);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("beyond last index 5"),
+            std::string::npos)
+      << bad.status();
+}
+
 }  // namespace
 }  // namespace berth::raft

@@ -60,6 +60,15 @@ absl::Status LeaseTable::Delete(int64_t id) {
   return (*st)->Bind(1, id).Run();
 }
 
+absl::Status LeaseTable::Checkpoint(int64_t id, int64_t now_ms,
+                                    int64_t remaining_ms) {
+  absl::StatusOr<SmStmt*> st = db_->Prepare(
+      "UPDATE sm_leases SET deadline_ms = ?2 + MIN(?3, ttl_ms) "
+      "WHERE id = ?1 AND deadline_ms < ?2 + MIN(?3, ttl_ms)");
+  if (!st.ok()) return st.status();
+  return (*st)->Bind(1, id).Bind(2, now_ms).Bind(3, remaining_ms).Run();
+}
+
 absl::StatusOr<std::vector<LeaseRecord>> LeaseTable::List() {
   absl::StatusOr<SmStmt*> st = db_->Prepare(
       "SELECT id, ttl_ms, granted_ms, deadline_ms FROM sm_leases ORDER BY id");

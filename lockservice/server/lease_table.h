@@ -1,10 +1,14 @@
 // LeaseTable: sessions with a time to live (sm_leases).
 //
 // A lease's deadline is in leader time (the clock carried by commands):
-// granted or kept alive at leader time t, it is due at t + ttl. The
-// state machine never expires a lease on its own; the leader proposes
-// LeaseExpireCmd when its clock passes the effective deadline (see
-// EffectiveDeadline).
+// granted or kept alive at leader time t, it is due at t + ttl; a leader
+// checkpoint at t recording r ms left makes it due at t + r. Keepalives are
+// renewed in the leader's memory and reach this table only through those
+// checkpoints, so the stored deadline can lag the leader's by up to one
+// checkpoint interval (lockd/lease_keeper.h). The state machine never
+// expires a lease on its own; the leader proposes LeaseExpireCmd when its
+// clock passes both the effective deadline (see EffectiveDeadline) and its
+// own in-memory deadline for the lease.
 //
 // Thread safety: none. Borrows the SmDb, which must outlive it.
 #ifndef BERTH_LOCKSERVICE_SERVER_LEASE_TABLE_H_
@@ -37,6 +41,8 @@ struct LeaseRecord {
 // the election time, with a TTL of at most `grace_ms`. Thus the effective
 // deadline is max(deadline, leader_since + min(ttl, grace_ms)), never more
 // than "refreshed at the election time". grace_ms = 0 disables the grace.
+// The stored deadline is the last checkpointed one: renewals the old leader
+// acknowledged after its last checkpoint are not known here.
 int64_t EffectiveDeadline(const LeaseRecord& lease, int64_t leader_since_ms,
                           int64_t grace_ms);
 
@@ -47,6 +53,11 @@ class LeaseTable {
   absl::StatusOr<std::optional<LeaseRecord>> Get(int64_t id);
   absl::Status Upsert(const LeaseRecord& lease);
   absl::Status Delete(int64_t id);
+  // Applies one checkpoint entry: deadline = max(deadline, now_ms +
+  // min(remaining_ms, ttl)). One statement, because a checkpoint carries
+  // up to a thousand leases and is applied while readers wait. A missing
+  // lease is not an error.
+  absl::Status Checkpoint(int64_t id, int64_t now_ms, int64_t remaining_ms);
   // All leases in id order.
   absl::StatusOr<std::vector<LeaseRecord>> List();
   // Leases with deadline_ms <= before_ms, in (deadline, id) order.

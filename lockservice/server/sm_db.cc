@@ -128,14 +128,34 @@ absl::StatusOr<SmStmt*> SmDb::Prepare(absl::string_view sql) {
   return out;
 }
 
-absl::Status SmDb::Begin() { return Exec("BEGIN IMMEDIATE"); }
+absl::Status SmDb::Begin() {
+  return Exec(batch_ ? "SAVEPOINT sm_entry" : "BEGIN IMMEDIATE");
+}
 absl::Status SmDb::Commit() {
+  if (batch_) return Exec("RELEASE sm_entry");
   ResetAll();
   return Exec("COMMIT");
 }
 void SmDb::Rollback() {
   ResetAll();
-  if (InTransaction()) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  if (!InTransaction()) return;
+  const char* sql =
+      batch_ ? "ROLLBACK TO sm_entry; RELEASE sm_entry" : "ROLLBACK";
+  sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+}
+absl::Status SmDb::BeginBatch() {
+  if (batch_) return absl::FailedPreconditionError("apply batch already open");
+  if (absl::Status s = Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
+  batch_ = true;
+  return absl::OkStatus();
+}
+absl::Status SmDb::CommitBatch() {
+  if (!batch_) return absl::FailedPreconditionError("no apply batch is open");
+  batch_ = false;
+  ResetAll();
+  absl::Status s = Exec("COMMIT");
+  if (!s.ok()) Rollback();
+  return s;
 }
 void SmDb::ResetAll() {
   for (auto& [sql, stmt] : stmts_) stmt->Reset();

@@ -66,9 +66,18 @@ class SmDb {
   // Returns a cached, reset statement; valid until the SmDb is destroyed.
   absl::StatusOr<SmStmt*> Prepare(absl::string_view sql);
 
-  absl::Status Begin();  // BEGIN IMMEDIATE
+  // One applied entry's transaction: BEGIN IMMEDIATE, or a savepoint
+  // inside the open batch.
+  absl::Status Begin();
   absl::Status Commit();
   void Rollback();
+  // Groups the entry transactions that follow into one SQLite transaction:
+  // a COMMIT costs far more than a savepoint, and the driver applies
+  // committed entries in batches anyway. Nothing of the batch is durable
+  // before CommitBatch; a crash before it re-applies the batch from the
+  // Raft log, which is deterministic.
+  absl::Status BeginBatch();
+  absl::Status CommitBatch();
   // Resets every cached statement so none holds a read cursor (needed
   // before COMMIT, DETACH and the like).
   void ResetAll();
@@ -85,6 +94,7 @@ class SmDb {
   sqlite3* db_;
   std::string path_;
   absl::flat_hash_map<std::string, std::unique_ptr<SmStmt>> stmts_;
+  bool batch_ = false;
 };
 
 }  // namespace berth::lock

@@ -186,6 +186,8 @@ absl::Status StateMachine::Dispatch(ApplyContext& ctx,
     case lockpb::Command::kLeaseKeepalive:
     case lockpb::Command::kLeaseExpire:
       return ApplyLease(ctx, cmd, out, notices);
+    case lockpb::Command::kLeaseCheckpoint:
+      return ApplyLeaseCheckpoint(ctx, cmd.lease_checkpoint());
     case lockpb::Command::kLockAcquire: {
       absl::StatusOr<lockpb::LockAcquireResult> r =
           lock_ops_.Acquire(ctx, cmd.lock_acquire(), cmd.request_id());
@@ -296,6 +298,31 @@ absl::Status StateMachine::ApplyLease(ApplyContext& ctx,
   }
   res->set_expired(expired);
   return leases_.Delete(id);
+}
+
+absl::Status StateMachine::ApplyLeaseCheckpoint(
+    const ApplyContext& ctx, const lockpb::LeaseCheckpointCmd& cp) {
+  for (const lockpb::LeaseCheckpointCmd::Entry& e : cp.leases()) {
+    if (e.remaining_ms() < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("lease checkpoint: remaining_ms of lease ", e.id(),
+                       " must be >= 0, got ", e.remaining_ms()));
+    }
+  }
+  // Never more than the TTL from the command's time (the leader renews by
+  // at most a TTL), and never earlier than the log already says: a
+  // checkpoint from a leader whose clock is behind must not shorten a
+  // lease, and applying the same checkpoint twice changes nothing. Leases
+  // revoked or expired after the leader took the checkpoint are skipped.
+  for (const lockpb::LeaseCheckpointCmd::Entry& e : cp.leases()) {
+    absl::Status s = leases_.Checkpoint(e.id(), ctx.now_ms, e.remaining_ms());
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<LeaseRecord>> StateMachine::Lease(int64_t id) {
+  return leases_.Get(id);
 }
 
 absl::Status StateMachine::Compact(int64_t revision) {

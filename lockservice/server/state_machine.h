@@ -18,7 +18,11 @@
 //    storage failure: nothing was applied and the driver must stop (and
 //    replay after restart).
 //  * Time-based effects are proposed by the leader: LeaseExpireCmd when
-//    LeasesToExpire() lists a lease, LockDelayTickCmd at NextLockDelayEnd().
+//    LeasesToExpire() lists a lease (and the leader has not renewed it in
+//    memory since), LockDelayTickCmd at NextLockDelayEnd().
+//  * Lease renewals reach the log as LeaseCheckpointCmd (deadline = max(
+//    deadline, leader time + min(remaining, ttl))) or, from old logs and
+//    for a lease whose expiry is in flight, as LeaseKeepAliveCmd.
 //    Any command with a later leader time also lets pending grants happen.
 //
 // Thread safety: none. Owned and driven by the replica's apply thread; reads
@@ -28,6 +32,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -80,6 +85,11 @@ class StateMachine {
   absl::Status ApplyEmpty(uint64_t index);
 
   uint64_t applied_index() const { return applied_index_; }
+  // Brackets a run of Applies in one SQLite transaction (SmDb::BeginBatch).
+  // On a CommitBatch failure the in-memory indexes are ahead of the file:
+  // the caller must stop, and a restart re-applies from the file.
+  absl::Status BeginBatch() { return db_->BeginBatch(); }
+  absl::Status CommitBatch() { return db_->CommitBatch(); }
   int64_t revision() const { return revision_; }
   int64_t now_ms() const { return now_ms_; }
   absl::StatusOr<int64_t> compact_revision();
@@ -96,6 +106,9 @@ class StateMachine {
   absl::StatusOr<lockpb::LeaseTimeToLiveResponse> TimeToLive(int64_t id,
                                                              bool keys);
   absl::StatusOr<std::vector<LeaseRecord>> Leases();
+  // One lease as stored (its deadline is the one in the log; the leader may
+  // hold a later one in memory, see lockd/lease_keeper.h).
+  absl::StatusOr<std::optional<LeaseRecord>> Lease(int64_t id);
   absl::StatusOr<lockpb::HolderResponse> Holder(absl::string_view name);
   absl::StatusOr<lockpb::CheckTokenResponse> CheckToken(absl::string_view name,
                                                         int64_t token);
@@ -125,6 +138,8 @@ class StateMachine {
                         lockpb::CommandResult* out, LockNotices* notices);
   absl::Status ApplyLease(ApplyContext& ctx, const lockpb::Command& cmd,
                           lockpb::CommandResult* out, LockNotices* notices);
+  absl::Status ApplyLeaseCheckpoint(const ApplyContext& ctx,
+                                    const lockpb::LeaseCheckpointCmd& cp);
   absl::Status Compact(int64_t revision);
   absl::StatusOr<ApplyResult> ApplyInTxn(uint64_t index,
                                          const lockpb::Command& cmd,

@@ -215,6 +215,95 @@ TEST(LeaseRule, NewLeaderResumesCountdownWithBoundedGrace) {
   EXPECT_EQ(EffectiveDeadline(l, 49'000, 60'000), 59'000);
 }
 
+lockpb::Command CheckpointCmd(
+    const std::vector<std::pair<int64_t, int64_t>>& remaining_ms) {
+  lockpb::Command c;
+  for (auto [id, ms] : remaining_ms) {
+    lockpb::LeaseCheckpointCmd::Entry* e =
+        c.mutable_lease_checkpoint()->add_leases();
+    e->set_id(id);
+    e->set_remaining_ms(ms);
+  }
+  return c;
+}
+
+int64_t StoredDeadline(StateMachine* sm, int64_t id) {
+  absl::StatusOr<std::optional<LeaseRecord>> l = sm->Lease(id);
+  EXPECT_TRUE(l.ok()) << l.status();
+  return l.ok() && l->has_value() ? (*l)->deadline_ms : -1;
+}
+
+TEST_F(SmTest, LeaseCheckpointSetsDeadlineFromItsLeaderTime) {
+  int64_t a = NewLease(10'000);
+  int64_t b = NewLease(10'000);
+  int64_t c = NewLease(10'000);
+  int64_t rev = sm_->revision();
+  now_ms += 4'000;
+  // a: renewed on the leader 1 s ago. b: claims more than its TTL (capped).
+  // c: the leader's remaining TTL is shorter than the log's (a leader whose
+  // clock is behind): the log's later deadline stays. 999: gone, skipped.
+  ApplyResult r =
+      Ok(CheckpointCmd({{a, 9'000}, {999, 5'000}, {b, 30'000}, {c, 1'000}}));
+  EXPECT_EQ(StoredDeadline(sm_.get(), a), now_ms + 9'000);
+  EXPECT_EQ(StoredDeadline(sm_.get(), b), now_ms + 10'000);
+  EXPECT_EQ(StoredDeadline(sm_.get(), c), kStart + 10'000);
+  EXPECT_EQ(StoredDeadline(sm_.get(), 999), -1);
+  // Deadlines are not keys: no revision, no watch event.
+  EXPECT_EQ(sm_->revision(), rev);
+  EXPECT_TRUE(r.events.empty());
+
+  // Expiry follows the checkpointed deadline, not the granted one.
+  now_ms = kStart + 10'000;
+  EXPECT_THAT(*sm_->LeasesToExpire(now_ms, 0, 0), ::testing::ElementsAre(c));
+  EXPECT_FALSE(Ok(ExpireCmd(a)).result.lease().expired());
+  EXPECT_TRUE(Ok(ExpireCmd(c)).result.lease().expired());
+  // A checkpoint naming an expired lease does not bring it back.
+  Ok(CheckpointCmd({{c, 9'000}}));
+  EXPECT_EQ(StoredDeadline(sm_.get(), c), -1);
+}
+
+TEST_F(SmTest, LeaseCheckpointIsDeterministicAndIdempotent) {
+  std::unique_ptr<StateMachine> other = OpenAt("other.db");
+  int64_t start = now_ms;
+  auto run = [&](StateMachine* sm) {
+    now_ms = start;
+    int64_t a = Do(GrantCmd(6'000), sm).result.lease().id();
+    int64_t b = Do(GrantCmd(9'000), sm).result.lease().id();
+    now_ms += 2'000;
+    lockpb::Command cp = CheckpointCmd({{a, 5'500}, {b, 8'000}});
+    Do(cp, sm);
+    absl::StatusOr<std::string> once = sm->Dump();
+    EXPECT_TRUE(once.ok());
+    absl::StatusOr<std::vector<LeaseRecord>> before = sm->Leases();
+    // The same checkpoint proposed twice (a retried proposal whose first
+    // copy also committed) changes no lease.
+    Do(cp, sm);
+    absl::StatusOr<std::vector<LeaseRecord>> after = sm->Leases();
+    EXPECT_EQ(before->size(), after->size());
+    for (size_t i = 0; i < before->size() && i < after->size(); ++i) {
+      EXPECT_EQ((*before)[i].deadline_ms, (*after)[i].deadline_ms);
+    }
+    // Replaying an index that was applied is a no-op.
+    cp.set_leader_time_unix_ms(now_ms + 5'000);
+    EXPECT_TRUE(sm->Apply(sm->applied_index(), cp)->duplicate);
+    return *sm->Dump();
+  };
+  std::string a = run(sm_.get());
+  std::string b = run(other.get());
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(StoredDeadline(sm_.get(), 1), start + 2'000 + 5'500);
+  EXPECT_EQ(StoredDeadline(other.get(), 2), start + 2'000 + 8'000);
+}
+
+TEST_F(SmTest, LeaseCheckpointRejectsNegativeRemainingAsAWhole) {
+  int64_t a = NewLease(10'000);
+  now_ms += 1'000;
+  ApplyResult r = Do(CheckpointCmd({{a, 9'000}, {a, -1}}));
+  EXPECT_EQ(r.status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(r.status.message(), HasSubstr("remaining_ms of lease"));
+  EXPECT_EQ(StoredDeadline(sm_.get(), a), kStart + 10'000);
+}
+
 TEST_F(SmTest, WatchHistoryResumesAndReportsCompaction) {
   Ok(PutCmd("w/a", "1"));                        // rev 1
   Ok(PutCmd("other", "x"));                      // rev 2

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "boost/program_options.hpp"
 #include "grpcpp/grpcpp.h"
 #include "lockservice/client/client.h"
@@ -17,6 +18,9 @@
 namespace po = boost::program_options;
 
 int main(int argc, char** argv) {
+  // Debian's abseil keeps a lock graph on every Mutex acquisition
+  // (deadlock detection); tests keep it, production binaries do not.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   std::string endpoints, id, listen;
   int64_t ttl_s = 10;
   int64_t progress_s = 30;

@@ -1,6 +1,7 @@
 // Issue #3: the real `berth` binary against a 3-replica lockd cluster:
 // kv, lease, lock (token in the environment, exit code passthrough), watch,
-// elect, cluster status/members/transfer-leader, and usage errors.
+// elect, cluster status/members/transfer-leader, and usage errors. Issue #8:
+// a 2-second smoke run of every `berth bench` workload.
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
@@ -234,6 +235,48 @@ TEST_F(CliE2E, BadInputExitsTwoWithAMessage) {
                               "--timeout", "1s", "kv", "get", "/x"},
                              absl::StrCat(cluster_->dir(), "/berth-down"));
   EXPECT_EQ(down.exit_code, 1) << down.err;
+}
+
+// Issue #8: the benchmark driver must not rot while the comparison itself
+// stays out of CI. Every workload runs for 2 s against this cluster; each
+// must complete operations without errors. No figure is judged here.
+TEST_F(CliE2E, BenchSmokeEveryWorkloadAgainstBerth) {
+  struct Case {
+    std::vector<std::string> args;
+  };
+  std::vector<Case> cases = {
+      {{"bench", "put", "--clients", "4"}},
+      {{"bench", "get", "--clients", "4"}},
+      {{"bench", "get", "--clients", "4", "--serializable"}},
+      {{"bench", "cas", "--clients", "4"}},
+      {{"bench", "lock", "--clients", "4"}},
+      {{"bench", "sessions", "--clients", "4", "--sessions", "100",
+        "--session-ttl", "3s"}},
+      {{"bench", "watch", "--clients", "4", "--watchers", "50"}},
+  };
+  for (Case& c : cases) {
+    for (const char* f : {"--duration", "2s", "--warmup", "200ms"}) {
+      c.args.push_back(f);
+    }
+    std::string cmd = absl::StrJoin(c.args, " ");
+    Struct r = BerthJson(c.args);
+    EXPECT_GT(Field(r, "ops").number_value(), 0) << cmd;
+    EXPECT_EQ(Field(r, "errors").number_value(), 0)
+        << cmd << ": " << Field(r, "first_error").string_value();
+    EXPECT_EQ(Field(r, "target").string_value(), "berth") << cmd;
+    const Struct& lat = Field(r, "latency_ms").struct_value();
+    EXPECT_GT(Field(lat, "samples").number_value(), 0) << cmd;
+    EXPECT_LE(Field(lat, "p50").number_value(),
+              Field(lat, "p99").number_value())
+        << cmd;
+  }
+  // A bench that reaches nothing fails and says so instead of printing zeros.
+  RunResult down =
+      RunToExit({BERTH_CLI_BIN, "--lock-endpoints", "127.0.0.1:1", "--timeout",
+                 "1s", "bench", "put", "--duration", "1s", "--warmup", "0"},
+                absl::StrCat(cluster_->dir(), "/berth-bench-down"));
+  EXPECT_EQ(down.exit_code, 1) << down.err;
+  EXPECT_NE(down.err.find("no put completed"), std::string::npos) << down.err;
 }
 
 }  // namespace

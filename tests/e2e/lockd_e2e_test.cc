@@ -6,6 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "lockservice/client/client.h"
+#include "lockservice/client/session.h"
 #include "tests/e2e/lockd_harness.h"
 
 namespace berth::e2e {
@@ -269,6 +271,56 @@ TEST(LockdE2E, ExpiredSessionReleasesLockAfterTtlPlusLockDelay) {
   auto r = Get(c, leader, "/eph/key");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->kvs_size(), 0) << "ephemeral key outlived its lease";
+}
+
+// Keepalives are renewed in the leader's memory and only checkpointed into
+// the log (lockservice/lockd/lease_keeper.h). A session that keeps renewing
+// must survive kill -9 of that leader: its lease and its ephemeral key
+// outlive two TTLs after the kill, and the session never reports itself
+// lost. A lease that stops renewing still expires (previous test).
+TEST(LockdE2E, KeptAliveSessionSurvivesLeaderKill) {
+  LockdCluster c(3);
+  ASSERT_TRUE(c.StartAll().ok());
+  uint64_t leader = c.AwaitLeader();
+  ASSERT_NE(leader, 0u);
+  lock::ClientOptions co;
+  co.dial_timeout = absl::Milliseconds(200);
+  auto client = lock::Client::Connect(c.Endpoints(), co);
+  ASSERT_TRUE(client.ok()) << client.status();
+  lock::SessionOptions so;
+  so.ttl = absl::Seconds(3);
+  auto session = lock::Session::Create(client->get(), so);
+  ASSERT_TRUE(session.ok()) << session.status();
+  RawClient rc(&c);
+  ASSERT_TRUE(Put(rc, "/eph/kept", "x", (*session)->lease_id()).ok());
+
+  // Renew on the first leader past a full TTL (and several checkpoints).
+  auto key_alive = [&] {
+    uint64_t l = c.Leader();
+    if (l == 0) return true;  // mid-election: nothing to read yet
+    auto r = Get(c, l, "/eph/kept");
+    return !r.ok() || r->kvs_size() == 1;
+  };
+  absl::Time until = absl::Now() + absl::Seconds(4);
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        EXPECT_TRUE(key_alive()) << "key gone before the kill";
+        return absl::Now() >= until;
+      },
+      absl::Seconds(10)));
+  c.Kill9(leader);
+  ASSERT_NE(c.AwaitLeader(absl::Seconds(30), leader), 0u);
+  until = absl::Now() + absl::Seconds(6);
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        EXPECT_TRUE(key_alive()) << "key expired after the leader change";
+        return absl::Now() >= until;
+      },
+      absl::Seconds(15)));
+  EXPECT_FALSE((*session)->lost()) << (*session)->lost_reason();
+  auto r = Get(c, c.AwaitLeader(), "/eph/kept");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->kvs_size(), 1);
 }
 
 // Done-when 3 (second half): a watch resumed from an old revision receives
