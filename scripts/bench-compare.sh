@@ -55,7 +55,7 @@ ETCD_PORT=${ETCD_PORT:-23791}
 ZK_PORT=${ZK_PORT:-21811}
 NICE=${NICE:--10}
 BERTH_TICK_MS=50
-BERTH_ELECTION_TICKS=10
+BERTH_ELECTION_TICKS=20
 
 log() { echo "bench-compare.sh: $*" >&2; }
 # Every server and driver process runs at the same niceness. nice execs

@@ -17,7 +17,7 @@
 #   FAILOVER_ROUNDS [10]     kill -9 rounds (0 skips failover)
 #   BASE_PORT [17401]        replicas listen on BASE_PORT..BASE_PORT+2
 #   BENCH_TMP [${TMPDIR:-/tmp}]  parent of the data dirs (one filesystem)
-#   TICK_MS [50] ELECTION_TICKS [10]   passed to berth-lockd
+#   TICK_MS [50] ELECTION_TICKS [20]   passed to berth-lockd
 #   DIAL_TIMEOUT [100ms]     failover client's wait on the dead leader
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,7 +41,7 @@ WATCHERS=${WATCHERS:-1000}
 FAILOVER_ROUNDS=${FAILOVER_ROUNDS:-10}
 BASE_PORT=${BASE_PORT:-17401}
 TICK_MS=${TICK_MS:-50}
-ELECTION_TICKS=${ELECTION_TICKS:-10}
+ELECTION_TICKS=${ELECTION_TICKS:-20}
 DIAL_TIMEOUT=${DIAL_TIMEOUT:-100ms}
 
 BERTH=$ROOT/$BUILD_DIR/cli/berth

@@ -26,7 +26,10 @@ struct LockdOptions {
   // bootstrapping a new one.
   bool join = false;
   absl::Duration tick = absl::Milliseconds(50);
-  int election_ticks = 10;
+  // 1-2 s, like etcd's default: a leader's driver thread can stall for
+  // hundreds of ms on a loaded 2-core machine (a slow fsync, a snapshot),
+  // and 10 ticks lost leadership several times in a benchmark run.
+  int election_ticks = 20;
   uint64_t snapshot_every = 20000;
   int64_t default_lock_delay_ms = 5000;
   int max_expiries_per_second = 1000;

@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
       "bootstrapping")("tick-ms",
                        po::value<int64_t>(&tick_ms)->default_value(50),
                        "Raft tick interval")(
-      "election-ticks", po::value<int>(&opts.election_ticks)->default_value(10),
+      "election-ticks", po::value<int>(&opts.election_ticks)->default_value(20),
       "ticks without a leader before campaigning")(
       "snapshot-every",
       po::value<uint64_t>(&opts.snapshot_every)->default_value(20000),

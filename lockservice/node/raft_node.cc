@@ -525,7 +525,9 @@ class RaftNodeImpl : public RaftNode {
         applied < last_snapshot_index_ + opts_.snapshot_every) {
       return;
     }
+    const absl::Time start = clock_->Monotonic();
     absl::StatusOr<std::string> data = sm_->Snapshot();
+    const absl::Time image_done = clock_->Monotonic();
     if (!data.ok()) {
       fprintf(stderr, "raft node %lu: state machine snapshot failed: %s\n",
               opts_.id, std::string(data.status().message()).c_str());
@@ -542,6 +544,16 @@ class RaftNodeImpl : public RaftNode {
               std::string(st.message()).c_str());
     }
     last_snapshot_index_ = applied;
+    // The driver sends no heartbeat meanwhile: a stall near the election
+    // timeout is what an operator needs to see when leadership flaps.
+    const absl::Duration took = clock_->Monotonic() - start;
+    if (took > opts_.tick_interval * opts_.election_tick / 4) {
+      fprintf(stderr,
+              "raft node %lu: snapshot at index %lu took %s (state machine "
+              "image %s); no heartbeats were sent meanwhile\n",
+              opts_.id, applied, absl::FormatDuration(took).c_str(),
+              absl::FormatDuration(image_done - start).c_str());
+    }
   }
 
   const NodeOptions opts_;

@@ -149,6 +149,10 @@ absl::Status SmDb::BeginBatch() {
   batch_ = true;
   return absl::OkStatus();
 }
+void SmDb::AbortBatch() {
+  batch_ = false;
+  Rollback();
+}
 absl::Status SmDb::CommitBatch() {
   if (!batch_) return absl::FailedPreconditionError("no apply batch is open");
   batch_ = false;

@@ -78,6 +78,9 @@ class SmDb {
   // Raft log, which is deterministic.
   absl::Status BeginBatch();
   absl::Status CommitBatch();
+  // Rolls the whole batch back (its entries are re-applied after a restart).
+  void AbortBatch();
+  bool in_batch() const { return batch_; }
   // Resets every cached statement so none holds a read cursor (needed
   // before COMMIT, DETACH and the like).
   void ResetAll();

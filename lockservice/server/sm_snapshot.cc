@@ -32,7 +32,13 @@ class Attached {
     absl::Status s =
         db->Exec(absl::StrCat("ATTACH DATABASE ", SqlQuote(file), " AS snap"));
     if (!s.ok()) return s;
-    return std::unique_ptr<Attached>(new Attached(db, file));
+    auto att = std::unique_ptr<Attached>(new Attached(db, file));
+    // The file is scratch space, read back and deleted at once; the durable
+    // copy is the one the Raft storage keeps. Syncing it cost several
+    // fsyncs on the driver thread, long enough to miss heartbeats.
+    s = db->Exec("PRAGMA snap.journal_mode=OFF; PRAGMA snap.synchronous=OFF");
+    if (!s.ok()) return s;
+    return att;
   }
   ~Attached() {
     db_->ResetAll();

@@ -142,11 +142,12 @@ absl::StatusOr<ApplyResult> StateMachine::ApplyInTxn(
   if (absl::Status s = lock_ops_.GrantReady(ctx, &res.locks); !s.ok()) {
     return fail(s);
   }
-  for (auto [name, value] :
-       {std::pair{meta::kAppliedIndex, static_cast<int64_t>(index)},
-        std::pair{meta::kRevision, ctx.revision},
-        std::pair{meta::kNowMs, ctx.now_ms}}) {
-    if (absl::Status s = SetMeta(*db_, name, value); !s.ok()) return fail(s);
+  // Inside a batch the three meta rows are written once, by CommitBatch:
+  // nothing of the batch is durable before that anyway.
+  if (!db_->in_batch()) {
+    if (absl::Status s = WriteMeta(index, ctx.revision, ctx.now_ms); !s.ok()) {
+      return fail(s);
+    }
   }
   if (absl::Status s = db_->Commit(); !s.ok()) return fail(s);
   applied_index_ = index;
@@ -155,6 +156,28 @@ absl::StatusOr<ApplyResult> StateMachine::ApplyInTxn(
   res.result.set_revision(revision_);
   res.events = std::move(ctx.events);
   return res;
+}
+
+absl::Status StateMachine::WriteMeta(uint64_t applied, int64_t revision,
+                                     int64_t now_ms) {
+  for (auto [name, value] :
+       {std::pair{meta::kAppliedIndex, static_cast<int64_t>(applied)},
+        std::pair{meta::kRevision, revision},
+        std::pair{meta::kNowMs, now_ms}}) {
+    if (absl::Status s = SetMeta(*db_, name, value); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status StateMachine::CommitBatch() {
+  if (db_->in_batch()) {
+    absl::Status s = WriteMeta(applied_index_, revision_, now_ms_);
+    if (!s.ok()) {
+      db_->AbortBatch();
+      return s;
+    }
+  }
+  return db_->CommitBatch();
 }
 
 absl::Status StateMachine::Dispatch(ApplyContext& ctx,

@@ -89,7 +89,7 @@ class StateMachine {
   // On a CommitBatch failure the in-memory indexes are ahead of the file:
   // the caller must stop, and a restart re-applies from the file.
   absl::Status BeginBatch() { return db_->BeginBatch(); }
-  absl::Status CommitBatch() { return db_->CommitBatch(); }
+  absl::Status CommitBatch();
   int64_t revision() const { return revision_; }
   int64_t now_ms() const { return now_ms_; }
   absl::StatusOr<int64_t> compact_revision();
@@ -141,6 +141,8 @@ class StateMachine {
   absl::Status ApplyLeaseCheckpoint(const ApplyContext& ctx,
                                     const lockpb::LeaseCheckpointCmd& cp);
   absl::Status Compact(int64_t revision);
+  // Records the applied index, revision and clock in sm_meta.
+  absl::Status WriteMeta(uint64_t applied, int64_t revision, int64_t now_ms);
   absl::StatusOr<ApplyResult> ApplyInTxn(uint64_t index,
                                          const lockpb::Command& cmd,
                                          const absl::Status* decode_error);
