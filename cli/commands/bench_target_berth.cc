@@ -66,6 +66,11 @@ class BerthClient : public BenchClient {
     if (mutex_ == nullptr || mutex_->name() != name) {
       mutex_ = std::make_unique<lock::Mutex>(session_.get(), std::string(name));
     }
+    if (mutex_->held()) {
+      // An earlier Unlock failed (an election, say): release first, or
+      // every Lock would fail at once with "already held" in a tight loop.
+      if (absl::Status st = mutex_->Unlock(); !st.ok()) return st;
+    }
     // Bounded so that a dead cluster ends the run instead of hanging it.
     absl::Status st = mutex_->Lock(absl::Seconds(60));
     if (!st.ok()) return st;

@@ -304,10 +304,16 @@ class RaftNodeImpl : public RaftNode {
         // Errors here are stale or foreign messages; Raft drops them.
         raft_->Step(m).IgnoreError();
       }
-      while (clock_->Monotonic() >= next_tick) {
+      // After a stall (a snapshot, a slow fsync) tick at most twice, not
+      // once per missed interval: a burst of ticks runs check-quorum
+      // several times before any heartbeat reply could be stepped, and the
+      // leader would depose itself.
+      const absl::Time now = clock_->Monotonic();
+      for (int i = 0; i < 2 && now >= next_tick; ++i) {
         raft_->Tick();
         next_tick += opts_.tick_interval;
       }
+      if (now >= next_tick) next_tick = now + opts_.tick_interval;
       if (!props.empty()) SubmitProposals(props);
       if (issue_read) {
         absl::Status st = raft_->ReadIndex(read_ctx);
