@@ -162,6 +162,10 @@ TEST(LockdE2E, FollowerRedirectsWritesAndServesLinearizableReads) {
   ASSERT_NE(leader, 0u);
   uint64_t follower = leader % 3 + 1;
   grpc::ClientContext ctx;
+  // The follower's channel may still be connecting: wait for it rather than
+  // failing fast with "failed to connect" (seen once under load).
+  ctx.set_wait_for_ready(true);
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
   lockpb::PutRequest req;
   req.set_key("/r");
   req.set_value("v");
