@@ -6,6 +6,19 @@
 #include "absl/strings/str_cat.h"
 
 namespace berth::lockd {
+namespace {
+
+// The SQLite file failed under us. Continuing would fork this replica's
+// state from the others (or answer reads a restart forgets), so stop hard;
+// a restart replays from the last durable applied index.
+[[noreturn]] void DieOnApplyFailure(const std::string& what,
+                                    const absl::Status& st) {
+  fprintf(stderr, "lockd: %s failed: %s\n", what.c_str(),
+          std::string(st.message()).c_str());
+  abort();
+}
+
+}  // namespace
 
 std::string EncodeOutcome(const CommandOutcome& o) {
   std::string msg(o.status.message());
@@ -48,22 +61,14 @@ std::string ReplicatedStore::Apply(uint64_t index, std::string_view payload) {
     absl::MutexLock l(&mu_);
     if (payload.empty()) {
       absl::Status st = sm_->ApplyEmpty(index);
-      if (!st.ok()) {
-        // The SQLite file failed under us. Continuing would fork this
-        // replica's state from the others, so stop hard; a restart replays
-        // from the last durable applied index.
-        fprintf(stderr, "lockd: applying index %lu failed: %s\n", index,
-                std::string(st.message()).c_str());
-        abort();
-      }
+      if (!st.ok())
+        DieOnApplyFailure(absl::StrCat("applying index ", index), st);
       return "";
     }
     absl::StatusOr<lock::ApplyResult> r = sm_->ApplyEntryData(
         index, absl::string_view(payload.data(), payload.size()));
     if (!r.ok()) {
-      fprintf(stderr, "lockd: applying index %lu failed: %s\n", index,
-              std::string(r.status().message()).c_str());
-      abort();
+      DieOnApplyFailure(absl::StrCat("applying index ", index), r.status());
     }
     out.status = r->status;
     out.result = std::move(r->result);
@@ -107,9 +112,8 @@ void ReplicatedStore::ApplyConfChange(uint64_t index,
     absl::MutexLock l(&mu_);
     absl::StatusOr<lock::ApplyResult> r = sm_->Apply(index, cmd);
     if (!r.ok()) {
-      fprintf(stderr, "lockd: applying membership change at %lu failed: %s\n",
-              index, std::string(r.status().message()).c_str());
-      abort();
+      DieOnApplyFailure(absl::StrCat("applying membership change at ", index),
+                        r.status());
     }
     if (!r->events.empty()) hub_->Publish(r->events, sm_->revision());
   }
@@ -119,21 +123,15 @@ void ReplicatedStore::ApplyConfChange(uint64_t index,
 void ReplicatedStore::BeginApplyBatch() {
   absl::MutexLock l(&mu_);
   if (absl::Status st = sm_->BeginBatch(); !st.ok()) {
-    fprintf(stderr, "lockd: starting an apply batch failed: %s\n",
-            std::string(st.message()).c_str());
-    abort();
+    DieOnApplyFailure("starting an apply batch", st);
   }
 }
 
 void ReplicatedStore::EndApplyBatch() {
   absl::MutexLock l(&mu_);
   if (absl::Status st = sm_->CommitBatch(); !st.ok()) {
-    // The indexes in memory are ahead of the file now; continuing would
-    // answer reads from state that a restart forgets. A restart re-applies
-    // the batch from the Raft log.
-    fprintf(stderr, "lockd: committing an apply batch failed: %s\n",
-            std::string(st.message()).c_str());
-    abort();
+    // The indexes in memory are ahead of the file now.
+    DieOnApplyFailure("committing an apply batch", st);
   }
 }
 
