@@ -4,7 +4,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-2}
+# ccache (from setup.sh) makes a rebuild of unchanged sources, and a second
+# checkout of the same tree, cost only the links. CCACHE_BASEDIR lets two
+# checkouts at different paths share hits.
+launcher=()
+if command -v ccache >/dev/null 2>&1; then
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+  export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$(cd .. && pwd)}
+  export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}
+  # -g builds hash the working directory unless told not to.
+  export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
+fi
 if [[ ! -f "$BUILD_DIR/build.ninja" ]]; then
-  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    "${launcher[@]}"
 fi
 cmake --build "$BUILD_DIR" -j"$JOBS" "$@"
