@@ -140,8 +140,9 @@ void Scheduler::MirrorLoop() {
       continue;
     }
     while (true) {
+      // Short, so that a newly elected leader's reload starts promptly.
       absl::StatusOr<std::vector<StoreEvent>> events =
-          (*w)->Next(absl::Milliseconds(300));
+          (*w)->Next(absl::Milliseconds(50));
       absl::MutexLock l(&mu_);
       if (stopping_) return;
       if (!events.ok()) {
@@ -223,7 +224,15 @@ void Scheduler::ElectionLoop() {
       stopping = stopping_;
     }
     if (!(*session)->lost()) {
-      if (elected) election.Resign().IgnoreError();
+      // Resigning (and revoking the session) hands the lock to the standby
+      // at once instead of after the session TTL.
+      if (elected) {
+        absl::Status r = election.Resign();
+        Log(opts_.id, r.ok() ? "resigned leadership"
+                             : absl::StrCat("resign failed (the session "
+                                            "revoke below still frees it): ",
+                                            r.ToString()));
+      }
       (*session)->Close().IgnoreError();
     }
     if (stopping) return;
