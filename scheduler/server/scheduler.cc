@@ -323,7 +323,13 @@ absl::Status Scheduler::CommitOne(const StoreTxn& txn) {
     return r.status();
   }
   absl::MutexLock l(&mu_);
-  last_commit_revision_ = std::max(last_commit_revision_, r->revision);
+  // Wait for the mirror only after writes of our own. A refused txn wrote
+  // nothing, and its revision is the store's latest, which may belong to a
+  // key outside /berth/ that our watch never delivers: waiting for it would
+  // stall every pass (no placement at all) until some /berth/ key changed.
+  if (r->succeeded) {
+    last_commit_revision_ = std::max(last_commit_revision_, r->revision);
+  }
   if (!r->succeeded) {
     return absl::AbortedError("a record changed concurrently; retrying");
   }
