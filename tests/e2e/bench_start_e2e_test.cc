@@ -16,6 +16,10 @@
 #ifndef BERTH_AGENT_E2E_RUNTIME
 #define BERTH_AGENT_E2E_RUNTIME "process"
 #endif
+// Distinct suite names per variant: ctest labels are set by test name.
+#ifndef BERTH_BENCH_START_SUITE
+#define BERTH_BENCH_START_SUITE BenchStartE2E
+#endif
 
 namespace berth::e2e {
 namespace {
@@ -25,7 +29,7 @@ double Field(const google::protobuf::Struct& s, const std::string& name) {
   return it == s.fields().end() ? -1 : it->second.number_value();
 }
 
-TEST(BenchStartE2E, EveryTaskCompletes) {
+TEST(BERTH_BENCH_START_SUITE, EveryTaskCompletes) {
   const std::string runtime = BERTH_AGENT_E2E_RUNTIME;
   if (runtime == "linux" && geteuid() != 0) {
     GTEST_SKIP() << "the linux runtime needs root";
