@@ -83,7 +83,7 @@ dd if=/dev/urandom of="$WORK/munge.key" bs=1024 count=1 status=none
 chmod 400 "$WORK/munge.key"
 munged --socket="$WORK/munge.sock" --key-file="$WORK/munge.key" \
   --pid-file="$WORK/munged.pid" --log-file="$WORK/munged.log" \
-  --seed-file="$WORK/munged.seed" --foreground --force &
+  --seed-file="$WORK/munged.seed" --foreground --force >"$WORK/munged.out" 2>&1 &
 PIDS+=($!)
 
 # --- slurm.conf ----------------------------------------------------------
@@ -213,7 +213,7 @@ done
 
 cat <<EOF
 
-Trivial jobs on $(nproc) CPUs, $(date -u '+%Y-%m-%d %H:%M UTC'), load before: $(cut -d' ' -f1-3 /proc/loadavg).
+Trivial jobs on $(nproc) CPUs, $(date -u '+%Y-%m-%d %H:%M UTC'), load at the end: $(cut -d' ' -f1-3 /proc/loadavg).
 Idle: $LATENCY_JOBS jobs one at a time. Batch: $JOBS jobs, $SUBMITTERS parallel submitters. Latencies in ms (submit -> start).
 
 | system | job | idle submit->start p50 / p99 / max | batch: completed jobs/s | batch submit->start p50 / p99 / max | failed |

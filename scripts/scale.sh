@@ -159,7 +159,7 @@ leader_pid() {  # pid of the scheduler that says it leads
 await 60 "a scheduler leader" leader_pid >/dev/null
 LEADER=$(leader_pid)
 lockd_leader() {
-  "$BERTH" cluster status --output json 2>/dev/null | jq -r '.leader // .leader_id // empty'
+  "$BERTH" cluster status --output json 2>/dev/null | jq -r '.leader_id // empty'
 }
 LOCKD_LEADER=$(lockd_leader || true)
 LPID=${PIDS[lockd${LOCKD_LEADER:-1}]}
