@@ -15,11 +15,16 @@ namespace berth::cli {
 absl::StatusOr<std::unique_ptr<StartProbe>> StartProbe::Start(
     lock::Client* client, std::string job_prefix) {
   std::unique_ptr<StartProbe> p(new StartProbe(std::move(job_prefix)));
+  // Start from the current revision, read first: Watch::Start returns
+  // before the server has registered the watch, and a change made in
+  // between (the first submit's allocation) must not be missed. Reading
+  // one (absent) key is enough to learn the revision.
+  absl::StatusOr<lock::RangeResult> now =
+      client->kv().Range("/berth/bench-start-probe", lock::RangeOptions{});
+  if (!now.ok()) return now.status();
   lock::WatchOptions wo;
   wo.prefix = true;
-  // Start from "now": only jobs submitted after this call are measured, so
-  // nothing before it matters. The watch is registered before Start
-  // returns (the client waits for the server's created response).
+  wo.start_revision = now->revision + 1;
   absl::StatusOr<std::unique_ptr<lock::Watch>> w =
       lock::Watch::Start(client, sched::kBerthPrefix, wo,
                          [raw = p.get()](absl::StatusOr<lock::WatchBatch> b) {
