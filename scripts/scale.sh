@@ -17,7 +17,8 @@
 #
 # Environment (defaults in brackets):
 #   AGENTS [10000]  SWARMS [4]  JOBS [1000]  REPLICAS [100]
-#   TIMEOUT [1800]  seconds per phase (agents up; all tasks running; failover)
+#   TIMEOUT [1800]  seconds per phase (agents up; all tasks running)
+#   FAILOVER_TIMEOUT [300]  seconds for the failover's submit and placement
 #   AGENT_TTL [30]  agents' session TTL, seconds
 #   SCHED_TTL [10]  schedulers' session TTL, seconds (bounds failover)
 #   BASE_PORT [27401]  lockd on BASE_PORT..+2, schedulers +3..+4
@@ -31,6 +32,7 @@ SWARMS=${SWARMS:-4}
 JOBS=${JOBS:-1000}
 REPLICAS=${REPLICAS:-100}
 TIMEOUT=${TIMEOUT:-1800}
+FAILOVER_TIMEOUT=${FAILOVER_TIMEOUT:-300}
 AGENT_TTL=${AGENT_TTL:-30}
 SCHED_TTL=${SCHED_TTL:-10}
 BASE_PORT=${BASE_PORT:-27401}
@@ -65,6 +67,7 @@ cleanup() {
   if [[ -z ${KEEP_WORK:-} ]]; then rm -rf "$WORK"; else log "kept $WORK"; fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 PEERS="" ENDPOINTS=""
 for i in 1 2 3; do
@@ -82,9 +85,10 @@ done
 
 # await SECONDS WHAT CMD...: poll CMD every second until it succeeds.
 await() {
-  local deadline=$((SECONDS + $1)) what=$2; shift 2
+  local limit=$1 what=$2; shift 2
+  local deadline=$((SECONDS + limit))
   until "$@"; do
-    if ((SECONDS > deadline)); then log "timed out after $1 s waiting for $what"; return 1; fi
+    if ((SECONDS > deadline)); then log "timed out after $limit s waiting for $what"; return 1; fi
     sleep 1
   done
 }
@@ -217,14 +221,14 @@ T_KILL=$(date +%s.%N)
 kill -9 "${PIDS[sched$LEADER]}"
 unset "PIDS[sched$LEADER]"
 submitted() { "$BERTH" --timeout 5s job run "$WORK/after.yaml" >/dev/null 2>&1; }
-await "$TIMEOUT" "a submit to the new leader" submitted || true
+await "$FAILOVER_TIMEOUT" "a submit to the new leader" submitted || true
 T_ACCEPTED=$(date +%s.%N)
 placed() {
   "$BERTH" job status scale-after-failover --output json 2>/dev/null |
     jq -e '[.allocations[]? | select(.alloc.node != null and .alloc.node != "")] | length > 0' >/dev/null
 }
-FAILOVER="not placed within ${TIMEOUT}s"
-if await "$TIMEOUT" "the post-failover placement" placed; then
+FAILOVER="not placed within ${FAILOVER_TIMEOUT}s"
+if await "$FAILOVER_TIMEOUT" "the post-failover placement" placed; then
   T_PLACED=$(date +%s.%N)
   FAILOVER="$(awk -v a="$T_KILL" -v b="$T_PLACED" 'BEGIN{printf "%.1f", b-a}') s (submit accepted after $(awk -v a="$T_KILL" -v b="$T_ACCEPTED" 'BEGIN{printf "%.1f", b-a}') s)"
 fi
