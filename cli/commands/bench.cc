@@ -19,6 +19,7 @@
 #include "cli/commands/bench_failover_sched.h"
 #include "cli/commands/bench_proc.h"
 #include "cli/commands/bench_runner.h"
+#include "cli/commands/bench_start.h"
 #include "cli/commands/bench_target.h"
 #include "cli/flags.h"
 #include "cli/output.h"
@@ -552,6 +553,7 @@ void AddBenchCommands(std::vector<Command>* table) {
          SchedulerFailoverFlags(d);
        },
        Failover});
+  AddStartBenchCommand(table);
 }
 
 }  // namespace berth::cli
