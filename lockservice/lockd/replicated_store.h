@@ -59,7 +59,9 @@ class ReplicatedStore : public node::StateMachine {
   uint64_t AppliedIndex() const override;
   void BeginApplyBatch() override;
   void EndApplyBatch() override;
-  absl::StatusOr<std::string> Snapshot() override;
+  // Pins a read view on a second connection (lock::SnapshotSource); the
+  // image is built from it off the driver thread.
+  absl::StatusOr<std::unique_ptr<node::SnapshotBuilder>> PinSnapshot() override;
   absl::Status Restore(const raftpb::Snapshot& snap) override;
 
   // Runs fn with exclusive access to the state machine (reads).
@@ -97,6 +99,9 @@ class ReplicatedStore : public node::StateMachine {
   std::unique_ptr<lock::StateMachine> sm_ ABSL_GUARDED_BY(mu_);
   WatchHub* const hub_;
   std::function<void()> on_members_;
+  // Opened on first use. Used by the driver (Pin) and then by the node's
+  // builder thread (Build), never both at once (one builder at a time).
+  std::unique_ptr<lock::SnapshotSource> snapshot_source_;
 
   // One slot per waiting Lock call, with its own CondVar: a grant wakes
   // the one RPC it is for, not every queued waiter (64 waiters on one lock
