@@ -43,8 +43,11 @@ struct ClientOptions {
   absl::Duration attempt_timeout = absl::Seconds(5);
   // Deadline of a whole call, across retries and failover.
   absl::Duration request_timeout = absl::Seconds(15);
+  // Between attempts while no leader answers. The cap bounds how long a
+  // client may keep waiting after a new leader is elected (an election
+  // takes 0.5-1 s with lockd's defaults).
   absl::Duration backoff_initial = absl::Milliseconds(50);
-  absl::Duration backoff_max = absl::Seconds(1);
+  absl::Duration backoff_max = absl::Milliseconds(250);
   // Ask the endpoints for the leader during Connect (best effort).
   bool discover_leader = true;
 };
