@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -421,6 +422,10 @@ TEST_F(RaftNodeTest, SnapshotIsBuiltOffTheDriverWhileWritesContinue) {
   ASSERT_NE(leader, 0u);
   uint64_t lagging = leader % 3 + 1;
   absl::Notification build_started, build_release;
+  // A failed assertion must not leave the builder thread parked forever.
+  auto open_gate = absl::MakeCleanup([&] {
+    if (!build_release.HasBeenNotified()) build_release.Notify();
+  });
   replicas_[leader].sm->GateNextBuild(&build_started, &build_release);
   net_.SetDown(lagging, true);
   auto propose = [&](const std::string& v) {
@@ -429,11 +434,13 @@ TEST_F(RaftNodeTest, SnapshotIsBuiltOffTheDriverWhileWritesContinue) {
         .status();
   };
   int written = 0;
-  // Write past the retained log until the leader wants an image for the
-  // lagging follower (it asks as soon as the follower's next entry is gone).
-  while (!build_started.HasBeenNotified() && written < 2000) {
-    ASSERT_TRUE(propose("e" + std::to_string(written++)).ok());
+  // Write past the log the leader retains (20 per compaction, 10 kept).
+  for (; written < 100; ++written) {
+    ASSERT_TRUE(propose("e" + std::to_string(written)).ok());
   }
+  ASSERT_GT(replicas_[leader].storage->FirstIndex(), 50u);
+  // The follower is back and needs an image; the leader starts one.
+  net_.SetDown(lagging, false);
   ASSERT_TRUE(build_started.WaitForNotificationWithTimeout(absl::Seconds(20)))
       << "the leader never started building an image";
   // The build is parked at the gate; the driver must not be.
@@ -441,7 +448,6 @@ TEST_F(RaftNodeTest, SnapshotIsBuiltOffTheDriverWhileWritesContinue) {
     ASSERT_TRUE(propose("e" + std::to_string(written++)).ok());
   }
   build_release.Notify();
-  net_.SetDown(lagging, false);
   // Keep writing while the follower catches up through the snapshot.
   absl::Time deadline = absl::Now() + absl::Seconds(30);
   while (absl::Now() < deadline && replicas_[lagging].sm->restores() == 0) {
