@@ -30,8 +30,6 @@ grpc::Status ClusterService::Status(grpc::ServerContext* ctx,
   resp->set_raft_term(s.term);
   resp->set_raft_index(s.commit);
   resp->set_applied_index(s.applied);
-  resp->set_raft_thread_stalls(s.stalls);
-  resp->set_snapshots_built(s.snapshots_built);
   FillMembers(resp->mutable_members());
   core_->FillHeader(resp->mutable_header());
   return grpc::Status::OK;
