@@ -183,8 +183,11 @@ TEST(SnapshotE2E, LaggingFollowerCatchesUpBySnapshotWhileWritesContinue) {
   EXPECT_EQ(follower_state, leader_state);
   std::cout << "snapshot e2e: " << writers.acked() << " puts acked, "
             << writers.acked() - acked_at_restart
-            << " after the follower restarted; leader raft thread stalls "
-            << ReplicaStatus(cluster, leader).raft_thread_stalls() << std::endl;
+            << " after the follower restarted; raft thread stall lines: leader "
+            << CountLogLines(cluster, leader, "raft thread stall")
+            << ", follower "
+            << CountLogLines(cluster, follower, "raft thread stall")
+            << std::endl;
 }
 
 }  // namespace
