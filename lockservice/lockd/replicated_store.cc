@@ -161,11 +161,8 @@ class SourceBuilder : public node::SnapshotBuilder {
 absl::StatusOr<std::unique_ptr<node::SnapshotBuilder>>
 ReplicatedStore::PinSnapshot() {
   if (snapshot_source_ == nullptr) {
-    absl::StatusOr<std::unique_ptr<lock::SnapshotSource>> src;
-    {
-      absl::MutexLock l(&mu_);
-      src = sm_->OpenSnapshotSource();
-    }
+    absl::StatusOr<std::unique_ptr<lock::SnapshotSource>> src =
+        lock::SnapshotSource::Open(snapshot_path_);
     if (!src.ok()) return src.status();
     snapshot_source_ = std::move(*src);
   }

@@ -93,11 +93,6 @@ absl::StatusOr<std::string> StateMachine::Snapshot() {
   return image;
 }
 
-absl::StatusOr<std::unique_ptr<SnapshotSource>>
-StateMachine::OpenSnapshotSource() const {
-  return SnapshotSource::Open(options_.path);
-}
-
 absl::Status StateMachine::Restore(absl::string_view image) {
   std::string file = TempPath(*db_, "restore");
   {

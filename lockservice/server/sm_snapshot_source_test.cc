@@ -25,7 +25,7 @@ TEST_F(SnapshotSourceTest, ImageHoldsThePinnedStateWhileApplyContinues) {
   const uint64_t pinned_index = sm_->applied_index();
 
   absl::StatusOr<std::unique_ptr<SnapshotSource>> source =
-      sm_->OpenSnapshotSource();
+      SnapshotSource::Open((dir_ / "replica.db").string());
   ASSERT_TRUE(source.ok()) << source.status();
   absl::StatusOr<uint64_t> index = (*source)->Pin();
   ASSERT_TRUE(index.ok()) << index.status();
@@ -60,7 +60,7 @@ TEST_F(SnapshotSourceTest, ImageHoldsThePinnedStateWhileApplyContinues) {
 
 TEST_F(SnapshotSourceTest, BuildWithoutPinFails) {
   absl::StatusOr<std::unique_ptr<SnapshotSource>> source =
-      sm_->OpenSnapshotSource();
+      SnapshotSource::Open((dir_ / "replica.db").string());
   ASSERT_TRUE(source.ok()) << source.status();
   EXPECT_EQ((*source)->Build().status().code(),
             absl::StatusCode::kFailedPrecondition);

@@ -46,7 +46,6 @@
 #include "lockservice/server/lock_ops.h"
 #include "lockservice/server/lock_table.h"
 #include "lockservice/server/sm_db.h"
-#include "lockservice/server/sm_snapshot_source.h"
 #include "proto/lock.pb.h"
 #include "proto/lockd_internal.pb.h"
 
@@ -126,11 +125,7 @@ class StateMachine {
   absl::StatusOr<int64_t> NextLockDelayEnd();
 
   // ---- Snapshots: a self-contained SQLite image of the sm_ tables only.
-  // Built on this connection (stalls the apply thread; tests and tools).
   absl::StatusOr<std::string> Snapshot();
-  // A second connection to the same file that builds images off the apply
-  // thread (sm_snapshot_source.h); what the replica uses.
-  absl::StatusOr<std::unique_ptr<SnapshotSource>> OpenSnapshotSource() const;
   // Replaces the whole state with a Snapshot() image.
   absl::Status Restore(absl::string_view image);
   // A canonical text rendering of all sm_ tables, for comparing replicas.
