@@ -460,6 +460,7 @@ class RaftNodeImpl : public RaftNode {
       // joining replica (raft.h): there is no image, and nothing to replace.
       if (snap && snap->metadata().index() > 0) {
         absl::Status st;
+        const absl::Time restore_start = clock_->Monotonic();
         {
           StallMeter::Op op(&stalls_, "restore snapshot into state machine");
           st = sm_->Restore(*snap);
@@ -467,6 +468,16 @@ class RaftNodeImpl : public RaftNode {
         if (!st.ok()) {
           fprintf(stderr, "raft node %lu: restoring snapshot failed: %s\n",
                   opts_.id, std::string(st.message()).c_str());
+        } else {
+          // Rare and worth seeing: how long installing it held this
+          // replica's Raft thread (the persist step is timed above).
+          fprintf(stderr,
+                  "raft node %lu: installed snapshot at index %lu (%zu "
+                  "bytes); restoring the state machine took %lld ms on the "
+                  "raft thread\n",
+                  opts_.id, snap->metadata().index(), snap->data().size(),
+                  static_cast<long long>(absl::ToInt64Milliseconds(
+                      clock_->Monotonic() - restore_start)));
         }
         absl::MutexLock l(&mu_);
         applied_ = snap->metadata().index();

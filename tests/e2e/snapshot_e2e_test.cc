@@ -167,6 +167,9 @@ TEST(SnapshotE2E, LaggingFollowerCatchesUpBySnapshotWhileWritesContinue) {
   // The image was built by the leader on its builder thread (the driver
   // only pinned a read view); the replica logs each build.
   EXPECT_GE(CountLogLines(cluster, leader, "off the raft thread"), 1);
+  // And the follower installed one (its own compactions also move
+  // snap_index, so the raft_meta check above alone would not prove it).
+  EXPECT_GE(CountLogLines(cluster, follower, "installed snapshot at index"), 1);
 
   // Same state on the follower as on the leader, at the same revision.
   std::string leader_state, follower_state;
