@@ -18,6 +18,7 @@
 #include "cli/command.h"
 #include "cli/commands/bench_proc.h"
 #include "cli/commands/bench_runner.h"
+#include "cli/commands/bench_start.h"
 #include "cli/commands/bench_target.h"
 #include "cli/flags.h"
 #include "cli/output.h"
@@ -548,6 +549,7 @@ void AddBenchCommands(std::vector<Command>* table) {
              "etcd/zookeeper: bound on each put attempt");
        },
        Failover});
+  AddStartBenchCommand(table);
 }
 
 }  // namespace berth::cli
