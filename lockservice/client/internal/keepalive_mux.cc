@@ -118,6 +118,7 @@ void KeepAliveMux::ReadLoop(Stream* stream, grpc::ClientContext* ctx,
     }
     const InFlight f = in_flight_.front();
     in_flight_.pop_front();
+    last_answer_ = absl::Now();
     auto it = entries_.find(f.handle);
     if (it == entries_.end()) continue;  // removed meanwhile
     Entry& e = it->second;
@@ -155,6 +156,7 @@ void KeepAliveMux::RunStream(StreamOutcome* out) {
     generation = ++generation_;
     stream_ended_ = false;
     successes_ = 0;
+    last_answer_ = absl::InfinitePast();
     // Requests the previous stream never answered go out again at once.
     const absl::Time now = absl::Now();
     for (const InFlight& f : in_flight_) {
@@ -179,7 +181,15 @@ void KeepAliveMux::RunStream(StreamOutcome* out) {
     }
     if (stream_ended_) break;
     const absl::Time now = absl::Now();
-    if (!in_flight_.empty() && now >= in_flight_.front().stuck_at) {
+    // The stream counts as stuck once the oldest request has waited its
+    // patience since it was sent or since the last answer, whichever is
+    // later.
+    absl::Time stuck_at = absl::InfiniteFuture();
+    if (!in_flight_.empty()) {
+      const InFlight& f = in_flight_.front();
+      stuck_at = std::max(f.sent, last_answer_) + f.patience;
+    }
+    if (now >= stuck_at) {
       out->stuck = true;
       out->hung_up = true;
       break;
@@ -195,9 +205,9 @@ void KeepAliveMux::RunStream(StreamOutcome* out) {
       e.sent = now;
       e.next_due = now + e.ttl / 3;
       in_flight_.push_back(
-          InFlight{h, e.lease_id,
-                   now + std::clamp((e.expires_at - now) / 2,
-                                    absl::Milliseconds(100), e.ttl)});
+          InFlight{h, e.lease_id, now,
+                   std::clamp((e.expires_at - now) / 2, absl::Milliseconds(100),
+                              e.ttl)});
       batch.emplace_back().set_id(e.lease_id);
     }
     if (!batch.empty()) {
@@ -212,7 +222,7 @@ void KeepAliveMux::RunStream(StreamOutcome* out) {
       if (write_failed) break;  // the stream is dead; Finish says why
       continue;
     }
-    if (!in_flight_.empty()) wake = std::min(wake, in_flight_.front().stuck_at);
+    wake = std::min(wake, stuck_at);
     changed_ = false;
     auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return shutdown_ || stream_ended_ || changed_;

@@ -10,9 +10,12 @@
 // mux decides that a lease is lost when the server reports it gone (ttl 0,
 // or a NOT_FOUND ending the stream while its request was the oldest in
 // flight) or when its TTL passes without a successful renewal. A replica
-// that stops answering (frozen, partitioned) is detected when the oldest
-// request in flight has waited half of its lease's remaining life; the mux
-// then hangs up and reconnects, to the leader if known. Leases whose
+// that stops answering (frozen, partitioned) is detected when neither the
+// oldest request in flight nor any other has been answered for half of
+// that lease's remaining life; the mux then hangs up and reconnects, to the
+// leader if known. (The server handles one stream's requests one after
+// another, so a long queue behind a busy leader is slow, not stuck: the
+// clock restarts with every answer.) Leases whose
 // request went unanswered are renewed at once on the new stream, the others
 // on their schedule.
 //
@@ -88,10 +91,10 @@ class KeepAliveMux {
   struct InFlight {
     int64_t handle;
     int64_t lease_id;
-    // Unanswered by then, the replica is taken for stuck: half of the
-    // lease's remaining life when sent, so that a hung stream still leaves
-    // time to find the new leader.
-    absl::Time stuck_at;
+    absl::Time sent;
+    // Half of the lease's remaining life when sent: a hung stream still
+    // leaves time to find the new leader.
+    absl::Duration patience;
   };
   struct StreamOutcome;
 
@@ -119,6 +122,7 @@ class KeepAliveMux {
   bool stream_ended_ ABSL_GUARDED_BY(mu_) = false;  // its reader saw the end
   bool changed_ ABSL_GUARDED_BY(mu_) = false;    // an Add or a loss to act on
   int successes_ ABSL_GUARDED_BY(mu_) = 0;       // on the current stream
+  absl::Time last_answer_ ABSL_GUARDED_BY(mu_);  // on the current stream
   std::string last_error_ ABSL_GUARDED_BY(mu_);  // of the last failed stream
   // The handle whose on_lost runs right now (0: none).
   int64_t dispatching_ ABSL_GUARDED_BY(mu_) = 0;
