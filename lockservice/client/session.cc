@@ -50,7 +50,8 @@ Session::Session(Client* client, int64_t lease_id, absl::Duration ttl,
     expires_at_ = expires_at;
   };
   h.on_lost = [this](const absl::Status& why) { MarkLost(why); };
-  keepalive_ = client_->keepalive_mux().Add(lease_id_, ttl_, expires_at, h);
+  mux_ = client_->PickKeepAliveMux();
+  keepalive_ = mux_->Add(lease_id_, ttl_, expires_at, h);
 }
 
 Session::~Session() { Close().IgnoreError(); }
@@ -78,7 +79,7 @@ absl::Status Session::Close() {
     was_lost = !lost_.ok();
   }
   // Waits for a running on_lost of ours, unless this is it.
-  client_->keepalive_mux().Remove(keepalive_);
+  mux_->Remove(keepalive_);
   if (was_lost) return absl::OkStatus();
   return client_->RevokeLease(lease_id_);
 }

@@ -1,11 +1,15 @@
 // Session: a lease kept alive in the background, the liveness that locks
 // and elections hang on.
 //
-// Every Session of one Client renews its lease every ttl/3 over the
-// Client's one shared LeaseKeepAlive stream to the leader
-// (internal/keepalive_mux.h), which is reopened (on another replica if
-// need be) after failures or failover. A process with a thousand sessions
-// thus keeps one stream and one keepalive thread, not a thousand. The
+// Every Session of one Client renews its lease every ttl/3 over a
+// LeaseKeepAlive stream to the leader shared with the Client's other
+// sessions (internal/keepalive_mux.h), which is reopened (on another
+// replica if need be) after failures or failover. A stream carries up to
+// 128 sessions before the next one opens, at most 8 per Client: lockd
+// answers one stream's keepalives one at a time, each after a ReadIndex
+// round, so a single stream would cap the renewals per second. A process
+// with a thousand sessions thus keeps 8 streams (and 8 keepalive threads),
+// not a thousand. The
 // session is lost, and `on_lost` fires exactly once, when the server
 // reports the lease gone (ttl 0 / NOT_FOUND) or when the TTL passes without
 // a successful keepalive. A lost session stays lost: create a new one.
@@ -32,6 +36,9 @@
 namespace berth::lock {
 
 class Client;
+namespace internal {
+class KeepAliveMux;
+}  // namespace internal
 
 struct SessionOptions {
   // Rounded up to whole seconds.
@@ -76,7 +83,9 @@ class Session {
   const absl::Duration ttl_;
   std::function<void(const absl::Status&)> on_lost_;
 
-  // Registration with the Client's keepalive stream (Close removes it).
+  // Registration with one of the Client's keepalive streams (Close
+  // removes it).
+  internal::KeepAliveMux* mux_ = nullptr;
   int64_t keepalive_ = 0;
 
   mutable absl::Mutex mu_;

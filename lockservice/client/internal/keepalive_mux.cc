@@ -66,6 +66,11 @@ void KeepAliveMux::Remove(int64_t handle) {
   changed_ = true;
 }
 
+size_t KeepAliveMux::size() {
+  absl::MutexLock l(&mu_);
+  return entries_.size();
+}
+
 absl::Time KeepAliveMux::EarliestExpiryLocked() const {
   absl::Time t = absl::InfiniteFuture();
   for (const auto& [h, e] : entries_) t = std::min(t, e.expires_at);

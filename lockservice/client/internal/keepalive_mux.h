@@ -76,6 +76,8 @@ class KeepAliveMux {
   // Stops renewing. On return no handler of this lease runs or will run,
   // unless Remove is called from its on_lost (then that call finishes).
   void Remove(int64_t handle);
+  // Leases registered now.
+  size_t size();
 
  private:
   struct Entry {
