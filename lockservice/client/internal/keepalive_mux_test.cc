@@ -153,7 +153,7 @@ TEST(KeepAliveMuxTest, ManySessionsShareOneStream) {
 
 // lockd answers one stream's keepalives one at a time, so past 128 leases
 // a Client opens another stream (at most 8).
-TEST(KeepAliveMuxTest, SessionsBeyondOneStreamsShareSpillToTheNext) {
+TEST(KeepAliveMuxTest, SessionsBeyond128SpillToAnotherStream) {
   FakeLease fake;
   auto client = Client::Connect({fake.addr()}, Fast());
   ASSERT_TRUE(client.ok());
