@@ -10,16 +10,6 @@
 #include "lockservice/client/kv.h"
 
 namespace berth::lock {
-namespace {
-
-// lockd answers the requests of one keepalive stream one after another,
-// each after a ReadIndex round, so one stream renews at most about one
-// lease per round trip; a few streams let the leader batch the rounds of
-// concurrent renewals. Idle streams cost nothing (opened on first use).
-constexpr int kKeepAliveStreams = 8;
-constexpr size_t kLeasesPerKeepAliveStream = 128;
-
-}  // namespace
 
 using internal::Idempotency;
 using internal::Stubs;
@@ -59,27 +49,7 @@ Client::Client(std::unique_ptr<internal::Router> router)
     : router_(std::move(router)),
       kv_(std::make_unique<KV>(router_.get())),
       watch_mux_(std::make_unique<internal::WatchMux>(router_.get())),
-      keepalive_muxes_([this] {
-        std::vector<std::unique_ptr<internal::KeepAliveMux>> v;
-        for (int i = 0; i < kKeepAliveStreams; ++i) {
-          v.push_back(std::make_unique<internal::KeepAliveMux>(router_.get()));
-        }
-        return v;
-      }()) {}
-
-internal::KeepAliveMux* Client::PickKeepAliveMux() {
-  internal::KeepAliveMux* least = nullptr;
-  size_t least_n = 0;
-  for (const auto& m : keepalive_muxes_) {
-    const size_t n = m->size();
-    if (n < kLeasesPerKeepAliveStream) return m.get();
-    if (least == nullptr || n < least_n) {
-      least = m.get();
-      least_n = n;
-    }
-  }
-  return least;
-}
+      keepalive_mux_(std::make_unique<internal::KeepAliveMux>(router_.get())) {}
 
 Client::~Client() = default;
 

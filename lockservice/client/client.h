@@ -12,8 +12,8 @@
 // Thread safety: a Client and its KV are safe to use from many threads.
 // Ownership: Connect() returns the only owner. Session, Mutex, Election and
 // Watch borrow the Client, which must outlive them. All of a Client's
-// watches share one Watch stream (see watch.h), and its sessions share a
-// few LeaseKeepAlive streams (one per 128 sessions, at most 8; session.h).
+// watches share one Watch stream (see watch.h), and its sessions a few
+// LeaseKeepAlive streams (one per 128 sessions, at most 8; see session.h).
 #ifndef BERTH_LOCKSERVICE_CLIENT_CLIENT_H_
 #define BERTH_LOCKSERVICE_CLIENT_CLIENT_H_
 
@@ -123,9 +123,8 @@ class Client {
   internal::Router& router() { return *router_; }
   // The one stream all of this Client's watches share.
   internal::WatchMux& watch_mux() { return *watch_mux_; }
-  // The keepalive stream a new session joins: the first with fewer than
-  // 128 leases, else the least loaded of 8 (see session.h for why not one).
-  internal::KeepAliveMux* PickKeepAliveMux();
+  // The keepalive streams this Client's sessions share.
+  internal::KeepAliveMux& keepalive_mux() { return *keepalive_mux_; }
 
  private:
   explicit Client(std::unique_ptr<internal::Router> router);
@@ -134,7 +133,7 @@ class Client {
   std::unique_ptr<KV> kv_;
   // Declared after router_, which it borrows, so it is destroyed first.
   std::unique_ptr<internal::WatchMux> watch_mux_;
-  std::vector<std::unique_ptr<internal::KeepAliveMux>> keepalive_muxes_;
+  std::unique_ptr<internal::KeepAliveMux> keepalive_mux_;
 };
 
 }  // namespace berth::lock

@@ -50,8 +50,7 @@ Session::Session(Client* client, int64_t lease_id, absl::Duration ttl,
     expires_at_ = expires_at;
   };
   h.on_lost = [this](const absl::Status& why) { MarkLost(why); };
-  mux_ = client_->PickKeepAliveMux();
-  keepalive_ = mux_->Add(lease_id_, ttl_, expires_at, h);
+  keepalive_ = client_->keepalive_mux().Add(lease_id_, ttl_, expires_at, h);
 }
 
 Session::~Session() { Close().IgnoreError(); }
@@ -79,7 +78,7 @@ absl::Status Session::Close() {
     was_lost = !lost_.ok();
   }
   // Waits for a running on_lost of ours, unless this is it.
-  mux_->Remove(keepalive_);
+  client_->keepalive_mux().Remove(keepalive_);
   if (was_lost) return absl::OkStatus();
   return client_->RevokeLease(lease_id_);
 }

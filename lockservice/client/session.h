@@ -3,14 +3,11 @@
 //
 // Every Session of one Client renews its lease every ttl/3 over a
 // LeaseKeepAlive stream to the leader shared with the Client's other
-// sessions (internal/keepalive_mux.h), which is reopened (on another
-// replica if need be) after failures or failover. A stream carries up to
-// 128 sessions before the next one opens, at most 8 per Client: lockd
-// answers one stream's keepalives one at a time, each after a ReadIndex
-// round, so a single stream would cap the renewals per second. A process
-// with a thousand sessions thus keeps 8 streams (and 8 keepalive threads),
-// not a thousand. The
-// session is lost, and `on_lost` fires exactly once, when the server
+// sessions (internal/keepalive_mux.h: one stream per 128 sessions, at most
+// 8, because lockd answers one stream's keepalives one at a time), which
+// is reopened (on another replica if need be) after failures or failover.
+// A process with a thousand sessions thus keeps 8 streams, not a thousand.
+// The session is lost, and `on_lost` fires exactly once, when the server
 // reports the lease gone (ttl 0 / NOT_FOUND) or when the TTL passes without
 // a successful keepalive. A lost session stays lost: create a new one.
 //
@@ -36,9 +33,6 @@
 namespace berth::lock {
 
 class Client;
-namespace internal {
-class KeepAliveMux;
-}  // namespace internal
 
 struct SessionOptions {
   // Rounded up to whole seconds.
@@ -83,9 +77,7 @@ class Session {
   const absl::Duration ttl_;
   std::function<void(const absl::Status&)> on_lost_;
 
-  // Registration with one of the Client's keepalive streams (Close
-  // removes it).
-  internal::KeepAliveMux* mux_ = nullptr;
+  // Registration with the Client's keepalive stream (Close removes it).
   int64_t keepalive_ = 0;
 
   mutable absl::Mutex mu_;

@@ -19,7 +19,7 @@ constexpr absl::Duration kCoalesce = absl::Milliseconds(50);
 
 }  // namespace
 
-struct KeepAliveMux::StreamOutcome {
+struct KeepAliveStream::StreamOutcome {
   std::string addr;
   grpc::Status status;
   bool progressed = false;  // at least one renewal succeeded
@@ -27,7 +27,7 @@ struct KeepAliveMux::StreamOutcome {
   bool hung_up = false;     // we ended the stream ourselves
 };
 
-KeepAliveMux::~KeepAliveMux() {
+KeepAliveStream::~KeepAliveMux() {
   {
     absl::MutexLock l(&mu_);
     shutdown_ = true;
@@ -36,8 +36,9 @@ KeepAliveMux::~KeepAliveMux() {
   if (thread_.joinable()) thread_.join();
 }
 
-int64_t KeepAliveMux::Add(int64_t lease_id, absl::Duration ttl,
-                          absl::Time expires_at, KeepAliveHandlers handlers) {
+int64_t KeepAliveStream::Add(int64_t lease_id, absl::Duration ttl,
+                             absl::Time expires_at,
+                             KeepAliveHandlers handlers) {
   absl::MutexLock l(&mu_);
   const int64_t handle = next_handle_++;
   Entry& e = entries_[handle];
@@ -54,7 +55,7 @@ int64_t KeepAliveMux::Add(int64_t lease_id, absl::Duration ttl,
   return handle;
 }
 
-void KeepAliveMux::Remove(int64_t handle) {
+void KeepAliveStream::Remove(int64_t handle) {
   absl::MutexLock l(&mu_);
   if (std::this_thread::get_id() != thread_id_) {
     auto idle = [this, handle]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -66,18 +67,18 @@ void KeepAliveMux::Remove(int64_t handle) {
   changed_ = true;
 }
 
-size_t KeepAliveMux::size() {
+size_t KeepAliveStream::size() {
   absl::MutexLock l(&mu_);
   return entries_.size();
 }
 
-absl::Time KeepAliveMux::EarliestExpiryLocked() const {
+absl::Time KeepAliveStream::EarliestExpiryLocked() const {
   absl::Time t = absl::InfiniteFuture();
   for (const auto& [h, e] : entries_) t = std::min(t, e.expires_at);
   return t;
 }
 
-void KeepAliveMux::ExpireAndDispatchLocked() {
+void KeepAliveStream::ExpireAndDispatchLocked() {
   const absl::Time now = absl::Now();
   for (auto& [h, e] : entries_) {
     if (!e.lost.ok() || now < e.expires_at) continue;
@@ -104,8 +105,8 @@ void KeepAliveMux::ExpireAndDispatchLocked() {
 }
 
 template <typename Stream>
-void KeepAliveMux::ReadLoop(Stream* stream, grpc::ClientContext* ctx,
-                            uint64_t generation, const std::string& addr) {
+void KeepAliveStream::ReadLoop(Stream* stream, grpc::ClientContext* ctx,
+                               uint64_t generation, const std::string& addr) {
   lockpb::LeaseKeepAliveResponse resp;
   while (stream->Read(&resp)) {
     router_->NoteHeader(resp.header());
@@ -146,7 +147,7 @@ void KeepAliveMux::ReadLoop(Stream* stream, grpc::ClientContext* ctx,
   if (generation == generation_) stream_ended_ = true;
 }
 
-void KeepAliveMux::RunStream(StreamOutcome* out) {
+void KeepAliveStream::RunStream(StreamOutcome* out) {
   Stubs* stubs = router_->Pick();
   out->addr = stubs->addr;
   grpc::ClientContext ctx;
@@ -255,7 +256,7 @@ void KeepAliveMux::RunStream(StreamOutcome* out) {
   }
 }
 
-void KeepAliveMux::Loop() {
+void KeepAliveStream::Loop() {
   Backoff backoff = router_->NewBackoff();
   while (true) {
     {
@@ -302,6 +303,37 @@ void KeepAliveMux::Loop() {
     }
     ExpireAndDispatchLocked();
   }
+}
+
+KeepAliveMux::KeepAliveMux(Router* router) {
+  for (int i = 0; i < kStreams; ++i) {
+    streams_.push_back(std::make_unique<KeepAliveStream>(router));
+  }
+}
+
+int64_t KeepAliveMux::Add(int64_t lease_id, absl::Duration ttl,
+                          absl::Time expires_at, KeepAliveHandlers handlers) {
+  // The first stream with room, else the least loaded one.
+  int pick = 0;
+  size_t least = 0;
+  for (int i = 0; i < kStreams; ++i) {
+    const size_t n = streams_[i]->size();
+    if (n < kLeasesPerStream) {
+      pick = i;
+      break;
+    }
+    if (i == 0 || n < least) {
+      pick = i;
+      least = n;
+    }
+  }
+  const int64_t handle =
+      streams_[pick]->Add(lease_id, ttl, expires_at, std::move(handlers));
+  return handle * kStreams + pick;
+}
+
+void KeepAliveMux::Remove(int64_t handle) {
+  streams_[handle % kStreams]->Remove(handle / kStreams);
 }
 
 }  // namespace berth::lock::internal
