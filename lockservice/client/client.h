@@ -12,8 +12,8 @@
 // Thread safety: a Client and its KV are safe to use from many threads.
 // Ownership: Connect() returns the only owner. Session, Mutex, Election and
 // Watch borrow the Client, which must outlive them. All of a Client's
-// watches share one Watch stream (see watch.h), and its sessions a few
-// LeaseKeepAlive streams (one per 128 sessions, at most 8; see session.h).
+// watches share one Watch stream (see watch.h), and all of its sessions one
+// LeaseKeepAlive stream (see session.h).
 #ifndef BERTH_LOCKSERVICE_CLIENT_CLIENT_H_
 #define BERTH_LOCKSERVICE_CLIENT_CLIENT_H_
 
@@ -123,7 +123,7 @@ class Client {
   internal::Router& router() { return *router_; }
   // The one stream all of this Client's watches share.
   internal::WatchMux& watch_mux() { return *watch_mux_; }
-  // The keepalive streams this Client's sessions share.
+  // The one keepalive stream all of this Client's sessions share.
   internal::KeepAliveMux& keepalive_mux() { return *keepalive_mux_; }
 
  private:

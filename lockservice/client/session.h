@@ -1,13 +1,12 @@
 // Session: a lease kept alive in the background, the liveness that locks
 // and elections hang on.
 //
-// Every Session of one Client renews its lease every ttl/3 over a
-// LeaseKeepAlive stream to the leader shared with the Client's other
-// sessions (internal/keepalive_mux.h: one stream per 128 sessions, at most
-// 8, because lockd answers one stream's keepalives one at a time), which
-// is reopened (on another replica if need be) after failures or failover.
-// A process with a thousand sessions thus keeps 8 streams, not a thousand.
-// The session is lost, and `on_lost` fires exactly once, when the server
+// Every Session of one Client renews its lease every ttl/3 over the
+// Client's one shared LeaseKeepAlive stream to the leader
+// (internal/keepalive_mux.h), which is reopened (on another replica if
+// need be) after failures or failover. A process with a thousand sessions
+// thus keeps one stream and one keepalive thread, not a thousand. The
+// session is lost, and `on_lost` fires exactly once, when the server
 // reports the lease gone (ttl 0 / NOT_FOUND) or when the TTL passes without
 // a successful keepalive. A lost session stays lost: create a new one.
 //

@@ -19,7 +19,7 @@ constexpr absl::Duration kCoalesce = absl::Milliseconds(50);
 
 }  // namespace
 
-struct KeepAliveStream::StreamOutcome {
+struct KeepAliveMux::StreamOutcome {
   std::string addr;
   grpc::Status status;
   bool progressed = false;  // at least one renewal succeeded
@@ -27,7 +27,7 @@ struct KeepAliveStream::StreamOutcome {
   bool hung_up = false;     // we ended the stream ourselves
 };
 
-KeepAliveStream::~KeepAliveMux() {
+KeepAliveMux::~KeepAliveMux() {
   {
     absl::MutexLock l(&mu_);
     shutdown_ = true;
@@ -36,9 +36,8 @@ KeepAliveStream::~KeepAliveMux() {
   if (thread_.joinable()) thread_.join();
 }
 
-int64_t KeepAliveStream::Add(int64_t lease_id, absl::Duration ttl,
-                             absl::Time expires_at,
-                             KeepAliveHandlers handlers) {
+int64_t KeepAliveMux::Add(int64_t lease_id, absl::Duration ttl,
+                          absl::Time expires_at, KeepAliveHandlers handlers) {
   absl::MutexLock l(&mu_);
   const int64_t handle = next_handle_++;
   Entry& e = entries_[handle];
@@ -55,7 +54,7 @@ int64_t KeepAliveStream::Add(int64_t lease_id, absl::Duration ttl,
   return handle;
 }
 
-void KeepAliveStream::Remove(int64_t handle) {
+void KeepAliveMux::Remove(int64_t handle) {
   absl::MutexLock l(&mu_);
   if (std::this_thread::get_id() != thread_id_) {
     auto idle = [this, handle]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -67,18 +66,13 @@ void KeepAliveStream::Remove(int64_t handle) {
   changed_ = true;
 }
 
-size_t KeepAliveStream::size() {
-  absl::MutexLock l(&mu_);
-  return entries_.size();
-}
-
-absl::Time KeepAliveStream::EarliestExpiryLocked() const {
+absl::Time KeepAliveMux::EarliestExpiryLocked() const {
   absl::Time t = absl::InfiniteFuture();
   for (const auto& [h, e] : entries_) t = std::min(t, e.expires_at);
   return t;
 }
 
-void KeepAliveStream::ExpireAndDispatchLocked() {
+void KeepAliveMux::ExpireAndDispatchLocked() {
   const absl::Time now = absl::Now();
   for (auto& [h, e] : entries_) {
     if (!e.lost.ok() || now < e.expires_at) continue;
@@ -105,8 +99,8 @@ void KeepAliveStream::ExpireAndDispatchLocked() {
 }
 
 template <typename Stream>
-void KeepAliveStream::ReadLoop(Stream* stream, grpc::ClientContext* ctx,
-                               uint64_t generation, const std::string& addr) {
+void KeepAliveMux::ReadLoop(Stream* stream, grpc::ClientContext* ctx,
+                            uint64_t generation, const std::string& addr) {
   lockpb::LeaseKeepAliveResponse resp;
   while (stream->Read(&resp)) {
     router_->NoteHeader(resp.header());
@@ -147,7 +141,7 @@ void KeepAliveStream::ReadLoop(Stream* stream, grpc::ClientContext* ctx,
   if (generation == generation_) stream_ended_ = true;
 }
 
-void KeepAliveStream::RunStream(StreamOutcome* out) {
+void KeepAliveMux::RunStream(StreamOutcome* out) {
   Stubs* stubs = router_->Pick();
   out->addr = stubs->addr;
   grpc::ClientContext ctx;
@@ -256,7 +250,7 @@ void KeepAliveStream::RunStream(StreamOutcome* out) {
   }
 }
 
-void KeepAliveStream::Loop() {
+void KeepAliveMux::Loop() {
   Backoff backoff = router_->NewBackoff();
   while (true) {
     {
@@ -303,37 +297,6 @@ void KeepAliveStream::Loop() {
     }
     ExpireAndDispatchLocked();
   }
-}
-
-KeepAliveMux::KeepAliveMux(Router* router) {
-  for (int i = 0; i < kStreams; ++i) {
-    streams_.push_back(std::make_unique<KeepAliveStream>(router));
-  }
-}
-
-int64_t KeepAliveMux::Add(int64_t lease_id, absl::Duration ttl,
-                          absl::Time expires_at, KeepAliveHandlers handlers) {
-  // The first stream with room, else the least loaded one.
-  int pick = 0;
-  size_t least = 0;
-  for (int i = 0; i < kStreams; ++i) {
-    const size_t n = streams_[i]->size();
-    if (n < kLeasesPerStream) {
-      pick = i;
-      break;
-    }
-    if (i == 0 || n < least) {
-      pick = i;
-      least = n;
-    }
-  }
-  const int64_t handle =
-      streams_[pick]->Add(lease_id, ttl, expires_at, std::move(handlers));
-  return handle * kStreams + pick;
-}
-
-void KeepAliveMux::Remove(int64_t handle) {
-  streams_[handle % kStreams]->Remove(handle / kStreams);
 }
 
 }  // namespace berth::lock::internal

@@ -1,10 +1,8 @@
-// KeepAliveMux: the Sessions of one Client renew their leases over a few
-// shared LeaseKeepAlive streams (one per 128 leases, at most 8; see
-// KeepAliveMux below), the way the Client's watches share one Watch
-// stream. A process that holds many sessions (berth-agent-swarm runs a
-// thousand agents) then keeps 8 streams and 8 keepalive threads instead of
-// a stream and a thread per session. The rest describes one stream
-// (KeepAliveStream).
+// KeepAliveMux: every Session of one Client renews its lease over one
+// shared LeaseKeepAlive stream, the way the Client's watches share one
+// Watch stream. A process that holds many sessions (berth-agent-swarm runs
+// a thousand agents) then keeps one stream and one thread busy instead of a
+// stream and a thread per session.
 //
 // Each registered lease is renewed every ttl/3 on its own schedule. The
 // server answers the requests of one stream in order, so the mux matches
@@ -37,11 +35,9 @@
 #include <deque>
 #include <functional>
 #include <map>
-#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
-#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -64,14 +60,13 @@ struct KeepAliveHandlers {
   std::function<void(const absl::Status& why)> on_lost;
 };
 
-// One LeaseKeepAlive stream and the leases it renews.
-class KeepAliveStream {
+class KeepAliveMux {
  public:
-  explicit KeepAliveStream(Router* router) : router_(router) {}
+  explicit KeepAliveMux(Router* router) : router_(router) {}
   // Ends the stream. Every lease must have been removed.
-  ~KeepAliveStream();
-  KeepAliveStream(const KeepAliveStream&) = delete;
-  KeepAliveStream& operator=(const KeepAliveStream&) = delete;
+  ~KeepAliveMux();
+  KeepAliveMux(const KeepAliveMux&) = delete;
+  KeepAliveMux& operator=(const KeepAliveMux&) = delete;
 
   // Starts renewing `lease_id` every ttl/3, the first time at once.
   // `expires_at` is when the lease ends as far as the caller knows. Returns
@@ -81,8 +76,6 @@ class KeepAliveStream {
   // Stops renewing. On return no handler of this lease runs or will run,
   // unless Remove is called from its on_lost (then that call finishes).
   void Remove(int64_t handle);
-  // Leases registered now.
-  size_t size();
 
  private:
   struct Entry {
@@ -137,27 +130,6 @@ class KeepAliveStream {
   grpc::ClientContext* ctx_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::thread::id thread_id_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;  // started by the first Add
-};
-
-// The Client's keepalive streams. A lease joins the first stream with fewer
-// than kLeasesPerStream leases (else the least loaded): lockd answers the
-// requests of one stream strictly one after another, each behind its own
-// ReadIndex round, so a single stream renews at most one lease per leader
-// round trip; a few streams let the leader batch the rounds of concurrent
-// renewals. A stream with no lease is closed, so a Client with up to 128
-// sessions keeps one stream. Same contract as KeepAliveStream.
-class KeepAliveMux {
- public:
-  static constexpr int kStreams = 8;
-  static constexpr size_t kLeasesPerStream = 128;
-
-  explicit KeepAliveMux(Router* router);
-  int64_t Add(int64_t lease_id, absl::Duration ttl, absl::Time expires_at,
-              KeepAliveHandlers handlers);
-  void Remove(int64_t handle);
-
- private:
-  std::vector<std::unique_ptr<KeepAliveStream>> streams_;
 };
 
 }  // namespace berth::lock::internal

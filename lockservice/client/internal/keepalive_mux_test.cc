@@ -151,26 +151,6 @@ TEST(KeepAliveMuxTest, ManySessionsShareOneStream) {
   EXPECT_EQ(fake.revoked_.size(), 50u);
 }
 
-// lockd answers one stream's keepalives one at a time, so past 128 leases
-// a Client opens another stream (at most 8).
-TEST(KeepAliveMuxTest, SessionsBeyond128SpillToAnotherStream) {
-  FakeLease fake;
-  auto client = Client::Connect({fake.addr()}, Fast());
-  ASSERT_TRUE(client.ok());
-  std::vector<std::unique_ptr<Session>> sessions =
-      OpenSessions(client->get(), 300);
-  ASSERT_EQ(sessions.size(), 300u);
-  ASSERT_TRUE(fake.WaitFor([&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(fake.mu_) {
-    if (fake.renewals_.size() < 300) return false;
-    for (const auto& [id, n] : fake.renewals_) {
-      if (n < 2) return false;
-    }
-    return true;
-  }));
-  absl::MutexLock l(&fake.mu_);
-  EXPECT_EQ(fake.streams_, 3);  // 128 + 128 + 44
-}
-
 TEST(KeepAliveMuxTest, GoneLeaseLosesOnlyItsSession) {
   FakeLease fake;
   auto client = Client::Connect({fake.addr()}, Fast());
