@@ -16,6 +16,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "cli/command.h"
+#include "cli/commands/bench_failover_sched.h"
 #include "cli/commands/bench_proc.h"
 #include "cli/commands/bench_runner.h"
 #include "cli/commands/bench_start.h"
@@ -374,6 +375,13 @@ int PeerFailover(Context& ctx, pid_t pid, absl::Duration max_wait) {
 // Kills the leader (if asked) and retries one put until it is acknowledged:
 // the write-unavailability gap a client sees across a failover.
 int Failover(Context& ctx) {
+  const std::string component = ctx.args["component"].as<std::string>();
+  if (component == "scheduler") return SchedulerFailover(ctx);
+  if (component != "lockd") {
+    return ctx.UsageError(absl::InvalidArgumentError(
+        absl::StrCat("invalid value \"", component,
+                     "\" for --component: expected lockd or scheduler")));
+  }
   pid_t pid = 0;
   if (ctx.Has("kill-pid")) {
     auto p = PositiveFlag(ctx, "kill-pid", 0);
@@ -526,7 +534,9 @@ void AddBenchCommands(std::vector<Command>* table) {
        [](Context& ctx) { return RunWorkload(ctx, Workload::kWatch); }});
   table->push_back(
       {"bench failover",
-       "kill -9 a replica (the leader) and time the first acknowledged write",
+       "kill -9 a lockd replica (the leader) and time the first acknowledged "
+       "write, or (--component scheduler) the scheduler leader and time the "
+       "next placement",
        {},
        false,
        [](po::options_description& d) {
@@ -547,6 +557,7 @@ void AddBenchCommands(std::vector<Command>* table) {
              "zookeeper: one client each, tried in turn)")(
              "attempt-timeout", po::value<std::string>()->default_value("1s"),
              "etcd/zookeeper: bound on each put attempt");
+         SchedulerFailoverFlags(d);
        },
        Failover});
   AddStartBenchCommand(table);
