@@ -242,8 +242,10 @@ int Schedule(Context& ctx) {
       "wall %.1f s\n",
       *nodes, *tasks, jobs, placed, rate, Percentile(eval_ms, 0.5),
       Percentile(eval_ms, 0.99), Percentile(eval_ms, 1), evals_per_pass,
-      commits, Percentile(idle_us, 0.5), Percentile(idle_us, 1), idle_evaluated,
-      sweep_ms, sweep_changes, rss, hwm, wall_s);
+      commits, cpu_rate, Percentile(eval_cpu_ms, 0.5),
+      Percentile(eval_cpu_ms, 0.99), Percentile(idle_us, 0.5),
+      Percentile(idle_us, 1), Percentile(idle_cpu_us, 0.5), idle_evaluated,
+      sweep_ms, sweep_cpu_ms, sweep_changes, rss, hwm, wall_s);
   return placed == *tasks ? kExitOk : kExitFailure;
 }
 
