@@ -5,9 +5,14 @@
 // hint in redirect errors, and from Cluster.Status). Callers never pick a
 // replica. Idempotent calls (reads, Holder, CheckToken, TimeToLive, Status)
 // are retried across failover with backoff until
-// ClientOptions::request_timeout. Writes are retried only when the request
-// certainly did not execute (no connection, or a not-leader redirect);
-// otherwise they fail with an error for which IsOutcomeUnknown() is true.
+// ClientOptions::request_timeout. KV writes (put, delete, txn) carry a
+// WriteId and are retried the same way: the servers deduplicate them, so a
+// retry after a lost reply or a leader change is applied at most once (see
+// kv.h). Other writes (lease grant/revoke, lock, unlock, campaign) are
+// retried only when the request certainly did not execute (no connection,
+// or a not-leader redirect); otherwise, and when a KV write gives up after
+// an attempt that may have been applied, they fail with an error for which
+// IsOutcomeUnknown() is true.
 //
 // Thread safety: a Client and its KV are safe to use from many threads.
 // Ownership: Connect() returns the only owner. Session, Mutex, Election and
@@ -52,6 +57,10 @@ struct ClientOptions {
   absl::Duration backoff_max = absl::Milliseconds(250);
   // Ask the endpoints for the leader during Connect (best effort).
   bool discover_leader = true;
+  // Send a WriteId with KV writes and retry them (see kv.h). Turn off only
+  // against servers that predate WriteId: they ignore it, so a retried
+  // write could apply twice.
+  bool exactly_once_writes = true;
 };
 
 // Parses "host:port[,host:port...]" (e.g. a --lock-endpoints flag), with
