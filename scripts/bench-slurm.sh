@@ -50,7 +50,8 @@ if [[ -z ${BERTH_SLURM_NETNS:-} ]]; then
     [[ -n $BERTH_RUNTIMES ]] || break
     if [[ ! -x $ROOT/$BUILD_DIR/$b ]]; then
       log "building berth binaries in $BUILD_DIR"
-      BUILD_DIR=$BUILD_DIR scripts/build.sh --target berth berth-lockd \
+      # JOBS here is the number of Slurm jobs, not build parallelism.
+      JOBS=${BUILD_JOBS:-2} BUILD_DIR=$BUILD_DIR scripts/build.sh --target berth berth-lockd \
         berth-scheduler berth-agent >&2
       break
     fi

@@ -48,7 +48,8 @@ SWARM=$B/agent/server/berth-agent-swarm
 for bin in "$BERTH" "$LOCKD" "$SCHED" "$SWARM"; do
   if [[ ! -x $bin ]]; then
     log "building in $BUILD_DIR"
-    BUILD_DIR=$BUILD_DIR scripts/build.sh --target berth berth-lockd \
+    # JOBS here is the number of jobs to submit, not build parallelism.
+    JOBS=${BUILD_JOBS:-2} BUILD_DIR=$BUILD_DIR scripts/build.sh --target berth berth-lockd \
       berth-scheduler berth-agent-swarm >&2
     break
   fi
