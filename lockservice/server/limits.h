@@ -36,6 +36,10 @@ struct Limits {
   // Chubby-style lock-delay when a request does not choose one.
   int64_t default_lock_delay_ms = 5000;
   int64_t max_lock_delay_ms = int64_t{10} * 60 * 1000;
+  // Events a Compact command deletes in one apply; the rest goes in later
+  // purge steps, so compacting a long history never stalls the apply path
+  // (about 2-5 ms of SQLite work per step).
+  int64_t history_purge_step_rows = 2000;
 };
 
 }  // namespace berth::lock
