@@ -1,15 +1,14 @@
 // berth cluster status|members|add ADDR|remove ID|transfer-leader ID|defrag
 #include <ostream>
 
-#include "absl/strings/str_format.h"
-#include "grpcpp/grpcpp.h"
-#include "proto/lock.grpc.pb.h"
-
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "cli/command.h"
 #include "cli/flags.h"
 #include "cli/output.h"
+#include "grpcpp/grpcpp.h"
 #include "lockservice/client/client.h"
+#include "proto/lock.grpc.pb.h"
 
 namespace berth::cli {
 
@@ -81,9 +80,9 @@ int Status(Context& ctx) {
            << "\nterm " << s->raft_term << ", index " << s->raft_index
            << ", applied " << s->applied_index << ", revision " << s->revision
            << " (history from " << s->compact_revision << ")\n"
-           << "database (member " << s->member_id << "): "
-           << Bytes(s->db_size_bytes) << ", " << Bytes(s->db_size_in_use_bytes)
-           << " in use, quota "
+           << "database (member " << s->member_id
+           << "): " << Bytes(s->db_size_bytes) << ", "
+           << Bytes(s->db_size_in_use_bytes) << " in use, quota "
            << (s->quota_backend_bytes > 0 ? Bytes(s->quota_backend_bytes)
                                           : std::string("none"))
            << "\n";
@@ -147,15 +146,14 @@ int Transfer(Context& ctx) {
 
 // Defragments one replica through its own address (the call is local to
 // the replica, not forwarded to the leader).
-absl::StatusOr<lockpb::DefragmentResponse> DefragOne(
-    const std::string& address, absl::Duration timeout) {
+absl::StatusOr<lockpb::DefragmentResponse> DefragOne(const std::string& address,
+                                                     absl::Duration timeout) {
   auto stub = lockpb::Cluster::NewStub(
       grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
   grpc::ClientContext gctx;
   gctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   lockpb::DefragmentResponse resp;
-  grpc::Status st =
-      stub->Defragment(&gctx, lockpb::DefragmentRequest(), &resp);
+  grpc::Status st = stub->Defragment(&gctx, lockpb::DefragmentRequest(), &resp);
   if (!st.ok()) {
     return absl::Status(static_cast<absl::StatusCode>(st.error_code()),
                         absl::StrCat(address, ": ", st.error_message()));
@@ -183,9 +181,10 @@ int Defrag(Context& ctx) {
     if ((only == 0 || m.id == only) && m.id == s->leader_id) order.push_back(m);
   }
   if (order.empty()) {
-    return ctx.UsageError(absl::NotFoundError(
-        absl::StrCat("no member with id ", only, " (see berth cluster "
-                     "members)")));
+    return ctx.UsageError(
+        absl::NotFoundError(absl::StrCat("no member with id ", only,
+                                         " (see berth cluster "
+                                         "members)")));
   }
   std::vector<Json> results;
   bool failed = false;
@@ -197,13 +196,14 @@ int Defrag(Context& ctx) {
                << r.status().message() << "\n";
       continue;
     }
-    results.push_back(JObj({{"id", JId(m.id)},
-                            {"address", JStr(m.address)},
-                            {"size_before_bytes", JNum(r->size_before_bytes())},
-                            {"size_after_bytes", JNum(r->size_after_bytes())}}));
+    results.push_back(
+        JObj({{"id", JId(m.id)},
+              {"address", JStr(m.address)},
+              {"size_before_bytes", JNum(r->size_before_bytes())},
+              {"size_after_bytes", JNum(r->size_after_bytes())}}));
     if (!ctx.json()) {
-      *ctx.out << "member " << m.id << " (" << m.address << "): "
-               << Bytes(r->size_before_bytes()) << " -> "
+      *ctx.out << "member " << m.id << " (" << m.address
+               << "): " << Bytes(r->size_before_bytes()) << " -> "
                << Bytes(r->size_after_bytes()) << "\n";
     }
   }

@@ -73,8 +73,7 @@ int64_t AutoCompactor::Next(absl::Time now, int64_t revision,
       return 0;
     case AutoCompactionOptions::Mode::kRevision: {
       const int64_t target = revision - opts_.retention_revisions;
-      const int64_t step =
-          std::max<int64_t>(1, opts_.retention_revisions / 10);
+      const int64_t step = std::max<int64_t>(1, opts_.retention_revisions / 10);
       return target > 0 && target - compact_revision >= step ? target : 0;
     }
     case AutoCompactionOptions::Mode::kPeriodic:

@@ -125,8 +125,8 @@ class AutoCompactionLoopTest : public ::testing::Test {
   }
   // One LeaderDuties tick: the policy, then up to 4 purge steps.
   void Tick(AutoCompactor& c) {
-    int64_t target = c.Next(clock_.Now(), sm_->revision(),
-                            *sm_->compact_revision());
+    int64_t target =
+        c.Next(clock_.Now(), sm_->revision(), *sm_->compact_revision());
     if (target > 0) {
       lockpb::Command cmd;
       cmd.mutable_compact()->set_revision(target);
@@ -174,8 +174,8 @@ TEST_F(AutoCompactionLoopTest, HistoryStaysBoundedUnderAWriteLoop) {
   // A watcher that fell behind gets the explicit "compacted" error.
   auto old = sm_->EventsSince(1, "k", std::string("\0", 1), 0);
   EXPECT_TRUE(lock::IsHistoryCompacted(old.status())) << old.status();
-  auto recent = sm_->EventsSince(sm_->revision() - 100, "k",
-                                 std::string("\0", 1), 0);
+  auto recent =
+      sm_->EventsSince(sm_->revision() - 100, "k", std::string("\0", 1), 0);
   ASSERT_TRUE(recent.ok()) << recent.status();
   EXPECT_EQ(recent->size(), 101u);
 }

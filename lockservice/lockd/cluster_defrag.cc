@@ -26,8 +26,10 @@ grpc::Status ClusterService::Defragment(grpc::ServerContext* ctx,
   if (!before.ok()) return ToGrpc(before.status());
   const absl::Time deadline = core_->Deadline(ctx);
   while (true) {
-    absl::StatusOr<bool> done = core_->store()->Read(
-        [](lock::StateMachine& sm) { return sm.DefragmentStep(kPagesPerStep); });
+    absl::StatusOr<bool> done =
+        core_->store()->Read([](lock::StateMachine& sm) {
+          return sm.DefragmentStep(kPagesPerStep);
+        });
     if (done.ok() && *done) break;
     if (!done.ok() && !absl::IsUnavailable(done.status())) {
       return ToGrpc(done.status());

@@ -73,12 +73,12 @@ void LeaderDuties::CompactHistory(absl::Time now) {
     bool purge_pending = false;
   };
   auto view = [&]() -> absl::StatusOr<View> {
-    return core_->store()->Read([](lock::StateMachine& sm)
-                                    -> absl::StatusOr<View> {
-      absl::StatusOr<int64_t> c = sm.compact_revision();
-      if (!c.ok()) return c.status();
-      return View{sm.revision(), *c, sm.history_purge_pending()};
-    });
+    return core_->store()->Read(
+        [](lock::StateMachine& sm) -> absl::StatusOr<View> {
+          absl::StatusOr<int64_t> c = sm.compact_revision();
+          if (!c.ok()) return c.status();
+          return View{sm.revision(), *c, sm.history_purge_pending()};
+        });
   };
   absl::StatusOr<View> v = view();
   if (!v.ok()) return;
@@ -112,8 +112,8 @@ void LeaderDuties::WatchQuota() {
     int64_t size = 0;
     bool alarmed = false;
   };
-  absl::StatusOr<View> v = core_->store()->Read(
-      [](lock::StateMachine& sm) -> absl::StatusOr<View> {
+  absl::StatusOr<View> v =
+      core_->store()->Read([](lock::StateMachine& sm) -> absl::StatusOr<View> {
         absl::StatusOr<lock::StateMachine::DbSize> size = sm.DatabaseSize();
         if (!size.ok()) return size.status();
         return View{size->total_bytes, sm.nospace_alarm().active()};

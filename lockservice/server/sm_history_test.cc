@@ -49,7 +49,7 @@ TEST_F(SmHistoryTest, CompactMovesThePointAtOnceAndDeletesInBoundedSteps) {
     Ok(PurgeCmd());
     ASSERT_LT(++steps, 100);
   }
-  EXPECT_EQ(steps, 8);  // 80 more events, 10 per step
+  EXPECT_EQ(steps, 8);      // 80 more events, 10 per step
   EXPECT_EQ(Events(), 10);  // revisions 91..100
   absl::StatusOr<std::vector<lockpb::Event>> kept =
       sm_->EventsSince(91, "k", std::string("\0", 1), 0);

@@ -122,8 +122,8 @@ absl::StatusOr<bool> StateMachine::DefragmentStep(int64_t max_pages) {
     db_->ResetAll();
     if (!s.ok()) return s;
   } else {
-    absl::Status s = db_->Exec(
-        absl::StrCat("PRAGMA incremental_vacuum(", std::max<int64_t>(max_pages, 1), ")"));
+    absl::Status s = db_->Exec(absl::StrCat(
+        "PRAGMA incremental_vacuum(", std::max<int64_t>(max_pages, 1), ")"));
     db_->ResetAll();
     if (!s.ok()) return s;
   }

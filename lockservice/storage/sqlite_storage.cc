@@ -337,8 +337,8 @@ absl::Status SqliteStorage::CreateSnapshot(uint64_t index,
 
 absl::Status SqliteStorage::PurgeStep(Meta* next) {
   if (next->purged_upto >= next->compacted_index) return absl::OkStatus();
-  const uint64_t upto = std::min(next->compacted_index,
-                                 next->purged_upto + kPurgeStepEntries);
+  const uint64_t upto =
+      std::min(next->compacted_index, next->purged_upto + kPurgeStepEntries);
   stmts_->delete_purge->BindUint(1, next->purged_upto);
   stmts_->delete_purge->BindUint(2, upto);
   if (absl::Status s = stmts_->delete_purge->Run(); !s.ok()) return s;

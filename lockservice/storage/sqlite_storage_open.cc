@@ -194,8 +194,7 @@ absl::Status SqliteStorage::PrepareStatements() {
       {&st->insert_entry,
        "INSERT INTO raft_log (idx, term, type, data) VALUES (?1, ?2, ?3, ?4)"},
       {&st->delete_from, "DELETE FROM raft_log WHERE idx >= ?1"},
-      {&st->delete_purge,
-       "DELETE FROM raft_log WHERE idx > ?1 AND idx <= ?2"},
+      {&st->delete_purge, "DELETE FROM raft_log WHERE idx > ?1 AND idx <= ?2"},
       {&st->delete_above, "DELETE FROM raft_log WHERE idx > ?1"},
       {&st->select_lowest, "SELECT min(idx) FROM raft_log"},
       {&st->update_meta,
@@ -255,8 +254,8 @@ absl::Status SqliteStorage::LoadMeta() {
   if (!row.ok()) return row.status();
   const uint64_t lowest = low.ColumnUint(0);
   low.Reset();
-  m.purged_upto = lowest == 0 ? m.compacted_index
-                              : std::min(lowest - 1, m.compacted_index);
+  m.purged_upto =
+      lowest == 0 ? m.compacted_index : std::min(lowest - 1, m.compacted_index);
 
   Statement& b = *stmts_->select_bounds;
   b.BindUint(1, m.compacted_index);
