@@ -7,6 +7,9 @@
 // replicas whose files differ in free pages disagree on a write).
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <string>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "lockservice/server/sm_schema.h"

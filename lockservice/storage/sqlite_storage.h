@@ -54,6 +54,11 @@ namespace berth::storage {
 class SqliteStorage : public raft::LogStore {
  public:
   static constexpr int kSchemaVersion = 1;
+  // Compacted entries deleted per transaction (CreateSnapshot, then one
+  // step per Save): a snapshot compacts thousands of entries, and deleting
+  // them in one go held the Raft thread and the write lock for the whole
+  // range.
+  static constexpr uint64_t kPurgeStepEntries = 1000;
 
   enum class Synchronous { kFull, kNormal, kOff };
 
@@ -131,10 +136,6 @@ class SqliteStorage : public raft::LogStore {
     // them. Derived from the file on open, not stored.
     uint64_t purged_upto = 0;
   };
-  // Compacted entries deleted per transaction: a snapshot compacts
-  // thousands of entries, and deleting them in one go held the Raft
-  // thread (and the write lock) for the whole range.
-  static constexpr uint64_t kPurgeStepEntries = 1000;
   // Deletes the next step of compacted entries inside the caller's
   // transaction and advances next->purged_upto.
   absl::Status PurgeStep(Meta* next);
