@@ -20,14 +20,15 @@
 #     which sample it used).
 # Replicas run with their production defaults (auto-compaction, quota).
 #
-# Environment: BUILD_DIR (default build), SOAK_PORT (default 17611; uses
+# Environment: BUILD_DIR (default build), BERTH_BIN / LOCKD_BIN (binaries,
+# default from BUILD_DIR), SOAK_PORT (default 17611; uses
 # SOAK_PORT..+2), KEEP=1 keeps the work directory, LOCKD_FLAGS adds flags
 # to every replica. Exit: 0 PASS, 1 FAIL, 2 usage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; }
 [[ $# -eq 1 ]] || { usage >&2; exit 2; }
 case "$1" in
   -h|--help) usage; exit 0 ;;
@@ -41,8 +42,8 @@ esac
 
 BUILD_DIR=${BUILD_DIR:-build}
 PORT=${SOAK_PORT:-17611}
-BERTH=$ROOT/$BUILD_DIR/cli/berth
-LOCKD=$ROOT/$BUILD_DIR/lockservice/lockd/berth-lockd
+BERTH=${BERTH_BIN:-$ROOT/$BUILD_DIR/cli/berth}
+LOCKD=${LOCKD_BIN:-$ROOT/$BUILD_DIR/lockservice/lockd/berth-lockd}
 for b in "$BERTH" "$LOCKD"; do
   [[ -x "$b" ]] || { echo "soak.sh: $b is missing; run scripts/build.sh berth berth-lockd" >&2; exit 2; }
 done
