@@ -89,6 +89,7 @@ void AddLeaseCommands(std::vector<Command>* table);
 void AddClusterCommands(std::vector<Command>* table);
 void AddBenchCommands(std::vector<Command>* table);
 void AddCronBenchCommands(std::vector<Command>* table);
+void AddCronCommands(std::vector<Command>* table);
 void AddJobCommands(std::vector<Command>* table);
 void AddDevCommands(std::vector<Command>* table);
 void AddScheduleBenchCommands(std::vector<Command>* table);

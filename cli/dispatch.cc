@@ -33,6 +33,7 @@ std::vector<Command> BuildTable() {
   AddClusterCommands(&table);
   AddBenchCommands(&table);
   AddCronBenchCommands(&table);
+  AddCronCommands(&table);
   AddJobCommands(&table);
   AddDevCommands(&table);
   AddScheduleBenchCommands(&table);

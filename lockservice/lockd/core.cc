@@ -8,7 +8,7 @@ namespace berth::lockd {
 
 Core::Core(const CoreOptions& opts, Clock* clock, node::RaftNode* node,
            ReplicatedStore* store)
-    : opts_(opts), clock_(clock), node_(node), store_(store) {
+    : opts_(opts), clock_(clock), node_(node), store_(store), timers_(clock) {
   // Request ids must not repeat across restarts of this replica, since a
   // lock waiter is matched to its RPC by id.
   std::random_device rd;
@@ -58,14 +58,10 @@ absl::Status Core::RequireLeader() {
 
 uint64_t Core::NextRequestId() { return ++next_request_; }
 
-absl::StatusOr<lockpb::CommandResult> Core::Propose(lockpb::Command cmd,
-                                                    absl::Time deadline) {
-  absl::Status lead = RequireLeader();
-  if (!lead.ok()) return lead;
-  if (cmd.request_id() == 0) cmd.set_request_id(NextRequestId());
-  cmd.set_leader_time_unix_ms(absl::ToUnixMillis(clock_->Now()));
-  absl::StatusOr<std::string> raw =
-      node_->Propose(cmd.SerializeAsString(), deadline);
+namespace {
+
+absl::StatusOr<lockpb::CommandResult> ToCommandResult(
+    absl::StatusOr<std::string> raw) {
   if (!raw.ok()) {
     if (absl::IsDeadlineExceeded(raw.status())) {
       return absl::DeadlineExceededError(
@@ -79,12 +75,59 @@ absl::StatusOr<lockpb::CommandResult> Core::Propose(lockpb::Command cmd,
   return std::move(out->result);
 }
 
+}  // namespace
+
+absl::StatusOr<std::string> Core::PrepareCommand(lockpb::Command& cmd) {
+  absl::Status lead = RequireLeader();
+  if (!lead.ok()) return lead;
+  if (cmd.request_id() == 0) cmd.set_request_id(NextRequestId());
+  cmd.set_leader_time_unix_ms(absl::ToUnixMillis(clock_->Now()));
+  return cmd.SerializeAsString();
+}
+
+absl::StatusOr<lockpb::CommandResult> Core::Propose(lockpb::Command cmd,
+                                                    absl::Time deadline) {
+  absl::StatusOr<std::string> bytes = PrepareCommand(cmd);
+  if (!bytes.ok()) return bytes.status();
+  return ToCommandResult(node_->Propose(std::move(*bytes), deadline));
+}
+
+uint64_t Core::ProposeAsync(lockpb::Command cmd, absl::Time deadline,
+                            CommandDone done) {
+  absl::StatusOr<std::string> bytes = PrepareCommand(cmd);
+  if (!bytes.ok()) {
+    std::move(done)(bytes.status());
+    return 0;
+  }
+  return node_->ProposeAsync(
+      std::move(*bytes), deadline,
+      [done = std::move(done)](absl::StatusOr<std::string> raw) mutable {
+        std::move(done)(ToCommandResult(std::move(raw)));
+      });
+}
+
+uint64_t Core::ReadBarrierAsync(bool serializable, absl::Time deadline,
+                                node::ReadDone done) {
+  if (serializable) {
+    std::move(done)(absl::OkStatus());
+    return 0;
+  }
+  return node_->ReadBarrierAsync(deadline, std::move(done));
+}
+
+void Core::Cancel(uint64_t ticket) {
+  if (ticket == 0) return;
+  node_->Cancel(
+      ticket, absl::CancelledError(
+                  "the client cancelled the call (a write may still commit)"));
+}
+
 absl::Status Core::ReadBarrier(bool serializable, absl::Time deadline) {
   if (serializable) return absl::OkStatus();
   return node_->ReadBarrier(deadline);
 }
 
-absl::Time Core::Deadline(const grpc::ServerContext* ctx) const {
+absl::Time Core::Deadline(const grpc::ServerContextBase* ctx) const {
   absl::Time def = clock_->Now() + opts_.default_timeout;
   auto d = ctx->deadline();
   if (d == std::chrono::system_clock::time_point::max()) return def;

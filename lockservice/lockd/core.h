@@ -7,6 +7,10 @@
 // the client library follows. Linearizable reads are served on any replica
 // after a ReadIndex barrier.
 //
+// Proposals and barriers come in two forms: asynchronous (the callback
+// services complete their reactor from the callback; no thread waits) and
+// blocking (the services still on the sync API).
+//
 // Thread safety: thread-safe; borrowed pointers must outlive the Core.
 #ifndef BERTH_LOCKSERVICE_LOCKD_CORE_H_
 #define BERTH_LOCKSERVICE_LOCKD_CORE_H_
@@ -16,12 +20,14 @@
 #include <map>
 #include <string>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "grpcpp/grpcpp.h"
 #include "lockservice/lockd/replicated_store.h"
+#include "lockservice/lockd/timer_queue.h"
 #include "lockservice/node/raft_node.h"
 #include "proto/lock.pb.h"
 #include "proto/lockd_internal.pb.h"
@@ -40,6 +46,9 @@ struct CoreOptions {
   absl::Duration default_timeout = absl::Seconds(10);
 };
 
+using CommandDone =
+    absl::AnyInvocable<void(absl::StatusOr<lockpb::CommandResult>) &&>;
+
 class Core {
  public:
   Core(const CoreOptions& opts, Clock* clock, node::RaftNode* node,
@@ -48,6 +57,7 @@ class Core {
   uint64_t id() const { return opts_.id; }
   Clock* clock() const { return clock_; }
   node::RaftNode* node() const { return node_; }
+  TimerQueue* timers() { return &timers_; }
   ReplicatedStore* store() const { return store_; }
   // The leader's in-memory lease renewals (lease_keeper.h). Set once,
   // before the services start; borrowed, must outlive the Core.
@@ -69,12 +79,24 @@ class Core {
   // Linearizable barrier unless `serializable`.
   absl::Status ReadBarrier(bool serializable, absl::Time deadline);
 
-  absl::Time Deadline(const grpc::ServerContext* ctx) const;
+  // Asynchronous forms: `done` runs exactly once, on the Raft driver thread
+  // or inline (node::RaftNode::ProposeAsync says when), and must be quick.
+  // They return a ticket for Cancel (0 when `done` already ran inline).
+  uint64_t ProposeAsync(lockpb::Command cmd, absl::Time deadline,
+                        CommandDone done);
+  uint64_t ReadBarrierAsync(bool serializable, absl::Time deadline,
+                            node::ReadDone done);
+  // The client went away: complete `ticket` now with Cancelled. A write
+  // may still commit.
+  void Cancel(uint64_t ticket);
+
+  absl::Time Deadline(const grpc::ServerContextBase* ctx) const;
 
   // The common shape of a linearizable read RPC: barrier, read the state
   // machine with `fn` (returning StatusOr<Resp>), answer with a header.
   template <typename Resp, typename Fn>
-  grpc::Status ReadInto(const grpc::ServerContext* ctx, Resp* resp, Fn&& fn) {
+  grpc::Status ReadInto(const grpc::ServerContextBase* ctx, Resp* resp,
+                        Fn&& fn) {
     absl::Status st = ReadBarrier(false, Deadline(ctx));
     if (!st.ok()) return ToGrpc(st);
     auto r = store_->Read(std::forward<Fn>(fn));
@@ -86,8 +108,8 @@ class Core {
 
   // The common shape of a write RPC whose answer is only a header.
   template <typename Resp>
-  grpc::Status ProposeInto(const grpc::ServerContext* ctx, lockpb::Command cmd,
-                           Resp* resp) {
+  grpc::Status ProposeInto(const grpc::ServerContextBase* ctx,
+                           lockpb::Command cmd, Resp* resp) {
     absl::StatusOr<lockpb::CommandResult> r =
         Propose(std::move(cmd), Deadline(ctx));
     if (!r.ok()) return ToGrpc(r.status());
@@ -96,6 +118,9 @@ class Core {
   }
 
  private:
+  // Checks leadership and stamps `cmd`; returns the bytes to propose.
+  absl::StatusOr<std::string> PrepareCommand(lockpb::Command& cmd);
+
   const CoreOptions opts_;
   Clock* const clock_;
   node::RaftNode* const node_;
@@ -104,6 +129,7 @@ class Core {
   std::atomic<uint64_t> next_request_{0};
   absl::Mutex mu_;
   std::map<uint64_t, std::string> bootstrap_ ABSL_GUARDED_BY(mu_);
+  TimerQueue timers_;
 };
 
 }  // namespace berth::lockd

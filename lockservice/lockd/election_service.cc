@@ -1,3 +1,4 @@
+#include "lockservice/lockd/lock_acquisition.h"
 #include "lockservice/lockd/services.h"
 
 namespace berth::lockd {
@@ -20,7 +21,7 @@ grpc::Status ElectionService::Campaign(grpc::ServerContext* ctx,
     deadline = std::min(deadline, absl::FromChrono(cd));
   }
   absl::StatusOr<lockpb::LockAcquireResult> r =
-      AcquireLock(core_, ctx, acq, deadline);
+      AcquireLockBlocking(core_, ctx, acq, deadline);
   if (!r.ok()) return ToGrpc(r.status());
   lockpb::LeaderKey* lk = resp->mutable_leader();
   lk->set_name(req->name());

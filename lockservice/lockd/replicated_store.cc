@@ -75,23 +75,33 @@ std::string ReplicatedStore::Apply(uint64_t index, std::string_view payload) {
     if (!r->events.empty()) hub_->Publish(r->events, sm_->revision());
     notices = std::move(r->locks);
   }
-  if (!notices.grants.empty() || !notices.dropped.empty()) {
-    absl::MutexLock l(&notice_mu_);
-    auto deliver = [&](uint64_t request_id, LockWaitResult r) {
-      auto it = notices_.find(request_id);
-      if (it == notices_.end()) return;
-      it->second->result = std::move(r);
-      it->second->cv.Signal();
-    };
-    for (const lock::LockGrant& g : notices.grants) {
-      deliver(g.request_id,
-              LockWaitResult{true, g.token, g.key, absl::OkStatus()});
-    }
-    for (const lock::WaiterDropped& d : notices.dropped) {
-      deliver(d.request_id, LockWaitResult{false, 0, "", d.reason});
-    }
+  for (const lock::LockGrant& g : notices.grants) {
+    DeliverLockNotice(
+        g.name, g.lease,
+        LockWaitResult{true, g.token, g.key, absl::OkStatus(), g.request_id});
+  }
+  for (const lock::WaiterDropped& d : notices.dropped) {
+    DeliverLockNotice(d.name, d.lease,
+                      LockWaitResult{false, 0, "", d.reason, d.request_id});
   }
   return EncodeOutcome(out);
+}
+
+void ReplicatedStore::DeliverLockNotice(const std::string& name, int64_t lease,
+                                        const LockWaitResult& r) {
+  std::vector<LockWaiterFn> fns;
+  {
+    absl::MutexLock l(&waiter_mu_);
+    auto [b, e] = waiter_index_.equal_range({name, lease});
+    for (auto it = b; it != e; ++it) {
+      auto w = waiters_.find(it->second);
+      fns.push_back(std::move(w->second.fn));
+      waiters_.erase(w);
+    }
+    waiter_index_.erase(b, e);
+  }
+  // Outside waiter_mu_: a callback may remove other registrations.
+  for (LockWaiterFn& fn : fns) std::move(fn)(r);
 }
 
 void ReplicatedStore::ApplyConfChange(uint64_t index,
@@ -116,6 +126,10 @@ void ReplicatedStore::ApplyConfChange(uint64_t index,
                         r.status());
     }
     if (!r->events.empty()) hub_->Publish(r->events, sm_->revision());
+  }
+  {
+    absl::MutexLock l(&members_mu_);
+    members_cache_.reset();
   }
   if (on_members_) on_members_();
 }
@@ -152,33 +166,37 @@ absl::Status ReplicatedStore::Restore(const raftpb::Snapshot& snap) {
     absl::MutexLock l(&mu_);
     st = sm_->Restore(snap.data());
   }
+  {
+    absl::MutexLock l(&members_mu_);
+    members_cache_.reset();
+  }
   if (on_members_) on_members_();
   return st;
 }
 
-void ReplicatedStore::ExpectLockNotice(uint64_t request_id) {
-  absl::MutexLock l(&notice_mu_);
-  auto& slot = notices_[request_id];
-  if (slot == nullptr) slot = std::make_unique<NoticeSlot>();
+uint64_t ReplicatedStore::AddLockWaiter(const std::string& name, int64_t lease,
+                                        LockWaiterFn fn) {
+  absl::MutexLock l(&waiter_mu_);
+  const uint64_t h = ++next_waiter_;
+  waiters_[h] = WaiterReg{name, lease, std::move(fn)};
+  waiter_index_.emplace(std::make_pair(name, lease), h);
+  return h;
 }
 
-std::optional<LockWaitResult> ReplicatedStore::AwaitLockNotice(
-    uint64_t request_id, absl::Time deadline) {
-  absl::MutexLock l(&notice_mu_);
-  auto it = notices_.find(request_id);
-  if (it == notices_.end()) return std::nullopt;
-  // Only this call waits on (and later erases) its slot, so the pointer
-  // stays valid while we wait.
-  NoticeSlot* slot = it->second.get();
-  while (!slot->result.has_value()) {
-    if (slot->cv.WaitWithDeadline(&notice_mu_, deadline)) break;
+void ReplicatedStore::RemoveLockWaiter(uint64_t handle) {
+  LockWaiterFn dropped;  // destroyed outside waiter_mu_
+  absl::MutexLock l(&waiter_mu_);
+  auto w = waiters_.find(handle);
+  if (w == waiters_.end()) return;
+  auto [b, e] = waiter_index_.equal_range({w->second.name, w->second.lease});
+  for (auto it = b; it != e; ++it) {
+    if (it->second == handle) {
+      waiter_index_.erase(it);
+      break;
+    }
   }
-  return slot->result;
-}
-
-void ReplicatedStore::ForgetLockNotice(uint64_t request_id) {
-  absl::MutexLock l(&notice_mu_);
-  notices_.erase(request_id);
+  dropped = std::move(w->second.fn);
+  waiters_.erase(w);
 }
 
 absl::Status ReplicatedStore::StartWatch(WatchSink* sink, int64_t watch_id,
@@ -212,6 +230,10 @@ int64_t ReplicatedStore::revision() {
 }
 
 std::map<uint64_t, std::string> ReplicatedStore::Members() {
+  {
+    absl::MutexLock l(&members_mu_);
+    if (members_cache_.has_value()) return *members_cache_;
+  }
   lockpb::RangeRequest req;
   req.set_key(kMembersPrefix);
   std::string end = kMembersPrefix;
@@ -228,6 +250,10 @@ std::map<uint64_t, std::string> ReplicatedStore::Members() {
     }
     out[id] = kv.value();
   }
+  // Under mu_ still, so no membership change can slip in between the read
+  // and the caching (ApplyConfChange clears the cache after taking mu_).
+  absl::MutexLock ml(&members_mu_);
+  members_cache_ = out;
   return out;
 }
 

@@ -3,13 +3,14 @@
 //
 // It applies committed commands, hands each command's result back to the RPC
 // that proposed it (through RaftNode's proposal framing), publishes the
-// resulting events to watchers, and wakes RPCs waiting for a lock grant.
+// resulting events to watchers, and tells RPCs waiting for a lock grant.
 // Membership changes are recorded as ordinary keys under kMembersPrefix, so
 // they travel in snapshots and every replica can name every member's address.
 //
 // Thread safety: Apply* run on the driver thread; reads take the same mutex,
 // so gRPC handler threads may call any public method. The lock::StateMachine
-// is owned here and touched only under mu_.
+// is owned here and touched only under mu_. Lock-waiter callbacks run on the
+// driver thread, after mu_ is released.
 #ifndef BERTH_LOCKSERVICE_LOCKD_REPLICATED_STORE_H_
 #define BERTH_LOCKSERVICE_LOCKD_REPLICATED_STORE_H_
 
@@ -17,9 +18,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -47,6 +50,8 @@ struct LockWaitResult {
   int64_t token = 0;
   std::string key;
   absl::Status dropped_reason;
+  // The LockAcquireCmd that queued the waiter.
+  uint64_t request_id = 0;
 };
 
 class ReplicatedStore : public node::StateMachine {
@@ -69,13 +74,16 @@ class ReplicatedStore : public node::StateMachine {
     return fn(*sm_);
   }
 
-  // Registers interest in the grant of the waiter queued by `request_id`.
-  // Returns immediately if the notice already arrived.
-  void ExpectLockNotice(uint64_t request_id);
-  // Waits until the waiter was granted or dropped, or the deadline passes.
-  std::optional<LockWaitResult> AwaitLockNotice(uint64_t request_id,
-                                                absl::Time deadline);
-  void ForgetLockNotice(uint64_t request_id);
+  // Calls `fn` once, on the driver thread, when lease `lease`'s waiter for
+  // lock `name` is granted or dropped by an applied entry. Keyed by (name,
+  // lease) rather than by request: a retried acquire for a lease that is
+  // already queued keeps the original waiter, so its grant must reach the
+  // retry too. Returns a handle for RemoveLockWaiter.
+  using LockWaiterFn = absl::AnyInvocable<void(LockWaitResult) &&>;
+  uint64_t AddLockWaiter(const std::string& name, int64_t lease,
+                         LockWaiterFn fn);
+  // Drops the registration (and `fn`) unless it already fired.
+  void RemoveLockWaiter(uint64_t handle);
 
   // Registers a watcher and replays history from `start_revision` under the
   // same lock that Apply publishes with, so no event is lost or doubled.
@@ -98,16 +106,25 @@ class ReplicatedStore : public node::StateMachine {
   WatchHub* const hub_;
   std::function<void()> on_members_;
 
-  // One slot per waiting Lock call, with its own CondVar: a grant wakes
-  // the one RPC it is for, not every queued waiter (64 waiters on one lock
-  // meant 63 useless wakeups per handoff).
-  struct NoticeSlot {
-    std::optional<LockWaitResult> result;  // nullopt until it arrives
-    absl::CondVar cv;
+  // Members() reads SQLite; every response header needs the leader's
+  // address, so keep the answer until a membership change or restore.
+  absl::Mutex members_mu_;
+  std::optional<std::map<uint64_t, std::string>> members_cache_
+      ABSL_GUARDED_BY(members_mu_);
+
+  // Lock waiters by (name, lease): a grant calls only the RPCs it is for.
+  struct WaiterReg {
+    std::string name;
+    int64_t lease = 0;
+    LockWaiterFn fn;
   };
-  absl::Mutex notice_mu_;
-  std::map<uint64_t, std::unique_ptr<NoticeSlot>> notices_
-      ABSL_GUARDED_BY(notice_mu_);
+  absl::Mutex waiter_mu_;
+  uint64_t next_waiter_ ABSL_GUARDED_BY(waiter_mu_) = 0;
+  std::map<uint64_t, WaiterReg> waiters_ ABSL_GUARDED_BY(waiter_mu_);
+  std::multimap<std::pair<std::string, int64_t>, uint64_t> waiter_index_
+      ABSL_GUARDED_BY(waiter_mu_);
+  void DeliverLockNotice(const std::string& name, int64_t lease,
+                         const LockWaitResult& r);
 };
 
 }  // namespace berth::lockd

@@ -1,7 +1,13 @@
 // The gRPC services of berth-lockd, one class per service in lock.proto.
 // Each is a thin adapter: validate, propose or read through Core, answer.
 //
-// Thread safety: gRPC calls these from its thread pool; all state lives in
+// KV and Lock, the hot paths, use gRPC's callback API: a handler starts a
+// proposal or read barrier and returns; the Raft driver's completion
+// callback fills in the response and finishes the call (unary_call.h), so
+// no thread is parked per in-flight request. The other services still use
+// the sync API (one thread per call) and Core's blocking forms.
+//
+// Thread safety: gRPC calls these from its threads; all state lives in
 // Core (thread-safe). Each service borrows the Core, which must outlive it.
 #ifndef BERTH_LOCKSERVICE_LOCKD_SERVICES_H_
 #define BERTH_LOCKSERVICE_LOCKD_SERVICES_H_
@@ -11,21 +17,24 @@
 
 namespace berth::lockd {
 
-class KvService final : public lockpb::KV::Service {
+class KvService final : public lockpb::KV::CallbackService {
  public:
   explicit KvService(Core* core) : core_(core) {}
-  grpc::Status Range(grpc::ServerContext* ctx, const lockpb::RangeRequest* req,
-                     lockpb::RangeResponse* resp) override;
-  grpc::Status Put(grpc::ServerContext* ctx, const lockpb::PutRequest* req,
-                   lockpb::PutResponse* resp) override;
-  grpc::Status DeleteRange(grpc::ServerContext* ctx,
-                           const lockpb::DeleteRangeRequest* req,
-                           lockpb::DeleteRangeResponse* resp) override;
-  grpc::Status Txn(grpc::ServerContext* ctx, const lockpb::TxnRequest* req,
-                   lockpb::TxnResponse* resp) override;
-  grpc::Status Compact(grpc::ServerContext* ctx,
-                       const lockpb::CompactionRequest* req,
-                       lockpb::CompactionResponse* resp) override;
+  grpc::ServerUnaryReactor* Range(grpc::CallbackServerContext* ctx,
+                                  const lockpb::RangeRequest* req,
+                                  lockpb::RangeResponse* resp) override;
+  grpc::ServerUnaryReactor* Put(grpc::CallbackServerContext* ctx,
+                                const lockpb::PutRequest* req,
+                                lockpb::PutResponse* resp) override;
+  grpc::ServerUnaryReactor* DeleteRange(
+      grpc::CallbackServerContext* ctx, const lockpb::DeleteRangeRequest* req,
+      lockpb::DeleteRangeResponse* resp) override;
+  grpc::ServerUnaryReactor* Txn(grpc::CallbackServerContext* ctx,
+                                const lockpb::TxnRequest* req,
+                                lockpb::TxnResponse* resp) override;
+  grpc::ServerUnaryReactor* Compact(grpc::CallbackServerContext* ctx,
+                                    const lockpb::CompactionRequest* req,
+                                    lockpb::CompactionResponse* resp) override;
 
  private:
   Core* const core_;
@@ -68,32 +77,28 @@ class WatchService final : public lockpb::Watch::Service {
   WatchHub* const hub_;
 };
 
-class LockService final : public lockpb::Lock::Service {
+class LockService final : public lockpb::Lock::CallbackService {
  public:
   explicit LockService(Core* core) : core_(core) {}
-  grpc::Status Lock(grpc::ServerContext* ctx, const lockpb::LockRequest* req,
-                    lockpb::LockResponse* resp) override;
-  grpc::Status TryLock(grpc::ServerContext* ctx, const lockpb::LockRequest* req,
-                       lockpb::TryLockResponse* resp) override;
-  grpc::Status Unlock(grpc::ServerContext* ctx,
-                      const lockpb::UnlockRequest* req,
-                      lockpb::UnlockResponse* resp) override;
-  grpc::Status Holder(grpc::ServerContext* ctx,
-                      const lockpb::HolderRequest* req,
-                      lockpb::HolderResponse* resp) override;
-  grpc::Status CheckToken(grpc::ServerContext* ctx,
-                          const lockpb::CheckTokenRequest* req,
-                          lockpb::CheckTokenResponse* resp) override;
+  grpc::ServerUnaryReactor* Lock(grpc::CallbackServerContext* ctx,
+                                 const lockpb::LockRequest* req,
+                                 lockpb::LockResponse* resp) override;
+  grpc::ServerUnaryReactor* TryLock(grpc::CallbackServerContext* ctx,
+                                    const lockpb::LockRequest* req,
+                                    lockpb::TryLockResponse* resp) override;
+  grpc::ServerUnaryReactor* Unlock(grpc::CallbackServerContext* ctx,
+                                   const lockpb::UnlockRequest* req,
+                                   lockpb::UnlockResponse* resp) override;
+  grpc::ServerUnaryReactor* Holder(grpc::CallbackServerContext* ctx,
+                                   const lockpb::HolderRequest* req,
+                                   lockpb::HolderResponse* resp) override;
+  grpc::ServerUnaryReactor* CheckToken(
+      grpc::CallbackServerContext* ctx, const lockpb::CheckTokenRequest* req,
+      lockpb::CheckTokenResponse* resp) override;
 
  private:
   Core* const core_;
 };
-
-// Acquires `name` for `lease`, waiting in the server-side FIFO queue until
-// granted, dropped, or the deadline. Shared by Lock and Election.Campaign.
-absl::StatusOr<lockpb::LockAcquireResult> AcquireLock(
-    Core* core, grpc::ServerContext* ctx, const lockpb::LockAcquireCmd& acq,
-    absl::Time deadline);
 
 class ElectionService final : public lockpb::Election::Service {
  public:

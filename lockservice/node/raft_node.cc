@@ -2,52 +2,43 @@
 
 #include <cstring>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "lockservice/node/framing.h"
 
 namespace berth::node {
 namespace {
 
-// A caller blocked in Propose. It lives on the caller's stack; the driver
-// reaches it through `proposals_` only while holding mu_, and the caller
-// erases it before returning, so there is exactly one owner.
-//
-// Each waiter has its own CondVar: finishing one proposal wakes its caller
-// only. A shared one woke all N callers on every batch, and each woken
-// caller re-took mu_ while the driver needed it to apply the next entry.
-struct ProposalWaiter {
-  uint64_t request_id = 0;
+// A proposal between ProposeAsync and its completion. The driver reaches
+// it through `proposals_` only while holding mu_; whoever removes it from
+// there (apply, deadline, Cancel, leader change, Stop) runs `done`, so the
+// callback fires exactly once.
+struct PendingProposal {
   std::string framed;
-  bool submitted = false;
-  bool done = false;
-  absl::Status status;
-  std::string result;
-  absl::CondVar cv;
-
-  void Finish(absl::Status st) {
-    done = true;
-    status = std::move(st);
-    cv.Signal();
-  }
+  ProposeDone done;
+  absl::Time deadline;
+  bool submitted = false;     // handed to Raft...
+  uint64_t submitted_to = 0;  // ...while this replica knew this leader
 };
 
-struct ReadWaiter {
-  bool has_index = false;
-  uint64_t index = 0;
-  bool done = false;
-  absl::Status status;
-  absl::CondVar cv;
-
-  void Finish(absl::Status st) {
-    done = true;
-    status = std::move(st);
-    cv.Signal();
-  }
+struct PendingRead {
+  ReadDone done;
+  absl::Time deadline;
 };
+
+// Callbacks collected under mu_ and run after it is released: a callback
+// may call back into the node (ProposeAsync takes mu_).
+using Completions = std::vector<absl::AnyInvocable<void() &&>>;
+
+void RunCompletions(Completions& out) {
+  for (auto& f : out) std::move(f)();
+  out.clear();
+}
 
 class RaftNodeImpl : public RaftNode {
  public:
@@ -78,53 +69,112 @@ class RaftNodeImpl : public RaftNode {
   void Stop() override {
     {
       absl::MutexLock l(&mu_);
-      if (!thread_.joinable()) return;
       stopping_ = true;
     }
     work_cv_.SignalAll();
-    thread_.join();
-    absl::MutexLock l(&mu_);
-    FailAllLocked(absl::UnavailableError("replica is shutting down"));
+    // Never started, or stopped already: still fail whatever was queued.
+    if (thread_.joinable()) thread_.join();
+    Completions out;
+    {
+      absl::MutexLock l(&mu_);
+      FailAllLocked(absl::UnavailableError("replica is shutting down"), &out);
+    }
+    RunCompletions(out);
+  }
+
+  uint64_t ProposeAsync(std::string payload, absl::Time deadline,
+                        ProposeDone done) override {
+    Completions out;
+    uint64_t ticket;
+    {
+      absl::MutexLock l(&mu_);
+      ticket = NextTicketLocked();
+      if (stopping_) {
+        out.push_back([done = std::move(done)]() mutable {
+          std::move(done)(absl::UnavailableError("replica is shutting down"));
+        });
+      } else {
+        PendingProposal& p = proposals_[ticket];
+        p.framed = FrameProposal(ticket, payload);
+        p.done = std::move(done);
+        p.deadline = deadline;
+        if (deadline != absl::InfiniteFuture()) {
+          deadlines_.emplace(deadline, ticket);
+        }
+        new_proposals_.push_back(ticket);
+        work_cv_.Signal();
+      }
+    }
+    RunCompletions(out);
+    return ticket;
+  }
+
+  uint64_t ReadBarrierAsync(absl::Time deadline, ReadDone done) override {
+    Completions out;
+    uint64_t ticket;
+    {
+      absl::MutexLock l(&mu_);
+      ticket = NextTicketLocked();
+      if (stopping_) {
+        out.push_back([done = std::move(done)]() mutable {
+          std::move(done)(absl::UnavailableError("replica is shutting down"));
+        });
+      } else {
+        reads_[ticket] = PendingRead{std::move(done), deadline};
+        if (deadline != absl::InfiniteFuture()) {
+          deadlines_.emplace(deadline, ticket);
+        }
+        unassigned_reads_.push_back(ticket);
+        work_cv_.Signal();
+      }
+    }
+    RunCompletions(out);
+    return ticket;
+  }
+
+  void Cancel(uint64_t ticket, absl::Status why) override {
+    Completions out;
+    {
+      absl::MutexLock l(&mu_);
+      if (why.ok()) why = absl::CancelledError("cancelled");
+      // Stale ticket ids left in the driver's queues are skipped there.
+      CompleteProposalLocked(ticket, why, &out);
+      CompleteReadLocked(ticket, why, &out);
+    }
+    RunCompletions(out);
   }
 
   absl::StatusOr<std::string> Propose(std::string payload,
                                       absl::Time deadline) override {
-    ProposalWaiter w;
-    absl::MutexLock l(&mu_);
-    if (stopping_) return absl::UnavailableError("replica is shutting down");
-    w.request_id = (opts_.id << 48) | (++next_request_ & ((1ull << 48) - 1));
-    w.framed = FrameProposal(w.request_id, payload);
-    proposals_[w.request_id] = &w;
-    new_proposals_.push_back(&w);
-    work_cv_.Signal();
-    while (!w.done) {
-      if (w.cv.WaitWithDeadline(&mu_, deadline) && !w.done) break;
+    absl::Notification n;
+    absl::StatusOr<std::string> result;
+    uint64_t ticket = ProposeAsync(std::move(payload), deadline,
+                                   [&](absl::StatusOr<std::string> r) {
+                                     result = std::move(r);
+                                     n.Notify();
+                                   });
+    // The driver enforces the deadline, but it may be stuck in a long step
+    // (a snapshot); a blocked caller gives up on time regardless. Cancel
+    // either completes the proposal here or finds it already completing.
+    if (!n.WaitForNotificationWithDeadline(deadline)) {
+      Cancel(ticket, ProposalDeadlineError());
+      n.WaitForNotification();
     }
-    proposals_.erase(w.request_id);
-    if (!w.done) {
-      std::erase(new_proposals_, &w);
-      return absl::DeadlineExceededError(
-          "proposal not applied before the deadline; it may still commit");
-    }
-    if (!w.status.ok()) return w.status;
-    return std::move(w.result);
+    return result;
   }
 
   absl::Status ReadBarrier(absl::Time deadline) override {
-    ReadWaiter w;
-    absl::MutexLock l(&mu_);
-    if (stopping_) return absl::UnavailableError("replica is shutting down");
-    unassigned_reads_.push_back(&w);
-    work_cv_.Signal();
-    while (!w.done) {
-      if (w.cv.WaitWithDeadline(&mu_, deadline) && !w.done) break;
+    absl::Notification n;
+    absl::Status result;
+    uint64_t ticket = ReadBarrierAsync(deadline, [&](absl::Status st) {
+      result = std::move(st);
+      n.Notify();
+    });
+    if (!n.WaitForNotificationWithDeadline(deadline)) {
+      Cancel(ticket, ReadDeadlineError());
+      n.WaitForNotification();
     }
-    if (!w.done) {
-      RemoveReadWaiterLocked(&w);
-      return absl::DeadlineExceededError(
-          "linearizable read: no read index confirmed before the deadline");
-    }
-    return w.status;
+    return result;
   }
 
   absl::Status ProposeConfChange(const raftpb::ConfChange& cc,
@@ -232,26 +282,109 @@ class RaftNodeImpl : public RaftNode {
     return call.status;
   }
 
-  void RemoveReadWaiterLocked(ReadWaiter* w)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    std::erase(unassigned_reads_, w);
-    for (auto& [ctx, list] : reads_in_flight_) std::erase(list, w);
-    std::erase(indexed_reads_, w);
+  static absl::Status ProposalDeadlineError() {
+    return absl::DeadlineExceededError(
+        "proposal not applied before the deadline; it may still commit");
+  }
+  static absl::Status ReadDeadlineError() {
+    return absl::DeadlineExceededError(
+        "linearizable read: no read index confirmed before the deadline");
   }
 
-  void FailAllLocked(const absl::Status& st)
+  // Tickets name proposals and reads alike; a proposal's ticket is also its
+  // request id in the log, so the replica id in the top bits keeps it
+  // distinct from other replicas' proposals.
+  uint64_t NextTicketLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return (opts_.id << 48) | (++next_ticket_ & ((1ull << 48) - 1));
+  }
+
+  // Removes proposal `ticket`, if still pending, and queues its callback.
+  void CompleteProposalLocked(uint64_t ticket, absl::StatusOr<std::string> r,
+                              Completions* out)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    for (auto& [id, w] : proposals_) w->Finish(st);
-    auto fail = [&](ReadWaiter* r) { r->Finish(st); };
-    for (ReadWaiter* r : unassigned_reads_) fail(r);
-    for (auto& [ctx, list] : reads_in_flight_)
-      for (ReadWaiter* r : list) fail(r);
-    for (ReadWaiter* r : indexed_reads_) fail(r);
+    auto it = proposals_.find(ticket);
+    if (it == proposals_.end()) return;
+    deadlines_.erase({it->second.deadline, ticket});
+    out->push_back(
+        [done = std::move(it->second.done), r = std::move(r)]() mutable {
+          std::move(done)(std::move(r));
+        });
+    proposals_.erase(it);
+  }
+
+  void CompleteReadLocked(uint64_t ticket, absl::Status st, Completions* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto it = reads_.find(ticket);
+    if (it == reads_.end()) return;
+    deadlines_.erase({it->second.deadline, ticket});
+    out->push_back([done = std::move(it->second.done),
+                    st = std::move(st)]() mutable { std::move(done)(st); });
+    reads_.erase(it);
+  }
+
+  // Fails everything whose deadline has passed.
+  void ExpireLocked(absl::Time now, Completions* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+      const uint64_t ticket = deadlines_.begin()->second;
+      deadlines_.erase(deadlines_.begin());
+      if (proposals_.contains(ticket)) {
+        CompleteProposalLocked(ticket, ProposalDeadlineError(), out);
+      } else {
+        CompleteReadLocked(ticket, ReadDeadlineError(), out);
+      }
+    }
+  }
+
+  void FailAllLocked(const absl::Status& st, Completions* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    while (!proposals_.empty()) {
+      CompleteProposalLocked(proposals_.begin()->first, st, out);
+    }
+    while (!reads_.empty()) CompleteReadLocked(reads_.begin()->first, st, out);
     unassigned_reads_.clear();
     reads_in_flight_.clear();
     indexed_reads_.clear();
     new_proposals_.clear();
     done_cv_.SignalAll();
+  }
+
+  // The leader changed. Raft drops a leader's pending reads and unsent
+  // proposals when it steps down (Reset), so work whose leader is gone may
+  // never come back: fail it now with a retriable error rather than at its
+  // deadline. That is everything handed to Raft when this replica lost
+  // the lead, and, when another replica took over, whatever this one had
+  // forwarded to the old leader. A pre-vote round (lead unknown for a
+  // moment) fails nothing: the leader may still answer. Reads that already
+  // have an index complete normally once it is applied.
+  void FailOnLeaderChangeLocked(const raft::SoftState& was,
+                                const raft::SoftState& now, Completions* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const bool lost_lead =
+        was.role == raft::Role::kLeader && now.role != raft::Role::kLeader;
+    auto gone = [&](uint64_t asked) {
+      return lost_lead || (now.lead != 0 && now.lead != asked);
+    };
+    std::vector<uint64_t> failed;
+    for (auto& [ticket, p] : proposals_) {
+      if (p.submitted && gone(p.submitted_to)) failed.push_back(ticket);
+    }
+    const absl::Status st = absl::UnavailableError(absl::StrCat(
+        "leader changed (now ", now.lead,
+        ") while the request was pending; it may still commit, retry"));
+    for (uint64_t t : failed) CompleteProposalLocked(t, st, out);
+    if (!gone(was.lead)) return;
+    for (auto& [ctx, list] : reads_in_flight_) {
+      for (uint64_t t : list) {
+        CompleteReadLocked(
+            t,
+            absl::UnavailableError(
+                "linearizable read: leader changed before the read index "
+                "was confirmed; retry"),
+            out);
+      }
+    }
+    reads_in_flight_.clear();
   }
 
   void RefreshStatusLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -271,22 +404,32 @@ class RaftNodeImpl : public RaftNode {
     absl::Time next_tick = clock_->Monotonic() + opts_.tick_interval;
     while (true) {
       std::vector<raftpb::Message> inbox;
-      std::vector<ProposalWaiter*> props;
+      std::vector<uint64_t> props;
       bool issue_read = false;
       std::string read_ctx;
+      Completions out;
       {
         absl::MutexLock l(&mu_);
+        // Sleep until there is work, the next tick, or the earliest
+        // request deadline.
+        auto wait_for = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+          absl::Duration d = next_tick - clock_->Monotonic();
+          if (!deadlines_.empty()) {
+            d = std::min(d, deadlines_.begin()->first - clock_->Now());
+          }
+          return d;
+        };
         while (!stopping_ && inbox_.empty() && calls_.empty() &&
                unreachable_.empty() && new_proposals_.empty() &&
-               unassigned_reads_.empty() && clock_->Monotonic() < next_tick) {
-          work_cv_.WaitWithTimeout(&mu_, next_tick - clock_->Monotonic());
+               unassigned_reads_.empty() && wait_for() > absl::ZeroDuration()) {
+          work_cv_.WaitWithTimeout(&mu_, wait_for());
         }
         if (stopping_) return;
+        ExpireLocked(clock_->Now(), &out);
         inbox.swap(inbox_);
         for (uint64_t peer : unreachable_) raft_->ReportUnreachable(peer);
         unreachable_.clear();
         props.swap(new_proposals_);
-        for (ProposalWaiter* p : props) p->submitted = true;
         // Run queued calls under mu_: they only touch raft_ (driver-owned)
         // and their Call record, which the waiter reads under mu_.
         for (auto& [id, c] : calls_) c();
@@ -294,12 +437,17 @@ class RaftNodeImpl : public RaftNode {
         if (!unassigned_reads_.empty()) {
           // One ReadIndex round serves every reader that queued meanwhile.
           read_ctx = absl::StrCat(opts_.id, "/", ++next_read_);
-          reads_in_flight_[read_ctx] = std::move(unassigned_reads_);
+          std::vector<uint64_t>& list = reads_in_flight_[read_ctx];
+          for (uint64_t t : unassigned_reads_) {
+            if (reads_.contains(t)) list.push_back(t);
+          }
           unassigned_reads_.clear();
-          issue_read = true;
+          issue_read = !list.empty();
+          if (!issue_read) reads_in_flight_.erase(read_ctx);
         }
         done_cv_.SignalAll();
       }
+      RunCompletions(out);
       for (auto& m : inbox) {
         // Errors here are stale or foreign messages; Raft drops them.
         raft_->Step(m).IgnoreError();
@@ -323,39 +471,55 @@ class RaftNodeImpl : public RaftNode {
     }
   }
 
-  void SubmitProposals(const std::vector<ProposalWaiter*>& props) {
-    absl::MutexLock l(&mu_);
-    // Everything that queued during the last fsync goes to Raft as one
-    // MsgProp: one append, one MsgApp per follower, one fsync.
-    raftpb::Message m;
-    m.set_type(raftpb::MSG_PROP);
-    m.set_from(opts_.id);
-    std::vector<ProposalWaiter*> batch;
-    for (ProposalWaiter* p : props) {
-      // The caller may have given up (and erased itself) meanwhile.
-      if (!proposals_.contains(p->request_id)) continue;
-      m.add_entries()->set_data(p->framed);
-      batch.push_back(p);
-    }
-    if (batch.empty()) return;
-    absl::Status st = raft_->Step(m);
-    if (!st.ok()) {
-      for (ProposalWaiter* p : batch) {
-        p->Finish(absl::UnavailableError(
-            absl::StrCat("cannot propose: ", st.message())));
+  void SubmitProposals(const std::vector<uint64_t>& props) {
+    Completions out;
+    {
+      absl::MutexLock l(&mu_);
+      // Everything that queued during the last fsync goes to Raft as one
+      // MsgProp: one append, one MsgApp per follower, one fsync.
+      raftpb::Message m;
+      m.set_type(raftpb::MSG_PROP);
+      m.set_from(opts_.id);
+      std::vector<uint64_t> batch;
+      const uint64_t lead = raft_->GetStatus().soft_state.lead;
+      for (uint64_t t : props) {
+        // It may have been cancelled or timed out meanwhile.
+        auto it = proposals_.find(t);
+        if (it == proposals_.end()) continue;
+        it->second.submitted = true;
+        it->second.submitted_to = lead;
+        m.add_entries()->set_data(std::move(it->second.framed));
+        batch.push_back(t);
+      }
+      if (batch.empty()) return;
+      absl::Status st = raft_->Step(m);
+      if (!st.ok()) {
+        for (uint64_t t : batch) {
+          CompleteProposalLocked(t,
+                                 absl::UnavailableError(absl::StrCat(
+                                     "cannot propose: ", st.message())),
+                                 &out);
+        }
       }
     }
+    RunCompletions(out);
   }
 
   void FailReads(const std::string& ctx, const absl::Status& st) {
-    absl::MutexLock l(&mu_);
-    auto it = reads_in_flight_.find(ctx);
-    if (it == reads_in_flight_.end()) return;
-    for (ReadWaiter* r : it->second) {
-      r->Finish(absl::UnavailableError(
-          absl::StrCat("linearizable read: ", st.message())));
+    Completions out;
+    {
+      absl::MutexLock l(&mu_);
+      auto it = reads_in_flight_.find(ctx);
+      if (it == reads_in_flight_.end()) return;
+      for (uint64_t t : it->second) {
+        CompleteReadLocked(t,
+                           absl::UnavailableError(absl::StrCat(
+                               "linearizable read: ", st.message())),
+                           &out);
+      }
+      reads_in_flight_.erase(it);
     }
-    reads_in_flight_.erase(it);
+    RunCompletions(out);
   }
 
   void DrainReady() {
@@ -409,12 +573,18 @@ class RaftNodeImpl : public RaftNode {
           // did. Stop participating; the operator sees why in the log.
           fprintf(stderr, "raft node %lu: persisting Ready failed: %s\n",
                   opts_.id, std::string(st.message()).c_str());
-          absl::MutexLock l(&mu_);
-          stopping_ = true;
-          FailAllLocked(absl::InternalError(absl::StrCat(
-              "replica storage failed (the request may still commit through "
-              "the other replicas): ",
-              st.message())));
+          Completions out;
+          {
+            absl::MutexLock l(&mu_);
+            stopping_ = true;
+            FailAllLocked(
+                absl::InternalError(absl::StrCat(
+                    "replica storage failed (the request may still commit "
+                    "through the other replicas): ",
+                    st.message())),
+                &out);
+          }
+          RunCompletions(out);
           return;
         }
         if (hs != nullptr) saved_hard_state_ = *hs;
@@ -439,11 +609,17 @@ class RaftNodeImpl : public RaftNode {
       MaybeSnapshot();
       std::function<void(uint64_t, uint64_t)> cb;
       uint64_t lead = 0, term = 0;
+      Completions out;
       {
         absl::MutexLock l(&mu_);
         uint64_t old_lead = status_.leader;
         RefreshStatusLocked();
-        ReleaseIndexedReadsLocked();
+        ReleaseIndexedReadsLocked(&out);
+        // After this Ready's committed entries were applied (and answered).
+        if (soft.has_value()) {
+          FailOnLeaderChangeLocked(prev_soft_, *soft, &out);
+          prev_soft_ = *soft;
+        }
         if (soft.has_value() && soft->lead != old_lead) {
           cb = on_leader_change_;
           lead = status_.leader;
@@ -451,6 +627,7 @@ class RaftNodeImpl : public RaftNode {
         }
         done_cv_.SignalAll();
       }
+      RunCompletions(out);
       if (cb) cb(lead, term);
     }
   }
@@ -487,15 +664,16 @@ class RaftNodeImpl : public RaftNode {
       }
     }
     sm_->EndApplyBatch();
-    absl::MutexLock l(&mu_);
-    applied_ = entries[to - 1].index();
-    for (auto& [request_id, result] : results) {
-      auto it = proposals_.find(request_id);
-      if (it == proposals_.end()) continue;
-      it->second->result = std::move(result);
-      it->second->Finish(absl::OkStatus());
+    Completions out;
+    {
+      absl::MutexLock l(&mu_);
+      applied_ = entries[to - 1].index();
+      for (auto& [request_id, result] : results) {
+        CompleteProposalLocked(request_id, std::move(result), &out);
+      }
+      ReleaseIndexedReadsLocked(&out);
     }
-    ReleaseIndexedReadsLocked();
+    RunCompletions(out);
   }
 
   void HandleReadStates(const std::vector<raft::ReadState>& states) {
@@ -504,19 +682,19 @@ class RaftNodeImpl : public RaftNode {
     for (const raft::ReadState& rs : states) {
       auto it = reads_in_flight_.find(rs.request_ctx);
       if (it == reads_in_flight_.end()) continue;
-      for (ReadWaiter* r : it->second) {
-        r->has_index = true;
-        r->index = rs.index;
-        indexed_reads_.push_back(r);
+      for (uint64_t t : it->second) {
+        if (reads_.contains(t)) indexed_reads_.emplace_back(rs.index, t);
       }
       reads_in_flight_.erase(it);
     }
   }
 
-  void ReleaseIndexedReadsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    std::erase_if(indexed_reads_, [&](ReadWaiter* r) {
-      if (r->index > applied_) return false;
-      r->Finish(absl::OkStatus());
+  void ReleaseIndexedReadsLocked(Completions* out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    std::erase_if(indexed_reads_, [&](const std::pair<uint64_t, uint64_t>& r) {
+      if (!reads_.contains(r.second)) return true;  // cancelled or expired
+      if (r.first > applied_) return false;
+      CompleteReadLocked(r.second, absl::OkStatus(), out);
       return true;
     });
   }
@@ -571,6 +749,7 @@ class RaftNodeImpl : public RaftNode {
   std::unique_ptr<raft::Raft> raft_;
   uint64_t last_snapshot_index_ = 0;    // driver thread only
   bool leader_ = false;                 // driver thread only
+  raft::SoftState prev_soft_;           // driver thread only
   raftpb::HardState saved_hard_state_;  // driver thread only
 
   absl::Mutex mu_;
@@ -578,19 +757,26 @@ class RaftNodeImpl : public RaftNode {
   absl::CondVar done_cv_;  // wakes waiting callers
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
-  uint64_t next_request_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t next_ticket_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t next_read_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t applied_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<raftpb::Message> inbox_ ABSL_GUARDED_BY(mu_);
   std::vector<uint64_t> unreachable_ ABSL_GUARDED_BY(mu_);
   uint64_t next_call_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<uint64_t, std::function<void()>> calls_ ABSL_GUARDED_BY(mu_);
-  std::map<uint64_t, ProposalWaiter*> proposals_ ABSL_GUARDED_BY(mu_);
-  std::vector<ProposalWaiter*> new_proposals_ ABSL_GUARDED_BY(mu_);
-  std::vector<ReadWaiter*> unassigned_reads_ ABSL_GUARDED_BY(mu_);
-  std::map<std::string, std::vector<ReadWaiter*>> reads_in_flight_
+  // Pending proposals and reads by ticket. The queues below hold tickets
+  // and skip those that completed meanwhile (cancelled, expired).
+  std::map<uint64_t, PendingProposal> proposals_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint64_t> new_proposals_ ABSL_GUARDED_BY(mu_);
+  std::map<uint64_t, PendingRead> reads_ ABSL_GUARDED_BY(mu_);
+  std::vector<uint64_t> unassigned_reads_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::vector<uint64_t>> reads_in_flight_
       ABSL_GUARDED_BY(mu_);
-  std::vector<ReadWaiter*> indexed_reads_ ABSL_GUARDED_BY(mu_);
+  // (read index, ticket) once the ReadIndex round confirmed.
+  std::vector<std::pair<uint64_t, uint64_t>> indexed_reads_
+      ABSL_GUARDED_BY(mu_);
+  // Every pending proposal and read with a finite deadline.
+  std::set<std::pair<absl::Time, uint64_t>> deadlines_ ABSL_GUARDED_BY(mu_);
   NodeStatus status_ ABSL_GUARDED_BY(mu_);
   std::function<void(uint64_t, uint64_t)> on_leader_change_
       ABSL_GUARDED_BY(mu_);

@@ -7,8 +7,10 @@
 // arrive while a batch is being fsynced pile up and go out together in the
 // next batch, which is what makes one fsync serve many clients.
 //
-// Other threads talk to the node only through its public methods, which
-// enqueue work and wait for the driver to finish it.
+// Other threads talk to the node only through its public methods. The
+// asynchronous ones (ProposeAsync, ReadBarrierAsync) enqueue work and return;
+// the driver completes it through the callback it was handed, so no thread
+// is parked per in-flight request. The blocking ones wrap them.
 //
 // Thread safety: all public methods are thread-safe. Ownership: storage,
 // state machine, transport and clock are borrowed and must outlive the node.
@@ -22,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -66,6 +69,11 @@ class Transport {
   virtual void RemovePeer(uint64_t id) = 0;
 };
 
+// Completions of ProposeAsync and ReadBarrierAsync. See ProposeAsync for
+// when and on which thread they run.
+using ProposeDone = absl::AnyInvocable<void(absl::StatusOr<std::string>) &&>;
+using ReadDone = absl::AnyInvocable<void(absl::Status) &&>;
+
 struct NodeOptions {
   uint64_t id = 0;
   absl::Duration tick_interval = absl::Milliseconds(50);
@@ -103,15 +111,35 @@ class RaftNode {
   // Stops the driver thread; pending callers get Unavailable.
   virtual void Stop() = 0;
 
-  // Replicates `payload` and waits until this replica applied it. Returns
-  // the state machine's result, Unavailable("no leader ...") when no leader
-  // is known, or DeadlineExceeded when the outcome is unknown (the entry may
-  // still commit later).
+  // Replicates `payload` and calls `done` exactly once, with:
+  //  * the state machine's result, once this replica applied the entry;
+  //  * Unavailable when Raft refuses it (no leader known), when the leader
+  //    this replica knew changes while it is pending, or on Stop (the entry
+  //    may still commit: the outcome is unknown, the caller may retry);
+  //  * DeadlineExceeded at `deadline` (outcome unknown);
+  //  * the status passed to Cancel(ticket, ...).
+  // `done` runs on the driver thread, or inline on the thread that calls
+  // Cancel or Stop (or ProposeAsync itself, on a stopped replica). It must
+  // be quick and must not call the blocking methods below; it may call the
+  // asynchronous ones. Returns the ticket that Cancel takes.
+  virtual uint64_t ProposeAsync(std::string payload, absl::Time deadline,
+                                ProposeDone done) = 0;
+
+  // Linearizable read barrier (ReadIndex): calls `done` exactly once, with
+  // OK once this replica has applied everything committed before the call
+  // began, or with why not (as ProposeAsync; one ReadIndex round serves
+  // every read queued meanwhile).
+  virtual uint64_t ReadBarrierAsync(absl::Time deadline, ReadDone done) = 0;
+
+  // Completes the pending proposal or read `ticket` now with `why`; a no-op
+  // if it already completed. A cancelled proposal may still commit.
+  virtual void Cancel(uint64_t ticket, absl::Status why) = 0;
+
+  // Blocking forms of the two above, for callers that own a thread anyway.
+  // Propose returns the state machine's result or the status `done` would
+  // get; ReadBarrier returns once the barrier passed.
   virtual absl::StatusOr<std::string> Propose(std::string payload,
                                               absl::Time deadline) = 0;
-
-  // Linearizable read barrier (ReadIndex): returns once this replica has
-  // applied everything committed before the call began.
   virtual absl::Status ReadBarrier(absl::Time deadline) = 0;
 
   virtual absl::Status ProposeConfChange(const raftpb::ConfChange& cc,

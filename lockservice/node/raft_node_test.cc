@@ -204,7 +204,7 @@ struct Replica {
 class RaftNodeTest : public ::testing::Test {
  protected:
   void StartCluster(int n, uint64_t snapshot_every = 0,
-                    Journal* journal = nullptr) {
+                    Journal* journal = nullptr, bool start = true) {
     std::vector<uint64_t> ids;
     for (int i = 1; i <= n; ++i) ids.push_back(i);
     for (uint64_t id : ids) {
@@ -231,6 +231,7 @@ class RaftNodeTest : public ::testing::Test {
       net_.Register(id, r.node.get());
       replicas_[id] = std::move(r);
     }
+    if (!start) return;
     for (auto& [id, r] : replicas_) r.node->Start();
   }
 
@@ -425,6 +426,159 @@ TEST_F(RaftNodeTest, CommitOnlyReadiesAreNotPersisted) {
                             return e.rfind("hs-only", 0) == 0;
                           }),
             0);
+}
+
+// Counts the calls of one completion callback and keeps the last status;
+// tests wait on it with a deadline (a condition wait, not a sleep).
+class Probe {
+ public:
+  ProposeDone OnPropose() {
+    return [this](absl::StatusOr<std::string> r) {
+      absl::MutexLock l(&mu_);
+      ++calls_;
+      status_ = r.status();
+      if (r.ok()) value_ = *r;
+    };
+  }
+  ReadDone OnRead() {
+    return [this](absl::Status st) {
+      absl::MutexLock l(&mu_);
+      ++calls_;
+      status_ = st;
+    };
+  }
+  bool AwaitCalled(absl::Duration timeout) {
+    absl::MutexLock l(&mu_);
+    auto called = [this]()
+                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return calls_ > 0; };
+    return mu_.AwaitWithTimeout(absl::Condition(&called), timeout);
+  }
+  int calls() {
+    absl::MutexLock l(&mu_);
+    return calls_;
+  }
+  absl::Status status() {
+    absl::MutexLock l(&mu_);
+    return status_;
+  }
+  std::string value() {
+    absl::MutexLock l(&mu_);
+    return value_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  int calls_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status status_ ABSL_GUARDED_BY(mu_);
+  std::string value_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST_F(RaftNodeTest, AsyncProposalCompletesExactlyOnceWhenApplied) {
+  StartCluster(3);
+  uint64_t leader = AwaitLeader();
+  ASSERT_NE(leader, 0u);
+  Probe p;
+  replicas_[leader].node->ProposeAsync("async", absl::InfiniteFuture(),
+                                       p.OnPropose());
+  ASSERT_TRUE(p.AwaitCalled(absl::Seconds(20)));
+  ASSERT_TRUE(p.status().ok()) << p.status();
+  EXPECT_NE(p.value().find(":async"), std::string::npos) << p.value();
+  // Nothing completes it a second time: not more traffic, not Stop.
+  ASSERT_TRUE(replicas_[leader]
+                  .node->Propose("more", absl::Now() + absl::Seconds(10))
+                  .ok());
+  replicas_[leader].node->Stop();
+  EXPECT_EQ(p.calls(), 1);
+}
+
+TEST_F(RaftNodeTest, PendingProposalFailsRetriablyWhenItsLeaderStepsDown) {
+  StartCluster(3);
+  uint64_t leader = AwaitLeader();
+  ASSERT_NE(leader, 0u);
+  net_.SetDown(leader, true);
+  // No deadline: only the loss of leadership can end this proposal (it can
+  // never commit, the other two elect a leader without it).
+  Probe p;
+  replicas_[leader].node->ProposeAsync("orphan", absl::InfiniteFuture(),
+                                       p.OnPropose());
+  ASSERT_NE(AwaitLeader(leader), 0u);
+  // Check-quorum deposes the isolated leader; healing the network would
+  // too (it sees the higher term). Either way the proposal fails promptly.
+  net_.SetDown(leader, false);
+  ASSERT_TRUE(p.AwaitCalled(absl::Seconds(20)));
+  EXPECT_TRUE(absl::IsUnavailable(p.status())) << p.status();
+  replicas_[leader].node->Stop();
+  EXPECT_EQ(p.calls(), 1);
+}
+
+TEST_F(RaftNodeTest, StopCompletesPendingWorkOnceAndLaterCallsInline) {
+  StartCluster(3, 0, nullptr, /*start=*/false);
+  RaftNode* node = replicas_[1].node.get();
+  Probe prop, read;
+  node->ProposeAsync("queued", absl::InfiniteFuture(), prop.OnPropose());
+  node->ReadBarrierAsync(absl::InfiniteFuture(), read.OnRead());
+  EXPECT_EQ(prop.calls(), 0);
+  node->Stop();
+  EXPECT_EQ(prop.calls(), 1);
+  EXPECT_EQ(read.calls(), 1);
+  EXPECT_TRUE(absl::IsUnavailable(prop.status())) << prop.status();
+  EXPECT_TRUE(absl::IsUnavailable(read.status())) << read.status();
+  // After Stop the callback runs inline, before ProposeAsync returns.
+  Probe late;
+  node->ProposeAsync("late", absl::InfiniteFuture(), late.OnPropose());
+  EXPECT_EQ(late.calls(), 1);
+  EXPECT_EQ(late.status().message(), "replica is shutting down");
+  node->Stop();
+  EXPECT_EQ(prop.calls(), 1);
+  EXPECT_EQ(read.calls(), 1);
+}
+
+TEST_F(RaftNodeTest, CancelCompletesAPendingProposalOrReadExactlyOnce) {
+  // Not started: nothing but Cancel (and later Stop) can complete them.
+  StartCluster(3, 0, nullptr, /*start=*/false);
+  RaftNode* node = replicas_[1].node.get();
+  Probe prop, read, other;
+  uint64_t pt =
+      node->ProposeAsync("gone", absl::InfiniteFuture(), prop.OnPropose());
+  uint64_t rt = node->ReadBarrierAsync(absl::InfiniteFuture(), read.OnRead());
+  node->ProposeAsync("stays", absl::InfiniteFuture(), other.OnPropose());
+  EXPECT_NE(pt, rt);
+  node->Cancel(pt, absl::CancelledError("client went away"));
+  node->Cancel(rt, absl::CancelledError("client went away"));
+  EXPECT_EQ(prop.calls(), 1);
+  EXPECT_EQ(read.calls(), 1);
+  EXPECT_TRUE(absl::IsCancelled(prop.status())) << prop.status();
+  EXPECT_TRUE(absl::IsCancelled(read.status())) << read.status();
+  EXPECT_EQ(other.calls(), 0);  // only the cancelled tickets
+  node->Cancel(pt, absl::CancelledError("again"));
+  node->Stop();
+  EXPECT_EQ(prop.calls(), 1);
+  EXPECT_EQ(read.calls(), 1);
+  EXPECT_EQ(other.calls(), 1);
+}
+
+TEST_F(RaftNodeTest, CancelledProposalIsNotAnsweredWhenItCommitsLater) {
+  StartCluster(3);
+  uint64_t leader = AwaitLeader();
+  ASSERT_NE(leader, 0u);
+  for (auto& [id, r] : replicas_) {
+    if (id != leader) net_.SetDown(id, true);
+  }
+  Probe p;
+  uint64_t t = replicas_[leader].node->ProposeAsync(
+      "maybe", absl::InfiniteFuture(), p.OnPropose());
+  replicas_[leader].node->Cancel(t, absl::CancelledError("client went away"));
+  ASSERT_EQ(p.calls(), 1);
+  // Whatever happens to the entry afterwards, the callback stays fired once.
+  for (auto& [id, r] : replicas_) net_.SetDown(id, false);
+  uint64_t now_leader = AwaitLeader();
+  ASSERT_NE(now_leader, 0u);
+  ASSERT_TRUE(replicas_[now_leader]
+                  .node->Propose("after", absl::Now() + absl::Seconds(10))
+                  .ok());
+  EXPECT_EQ(p.calls(), 1);
+  EXPECT_TRUE(absl::IsCancelled(p.status()) || absl::IsUnavailable(p.status()))
+      << p.status();
 }
 
 }  // namespace

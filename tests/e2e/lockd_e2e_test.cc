@@ -3,6 +3,7 @@
 // point at the server, not at the client library.
 #include <map>
 #include <string>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -275,6 +276,106 @@ TEST(LockdE2E, ExpiredSessionReleasesLockAfterTtlPlusLockDelay) {
   auto r = Get(c, leader, "/eph/key");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->kvs_size(), 0) << "ephemeral key outlived its lease";
+}
+
+grpc::Status LockCall(RawClient& rc, const std::string& name, int64_t lease,
+                      int64_t timeout_ms, absl::Duration client_deadline,
+                      lockpb::LockResponse* resp) {
+  return rc.OnLeader([&](grpc::Channel* ch, grpc::ClientContext* ctx) {
+    ctx->set_deadline(absl::ToChronoTime(absl::Now() + client_deadline));
+    lockpb::LockRequest req;
+    req.set_name(name);
+    req.set_lease(lease);
+    req.set_timeout_ms(timeout_ms);
+    return lockpb::Lock::NewStub(
+               std::shared_ptr<grpc::Channel>(ch, [](auto*) {}))
+        ->Lock(ctx, req, resp);
+  });
+}
+
+absl::StatusOr<lockpb::HolderResponse> Holder(RawClient& rc,
+                                              const std::string& name) {
+  lockpb::HolderResponse resp;
+  grpc::Status st =
+      rc.OnLeader([&](grpc::Channel* ch, grpc::ClientContext* ctx) {
+        lockpb::HolderRequest req;
+        req.set_name(name);
+        return lockpb::Lock::NewStub(
+                   std::shared_ptr<grpc::Channel>(ch, [](auto*) {}))
+            ->Holder(ctx, req, &resp);
+      });
+  if (!st.ok()) return absl::UnavailableError(st.error_message());
+  return resp;
+}
+
+// The Lock RPC waits in the server's queue without a thread of its own
+// (lockservice/lockd/lock_acquisition.h). A wait that times out, and one
+// whose client hangs up, must each leave the queue, so the lock goes to
+// the next live waiter and to nobody else.
+TEST(LockdE2E, QueuedLockCallsLeaveTheQueueOnTimeoutAndOnHangUp) {
+  LockdCluster c(3);
+  ASSERT_TRUE(c.StartAll().ok());
+  ASSERT_NE(c.AwaitLeader(), 0u);
+  RawClient rc(&c);
+  const std::string name = "/locks/queue";
+  int64_t holder = GrantLease(rc, 60);
+  ASSERT_NE(holder, 0);
+  lockpb::LockResponse held;
+  ASSERT_TRUE(LockCall(rc, name, holder, 0, absl::Seconds(5), &held).ok());
+
+  // A server-side timeout: answered with DEADLINE_EXCEEDED by the server.
+  int64_t patient = GrantLease(rc, 60);
+  lockpb::LockResponse r1;
+  grpc::Status st = LockCall(rc, name, patient, 300, absl::Seconds(10), &r1);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
+      << st.error_message();
+  EXPECT_NE(st.error_message().find("timed out waiting for lock"),
+            std::string::npos)
+      << st.error_message();
+
+  // A client that gives up (its own deadline, no server timeout).
+  int64_t quitter = GrantLease(rc, 60);
+  lockpb::LockResponse r2;
+  st = LockCall(rc, name, quitter, 0, absl::Milliseconds(300), &r2);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
+      << st.error_message();
+
+  // Both left the queue: only the holder remains.
+  bool drained = WaitFor(
+      [&] {
+        auto h = Holder(rc, name);
+        return h.ok() && h->waiters() == 0;
+      },
+      absl::Seconds(10));
+  EXPECT_TRUE(drained) << "a gone waiter is still queued";
+
+  // A live waiter gets the lock when the holder lets go.
+  int64_t next = GrantLease(rc, 60);
+  lockpb::LockResponse r3;
+  grpc::Status waited;
+  std::thread waiter(
+      [&] { waited = LockCall(rc, name, next, 0, absl::Seconds(30), &r3); });
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto h = Holder(rc, name);
+        return h.ok() && h->waiters() == 1;
+      },
+      absl::Seconds(10)));
+  ASSERT_TRUE(rc.OnLeader([&](grpc::Channel* ch, grpc::ClientContext* ctx) {
+                  lockpb::UnlockRequest req;
+                  req.set_name(name);
+                  req.set_token(held.token());
+                  lockpb::UnlockResponse resp;
+                  return lockpb::Lock::NewStub(
+                             std::shared_ptr<grpc::Channel>(ch, [](auto*) {}))
+                      ->Unlock(ctx, req, &resp);
+                }).ok());
+  waiter.join();
+  ASSERT_TRUE(waited.ok()) << waited.error_message();
+  EXPECT_GT(r3.token(), held.token());
+  auto h = Holder(rc, name);
+  ASSERT_TRUE(h.ok());
+  EXPECT_EQ(h->lease(), next);
 }
 
 // Keepalives are renewed in the leader's memory and only checkpointed into
