@@ -1,7 +1,23 @@
 #!/usr/bin/env bash
 # Installs every Debian package that building and testing berth needs.
 # Idempotent: re-running it installs only what is missing.
+#
+#   scripts/setup.sh            the build, test and bench packages
+#   scripts/setup.sh --slurm    also Slurm and munge, for scripts/bench-slurm.sh
+#                               only (same as BERTH_SETUP_SLURM=1); CI never
+#                               asks for them. Their daemons are not started:
+#                               bench-slurm.sh runs its own, in a private
+#                               network namespace, and stops them.
 set -euo pipefail
+
+WITH_SLURM=${BERTH_SETUP_SLURM:-0}
+for arg in "$@"; do
+  case "$arg" in
+    --slurm) WITH_SLURM=1 ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "setup.sh: unknown argument \"$arg\" (try --help)" >&2; exit 2 ;;
+  esac
+done
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git ccache
@@ -17,6 +33,9 @@ PACKAGES=(
   # system service; the script starts its own instances on 127.0.0.1.
   etcd-server etcd-client zookeeper libzookeeper-mt-dev jq
 )
+if [[ $WITH_SLURM == 1 ]]; then
+  PACKAGES+=(slurmctld slurmd slurm-client munge)
+fi
 
 if [[ $(id -u) -ne 0 ]]; then
   echo "setup.sh: must run as root to install packages" >&2
@@ -37,6 +56,16 @@ fi
 
 echo "setup.sh: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# No package may start its daemon (munged, slurmctld, slurmd, etcd) through
+# invoke-rc.d while it is installed: a policy-rc.d that says no, unless the
+# machine already has one.
+own_policy=0
+if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+  chmod +x /usr/sbin/policy-rc.d
+  own_policy=1
+fi
+trap 'if [[ $own_policy == 1 ]]; then rm -f /usr/sbin/policy-rc.d; fi' EXIT
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
 
@@ -44,4 +73,10 @@ apt-get install -y -qq --no-install-recommends "${missing[@]}"
 # would start a default etcd on 127.0.0.1:2379. Nothing here needs it.
 if [[ -d /run/systemd/system ]] && systemctl is-enabled etcd.service >/dev/null 2>&1; then
   systemctl disable --now etcd.service >/dev/null 2>&1 || true
+fi
+# The same for Slurm's and munge's units.
+if [[ $WITH_SLURM == 1 && -d /run/systemd/system ]]; then
+  for unit in munge slurmctld slurmd; do
+    systemctl disable --now "$unit.service" >/dev/null 2>&1 || true
+  done
 fi

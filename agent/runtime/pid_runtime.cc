@@ -68,6 +68,9 @@ absl::StatusOr<TaskRecord> PidRuntime::AddChild(std::unique_ptr<Task> task) {
   task->record.start_ticks = *ticks;
   task->pidfd = std::move(*fd);
   TaskRecord record = task->record;
+  if (notifier_ != nullptr) {
+    notifier_->Watch(record.alloc_id, task->pidfd.get()).IgnoreError();
+  }
   tasks_[record.alloc_id] = std::move(task);
   return record;
 }
@@ -184,6 +187,7 @@ absl::Status PidRuntime::Cleanup(const std::string& id) {
   absl::StatusOr<Task*> t = Find(id);
   if (!t.ok()) return t.status();
   if (absl::Status s = Release(**t); !s.ok()) return s;
+  if (notifier_ != nullptr) notifier_->Unwatch(id);
   tasks_.erase(id);
   return absl::OkStatus();
 }
@@ -209,7 +213,34 @@ absl::Status PidRuntime::Adopt(const TaskRecord& record) {
   }
   if (absl::Status s = AdoptResources(*task); !s.ok()) return s;
   Reap(*task);
+  if (notifier_ != nullptr && task->pidfd.valid()) {
+    notifier_->Watch(record.alloc_id, task->pidfd.get()).IgnoreError();
+  }
   tasks_[record.alloc_id] = std::move(task);
+  return absl::OkStatus();
+}
+
+absl::Status PidRuntime::SetExitListener(
+    std::function<void(const std::string& id)> listener) {
+  std::unique_ptr<ExitNotifier> fresh;
+  if (listener) {
+    absl::StatusOr<std::unique_ptr<ExitNotifier>> n =
+        ExitNotifier::Create(std::move(listener));
+    if (!n.ok()) return n.status();
+    fresh = std::move(*n);
+  }
+  std::unique_ptr<ExitNotifier> old;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    old = std::move(notifier_);
+    notifier_ = std::move(fresh);
+    for (auto& [id, task] : tasks_) {
+      if (notifier_ == nullptr || task->exit.has_value()) continue;
+      if (!task->pidfd.valid()) continue;
+      notifier_->Watch(id, task->pidfd.get()).IgnoreError();
+    }
+  }
+  old.reset();  // joins its thread outside our lock
   return absl::OkStatus();
 }
 

@@ -18,6 +18,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "agent/runtime/cgroup.h"
+#include "agent/runtime/exit_notifier.h"
 #include "agent/runtime/proc.h"
 #include "agent/runtime/runtime.h"
 #include "common/clock.h"
@@ -38,6 +39,8 @@ class PidRuntime : public Runtime {
                                   absl::Duration grace) override;
   absl::Status Cleanup(const std::string& id) override;
   absl::Status Adopt(const TaskRecord& record) override;
+  absl::Status SetExitListener(
+      std::function<void(const std::string& id)> listener) override;
 
  protected:
   struct Task {
@@ -76,6 +79,8 @@ class PidRuntime : public Runtime {
   Clock* const clock_;
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<Task>> tasks_ ABSL_GUARDED_BY(mu_);
+  // Watches the pidfd of every live task while a listener is set.
+  std::unique_ptr<ExitNotifier> notifier_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace berth::agent

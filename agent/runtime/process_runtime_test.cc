@@ -3,9 +3,13 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <string>
 #include <thread>
+#include <vector>
 
+#include "absl/synchronization/mutex.h"
 #include "agent/runtime/test_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -163,6 +167,40 @@ TEST_F(ProcessRuntimeTest, FreshRuntimeAdoptsARunningTask) {
   ASSERT_TRUE(restarted->Adopt(stale).ok());
   EXPECT_TRUE((*restarted->Poll("stale")).has_value());
   EXPECT_TRUE(absl::IsAlreadyExists(restarted->Adopt(*rec)));
+}
+
+// The agent reacts to exits through the listener instead of polling.
+TEST_F(ProcessRuntimeTest, ExitListenerHearsChildAndAdoptedTaskExits) {
+  absl::Mutex mu;
+  std::vector<std::string> heard;
+  auto listen = [&](const std::string& id) {
+    absl::MutexLock l(&mu);
+    heard.push_back(id);
+  };
+  auto heard_of = [&](const std::string& id) {
+    absl::MutexLock l(&mu);
+    auto has = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+      return std::find(heard.begin(), heard.end(), id) != heard.end();
+    };
+    return mu.AwaitWithTimeout(absl::Condition(&has), kDeadline);
+  };
+  ASSERT_TRUE(rt_->SetExitListener(listen).ok());
+  // A child that exits on its own, with nobody waiting on it.
+  ASSERT_TRUE(rt_->Launch(Spec("quick", {"sh", "-c", "exit 4"})).ok());
+  EXPECT_TRUE(heard_of("quick"));
+  EXPECT_EQ(**rt_->Poll("quick"), ExitStatus::Exited(4));
+  // A task adopted by a fresh runtime (not its child) is heard too.
+  absl::StatusOr<TaskRecord> rec = rt_->Launch(Spec("long", {"sleep", "100"}));
+  ASSERT_TRUE(rec.ok());
+  auto restarted = ProcessRuntime::Create();
+  ASSERT_TRUE(restarted->SetExitListener(listen).ok());
+  ASSERT_TRUE(restarted->Adopt(*rec).ok());
+  ASSERT_EQ(kill(rec->pid, SIGKILL), 0);
+  EXPECT_TRUE(heard_of("long"));
+  // An empty listener stops the notifications.
+  ASSERT_TRUE(restarted->SetExitListener(nullptr).ok());
+  ASSERT_TRUE(rt_->Cleanup("long").ok());
+  ASSERT_TRUE(rt_->Cleanup("quick").ok());
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -138,6 +139,15 @@ class Runtime {
   // Takes over a task launched by an earlier instance (agent restart). If
   // the process is gone, the task is adopted as already exited.
   virtual absl::Status Adopt(const TaskRecord& record) = 0;
+
+  // Calls `listener(id)` soon after task `id`'s main process exits (on a
+  // runtime thread, with no runtime lock held), so that the caller can Poll
+  // at once instead of on a timer. It may be called more than once per
+  // task. Replaces an earlier listener; an empty one stops notifications,
+  // and once that call returns no listener call is running. Tasks launched
+  // or adopted before the first listener was set are watched from then on.
+  virtual absl::Status SetExitListener(
+      std::function<void(const std::string& id)> listener) = 0;
 
   // Parts of `spec` this runtime accepts but cannot enforce, one sentence
   // each ("memory limit is not enforced by the process runtime").

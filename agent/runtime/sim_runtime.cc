@@ -14,15 +14,25 @@ absl::Status NoTask(const std::string& id) {
 }  // namespace
 
 absl::Status SimMachine::Finish(const std::string& id, ExitStatus status) {
-  std::lock_guard<std::mutex> l(mu_);
-  auto it = procs_.find(id);
-  if (it == procs_.end()) return NoTask(id);
-  if (it->second.exit.has_value()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "task ", id, " has already ", it->second.exit->ToString()));
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = procs_.find(id);
+    if (it == procs_.end()) return NoTask(id);
+    if (it->second.exit.has_value()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "task ", id, " has already ", it->second.exit->ToString()));
+    }
+    it->second.exit = std::move(status);
   }
-  it->second.exit = std::move(status);
+  std::lock_guard<std::mutex> l(listener_mu_);
+  if (listener_) listener_(id);
   return absl::OkStatus();
+}
+
+void SimMachine::SetExitListener(
+    std::function<void(const std::string&)> listener) {
+  std::lock_guard<std::mutex> l(listener_mu_);
+  listener_ = std::move(listener);
 }
 
 absl::Status SimMachine::Exit(const std::string& id, int code) {
@@ -212,6 +222,12 @@ absl::Status SimRuntime::Adopt(const TaskRecord& record) {
 
 std::vector<std::string> SimRuntime::Unenforced(const TaskSpec& spec) const {
   return {};  // limits are simulated, not enforced; nothing runs
+}
+
+absl::Status SimRuntime::SetExitListener(
+    std::function<void(const std::string& id)> listener) {
+  machine_->SetExitListener(std::move(listener));
+  return absl::OkStatus();
 }
 
 }  // namespace berth::agent

@@ -15,6 +15,7 @@
 #ifndef BERTH_AGENT_RUNTIME_SIM_RUNTIME_H_
 #define BERTH_AGENT_RUNTIME_SIM_RUNTIME_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -47,6 +48,8 @@ class SimMachine {
 
  private:
   friend class SimRuntime;
+  // The current SimRuntime's exit listener (see Runtime::SetExitListener).
+  void SetExitListener(std::function<void(const std::string&)> listener);
   struct Process {
     TaskSpec spec;
     pid_t pid = 0;
@@ -61,6 +64,11 @@ class SimMachine {
   std::map<std::string, Process> procs_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, absl::Status> launch_errors_ ABSL_GUARDED_BY(mu_);
   pid_t next_pid_ ABSL_GUARDED_BY(mu_) = 1000;
+  // Held while the listener runs, so that clearing it waits for a call in
+  // progress. Never taken with mu_ held.
+  std::mutex listener_mu_;
+  std::function<void(const std::string&)> listener_
+      ABSL_GUARDED_BY(listener_mu_);
 };
 
 class SimRuntime : public Runtime {
@@ -80,6 +88,8 @@ class SimRuntime : public Runtime {
                                   absl::Duration grace) override;
   absl::Status Cleanup(const std::string& id) override;
   absl::Status Adopt(const TaskRecord& record) override;
+  absl::Status SetExitListener(
+      std::function<void(const std::string& id)> listener) override;
   std::vector<std::string> Unenforced(const TaskSpec& spec) const override;
 
  private:

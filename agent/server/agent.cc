@@ -13,6 +13,10 @@ namespace berth::agent {
 namespace {
 
 constexpr absl::Duration kRetryBackoff = absl::Seconds(1);
+// While an exited task's pipes drain, the loop looks this often whether
+// they are done (the log pump does not signal it), so that a `logs -f`
+// ends promptly.
+constexpr absl::Duration kDrainCheck = absl::Milliseconds(200);
 
 void Log(const std::string& msg) {
   std::cerr << "berth-agent: " << msg << "\n";
@@ -21,20 +25,34 @@ void Log(const std::string& msg) {
 }  // namespace
 
 Agent::Agent(AgentOptions options, std::unique_ptr<Runtime> runtime,
-             std::unique_ptr<AllocStore> store,
-             std::unique_ptr<lock::Client> client,
+             std::unique_ptr<AllocStore> store, lock::Client* client,
              std::unique_ptr<LogPump> pump, std::unique_ptr<Prober> prober)
     : options_(std::move(options)),
+      client_(client),
       runtime_(std::move(runtime)),
       store_(std::move(store)),
-      client_(std::move(client)),
       pump_(std::move(pump)),
-      health_(
-          std::make_unique<HealthChecker>(options_.clock, std::move(prober))) {}
+      health_(std::make_unique<HealthChecker>(options_.clock, std::move(prober),
+                                              [this] { Wake(); })) {}
 
 absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(
     AgentOptions options, std::unique_ptr<Runtime> runtime,
     std::unique_ptr<AllocStore> store, std::unique_ptr<lock::Client> client) {
+  if (client == nullptr) {
+    return absl::InvalidArgumentError("agent: no lockd client");
+  }
+  absl::StatusOr<std::unique_ptr<Agent>> agent = Create(
+      std::move(options), std::move(runtime), std::move(store), client.get());
+  if (agent.ok()) (*agent)->owned_client_ = std::move(client);
+  return agent;
+}
+
+absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(
+    AgentOptions options, std::unique_ptr<Runtime> runtime,
+    std::unique_ptr<AllocStore> store, lock::Client* client) {
+  if (client == nullptr) {
+    return absl::InvalidArgumentError("agent: no lockd client");
+  }
   if (options.node.empty()) {
     return absl::InvalidArgumentError("agent: node id is empty");
   }
@@ -47,14 +65,29 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(
   if (prober == nullptr) prober = std::make_unique<SystemProber>();
   auto agent = std::unique_ptr<Agent>(
       new Agent(std::move(options), std::move(runtime), std::move(store),
-                std::move(client), std::move(*pump), std::move(prober)));
+                client, std::move(*pump), std::move(prober)));
+  // Before Recover, so that adopted tasks are watched from the start.
+  if (absl::Status s = agent->runtime_->SetExitListener(
+          [a = agent.get()](const std::string&) { a->Wake(); });
+      !s.ok()) {
+    return s;
+  }
   if (absl::Status s = agent->Recover(); !s.ok()) return s;
   agent->health_->Start();
   agent->loop_ = std::thread([a = agent.get()] { a->Loop(); });
   return agent;
 }
 
-Agent::~Agent() { Shutdown(); }
+Agent::~Agent() {
+  Shutdown();
+  // No more wake-ups from the runtime's thread into a dying agent.
+  runtime_->SetExitListener(nullptr).IgnoreError();
+}
+
+void Agent::Wake() {
+  absl::MutexLock l(&mu_);
+  wake_ = true;
+}
 
 std::string Agent::LogDir(const std::string& id) const {
   return absl::StrCat(options_.data_dir, "/allocs/", id, "/logs");
@@ -150,16 +183,40 @@ void Agent::Shutdown() {
 
 void Agent::Loop() {
   while (true) {
+    const absl::Duration wait = NextWait();
     {
       absl::MutexLock l(&mu_);
       auto woken = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-        return shutdown_ || !batches_.empty();
+        return shutdown_ || wake_ || !batches_.empty();
       };
-      mu_.AwaitWithTimeout(absl::Condition(&woken), options_.poll_interval);
+      mu_.AwaitWithTimeout(absl::Condition(&woken), wait);
       if (shutdown_) return;
+      wake_ = false;
     }
     Tick();
   }
+}
+
+absl::Duration Agent::NextWait() const {
+  const absl::Time now = options_.clock->Now();
+  absl::Time next = now + options_.safety_interval;
+  if (session_ == nullptr || !registered_) {
+    next = std::min(next, next_register_);
+  }
+  if (watch_ == nullptr) next = std::min(next, next_watch_);
+  // Statuses left dirty after a report failed (while the desired set is
+  // unknown nothing is reported, and nothing is retried).
+  if (!dirty_.empty() && desired_known_) {
+    next = std::min(next, next_report_);
+  }
+  if (!draining_.empty()) next = std::min(next, now + kDrainCheck);
+  for (const auto& [id, r] : records_) {
+    if (r.state == AllocState::kRunning) {
+      next = std::min(next, next_usage_);
+      break;
+    }
+  }
+  return std::max(next - now, absl::ZeroDuration());
 }
 
 void Agent::Tick() {
@@ -215,8 +272,11 @@ void Agent::EnsureRegistered() {
     registered_ = false;
     lock::SessionOptions so;
     so.ttl = options_.session_ttl;
+    // Runs on the client's keepalive thread: only wake the loop, which
+    // re-registers.
+    so.on_lost = [this](const absl::Status&) { Wake(); };
     absl::StatusOr<std::unique_ptr<lock::Session>> s =
-        lock::Session::Create(client_.get(), so);
+        lock::Session::Create(client_, so);
     if (!s.ok()) {
       Log(absl::StrCat("open session: ", s.status().ToString()));
       return;
@@ -275,7 +335,7 @@ void Agent::EnsureWatching() {
   wo.prefix = true;
   wo.start_revision = start;
   absl::StatusOr<std::unique_ptr<lock::Watch>> w =
-      lock::Watch::Start(client_.get(), prefix, wo,
+      lock::Watch::Start(client_, prefix, wo,
                          [this, generation = ++watch_generation_](
                              absl::StatusOr<lock::WatchBatch> b) {
                            absl::MutexLock l(&mu_);
@@ -410,7 +470,8 @@ void Agent::ReportDirty() {
         client_->kv().Put(StatusKey(id), st.SerializeAsString());
     if (!put.ok()) {
       Log(absl::StrCat("report ", id, ": ", put.status().ToString()));
-      return;  // lockd is unreachable; retry everything next tick
+      next_report_ = now + kRetryBackoff;
+      return;  // lockd is unreachable; retry everything after a backoff
     }
     it = dirty_.erase(it);
   }

@@ -3,12 +3,20 @@
 // and reports each allocation's status to /berth/status/<id>.
 //
 // One loop thread owns all the agent's state: it applies watch batches,
-// polls the runtime, runs Reconcile() and carries out the actions, reports
-// statuses and keeps the node registered. Other threads only hand it work
-// (the watch callback queues batches) or ask read-only questions through
-// the small mutex-guarded log state (LogsFinished). Stops run on their own
-// threads because a stop may wait out a kill timeout. Health probes run on
-// the HealthChecker's one thread; the loop picks up their verdict changes.
+// asks the runtime about its tasks, runs Reconcile() and carries out the
+// actions, reports statuses and keeps the node registered. Other threads
+// only hand it work (the watch callback queues batches) or wake it, or ask
+// read-only questions through the small mutex-guarded log state
+// (LogsFinished). Stops run on their own threads because a stop may wait
+// out a kill timeout. Health probes run on the HealthChecker's one thread.
+//
+// Event-driven: the loop sleeps until something happens. It is woken by a
+// watch batch, a task exit (Runtime::SetExitListener), a finished stop, a
+// health flip and the loss of the session, and by its own timers (usage
+// samples, retries after lockd errors, the log drain of an exited task).
+// An allocation written to lockd is therefore launched as soon as its watch
+// event arrives, not on the next tick of a poll. A slow safety tick
+// (AgentOptions::safety_interval) runs the loop anyway; see there why.
 // Task output goes through named FIFOs (LogPump::AttachFifo), so adopted
 // tasks keep their logs after a restart.
 //
@@ -25,8 +33,11 @@
 // the node's whole prefix (a Range) before it stops anything, because
 // allocations moved away while it was down must be stopped.
 //
-// Ownership: the Agent owns the runtime, store, log pump and lockd client
-// passed to Create.
+// Ownership: the Agent owns the runtime, store and log pump passed to
+// Create, and the lockd client when it is passed as a unique_ptr. Agents of
+// one process (berth-agent-swarm) may instead borrow one shared client, so
+// that they share its channel, its watch stream and its keepalive stream;
+// the client must then outlive them.
 #ifndef BERTH_AGENT_SERVER_AGENT_H_
 #define BERTH_AGENT_SERVER_AGENT_H_
 
@@ -65,7 +76,12 @@ struct AgentOptions {
   std::string data_dir;    // <data_dir>/allocs/<id>/{sandbox,logs}
   agentpb::NodeInfo info;  // registered as /berth/nodes/<node>
   absl::Duration session_ttl = absl::Seconds(10);
-  absl::Duration poll_interval = absl::Milliseconds(200);
+  // The loop runs at least this often even when nothing wakes it. Events
+  // drive it (see above); this tick only bounds the delay should one be
+  // missed: an adopted task whose pidfd could not be opened (its exit is
+  // then seen only by asking the runtime), or a runtime bug. At >= 1 s it
+  // costs nothing measurable, and launch latency never includes it.
+  absl::Duration safety_interval = absl::Seconds(5);
   absl::Duration usage_interval = absl::Seconds(10);
   LogLimits log_limits;
   bool stop_tasks_on_exit = false;
@@ -80,6 +96,10 @@ class Agent {
   static absl::StatusOr<std::unique_ptr<Agent>> Create(
       AgentOptions options, std::unique_ptr<Runtime> runtime,
       std::unique_ptr<AllocStore> store, std::unique_ptr<lock::Client> client);
+  // The same with a borrowed client (must outlive the Agent).
+  static absl::StatusOr<std::unique_ptr<Agent>> Create(
+      AgentOptions options, std::unique_ptr<Runtime> runtime,
+      std::unique_ptr<AllocStore> store, lock::Client* client);
   // Shutdown() if not done yet, then closes the session: revoking the lease
   // removes the node key at once. A process that wants the key to survive
   // a quick restart exits without destroying the Agent (berth-agent does
@@ -98,6 +118,10 @@ class Agent {
   // unknown) and its pipes are drained.
   bool LogsFinished(const std::string& id) const;
 
+  // Runs the loop soon. The agent's own event sources call it; a test that
+  // advances a SimClock calls it so that due timers are looked at.
+  void Wake();
+
  private:
   struct Desired {
     agentpb::AllocationSpec spec;
@@ -105,12 +129,15 @@ class Agent {
   };
 
   Agent(AgentOptions options, std::unique_ptr<Runtime> runtime,
-        std::unique_ptr<AllocStore> store, std::unique_ptr<lock::Client> client,
+        std::unique_ptr<AllocStore> store, lock::Client* client,
         std::unique_ptr<LogPump> pump, std::unique_ptr<Prober> prober);
 
   absl::Status Recover();
   void Loop();
   void Tick();
+  // How long the loop may sleep when nothing wakes it: until the earliest
+  // of its timers, at most the safety interval.
+  absl::Duration NextWait() const;
   // Session + node key; retried with backoff.
   void EnsureRegistered();
   // Full Range of the node's prefix, then a watch from the next revision.
@@ -138,10 +165,22 @@ class Agent {
   // Adds the health fields of the status of `rec`.
   void FillHealth(const AllocRecord& rec, agentpb::AllocationStatus& st) const;
 
+  // Declared first so that it outlives every thread that may Wake() the
+  // loop (the runtime's exit notifier, the health checker, the client's
+  // keepalive thread through the session).
+  mutable absl::Mutex mu_;
+  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
+  bool wake_ ABSL_GUARDED_BY(mu_) = false;
+  // Tagged with the generation of the watch that produced them.
+  std::vector<std::pair<uint64_t, absl::StatusOr<lock::WatchBatch>>> batches_
+      ABSL_GUARDED_BY(mu_);
+  std::set<std::string> live_logs_ ABSL_GUARDED_BY(mu_);
+
   const AgentOptions options_;
+  std::unique_ptr<lock::Client> owned_client_;  // null when borrowed
+  lock::Client* client_ = nullptr;
   const std::unique_ptr<Runtime> runtime_;
   const std::unique_ptr<AllocStore> store_;
-  const std::unique_ptr<lock::Client> client_;
   const std::unique_ptr<LogPump> pump_;
   const std::unique_ptr<HealthChecker> health_;
 
@@ -163,6 +202,8 @@ class Agent {
   std::set<std::string> draining_;        // exited; pump still attached
   std::map<std::string, Usage> usage_;
   absl::Time next_usage_ = absl::InfinitePast();
+  // After a failed status write: when to try the dirty ones again.
+  absl::Time next_report_ = absl::InfinitePast();
 
   // Stops in flight, by alloc id; the thread sets `done` when finished.
   struct StopJob {
@@ -171,12 +212,6 @@ class Agent {
   };
   std::map<std::string, StopJob> stops_;
 
-  mutable absl::Mutex mu_;
-  bool shutdown_ ABSL_GUARDED_BY(mu_) = false;
-  // Tagged with the generation of the watch that produced them.
-  std::vector<std::pair<uint64_t, absl::StatusOr<lock::WatchBatch>>> batches_
-      ABSL_GUARDED_BY(mu_);
-  std::set<std::string> live_logs_ ABSL_GUARDED_BY(mu_);
   std::thread loop_;
 };
 

@@ -135,10 +135,11 @@ void Agent::StartStop(const std::string& id) {
   Runtime* rt = runtime_.get();
   StopJob job;
   job.done = done;
-  job.thread = std::thread([rt, id, grace, done] {
+  job.thread = std::thread([this, rt, id, grace, done] {
     absl::StatusOr<ExitStatus> st = rt->Stop(id, grace);
     if (!st.ok()) Log(absl::StrCat("stop ", id, ": ", st.status().ToString()));
     done->store(true);
+    Wake();  // the loop records the exit now
   });
   stops_[id] = std::move(job);
 }

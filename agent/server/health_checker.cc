@@ -87,8 +87,11 @@ ProbeTarget MakeProbeTarget(const agentpb::AllocationSpec& spec,
   return t;
 }
 
-HealthChecker::HealthChecker(Clock* clock, std::unique_ptr<Prober> prober)
-    : clock_(clock), prober_(std::move(prober)) {}
+HealthChecker::HealthChecker(Clock* clock, std::unique_ptr<Prober> prober,
+                             std::function<void()> on_change)
+    : clock_(clock),
+      prober_(std::move(prober)),
+      on_change_(std::move(on_change)) {}
 
 HealthChecker::~HealthChecker() {
   {
@@ -140,6 +143,7 @@ absl::Time HealthChecker::RunDue() {
     ProbeTarget target;
   };
   std::vector<Due> due;
+  bool flipped = false;
   {
     absl::MutexLock l(&mu_);
     const absl::Time now = clock_->Monotonic();
@@ -159,6 +163,7 @@ absl::Time HealthChecker::RunDue() {
     Entry& e = it->second;
     if (r.healthy != e.state.healthy) {
       changed_.insert(d.id);
+      flipped = true;
       e.state.healthy_since = r.healthy ? clock_->Now() : absl::InfinitePast();
     }
     e.state.healthy = r.healthy;
@@ -166,6 +171,7 @@ absl::Time HealthChecker::RunDue() {
     ++e.state.probes;
     e.next_due = clock_->Monotonic() + Interval(e.target.check);
   }
+  if (flipped && on_change_) on_change_();
   absl::MutexLock l(&mu_);
   absl::Time next = absl::InfiniteFuture();
   for (const auto& [id, e] : entries_) next = std::min(next, e.next_due);

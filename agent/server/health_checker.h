@@ -20,6 +20,7 @@
 #ifndef BERTH_AGENT_SERVER_HEALTH_CHECKER_H_
 #define BERTH_AGENT_SERVER_HEALTH_CHECKER_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -74,7 +75,11 @@ ProbeTarget MakeProbeTarget(const agentpb::AllocationSpec& spec,
 
 class HealthChecker {
  public:
-  HealthChecker(Clock* clock, std::unique_ptr<Prober> prober);
+  // `on_change` (may be empty) runs on the probing thread, with no lock of
+  // the checker held, after a verdict flipped: the agent reports flips at
+  // once instead of finding them on a timer.
+  HealthChecker(Clock* clock, std::unique_ptr<Prober> prober,
+                std::function<void()> on_change = {});
   ~HealthChecker();  // stops the thread if started
   HealthChecker(const HealthChecker&) = delete;
   HealthChecker& operator=(const HealthChecker&) = delete;
@@ -106,6 +111,7 @@ class HealthChecker {
 
   Clock* const clock_;
   const std::unique_ptr<Prober> prober_;
+  const std::function<void()> on_change_;
 
   mutable absl::Mutex mu_;
   std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);

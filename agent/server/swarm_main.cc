@@ -4,6 +4,13 @@
 //   berth-agent-swarm --lock-endpoints 127.0.0.1:7401,... --agents 1000
 //                     --data-dir /tmp/swarm [--allocs-per-agent 1]
 //                     [--idle-s 30] [--lockd-pids 123,456,789]
+//                     [--client-per-agent]
+//
+// The agents share one lockd client (one channel per replica, one watch
+// stream, one keepalive stream carrying every agent's lease), as agents of
+// one process should; each still has its own session and node key.
+// --client-per-agent gives each agent its own client instead (how the
+// swarm ran before the client was shared), for comparison.
 //
 // It starts the agents, writes `allocs-per-agent` allocations for each node
 // (the scheduler's job, done here directly), waits until every node is
@@ -95,7 +102,8 @@ int main(int argc, char** argv) {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   std::string endpoints_flag, data_dir, prefix, lockd_pids;
   int agents = 1000, allocs_per_agent = 1, idle_s = 30, ready_timeout_s = 600;
-  int64_t session_ttl_s = 10, poll_ms = 1000;
+  int64_t session_ttl_s = 10, safety_ms = 5000;
+  bool client_per_agent = false;
   po::options_description desc("berth-agent-swarm options");
   desc.add_options()("help", "show this help")(
       "lock-endpoints", po::value(&endpoints_flag)->required(),
@@ -112,9 +120,11 @@ int main(int argc, char** argv) {
       "ready-timeout-s", po::value(&ready_timeout_s)->default_value(600),
       "give up if not everything is up by then")(
       "session-ttl-s", po::value(&session_ttl_s)->default_value(10),
-      "lease TTL of each agent")("poll-ms",
-                                 po::value(&poll_ms)->default_value(1000),
-                                 "each agent's loop period")(
+      "lease TTL of each agent")(
+      "safety-ms", po::value(&safety_ms)->default_value(5000),
+      "each agent's safety tick (its loop is otherwise event-driven)")(
+      "client-per-agent", po::bool_switch(&client_per_agent),
+      "one lockd client (and keepalive stream) per agent, not one shared")(
       "lockd-pids", po::value(&lockd_pids)->default_value(""),
       "lockd processes to measure too, pid[,pid...]");
   try {
@@ -149,6 +159,13 @@ int main(int argc, char** argv) {
 
   const ProcSample before_start = Sample("self");
   const absl::Time t_start = absl::Now();
+  // Declared before the agents, which borrow it.
+  absl::StatusOr<std::unique_ptr<berth::lock::Client>> shared =
+      berth::lock::Client::Connect(*endpoints);
+  if (!shared.ok()) {
+    std::cerr << "berth-agent-swarm: " << shared.status() << "\n";
+    return 1;
+  }
   std::vector<std::unique_ptr<SimMachine>> machines;
   std::vector<std::unique_ptr<Agent>> swarm;
   for (int i = 0; i < agents; ++i) {
@@ -159,7 +176,9 @@ int main(int argc, char** argv) {
     absl::StatusOr<std::unique_ptr<AllocStore>> store =
         AllocStore::Open(dir + "/agent.db");
     absl::StatusOr<std::unique_ptr<berth::lock::Client>> client =
-        berth::lock::Client::Connect(*endpoints);
+        client_per_agent
+            ? berth::lock::Client::Connect(*endpoints)
+            : absl::StatusOr<std::unique_ptr<berth::lock::Client>>(nullptr);
     if (!store.ok() || !client.ok()) {
       std::cerr << "berth-agent-swarm: agent " << node << ": "
                 << (store.ok() ? client.status() : store.status()) << "\n";
@@ -170,18 +189,20 @@ int main(int argc, char** argv) {
     o.node = node;
     o.data_dir = dir;
     o.session_ttl = absl::Seconds(session_ttl_s);
-    o.poll_interval = absl::Milliseconds(poll_ms);
+    o.safety_interval = absl::Milliseconds(safety_ms);
     o.usage_interval = absl::Seconds(60);
     o.info.set_name(node);
     o.info.set_runtime("sim");
     o.info.set_cpu_millicores(4000);
     o.info.set_memory_bytes(8LL << 30);
     o.info.set_pids(4096);
+    auto runtime = std::make_unique<SimRuntime>(berth::Clock::Real(),
+                                                machines.back().get());
     absl::StatusOr<std::unique_ptr<Agent>> a =
-        Agent::Create(std::move(o),
-                      std::make_unique<SimRuntime>(berth::Clock::Real(),
-                                                   machines.back().get()),
-                      std::move(*store), std::move(*client));
+        client_per_agent ? Agent::Create(std::move(o), std::move(runtime),
+                                         std::move(*store), std::move(*client))
+                         : Agent::Create(std::move(o), std::move(runtime),
+                                         std::move(*store), shared->get());
     if (!a.ok()) {
       std::cerr << "berth-agent-swarm: agent " << node << ": " << a.status()
                 << "\n";

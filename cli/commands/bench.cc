@@ -16,8 +16,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "cli/command.h"
+#include "cli/commands/bench_failover_sched.h"
 #include "cli/commands/bench_proc.h"
 #include "cli/commands/bench_runner.h"
+#include "cli/commands/bench_start.h"
 #include "cli/commands/bench_target.h"
 #include "cli/flags.h"
 #include "cli/output.h"
@@ -373,6 +375,13 @@ int PeerFailover(Context& ctx, pid_t pid, absl::Duration max_wait) {
 // Kills the leader (if asked) and retries one put until it is acknowledged:
 // the write-unavailability gap a client sees across a failover.
 int Failover(Context& ctx) {
+  const std::string component = ctx.args["component"].as<std::string>();
+  if (component == "scheduler") return SchedulerFailover(ctx);
+  if (component != "lockd") {
+    return ctx.UsageError(absl::InvalidArgumentError(
+        absl::StrCat("invalid value \"", component,
+                     "\" for --component: expected lockd or scheduler")));
+  }
   pid_t pid = 0;
   if (ctx.Has("kill-pid")) {
     auto p = PositiveFlag(ctx, "kill-pid", 0);
@@ -391,18 +400,24 @@ int Failover(Context& ctx) {
     }
     return PeerFailover(ctx, pid, *max_wait);
   }
+  // By default the client is configured exactly as an application's would
+  // be (the library defaults), so the gap is what a normal client sees:
+  // its dial timeout and retry backoff are part of it. The flags below
+  // tune the client for comparisons with a tuned peer client.
   lock::ClientOptions o;
-  // Retry fast: the client's backoff would otherwise dominate the gap.
-  o.backoff_initial = absl::Milliseconds(5);
-  o.backoff_max = absl::Milliseconds(20);
-  o.attempt_timeout = absl::Seconds(1);
-  o.request_timeout = absl::Seconds(2);
-  auto dial = ParseDurationFlag("--dial-timeout",
-                                ctx.args["dial-timeout"].as<std::string>());
-  if (!dial.ok()) return ctx.UsageError(dial.status());
-  // The client waits this long for a connection to the dead leader before
-  // trying another replica, so it adds straight to the measured gap.
-  o.dial_timeout = *dial;
+  if (ctx.Has("dial-timeout")) {
+    auto dial = ParseDurationFlag("--dial-timeout",
+                                  ctx.args["dial-timeout"].as<std::string>());
+    if (!dial.ok()) return ctx.UsageError(dial.status());
+    // The client waits up to this long for a connection to the dead leader
+    // before trying another replica, so it adds straight to the gap.
+    o.dial_timeout = *dial;
+    // Retry fast too, as the tuned peer clients do.
+    o.backoff_initial = absl::Milliseconds(5);
+    o.backoff_max = absl::Milliseconds(20);
+    o.attempt_timeout = absl::Seconds(1);
+    o.request_timeout = absl::Seconds(2);
+  }
   auto client = lock::Client::Connect(ctx.global.lock_endpoints, o);
   if (!client.ok()) return ctx.UsageError(client.status());
   const std::string key = ctx.args["key"].as<std::string>();
@@ -519,7 +534,9 @@ void AddBenchCommands(std::vector<Command>* table) {
        [](Context& ctx) { return RunWorkload(ctx, Workload::kWatch); }});
   table->push_back(
       {"bench failover",
-       "kill -9 a replica (the leader) and time the first acknowledged write",
+       "kill -9 a lockd replica (the leader) and time the first acknowledged "
+       "write, or (--component scheduler) the scheduler leader and time the "
+       "next placement",
        {},
        false,
        [](po::options_description& d) {
@@ -527,9 +544,10 @@ void AddBenchCommands(std::vector<Command>* table) {
                          "process to kill -9 when the clock starts")(
              "max-wait", po::value<std::string>()->default_value("60s"),
              "give up after this long")(
-             "dial-timeout", po::value<std::string>()->default_value("100ms"),
-             "client wait for a connection before trying another replica "
-             "(the library default is 2s)")(
+             "dial-timeout", po::value<std::string>(),
+             "tuned client: wait this long for a connection before trying "
+             "another replica, and retry every 5-20 ms (default: the "
+             "library's defaults, as an application would run it)")(
              "key", po::value<std::string>()->default_value("/bench/failover"),
              "key to write")("target",
                              po::value<std::string>()->default_value("berth"),
@@ -539,8 +557,10 @@ void AddBenchCommands(std::vector<Command>* table) {
              "zookeeper: one client each, tried in turn)")(
              "attempt-timeout", po::value<std::string>()->default_value("1s"),
              "etcd/zookeeper: bound on each put attempt");
+         SchedulerFailoverFlags(d);
        },
        Failover});
+  AddStartBenchCommand(table);
 }
 
 }  // namespace berth::cli

@@ -4,6 +4,7 @@
 
 #include "lockservice/client/internal/convert.h"
 #include "lockservice/client/internal/endpoints.h"
+#include "lockservice/client/internal/keepalive_mux.h"
 #include "lockservice/client/internal/router.h"
 #include "lockservice/client/internal/watch_mux.h"
 #include "lockservice/client/kv.h"
@@ -47,7 +48,8 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(
 Client::Client(std::unique_ptr<internal::Router> router)
     : router_(std::move(router)),
       kv_(std::make_unique<KV>(router_.get())),
-      watch_mux_(std::make_unique<internal::WatchMux>(router_.get())) {}
+      watch_mux_(std::make_unique<internal::WatchMux>(router_.get())),
+      keepalive_mux_(std::make_unique<internal::KeepAliveMux>(router_.get())) {}
 
 Client::~Client() = default;
 

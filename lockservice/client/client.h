@@ -5,14 +5,20 @@
 // hint in redirect errors, and from Cluster.Status). Callers never pick a
 // replica. Idempotent calls (reads, Holder, CheckToken, TimeToLive, Status)
 // are retried across failover with backoff until
-// ClientOptions::request_timeout. Writes are retried only when the request
-// certainly did not execute (no connection, or a not-leader redirect);
-// otherwise they fail with an error for which IsOutcomeUnknown() is true.
+// ClientOptions::request_timeout. KV writes (put, delete, txn) carry a
+// WriteId and are retried the same way: the servers deduplicate them, so a
+// retry after a lost reply or a leader change is applied at most once (see
+// kv.h). Other writes (lease grant/revoke, lock, unlock, campaign) are
+// retried only when the request certainly did not execute (no connection,
+// or a not-leader redirect); otherwise, and when a KV write gives up after
+// an attempt that may have been applied, they fail with an error for which
+// IsOutcomeUnknown() is true.
 //
 // Thread safety: a Client and its KV are safe to use from many threads.
 // Ownership: Connect() returns the only owner. Session, Mutex, Election and
 // Watch borrow the Client, which must outlive them. All of a Client's
-// watches share one Watch stream (see watch.h).
+// watches share one Watch stream (see watch.h), and all of its sessions one
+// LeaseKeepAlive stream (see session.h).
 #ifndef BERTH_LOCKSERVICE_CLIENT_CLIENT_H_
 #define BERTH_LOCKSERVICE_CLIENT_CLIENT_H_
 
@@ -29,6 +35,7 @@
 namespace berth::lock {
 
 namespace internal {
+class KeepAliveMux;
 class Router;
 class WatchMux;
 }  // namespace internal
@@ -43,10 +50,17 @@ struct ClientOptions {
   absl::Duration attempt_timeout = absl::Seconds(5);
   // Deadline of a whole call, across retries and failover.
   absl::Duration request_timeout = absl::Seconds(15);
+  // Between attempts while no leader answers. The cap bounds how long a
+  // client may keep waiting after a new leader is elected (an election
+  // takes 0.5-1 s with lockd's defaults).
   absl::Duration backoff_initial = absl::Milliseconds(50);
-  absl::Duration backoff_max = absl::Seconds(1);
+  absl::Duration backoff_max = absl::Milliseconds(250);
   // Ask the endpoints for the leader during Connect (best effort).
   bool discover_leader = true;
+  // Send a WriteId with KV writes and retry them (see kv.h). Turn off only
+  // against servers that predate WriteId: they ignore it, so a retried
+  // write could apply twice.
+  bool exactly_once_writes = true;
 };
 
 // Parses "host:port[,host:port...]" (e.g. a --lock-endpoints flag), with
@@ -128,6 +142,8 @@ class Client {
   internal::Router& router() { return *router_; }
   // The one stream all of this Client's watches share.
   internal::WatchMux& watch_mux() { return *watch_mux_; }
+  // The one keepalive stream all of this Client's sessions share.
+  internal::KeepAliveMux& keepalive_mux() { return *keepalive_mux_; }
 
  private:
   explicit Client(std::unique_ptr<internal::Router> router);
@@ -136,6 +152,7 @@ class Client {
   std::unique_ptr<KV> kv_;
   // Declared after router_, which it borrows, so it is destroyed first.
   std::unique_ptr<internal::WatchMux> watch_mux_;
+  std::unique_ptr<internal::KeepAliveMux> keepalive_mux_;
 };
 
 }  // namespace berth::lock

@@ -56,11 +56,23 @@ class FakeReplica final : public pb::KV::Service,
       grpc::ServerReaderWriter<pb::WatchResponse, pb::WatchRequest>*)>
       on_watch_stream;
   std::atomic<int> puts{0}, ranges{0}, watch_streams{0};
+  absl::Mutex mu;
+  std::vector<std::string> put_ids ABSL_GUARDED_BY(mu);
 
-  grpc::Status Put(grpc::ServerContext*, const pb::PutRequest*,
+  grpc::Status Put(grpc::ServerContext*, const pb::PutRequest* q,
                    pb::PutResponse* r) override {
+    {
+      absl::MutexLock l(&mu);
+      put_ids.push_back(q->has_write_id() ? q->write_id().ShortDebugString()
+                                          : "none");
+    }
     ++puts;
     return on_put(r);
+  }
+  // The WriteId of every Put received, as text ("none" if absent).
+  std::vector<std::string> PutIds() {
+    absl::MutexLock l(&mu);
+    return put_ids;
   }
   grpc::Status Range(grpc::ServerContext*, const pb::RangeRequest*,
                      pb::RangeResponse* r) override {
@@ -138,18 +150,65 @@ TEST(ClientFailoverTest, FollowsRedirectToLeaderAndRemembersIt) {
   EXPECT_EQ(leader.puts.load(), 2);
 }
 
-TEST(ClientFailoverTest, WriteThatMayHaveRunIsNotRetried) {
+TEST(ClientFailoverTest, WriteThatMayHaveRunIsRetriedWithTheSameWriteId) {
+  FakeReplica a;
+  a.on_put = [&](pb::PutResponse* r) {
+    if (a.puts.load() <= 2) {
+      return grpc::Status(grpc::StatusCode::UNAVAILABLE, "connection reset");
+    }
+    r->mutable_header()->set_revision(9);
+    return grpc::Status::OK;
+  };
+  auto client = Client::Connect({a.addr()}, Fast());
+  ASSERT_TRUE(client.ok());
+  auto put = (*client)->kv().Put("k", "v");
+  ASSERT_TRUE(put.ok()) << put.status();
+  EXPECT_EQ(put->revision, 9);
+  ASSERT_TRUE((*client)->kv().Put("k", "v2").ok());
+  std::vector<std::string> ids = a.PutIds();
+  ASSERT_EQ(ids.size(), 4u);
+  // Three attempts of one write share its id; the next write is seq 2 and
+  // tells the server that seq 1 was answered.
+  EXPECT_THAT(ids[0], HasSubstr("seq: 1 acked_below: 1"));
+  EXPECT_EQ(ids[1], ids[0]);
+  EXPECT_EQ(ids[2], ids[0]);
+  EXPECT_THAT(ids[3], HasSubstr("seq: 2 acked_below: 2"));
+  EXPECT_THAT(ids[0], HasSubstr("client_id: "));
+  EXPECT_EQ(ids[0].substr(0, ids[0].find(" seq")),
+            ids[3].substr(0, ids[3].find(" seq")));
+}
+
+TEST(ClientFailoverTest, WriteThatGivesUpAfterMaybeRunningIsOutcomeUnknown) {
   FakeReplica a;
   a.on_put = [](pb::PutResponse*) {
     return grpc::Status(grpc::StatusCode::UNAVAILABLE, "connection reset");
   };
-  auto client = Client::Connect({a.addr()}, Fast());
+  ClientOptions o = Fast();
+  o.request_timeout = absl::Milliseconds(300);
+  auto client = Client::Connect({a.addr()}, o);
+  ASSERT_TRUE(client.ok());
+  auto put = (*client)->kv().Put("k", "v");
+  ASSERT_FALSE(put.ok());
+  EXPECT_TRUE(IsOutcomeUnknown(put.status())) << put.status();
+  EXPECT_THAT(put.status().message(), HasSubstr("connection reset"));
+  EXPECT_GE(a.puts.load(), 2);
+}
+
+TEST(ClientFailoverTest, WithoutWriteIdsAWriteThatMayHaveRunIsNotRetried) {
+  FakeReplica a;
+  a.on_put = [](pb::PutResponse*) {
+    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "connection reset");
+  };
+  ClientOptions o = Fast();
+  o.exactly_once_writes = false;
+  auto client = Client::Connect({a.addr()}, o);
   ASSERT_TRUE(client.ok());
   auto put = (*client)->kv().Put("k", "v");
   ASSERT_FALSE(put.ok());
   EXPECT_TRUE(IsOutcomeUnknown(put.status())) << put.status();
   EXPECT_THAT(put.status().message(), HasSubstr("connection reset"));
   EXPECT_EQ(a.puts.load(), 1);
+  EXPECT_EQ(a.PutIds(), std::vector<std::string>{"none"});
 }
 
 TEST(ClientFailoverTest, ReadIsRetriedUntilItSucceeds) {

@@ -4,6 +4,7 @@
 
 #include "lockservice/client/internal/convert.h"
 #include "lockservice/client/internal/router.h"
+#include "lockservice/client/internal/write_ids.h"
 
 namespace berth::lock {
 
@@ -86,6 +87,33 @@ Txn& Txn::Guard(std::string lock_name, int64_t token) {
 }
 absl::StatusOr<TxnResult> Txn::Commit() { return kv_->Commit(*this); }
 
+KV::KV(internal::Router* router) : router_(router) {
+  if (router_->options().exactly_once_writes) {
+    write_ids_ = std::make_unique<internal::WriteIds>();
+  }
+}
+
+KV::~KV() = default;
+
+template <typename Resp, typename Fn>
+absl::StatusOr<Resp> KV::Write(absl::string_view what, Fn fn) {
+  if (write_ids_ == nullptr) {
+    return router_->Call<Resp>(
+        what, Idempotency::kNonIdempotent,
+        [&](Stubs& s, grpc::ClientContext* ctx, Resp* out) {
+          return fn(s, ctx, out, nullptr);
+        });
+  }
+  // One seq for every attempt of this call; its end (whatever the outcome)
+  // lets the servers forget the answer.
+  internal::WriteIds::Ticket ticket = write_ids_->Begin();
+  return router_->Call<Resp>(
+      what, Idempotency::kDeduplicated,
+      [&](Stubs& s, grpc::ClientContext* ctx, Resp* out) {
+        return fn(s, ctx, out, &ticket.id());
+      });
+}
+
 absl::StatusOr<std::optional<KeyValue>> KV::Get(absl::string_view key,
                                                 bool serializable) {
   RangeOptions options;
@@ -112,9 +140,10 @@ absl::StatusOr<PutResult> KV::Put(absl::string_view key,
                                   absl::string_view value,
                                   const PutOptions& options) {
   lockpb::PutRequest req = internal::ToPutRequest(key, value, options);
-  auto resp = router_->Call<lockpb::PutResponse>(
-      "put", Idempotency::kNonIdempotent,
-      [&](Stubs& s, grpc::ClientContext* ctx, lockpb::PutResponse* out) {
+  auto resp = Write<lockpb::PutResponse>(
+      "put", [&](Stubs& s, grpc::ClientContext* ctx, lockpb::PutResponse* out,
+                 const lockpb::WriteId* id) {
+        if (id != nullptr) *req.mutable_write_id() = *id;
         return s.kv->Put(ctx, req, out);
       });
   if (!resp.ok()) return resp.status();
@@ -124,10 +153,11 @@ absl::StatusOr<PutResult> KV::Put(absl::string_view key,
 absl::StatusOr<DeleteResult> KV::Delete(absl::string_view key,
                                         const DeleteOptions& options) {
   lockpb::DeleteRangeRequest req = internal::ToDeleteRequest(key, options);
-  auto resp = router_->Call<lockpb::DeleteRangeResponse>(
-      "delete", Idempotency::kNonIdempotent,
-      [&](Stubs& s, grpc::ClientContext* ctx,
-          lockpb::DeleteRangeResponse* out) {
+  auto resp = Write<lockpb::DeleteRangeResponse>(
+      "delete",
+      [&](Stubs& s, grpc::ClientContext* ctx, lockpb::DeleteRangeResponse* out,
+          const lockpb::WriteId* id) {
+        if (id != nullptr) *req.mutable_write_id() = *id;
         return s.kv->DeleteRange(ctx, req, out);
       });
   if (!resp.ok()) return resp.status();
@@ -145,9 +175,10 @@ absl::StatusOr<TxnResult> KV::Commit(const lock::Txn& txn) {
     req.mutable_guard()->set_lock_name(txn.guard_->first);
     req.mutable_guard()->set_token(txn.guard_->second);
   }
-  auto resp = router_->Call<lockpb::TxnResponse>(
-      "txn", Idempotency::kNonIdempotent,
-      [&](Stubs& s, grpc::ClientContext* ctx, lockpb::TxnResponse* out) {
+  auto resp = Write<lockpb::TxnResponse>(
+      "txn", [&](Stubs& s, grpc::ClientContext* ctx, lockpb::TxnResponse* out,
+                 const lockpb::WriteId* id) {
+        if (id != nullptr) *req.mutable_write_id() = *id;
         return s.kv->Txn(ctx, req, out);
       });
   if (!resp.ok()) return resp.status();

@@ -2,7 +2,12 @@
 //
 // Reads are linearizable unless `serializable` is set (then a replica may
 // answer from its own, possibly stale, state). Puts, deletes and
-// transactions follow the Client's write retry rule (see client.h).
+// transactions are exactly-once: each carries a WriteId (this KV's random
+// client id and a fresh seq), so the client retries it across failover and
+// lost replies like a read, and the servers apply it at most once (see
+// WriteId in proto/lock.proto). Only a call that gives up after an attempt
+// that may have been applied fails with IsOutcomeUnknown() (see client.h).
+// ClientOptions::exactly_once_writes = false restores the old rule.
 //
 // Thread safety: KV is thread-safe. A Txn builder is not; build and commit
 // it on one thread. Ownership: KV is owned by its Client (Client::kv()); a
@@ -11,6 +16,7 @@
 #define BERTH_LOCKSERVICE_CLIENT_KV_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -22,6 +28,7 @@ namespace berth::lock {
 
 namespace internal {
 class Router;
+class WriteIds;
 }  // namespace internal
 
 struct KeyValue {
@@ -149,7 +156,10 @@ class Txn {
 
 class KV {
  public:
-  explicit KV(internal::Router* router) : router_(router) {}
+  explicit KV(internal::Router* router);
+  ~KV();
+  KV(const KV&) = delete;
+  KV& operator=(const KV&) = delete;
 
   // The value of `key`, or nullopt if it does not exist.
   absl::StatusOr<std::optional<KeyValue>> Get(absl::string_view key,
@@ -166,7 +176,14 @@ class KV {
   absl::Status Compact(int64_t revision);
 
  private:
+  // Runs one write RPC `fn(stubs, ctx, out, write_id)`; write_id is null
+  // when exactly-once writes are off.
+  template <typename Resp, typename Fn>
+  absl::StatusOr<Resp> Write(absl::string_view what, Fn fn);
+
   internal::Router* router_;
+  // Null when ClientOptions::exactly_once_writes is false.
+  std::unique_ptr<internal::WriteIds> write_ids_;
 };
 
 }  // namespace berth::lock

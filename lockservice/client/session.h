@@ -1,34 +1,33 @@
-// Session: a lease kept alive by a background thread, the liveness that
-// locks and elections hang on.
+// Session: a lease kept alive in the background, the liveness that locks
+// and elections hang on.
 //
-// The keepalive thread sends LeaseKeepAlive every ttl/3 over a bidi stream
-// to the leader, reopening the stream (on another replica if need be) after
-// failures or failover. The session is lost, and `on_lost` fires exactly
-// once, when the server reports the lease gone (ttl 0 / NOT_FOUND) or when
-// the TTL passes without a successful keepalive. A lost session stays lost:
-// create a new one.
+// Every Session of one Client renews its lease every ttl/3 over the
+// Client's one shared LeaseKeepAlive stream to the leader
+// (internal/keepalive_mux.h), which is reopened (on another replica if
+// need be) after failures or failover. A process with a thousand sessions
+// thus keeps one stream and one keepalive thread, not a thousand. The
+// session is lost, and `on_lost` fires exactly once, when the server
+// reports the lease gone (ttl 0 / NOT_FOUND) or when the TTL passes without
+// a successful keepalive. A lost session stays lost: create a new one.
 //
 // Thread safety: all methods are thread-safe. `on_lost` runs on the
-// keepalive thread; it may call Close() and lost(), but must not destroy the
-// Session. Ownership: the Session borrows the Client, which must outlive it;
-// Mutex and Election borrow the Session, which must outlive them.
+// Client's keepalive thread, so it must be short (it delays the renewals of
+// the Client's other sessions); it may call Close() and lost(), but must not
+// destroy the Session. Ownership: the Session borrows the Client, which must
+// outlive it; Mutex and Election borrow the Session, which must outlive
+// them.
 #ifndef BERTH_LOCKSERVICE_CLIENT_SESSION_H_
 #define BERTH_LOCKSERVICE_CLIENT_SESSION_H_
 
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-
-namespace grpc {
-class ClientContext;
-}  // namespace grpc
 
 namespace berth::lock {
 
@@ -70,30 +69,22 @@ class Session {
           absl::Time expires_at,
           std::function<void(const absl::Status&)> on_lost);
 
-  void KeepAliveLoop();
-  struct StreamOutcome;
-  // One keepalive stream to the current leader, until it breaks, rotates or
-  // the session closes.
-  void RunStream(StreamOutcome* outcome);
   void MarkLost(absl::Status why);
-  // Sleeps for `d` or until Close(); returns true if closing.
-  bool WaitOrClose(absl::Duration d);
 
   Client* const client_;
   const int64_t lease_id_;
   const absl::Duration ttl_;
   std::function<void(const absl::Status&)> on_lost_;
 
+  // Registration with the Client's keepalive stream (Close removes it).
+  int64_t keepalive_ = 0;
+
   mutable absl::Mutex mu_;
-  bool closing_ ABSL_GUARDED_BY(mu_) = false;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status lost_ ABSL_GUARDED_BY(mu_);
   // The lease's expiry as of the last successful keepalive, measured from
   // when that keepalive was sent (so it errs early, never late).
   absl::Time expires_at_ ABSL_GUARDED_BY(mu_);
-  grpc::ClientContext* stream_ctx_ ABSL_GUARDED_BY(mu_) = nullptr;
-
-  std::thread thread_;
 };
 
 }  // namespace berth::lock

@@ -70,6 +70,7 @@ class LockdImpl : public Lockd {
     auto sm = lock::StateMachine::Open(smo);
     if (!sm.ok()) return sm.status();
     store_ = std::make_unique<ReplicatedStore>(std::move(*sm), &hub_);
+    store_->SetSnapshotPath(path);
 
     transport_ =
         std::make_unique<node::GrpcTransport>(opts_.id, [this](uint64_t peer) {

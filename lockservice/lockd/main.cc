@@ -49,11 +49,13 @@ int main(int argc, char** argv) {
       "bootstrapping")("tick-ms",
                        po::value<int64_t>(&tick_ms)->default_value(50),
                        "Raft tick interval")(
-      "election-ticks", po::value<int>(&opts.election_ticks)->default_value(20),
-      "ticks without a leader before campaigning")(
-      "snapshot-every",
-      po::value<uint64_t>(&opts.snapshot_every)->default_value(20000),
-      "compact the log after this many applied entries")(
+      "election-ticks", po::value<int>(&opts.election_ticks)->default_value(10),
+      "ticks without a leader before campaigning (randomized up to twice "
+      "that)")("snapshot-every",
+               po::value<uint64_t>(&opts.snapshot_every)->default_value(2000),
+               "compact the log after this many applied entries (keeping "
+               "the last 5000; no image is taken: a follower that needs one "
+               "gets it built on demand)")(
       "snapshot-keep-entries",
       po::value<uint64_t>(&opts.snapshot_keep_entries)->default_value(5000),
       "log entries kept behind each snapshot for slow followers")(

@@ -155,9 +155,34 @@ uint64_t ReplicatedStore::AppliedIndex() const {
   return sm_->applied_index();
 }
 
-absl::StatusOr<std::string> ReplicatedStore::Snapshot() {
-  absl::MutexLock l(&mu_);
-  return sm_->Snapshot();
+namespace {
+
+class SourceBuilder : public node::SnapshotBuilder {
+ public:
+  SourceBuilder(lock::SnapshotSource* source, uint64_t index)
+      : source_(source), index_(index) {}
+  ~SourceBuilder() override { source_->Unpin(); }
+  uint64_t index() const override { return index_; }
+  absl::StatusOr<std::string> Build() override { return source_->Build(); }
+
+ private:
+  lock::SnapshotSource* const source_;
+  const uint64_t index_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<node::SnapshotBuilder>>
+ReplicatedStore::PinSnapshot() {
+  if (snapshot_source_ == nullptr) {
+    absl::StatusOr<std::unique_ptr<lock::SnapshotSource>> src =
+        lock::SnapshotSource::Open(snapshot_path_);
+    if (!src.ok()) return src.status();
+    snapshot_source_ = std::move(*src);
+  }
+  absl::StatusOr<uint64_t> index = snapshot_source_->Pin();
+  if (!index.ok()) return index.status();
+  return std::make_unique<SourceBuilder>(snapshot_source_.get(), *index);
 }
 
 absl::Status ReplicatedStore::Restore(const raftpb::Snapshot& snap) {

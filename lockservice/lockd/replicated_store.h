@@ -28,6 +28,7 @@
 #include "absl/synchronization/mutex.h"
 #include "lockservice/lockd/watch_hub.h"
 #include "lockservice/node/raft_node.h"
+#include "lockservice/server/sm_snapshot_source.h"
 #include "lockservice/server/state_machine.h"
 #include "proto/lock.pb.h"
 #include "proto/lockd_internal.pb.h"
@@ -64,7 +65,9 @@ class ReplicatedStore : public node::StateMachine {
   uint64_t AppliedIndex() const override;
   void BeginApplyBatch() override;
   void EndApplyBatch() override;
-  absl::StatusOr<std::string> Snapshot() override;
+  // Pins a read view on a second connection (lock::SnapshotSource); the
+  // image is built from it off the driver thread.
+  absl::StatusOr<std::unique_ptr<node::SnapshotBuilder>> PinSnapshot() override;
   absl::Status Restore(const raftpb::Snapshot& snap) override;
 
   // Runs fn with exclusive access to the state machine (reads).
@@ -99,12 +102,19 @@ class ReplicatedStore : public node::StateMachine {
   // Called on the driver thread after a membership change or a restore, so
   // the owner can update its transport's address book.
   void OnMembersChanged(std::function<void()> fn) { on_members_ = fn; }
+  // The replica's SQLite file, from which PinSnapshot reads through a
+  // second connection. Set before the node starts.
+  void SetSnapshotPath(std::string path) { snapshot_path_ = std::move(path); }
 
  private:
   absl::Mutex mu_;
   std::unique_ptr<lock::StateMachine> sm_ ABSL_GUARDED_BY(mu_);
   WatchHub* const hub_;
   std::function<void()> on_members_;
+  std::string snapshot_path_;
+  // Opened on first use. Used by the driver (Pin) and then by the node's
+  // builder thread (Build), never both at once (one builder at a time).
+  std::unique_ptr<lock::SnapshotSource> snapshot_source_;
 
   // Members() reads SQLite; every response header needs the leader's
   // address, so keep the answer until a membership change or restore.

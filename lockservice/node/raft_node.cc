@@ -10,6 +10,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "lockservice/node/framing.h"
+#include "lockservice/node/snapshot_storage.h"
+#include "lockservice/node/stall_meter.h"
 
 namespace berth::node {
 namespace {
@@ -44,15 +46,18 @@ class RaftNodeImpl : public RaftNode {
  public:
   RaftNodeImpl(const NodeOptions& opts, raft::LogStore* storage,
                StateMachine* sm, Transport* transport,
+               std::unique_ptr<SnapshotStorage> snapshots,
                std::unique_ptr<raft::Raft> raft)
       : opts_(opts),
         clock_(opts.clock ? opts.clock : Clock::Real()),
         storage_(storage),
         sm_(sm),
         transport_(transport),
-        raft_(std::move(raft)) {
+        snapshots_(std::move(snapshots)),
+        raft_(std::move(raft)),
+        stalls_(clock_, opts.id, opts.stall_threshold) {
     applied_ = sm_->AppliedIndex();
-    last_snapshot_index_ = storage_->FirstIndex() - 1;
+    last_compact_index_ = storage_->FirstIndex() - 1;
     saved_hard_state_ = raft_->GetStatus().hard_state;
     RefreshStatusLocked();
   }
@@ -398,6 +403,10 @@ class RaftNodeImpl : public RaftNode {
     status_.last_index = s.last_index;
     status_.conf_state = s.conf_state;
     status_.progress = s.progress;
+    status_.stalls = stalls_.count();
+    SnapshotStorage::Stats ss = snapshots_->stats();
+    status_.snapshots_built = ss.built;
+    status_.snapshots_built_on_driver = ss.built_on_driver;
   }
 
   void Run() {
@@ -432,8 +441,11 @@ class RaftNodeImpl : public RaftNode {
         props.swap(new_proposals_);
         // Run queued calls under mu_: they only touch raft_ (driver-owned)
         // and their Call record, which the waiter reads under mu_.
-        for (auto& [id, c] : calls_) c();
-        calls_.clear();
+        if (!calls_.empty()) {
+          StallMeter::Op op(&stalls_, "queued calls", calls_.size());
+          for (auto& [id, c] : calls_) c();
+          calls_.clear();
+        }
         if (!unassigned_reads_.empty()) {
           // One ReadIndex round serves every reader that queued meanwhile.
           read_ctx = absl::StrCat(opts_.id, "/", ++next_read_);
@@ -448,26 +460,40 @@ class RaftNodeImpl : public RaftNode {
         done_cv_.SignalAll();
       }
       RunCompletions(out);
-      for (auto& m : inbox) {
-        // Errors here are stale or foreign messages; Raft drops them.
-        raft_->Step(m).IgnoreError();
+      if (!inbox.empty()) {
+        StallMeter::Op op(&stalls_, "step messages", inbox.size());
+        for (auto& m : inbox) {
+          // Errors here are stale or foreign messages; Raft drops them.
+          raft_->Step(m).IgnoreError();
+        }
       }
       // After a stall (a snapshot, a slow fsync) tick at most twice, not
       // once per missed interval: a burst of ticks runs check-quorum
       // several times before any heartbeat reply could be stepped, and the
       // leader would depose itself.
       const absl::Time now = clock_->Monotonic();
-      for (int i = 0; i < 2 && now >= next_tick; ++i) {
-        raft_->Tick();
-        next_tick += opts_.tick_interval;
+      if (now >= next_tick) {
+        StallMeter::Op op(&stalls_, "tick");
+        for (int i = 0; i < 2 && now >= next_tick; ++i) {
+          raft_->Tick();
+          next_tick += opts_.tick_interval;
+        }
       }
       if (now >= next_tick) next_tick = now + opts_.tick_interval;
-      if (!props.empty()) SubmitProposals(props);
+      if (!props.empty()) {
+        StallMeter::Op op(&stalls_, "submit proposals", props.size());
+        SubmitProposals(props);
+      }
       if (issue_read) {
+        StallMeter::Op op(&stalls_, "read index");
         absl::Status st = raft_->ReadIndex(read_ctx);
         if (!st.ok()) FailReads(read_ctx, st);
       }
       DrainReady();
+      // Everything handed out has been applied now, so the state machine's
+      // committed state, applied_ and the core's membership agree: the one
+      // point where a snapshot view may be pinned.
+      MaybeBuildSnapshot();
     }
   }
 
@@ -524,7 +550,11 @@ class RaftNodeImpl : public RaftNode {
 
   void DrainReady() {
     while (raft_->HasReady()) {
-      raft::Ready rd = raft_->GetReady();
+      raft::Ready rd;
+      {
+        StallMeter::Op op(&stalls_, "get ready");
+        rd = raft_->GetReady();
+      }
       if (rd.soft_state.has_value()) {
         leader_ = rd.soft_state->role == raft::Role::kLeader;
       }
@@ -567,7 +597,14 @@ class RaftNodeImpl : public RaftNode {
       }
       ApplyCommitted(rd.committed_entries, 0, early);
       if (hs || !rd.entries.empty() || snap) {
-        absl::Status st = storage_->Save(hs, rd.entries, snap);
+        absl::Status st;
+        {
+          StallMeter::Op op(
+              &stalls_,
+              snap ? "persist ready with snapshot" : "persist ready (entries)",
+              rd.entries.size());
+          st = storage_->Save(hs, rd.entries, snap);
+        }
         if (!st.ok()) {
           // A replica that cannot persist must not send acks that claim it
           // did. Stop participating; the operator sees why in the log.
@@ -592,21 +629,42 @@ class RaftNodeImpl : public RaftNode {
       // A snapshot at index 0 only carries the bootstrap membership to a
       // joining replica (raft.h): there is no image, and nothing to replace.
       if (snap && snap->metadata().index() > 0) {
-        absl::Status st = sm_->Restore(*snap);
+        absl::Status st;
+        const absl::Time restore_start = clock_->Monotonic();
+        {
+          StallMeter::Op op(&stalls_, "restore snapshot into state machine");
+          st = sm_->Restore(*snap);
+        }
         if (!st.ok()) {
           fprintf(stderr, "raft node %lu: restoring snapshot failed: %s\n",
                   opts_.id, std::string(st.message()).c_str());
+        } else {
+          // Rare and worth seeing: how long installing it held this
+          // replica's Raft thread (the persist step is timed above).
+          fprintf(stderr,
+                  "raft node %lu: installed snapshot at index %lu (%zu "
+                  "bytes); restoring the state machine took %lld ms on the "
+                  "raft thread\n",
+                  opts_.id, snap->metadata().index(), snap->data().size(),
+                  static_cast<long long>(absl::ToInt64Milliseconds(
+                      clock_->Monotonic() - restore_start)));
         }
         absl::MutexLock l(&mu_);
         applied_ = snap->metadata().index();
-        last_snapshot_index_ = applied_;
+        last_compact_index_ = applied_;
       }
-      if (!rd.messages.empty()) transport_->Send(std::move(rd.messages));
+      if (!rd.messages.empty()) {
+        StallMeter::Op op(&stalls_, "send messages", rd.messages.size());
+        transport_->Send(std::move(rd.messages));
+      }
       ApplyCommitted(rd.committed_entries, early, rd.committed_entries.size());
       HandleReadStates(rd.read_states);
       std::optional<raft::SoftState> soft = rd.soft_state;
-      raft_->Advance(rd);
-      MaybeSnapshot();
+      {
+        StallMeter::Op op(&stalls_, "advance");
+        raft_->Advance(rd);
+      }
+      MaybeCompact();
       std::function<void(uint64_t, uint64_t)> cb;
       uint64_t lead = 0, term = 0;
       Completions out;
@@ -628,7 +686,10 @@ class RaftNodeImpl : public RaftNode {
         done_cv_.SignalAll();
       }
       RunCompletions(out);
-      if (cb) cb(lead, term);
+      if (cb) {
+        StallMeter::Op op(&stalls_, "leader change callback");
+        cb(lead, term);
+      }
     }
   }
 
@@ -637,6 +698,7 @@ class RaftNodeImpl : public RaftNode {
   void ApplyCommitted(const std::vector<raftpb::Entry>& entries, size_t from,
                       size_t to) {
     if (from >= to) return;
+    StallMeter::Op op(&stalls_, "apply committed entries", to - from);
     std::vector<std::pair<uint64_t, std::string>> results;
     sm_->BeginApplyBatch();
     for (size_t i = from; i < to; ++i) {
@@ -699,45 +761,48 @@ class RaftNodeImpl : public RaftNode {
     });
   }
 
-  void MaybeSnapshot() {
+  // Discards applied entries from the log, keeping opts_.keep_entries for
+  // followers that are only a little behind. No image is taken: the applied
+  // state is durable in the state machine, and a follower that needs more
+  // than the log holds gets an image built on demand (MaybeBuildSnapshot).
+  //
+  // Durability: the state machine commits each apply batch before this
+  // runs. In lockd both share one SQLite WAL file, and this compaction's
+  // own synchronous commit fsyncs that file, so every state-machine commit
+  // before it is on disk before the log entries it covers are gone.
+  void MaybeCompact() {
     uint64_t applied;
     {
       absl::MutexLock l(&mu_);
       applied = applied_;
     }
     if (opts_.snapshot_every == 0 ||
-        applied < last_snapshot_index_ + opts_.snapshot_every) {
-      return;
-    }
-    const absl::Time start = clock_->Monotonic();
-    absl::StatusOr<std::string> data = sm_->Snapshot();
-    const absl::Time image_done = clock_->Monotonic();
-    if (!data.ok()) {
-      fprintf(stderr, "raft node %lu: state machine snapshot failed: %s\n",
-              opts_.id, std::string(data.status().message()).c_str());
-      last_snapshot_index_ = applied;  // do not retry on every batch
+        applied < last_compact_index_ + opts_.snapshot_every) {
       return;
     }
     uint64_t compact_to =
         applied > opts_.keep_entries ? applied - opts_.keep_entries : 0;
     compact_to = std::max(compact_to, storage_->FirstIndex() - 1);
+    StallMeter::Op op(&stalls_, "compact log", compact_to);
     absl::Status st = storage_->CreateSnapshot(
-        applied, raft_->GetStatus().conf_state, std::move(*data), compact_to);
+        applied, raft_->GetStatus().conf_state, /*data=*/"", compact_to);
     if (!st.ok()) {
-      fprintf(stderr, "raft node %lu: storing snapshot failed: %s\n", opts_.id,
-              std::string(st.message()).c_str());
+      fprintf(stderr, "raft node %lu: compacting the log failed: %s\n",
+              opts_.id, std::string(st.message()).c_str());
     }
-    last_snapshot_index_ = applied;
-    // The driver sends no heartbeat meanwhile: a stall near the election
-    // timeout is what an operator needs to see when leadership flaps.
-    const absl::Duration took = clock_->Monotonic() - start;
-    if (took > opts_.tick_interval * opts_.election_tick / 4) {
-      fprintf(stderr,
-              "raft node %lu: snapshot at index %lu took %s (state machine "
-              "image %s); no heartbeats were sent meanwhile\n",
-              opts_.id, applied, absl::FormatDuration(took).c_str(),
-              absl::FormatDuration(image_done - start).c_str());
+    last_compact_index_ = applied;
+  }
+
+  // Starts building an image the core asked for (SnapshotStorage); only
+  // the pin runs here, the copy runs on the builder thread.
+  void MaybeBuildSnapshot() {
+    uint64_t applied;
+    {
+      absl::MutexLock l(&mu_);
+      applied = applied_;
     }
+    StallMeter::Op op(&stalls_, "pin snapshot view");
+    snapshots_->MaybeStartBuild(sm_, applied, raft_->GetStatus().conf_state);
   }
 
   const NodeOptions opts_;
@@ -745,9 +810,12 @@ class RaftNodeImpl : public RaftNode {
   raft::LogStore* const storage_;
   StateMachine* const sm_;
   Transport* const transport_;
+  // What the core reads as its storage; serves on-demand images.
+  const std::unique_ptr<SnapshotStorage> snapshots_;
   // Owned by the driver thread once started (and by calls_ run under mu_).
   std::unique_ptr<raft::Raft> raft_;
-  uint64_t last_snapshot_index_ = 0;    // driver thread only
+  StallMeter stalls_;
+  uint64_t last_compact_index_ = 0;     // driver thread only
   bool leader_ = false;                 // driver thread only
   raft::SoftState prev_soft_;           // driver thread only
   raftpb::HardState saved_hard_state_;  // driver thread only
@@ -793,9 +861,19 @@ absl::StatusOr<std::unique_ptr<RaftNode>> RaftNode::Create(
         "storage, state machine and transport "
         "are required");
   }
+  // Recovery: a replica that crashed after persisting a leader's snapshot
+  // but before restoring its state machine from it holds the image only in
+  // the log store. Restore it now, or the entries the snapshot replaced
+  // would never reach the state machine.
+  if (absl::StatusOr<raftpb::Snapshot> stored = storage->GetSnapshot();
+      stored.ok() && !stored->data().empty() &&
+      stored->metadata().index() > sm->AppliedIndex()) {
+    if (absl::Status st = sm->Restore(*stored); !st.ok()) return st;
+  }
+  auto snapshots = std::make_unique<SnapshotStorage>(storage, opts.id);
   raft::Config cfg;
   cfg.id = opts.id;
-  cfg.storage = storage;
+  cfg.storage = snapshots.get();
   cfg.election_tick = opts.election_tick;
   cfg.heartbeat_tick = opts.heartbeat_tick;
   cfg.applied = sm->AppliedIndex();
@@ -804,8 +882,8 @@ absl::StatusOr<std::unique_ptr<RaftNode>> RaftNode::Create(
              static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()));
   absl::StatusOr<std::unique_ptr<raft::Raft>> r = raft::Raft::Create(cfg);
   if (!r.ok()) return r.status();
-  return std::unique_ptr<RaftNode>(
-      new RaftNodeImpl(opts, storage, sm, transport, std::move(*r)));
+  return std::unique_ptr<RaftNode>(new RaftNodeImpl(
+      opts, storage, sm, transport, std::move(snapshots), std::move(*r)));
 }
 
 }  // namespace berth::node

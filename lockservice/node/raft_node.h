@@ -35,7 +35,21 @@
 
 namespace berth::node {
 
-// The replicated application. Called on the driver thread only.
+// A consistent view of the applied state, pinned by
+// StateMachine::PinSnapshot and serialized later by Build().
+class SnapshotBuilder {
+ public:
+  virtual ~SnapshotBuilder() = default;
+  // The applied index the view holds.
+  virtual uint64_t index() const = 0;
+  // Serializes the view into an image that StateMachine::Restore accepts.
+  // Slow: the node calls it once, on its snapshot thread, never on the
+  // driver thread, while the driver keeps applying entries.
+  virtual absl::StatusOr<std::string> Build() = 0;
+};
+
+// The replicated application. Called on the driver thread only, except
+// SnapshotBuilder::Build (see above).
 class StateMachine {
  public:
   virtual ~StateMachine() = default;
@@ -55,7 +69,11 @@ class StateMachine {
   // survives a crash; Raft re-delivers the rest after a restart.
   virtual void BeginApplyBatch() {}
   virtual void EndApplyBatch() {}
-  virtual absl::StatusOr<std::string> Snapshot() = 0;
+  // Pins a view of the state as of the last applied entry, for an image a
+  // lagging follower needs. Called between apply batches (EndApplyBatch has
+  // returned), so the view must hold exactly AppliedIndex(); it must be
+  // cheap (no copying). At most one builder is alive at a time.
+  virtual absl::StatusOr<std::unique_ptr<SnapshotBuilder>> PinSnapshot() = 0;
   virtual absl::Status Restore(const raftpb::Snapshot& snap) = 0;
 };
 
@@ -79,11 +97,16 @@ struct NodeOptions {
   absl::Duration tick_interval = absl::Milliseconds(50);
   int election_tick = 10;
   int heartbeat_tick = 1;
-  // Take a state-machine snapshot and compact the log after this many
-  // applied entries, keeping `keep_entries` so slow followers can catch up
-  // without a snapshot.
+  // Compact the log after this many applied entries, keeping
+  // `keep_entries` so slow followers can catch up without a snapshot. No
+  // image is taken for this (the applied state is durable in the state
+  // machine); a follower that needs one gets it built on demand, off the
+  // driver thread (snapshot_storage.h).
   uint64_t snapshot_every = 20000;
   uint64_t keep_entries = 5000;
+  // Any single step of the driver thread that takes longer than this is
+  // logged ("raft thread stall: ...") and counted in NodeStatus::stalls.
+  absl::Duration stall_threshold = absl::Milliseconds(50);
   uint64_t max_inflight_bytes = 64 << 20;
   Clock* clock = nullptr;  // borrowed; Clock::Real() if null
 };
@@ -98,6 +121,13 @@ struct NodeStatus {
   uint64_t last_index = 0;
   raftpb::ConfState conf_state;
   std::map<uint64_t, raft::PeerProgress> progress;
+  // Driver-thread operations slower than NodeOptions::stall_threshold.
+  uint64_t stalls = 0;
+  // Snapshot images built for followers (each off the driver thread), and
+  // how many of those builds ran on the driver thread (always 0; tests
+  // assert it).
+  uint64_t snapshots_built = 0;
+  uint64_t snapshots_built_on_driver = 0;
 };
 
 class RaftNode {

@@ -8,8 +8,10 @@
 #include <memory>
 #include <string>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "lockservice/raft/memory_storage.h"
 
@@ -77,11 +79,26 @@ class LogMachine : public StateMachine {
     applied_ = index;
   }
   uint64_t AppliedIndex() const override { return 0; }
-  absl::StatusOr<std::string> Snapshot() override {
+  // The view is a copy of the log (cheap enough for a test); Build() joins
+  // it, after waiting at the gate if one is set.
+  absl::StatusOr<std::unique_ptr<SnapshotBuilder>> PinSnapshot() override {
     absl::MutexLock l(&mu_);
-    std::string out;
-    for (auto& s : log_) out += s + "\n";
-    return out;
+    auto b = std::make_unique<Builder>();
+    b->machine = this;
+    b->index_ = applied_;
+    b->view = log_;
+    return b;
+  }
+  // Makes the next Build() announce itself on `started` and then wait for
+  // `release`; both must outlive the build.
+  void GateNextBuild(absl::Notification* started, absl::Notification* release) {
+    absl::MutexLock l(&mu_);
+    gate_started_ = started;
+    gate_release_ = release;
+  }
+  int restores() {
+    absl::MutexLock l(&mu_);
+    return restores_;
   }
   absl::Status Restore(const raftpb::Snapshot& snap) override {
     absl::MutexLock l(&mu_);
@@ -93,6 +110,7 @@ class LogMachine : public StateMachine {
       d.remove_prefix(nl + 1);
     }
     applied_ = snap.metadata().index();
+    ++restores_;
     return absl::OkStatus();
   }
   std::vector<std::string> Log() {
@@ -101,9 +119,33 @@ class LogMachine : public StateMachine {
   }
 
  private:
+  struct Builder : SnapshotBuilder {
+    LogMachine* machine = nullptr;
+    uint64_t index_ = 0;
+    std::vector<std::string> view;
+    uint64_t index() const override { return index_; }
+    absl::StatusOr<std::string> Build() override {
+      absl::Notification* started = nullptr;
+      absl::Notification* release = nullptr;
+      {
+        absl::MutexLock l(&machine->mu_);
+        std::swap(started, machine->gate_started_);
+        std::swap(release, machine->gate_release_);
+      }
+      if (started != nullptr) started->Notify();
+      if (release != nullptr) release->WaitForNotification();
+      std::string out;
+      for (auto& s : view) out += s + "\n";
+      return out;
+    }
+  };
+
   mutable absl::Mutex mu_;
   uint64_t applied_ = 0;
   std::vector<std::string> log_;
+  int restores_ = 0;
+  absl::Notification* gate_started_ = nullptr;
+  absl::Notification* gate_release_ = nullptr;
 };
 
 // What the replicas did, in order: "send <from> <index>" when a MsgApp
@@ -368,6 +410,66 @@ TEST_F(RaftNodeTest, SnapshotsCompactTheLogAndCatchUpALaggingReplica) {
   ASSERT_FALSE(log.empty());
   EXPECT_EQ(log.back(), "tail");
   EXPECT_EQ(log.size(), 101u);
+}
+
+// The image a lagging follower needs is built on demand off the driver
+// thread: while the build is held at a gate, the leader keeps committing
+// (if the build ran on the driver, these proposals could not complete), and
+// afterwards the follower installs it while writes continue and ends up
+// with exactly the leader's state.
+TEST_F(RaftNodeTest, SnapshotIsBuiltOffTheDriverWhileWritesContinue) {
+  StartCluster(3, /*snapshot_every=*/20);
+  uint64_t leader = AwaitLeader();
+  ASSERT_NE(leader, 0u);
+  uint64_t lagging = leader % 3 + 1;
+  absl::Notification build_started, build_release;
+  // A failed assertion must not leave the builder thread parked forever.
+  auto open_gate = absl::MakeCleanup([&] {
+    if (!build_release.HasBeenNotified()) build_release.Notify();
+  });
+  replicas_[leader].sm->GateNextBuild(&build_started, &build_release);
+  net_.SetDown(lagging, true);
+  auto propose = [&](const std::string& v) {
+    return replicas_[leader]
+        .node->Propose(v, absl::Now() + absl::Seconds(10))
+        .status();
+  };
+  int written = 0;
+  // Write past the log the leader retains (20 per compaction, 10 kept).
+  for (; written < 100; ++written) {
+    ASSERT_TRUE(propose("e" + std::to_string(written)).ok());
+  }
+  ASSERT_GT(replicas_[leader].storage->FirstIndex(), 50u);
+  // The follower is back and needs an image; the leader starts one.
+  net_.SetDown(lagging, false);
+  ASSERT_TRUE(build_started.WaitForNotificationWithTimeout(absl::Seconds(20)))
+      << "the leader never started building an image";
+  // The build is parked at the gate; the driver must not be.
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(propose("e" + std::to_string(written++)).ok());
+  }
+  build_release.Notify();
+  // Keep writing while the follower catches up through the snapshot.
+  absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < deadline && replicas_[lagging].sm->restores() == 0) {
+    ASSERT_TRUE(propose("e" + std::to_string(written++)).ok());
+  }
+  ASSERT_GT(replicas_[lagging].sm->restores(), 0)
+      << "the follower caught up without installing a snapshot";
+  ASSERT_TRUE(propose("tail").ok());
+  std::vector<std::string> log;
+  while (absl::Now() < deadline) {
+    replicas_[lagging]
+        .node->ReadBarrier(absl::Now() + absl::Seconds(1))
+        .IgnoreError();
+    log = replicas_[lagging].sm->Log();
+    if (!log.empty() && log.back() == "tail") break;
+  }
+  EXPECT_EQ(log, replicas_[leader].sm->Log());
+  EXPECT_EQ(log.size(), static_cast<size_t>(written) + 1);
+  NodeStatus st = replicas_[leader].node->GetStatus();
+  EXPECT_GE(st.snapshots_built, 1u);
+  EXPECT_EQ(st.snapshots_built_on_driver, 0u);
 }
 
 // Raft thesis §10.2.1: the leader's fsync and the followers' overlap,

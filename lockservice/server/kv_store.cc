@@ -63,7 +63,8 @@ bool IsHistoryCompacted(const absl::Status& s) {
 absl::StatusOr<std::optional<lockpb::KeyValue>> KvStore::Get(
     absl::string_view key) {
   absl::StatusOr<SmStmt*> st = db_->Prepare(
-      absl::StrCat("SELECT ", kKvCols, " FROM sm_kv WHERE key = ?"));
+      "SELECT key, value, create_rev, mod_rev, version, lease FROM sm_kv "
+      "WHERE key = ?");
   if (!st.ok()) return st.status();
   (*st)->Bind(1, key);
   absl::StatusOr<bool> row = (*st)->Step();
@@ -155,8 +156,9 @@ absl::Status KvStore::Put(ApplyContext& ctx, absl::string_view key,
     kv->set_create_revision(rev);
     kv->set_version(1);
   }
-  absl::StatusOr<SmStmt*> st = db_->Prepare(absl::StrCat(
-      "INSERT OR REPLACE INTO sm_kv(", kKvCols, ") VALUES(?, ?, ?, ?, ?, ?)"));
+  absl::StatusOr<SmStmt*> st = db_->Prepare(
+      "INSERT OR REPLACE INTO sm_kv(key, value, create_rev, mod_rev, version, "
+      "lease) VALUES(?, ?, ?, ?, ?, ?)");
   if (!st.ok()) return st.status();
   absl::Status s = (*st)
                        ->Bind(1, key)

@@ -36,6 +36,12 @@ struct Limits {
   // Chubby-style lock-delay when a request does not choose one.
   int64_t default_lock_delay_ms = 5000;
   int64_t max_lock_delay_ms = int64_t{10} * 60 * 1000;
+  // Exactly-once writes (client_sessions.h): writes one client may have in
+  // flight (answers kept above its acknowledged floor), and the log time
+  // after which an idle client's dedupe state is forgotten. The expiry must
+  // stay far above any client's retry horizon (15 s by default).
+  uint64_t max_client_window = 1 << 16;
+  int64_t client_idle_expiry_ms = int64_t{30} * 60 * 1000;
   // Events a Compact command deletes in one apply; the rest goes in later
   // purge steps, so compacting a long history never stalls the apply path
   // (about 2-5 ms of SQLite work per step).

@@ -7,10 +7,10 @@
 namespace berth::lock {
 namespace {
 
+// Column order of ReadLock; the statements below spell it out so that their
+// text is a constant (no string is built per call on the apply path).
 constexpr absl::string_view kLockCols =
     "name, holder_lease, token, key, value, lock_delay_ms, delay_until_ms";
-constexpr absl::string_view kWaiterCols =
-    "seq, name, lease, value, wait_deadline_ms, lock_delay_ms, request_id";
 
 LockRecord ReadLock(const SmStmt& st) {
   return LockRecord{st.Blob(0), st.Int(1), st.Int(2), st.Blob(3),
@@ -26,7 +26,8 @@ std::string HolderKey(absl::string_view name, int64_t lease) {
 absl::StatusOr<std::optional<LockRecord>> LockTable::Get(
     absl::string_view name) {
   absl::StatusOr<SmStmt*> st = db_->Prepare(
-      absl::StrCat("SELECT ", kLockCols, " FROM sm_locks WHERE name = ?"));
+      "SELECT name, holder_lease, token, key, value, lock_delay_ms, "
+      "delay_until_ms FROM sm_locks WHERE name = ?");
   if (!st.ok()) return st.status();
   (*st)->Bind(1, name);
   absl::StatusOr<bool> row = (*st)->Step();
@@ -38,9 +39,9 @@ absl::StatusOr<std::optional<LockRecord>> LockTable::Get(
 }
 
 absl::Status LockTable::Upsert(const LockRecord& l) {
-  absl::StatusOr<SmStmt*> st =
-      db_->Prepare(absl::StrCat("INSERT OR REPLACE INTO sm_locks(", kLockCols,
-                                ") VALUES(?, ?, ?, ?, ?, ?, ?)"));
+  absl::StatusOr<SmStmt*> st = db_->Prepare(
+      "INSERT OR REPLACE INTO sm_locks(name, holder_lease, token, key, "
+      "value, lock_delay_ms, delay_until_ms) VALUES(?, ?, ?, ?, ?, ?, ?)");
   if (!st.ok()) return st.status();
   return (*st)
       ->Bind(1, l.name)
@@ -63,9 +64,18 @@ absl::Status LockTable::Delete(absl::string_view name) {
 absl::StatusOr<std::optional<LockRecord>> LockTable::HolderKeyIn(
     absl::string_view key, absl::string_view range_end) {
   RangeSql w = RangeWhere(key, range_end);
-  absl::StatusOr<SmStmt*> st = db_->Prepare(absl::StrCat(
-      "SELECT ", kLockCols, " FROM sm_locks WHERE holder_lease != 0 AND ",
-      w.where, " ORDER BY key LIMIT 1"));
+  // Every Put asks about its single key: that statement's text is a
+  // constant, so the cache lookup builds no string.
+  absl::StatusOr<SmStmt*> st =
+      range_end.empty()
+          ? db_->Prepare(
+                "SELECT name, holder_lease, token, key, value, lock_delay_ms, "
+                "delay_until_ms FROM sm_locks WHERE holder_lease != 0 AND "
+                "key = ? ORDER BY key LIMIT 1")
+          : db_->Prepare(absl::StrCat("SELECT ", kLockCols,
+                                      " FROM sm_locks WHERE holder_lease != 0 "
+                                      "AND ",
+                                      w.where, " ORDER BY key LIMIT 1"));
   if (!st.ok()) return st.status();
   for (size_t i = 0; i < w.params.size(); ++i) (*st)->Bind(i + 1, w.params[i]);
   absl::StatusOr<bool> row = (*st)->Step();
@@ -78,8 +88,8 @@ absl::StatusOr<std::optional<LockRecord>> LockTable::HolderKeyIn(
 
 absl::StatusOr<std::vector<LockRecord>> LockTable::HeldBy(int64_t lease) {
   absl::StatusOr<SmStmt*> st = db_->Prepare(
-      absl::StrCat("SELECT ", kLockCols,
-                   " FROM sm_locks WHERE holder_lease = ? ORDER BY name"));
+      "SELECT name, holder_lease, token, key, value, lock_delay_ms, "
+      "delay_until_ms FROM sm_locks WHERE holder_lease = ? ORDER BY name");
   if (!st.ok()) return st.status();
   (*st)->Bind(1, lease);
   std::vector<LockRecord> out;
@@ -94,12 +104,14 @@ absl::StatusOr<std::vector<LockRecord>> LockTable::HeldBy(int64_t lease) {
 }
 
 absl::StatusOr<int64_t> LockTable::AddWaiter(const WaiterRecord& w) {
+  maybe_waiters_ = true;
   // Explicit max+1 (not rowid allocation) keeps sequence numbers a pure
   // function of the table contents, so replicas agree.
-  absl::StatusOr<SmStmt*> st = db_->Prepare(absl::StrCat(
-      "INSERT INTO sm_waiters(", kWaiterCols,
-      ") VALUES((SELECT COALESCE(MAX(seq), 0) + 1 FROM sm_waiters), "
-      "?, ?, ?, ?, ?, ?) RETURNING seq"));
+  absl::StatusOr<SmStmt*> st = db_->Prepare(
+      "INSERT INTO sm_waiters(seq, name, lease, value, wait_deadline_ms, "
+      "lock_delay_ms, request_id) "
+      "VALUES((SELECT COALESCE(MAX(seq), 0) + 1 FROM sm_waiters), "
+      "?, ?, ?, ?, ?, ?) RETURNING seq");
   if (!st.ok()) return st.status();
   (*st)
       ->Bind(1, w.name)
@@ -132,8 +144,9 @@ absl::StatusOr<std::vector<WaiterRecord>> LockTable::ReadWaiters(SmStmt* st) {
 
 absl::StatusOr<std::vector<WaiterRecord>> LockTable::Waiters(
     absl::string_view name) {
-  absl::StatusOr<SmStmt*> st = db_->Prepare(absl::StrCat(
-      "SELECT ", kWaiterCols, " FROM sm_waiters WHERE name = ? ORDER BY seq"));
+  absl::StatusOr<SmStmt*> st = db_->Prepare(
+      "SELECT seq, name, lease, value, wait_deadline_ms, lock_delay_ms, "
+      "request_id FROM sm_waiters WHERE name = ? ORDER BY seq");
   if (!st.ok()) return st.status();
   (*st)->Bind(1, name);
   return ReadWaiters(*st);
@@ -141,8 +154,9 @@ absl::StatusOr<std::vector<WaiterRecord>> LockTable::Waiters(
 
 absl::StatusOr<std::vector<WaiterRecord>> LockTable::WaitersOfLease(
     int64_t lease) {
-  absl::StatusOr<SmStmt*> st = db_->Prepare(absl::StrCat(
-      "SELECT ", kWaiterCols, " FROM sm_waiters WHERE lease = ? ORDER BY seq"));
+  absl::StatusOr<SmStmt*> st = db_->Prepare(
+      "SELECT seq, name, lease, value, wait_deadline_ms, lock_delay_ms, "
+      "request_id FROM sm_waiters WHERE lease = ? ORDER BY seq");
   if (!st.ok()) return st.status();
   (*st)->Bind(1, lease);
   return ReadWaiters(*st);
@@ -155,8 +169,23 @@ absl::Status LockTable::DeleteWaiter(int64_t seq) {
   return (*st)->Bind(1, seq).Run();
 }
 
+absl::StatusOr<bool> LockTable::HasWaiters() {
+  if (!maybe_waiters_) return false;
+  absl::StatusOr<SmStmt*> st =
+      db_->Prepare("SELECT EXISTS(SELECT 1 FROM sm_waiters)");
+  if (!st.ok()) return st.status();
+  absl::StatusOr<bool> row = (*st)->Step();
+  if (!row.ok()) return row.status();
+  maybe_waiters_ = (*st)->Int(0) != 0;
+  (*st)->Reset();
+  return maybe_waiters_;
+}
+
 absl::StatusOr<std::vector<std::string>> LockTable::GrantableNames(
     int64_t now_ms) {
+  absl::StatusOr<bool> any = HasWaiters();
+  if (!any.ok()) return any.status();
+  if (!*any) return std::vector<std::string>();
   absl::StatusOr<SmStmt*> st = db_->Prepare(
       "SELECT DISTINCT w.name FROM sm_waiters w "
       "LEFT JOIN sm_locks l ON l.name = w.name "

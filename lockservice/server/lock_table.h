@@ -69,14 +69,23 @@ class LockTable {
   absl::Status DeleteWaiter(int64_t seq);
 
   // Names that have waiters and no holder and whose lock-delay is over at
-  // `now_ms`, by name.
+  // `now_ms`, by name. Costs no statement while no lock has waiters.
   absl::StatusOr<std::vector<std::string>> GrantableNames(int64_t now_ms);
+  // False only when sm_waiters is known to be empty. Every apply asks for
+  // grantable locks twice, and most applies happen with no lock waited
+  // for, so the answer is cached: set by AddWaiter, cleared by a probe that
+  // finds the table empty.
+  absl::StatusOr<bool> HasWaiters();
+  // Forgets the cached answer (after a rollback or a restore changed the
+  // table behind this object's back).
+  void ForgetCachedState() { maybe_waiters_ = true; }
   // The earliest lock-delay end among free locks with waiters, or 0.
   absl::StatusOr<int64_t> NextDelayEnd();
 
  private:
   absl::StatusOr<std::vector<WaiterRecord>> ReadWaiters(SmStmt* st);
   SmDb* db_;
+  bool maybe_waiters_ = true;
 };
 
 }  // namespace berth::lock

@@ -111,6 +111,16 @@ absl::Status SmDb::Exec(absl::string_view sql) {
   return absl::OkStatus();
 }
 
+absl::Status SmDb::ExecCached(absl::string_view sql) {
+  absl::StatusOr<SmStmt*> st = Prepare(sql);
+  if (!st.ok()) return st.status();
+  absl::Status s = (*st)->Run();
+  // A finished statement keeps no cursor, but reset it anyway so that a
+  // later COMMIT or DETACH never finds it active.
+  (*st)->Reset();
+  return s;
+}
+
 absl::StatusOr<SmStmt*> SmDb::Prepare(absl::string_view sql) {
   auto it = stmts_.find(sql);
   if (it != stmts_.end()) {
@@ -130,10 +140,11 @@ absl::StatusOr<SmStmt*> SmDb::Prepare(absl::string_view sql) {
 }
 
 absl::Status SmDb::Begin() {
-  return Exec(batch_ ? "SAVEPOINT sm_entry" : "BEGIN IMMEDIATE");
+  if (batch_) return ExecCached("SAVEPOINT sm_entry");
+  return Exec("BEGIN IMMEDIATE");
 }
 absl::Status SmDb::Commit() {
-  if (batch_) return Exec("RELEASE sm_entry");
+  if (batch_) return ExecCached("RELEASE sm_entry");
   ResetAll();
   return Exec("COMMIT");
 }

@@ -63,6 +63,10 @@ class SmDb {
 
   // Runs statements that return no rows.
   absl::Status Exec(absl::string_view sql);
+  // Runs ONE statement that returns no rows through the statement cache:
+  // for the savepoints taken on every applied entry, which sqlite3_exec
+  // would parse again each time.
+  absl::Status ExecCached(absl::string_view sql);
   // Returns a cached, reset statement; valid until the SmDb is destroyed.
   absl::StatusOr<SmStmt*> Prepare(absl::string_view sql);
 

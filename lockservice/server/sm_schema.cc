@@ -36,6 +36,13 @@ CREATE TABLE IF NOT EXISTS S.sm_waiters(
   lock_delay_ms INTEGER NOT NULL, request_id INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS S.sm_waiters_by_name ON sm_waiters(name, seq);
 CREATE INDEX IF NOT EXISTS S.sm_waiters_by_lease ON sm_waiters(lease);
+CREATE TABLE IF NOT EXISTS S.sm_clients(
+  id INTEGER PRIMARY KEY, floor INTEGER NOT NULL, last_ms INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS S.sm_clients_by_last ON sm_clients(last_ms, id);
+CREATE TABLE IF NOT EXISTS S.sm_client_replies(
+  client INTEGER NOT NULL, seq INTEGER NOT NULL, code INTEGER NOT NULL,
+  message BLOB NOT NULL, result BLOB NOT NULL, PRIMARY KEY(client, seq))
+  WITHOUT ROWID;
 )sql";
   std::string ddl =
       absl::StrReplaceAll(kDdl, {{"S.", absl::StrCat(schema, ".")}});

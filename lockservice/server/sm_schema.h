@@ -23,8 +23,12 @@ namespace berth::lock {
 absl::Status CreateSmSchema(SmDb& db, absl::string_view schema = "main");
 
 // Every table a snapshot must carry, in a fixed order.
-inline constexpr std::array<absl::string_view, 6> kSmTables = {
-    "sm_meta", "sm_kv", "sm_events", "sm_leases", "sm_locks", "sm_waiters"};
+inline constexpr std::array<absl::string_view, 8> kSmTables = {
+    "sm_meta",  "sm_kv",      "sm_events",  "sm_leases",
+    "sm_locks", "sm_waiters", "sm_clients", "sm_client_replies"};
+// The tables every snapshot image has carried since the first release;
+// Restore creates the newer ones (empty) in an older image.
+inline constexpr size_t kSmTablesV1 = 6;
 
 // Names of the scalar metadata rows in sm_meta.
 namespace meta {

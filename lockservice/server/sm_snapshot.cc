@@ -129,11 +129,14 @@ absl::Status StateMachine::Restore(absl::string_view image) {
     }
     int64_t tables = (*check)->Int(0);
     (*check)->Reset();
-    if (tables != static_cast<int64_t>(kSmTables.size())) {
+    if (tables != static_cast<int64_t>(kSmTablesV1)) {
       return absl::InvalidArgumentError(
           absl::StrCat("restore: the image has ", tables, " of the ",
-                       kSmTables.size(), " state machine tables"));
+                       kSmTablesV1, " state machine tables"));
     }
+    // An image from a replica that predates the newer tables restores
+    // them empty.
+    if (absl::Status s = CreateSmSchema(*db_, "snap"); !s.ok()) return s;
     if (absl::Status s = db_->Begin(); !s.ok()) return s;
     for (absl::string_view table : kSmTables) {
       absl::Status s = db_->Exec(absl::StrCat("DELETE FROM main.", table,
@@ -146,6 +149,7 @@ absl::Status StateMachine::Restore(absl::string_view image) {
     }
     if (absl::Status s = db_->Commit(); !s.ok()) return s;
   }
+  locks_.ForgetCachedState();
   return LoadMeta();
 }
 

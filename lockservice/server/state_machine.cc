@@ -18,7 +18,8 @@ StateMachine::StateMachine(Options options, std::unique_ptr<SmDb> db)
       leases_(db_.get()),
       locks_(db_.get()),
       lock_ops_(&kv_, &leases_, &locks_, &options_.limits),
-      kv_ops_(&kv_, &leases_, &lock_ops_, &options_.limits) {}
+      kv_ops_(&kv_, &leases_, &lock_ops_, &options_.limits),
+      sessions_(db_.get(), &options_.limits) {}
 
 absl::StatusOr<std::unique_ptr<StateMachine>> StateMachine::Open(
     const Options& options) {
@@ -93,6 +94,7 @@ absl::StatusOr<ApplyResult> StateMachine::ApplyInTxn(
   if (absl::Status s = db_->Begin(); !s.ok()) return s;
   auto fail = [&](absl::Status s) {
     db_->Rollback();
+    locks_.ForgetCachedState();
     return s;
   };
 
@@ -106,15 +108,33 @@ absl::StatusOr<ApplyResult> StateMachine::ApplyInTxn(
   }
   ctx.EndStep();
 
+  const lockpb::WriteId* write_id =
+      decode_error == nullptr ? WriteIdOf(cmd) : nullptr;
+  ClientSessions::Seen seen;
+  std::optional<StoredReply>& replay = seen.reply;
+  if (write_id != nullptr) {
+    absl::StatusOr<ClientSessions::Seen> checked = sessions_.Check(*write_id);
+    if (!checked.ok()) {
+      if (!IsRejection(checked.status())) return fail(checked.status());
+      res.status = checked.status();
+      write_id = nullptr;  // rejected before it counts as an attempt
+    } else {
+      seen = *std::move(checked);
+    }
+  }
+
   if (decode_error != nullptr) {
     res.status = *decode_error;
+  } else if (!res.status.ok() || replay.has_value()) {
+    // Rejected by the dedupe check, or a repeat: nothing to apply.
   } else if (absl::Status q = CheckQuota(cmd); !q.ok()) {
     // RESOURCE_EXHAUSTED is not an IsRejection code (a full disk is a local
     // failure), so the quota refusal is decided here, before dispatch.
     res.status = q;
   } else {
     db_->ResetAll();
-    if (absl::Status s = db_->Exec("SAVEPOINT sm_cmd"); !s.ok()) return fail(s);
+    if (absl::Status s = db_->ExecCached("SAVEPOINT sm_cmd"); !s.ok())
+      return fail(s);
     int64_t rev_before = ctx.revision;
     size_t events_before = ctx.events.size();
     LockNotices notices;
@@ -127,6 +147,7 @@ absl::StatusOr<ApplyResult> StateMachine::ApplyInTxn(
       if (absl::Status r = db_->Exec("ROLLBACK TO sm_cmd"); !r.ok()) {
         return fail(r);
       }
+      locks_.ForgetCachedState();
       ctx.revision = rev_before;
       ctx.events.resize(events_before);
       res.status = s;
@@ -139,12 +160,24 @@ absl::StatusOr<ApplyResult> StateMachine::ApplyInTxn(
         res.locks.dropped.push_back(std::move(d));
       }
     }
-    if (absl::Status r = db_->Exec("RELEASE sm_cmd"); !r.ok()) return fail(r);
+    if (absl::Status r = db_->ExecCached("RELEASE sm_cmd"); !r.ok())
+      return fail(r);
     ctx.EndStep();
   }
   // The command may have freed locks (unlock, revoke, cancel).
   if (absl::Status s = lock_ops_.GrantReady(ctx, &res.locks); !s.ok()) {
     return fail(s);
+  }
+  if (write_id != nullptr) {
+    StoredReply answer;
+    if (!replay.has_value()) {
+      answer.status = res.status;
+      answer.result = res.result;
+      answer.result.set_revision(ctx.revision);
+    }
+    absl::Status s = sessions_.Record(ctx.now_ms, *write_id, seen,
+                                      replay.has_value() ? nullptr : &answer);
+    if (!s.ok()) return fail(s);
   }
   // Inside a batch the three meta rows are written once, by CommitBatch:
   // nothing of the batch is durable before that anyway.
@@ -159,6 +192,13 @@ absl::StatusOr<ApplyResult> StateMachine::ApplyInTxn(
   now_ms_ = ctx.now_ms;
   res.result.set_revision(revision_);
   res.events = std::move(ctx.events);
+  if (replay.has_value()) {
+    // The original answer, revision included: the caller must see exactly
+    // what the first attempt would have returned.
+    res.replayed = true;
+    res.status = std::move(replay->status);
+    res.result = std::move(replay->result);
+  }
   return res;
 }
 
@@ -178,10 +218,13 @@ absl::Status StateMachine::CommitBatch() {
     absl::Status s = WriteMeta(applied_index_, revision_, now_ms_);
     if (!s.ok()) {
       db_->AbortBatch();
+      locks_.ForgetCachedState();
       return s;
     }
   }
-  return db_->CommitBatch();
+  absl::Status s = db_->CommitBatch();
+  if (!s.ok()) locks_.ForgetCachedState();
+  return s;
 }
 
 absl::Status StateMachine::Dispatch(ApplyContext& ctx,

@@ -17,6 +17,8 @@
 //    ApplyResult::status says why. A non-OK StatusOr from Apply is a local
 //    storage failure: nothing was applied and the driver must stop (and
 //    replay after restart).
+//  * Exactly-once writes: a Put, DeleteRange or Txn carrying a WriteId is
+//    deduplicated by (client_id, seq); see client_sessions.h.
 //  * Time-based effects are proposed by the leader: LeaseExpireCmd when
 //    LeasesToExpire() lists a lease (and the leader has not renewed it in
 //    memory since), LockDelayTickCmd at NextLockDelayEnd().
@@ -39,6 +41,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "lockservice/server/client_sessions.h"
 #include "lockservice/server/kv_ops.h"
 #include "lockservice/server/kv_store.h"
 #include "lockservice/server/lease_table.h"
@@ -54,6 +57,10 @@ namespace berth::lock {
 struct ApplyResult {
   // The index had been applied before; nothing happened.
   bool duplicate = false;
+  // The command repeated a write (same WriteId) that had been applied
+  // before: status and result are that write's stored answer, and the
+  // command itself changed nothing.
+  bool replayed = false;
   // Why the command was rejected; OK if it took effect.
   absl::Status status;
   // The command's answer (valid when status is OK). result.revision() is
@@ -182,6 +189,7 @@ class StateMachine {
   LockTable locks_;
   LockOps lock_ops_;
   KvOps kv_ops_;
+  ClientSessions sessions_;
   uint64_t applied_index_ = 0;
   int64_t revision_ = 0;
   int64_t now_ms_ = 0;

@@ -142,6 +142,12 @@ bool CronEngine::Waiting(const sched::ClusterState& state,
 absl::StatusOr<CronEngine::Outcome> CronEngine::Commit(
     const sched::StoreTxn& txn, const sched::Fence& fence,
     const sched::JobId& job) {
+  return Commit(txn, fence, std::vector<sched::JobId>{job});
+}
+
+absl::StatusOr<CronEngine::Outcome> CronEngine::Commit(
+    const sched::StoreTxn& txn, const sched::Fence& fence,
+    const std::vector<sched::JobId>& jobs) {
   ++commits_this_step_;
   absl::StatusOr<sched::CommitResult> r = store_->Commit(txn, fence);
   if (!r.ok()) {
@@ -153,8 +159,10 @@ absl::StatusOr<CronEngine::Outcome> CronEngine::Commit(
     return Outcome::kUnknown;
   }
   // Either way the mirror must reach this revision before we decide again.
-  int64_t& wait = wait_revision_[job];
-  wait = std::max(wait, r->revision);
+  for (const sched::JobId& job : jobs) {
+    int64_t& wait = wait_revision_[job];
+    wait = std::max(wait, r->revision);
+  }
   if (!r->succeeded) {
     ++stats_.conflicts;
     return Outcome::kConflict;
@@ -162,21 +170,20 @@ absl::StatusOr<CronEngine::Outcome> CronEngine::Commit(
   return Outcome::kCommitted;
 }
 
-absl::Status CronEngine::FireDue(const sched::ClusterState& state,
-                                 uint32_t slot, absl::Time now,
-                                 const sched::Fence& fence) {
+std::optional<CronEngine::Claim> CronEngine::PlanDue(
+    const sched::ClusterState& state, uint32_t slot, absl::Time now) {
   Entry& e = entries_[slot];
   const sched::JobId id = e.id;
   retrying_.erase(slot);
   if (Waiting(state, id)) {
     heap_.Erase(slot);
     blocked_.insert(slot);
-    return absl::OkStatus();
+    return std::nullopt;
   }
   JobView view = internal::ViewOf(state, id);
   if (!IsLiveCron(view.record)) {
     Remove(slot);
-    return absl::OkStatus();
+    return std::nullopt;
   }
   const jobpb::CronPolicy& p = view.record->job().cron();
   TickSource ticks{&*e.schedule, e.every_seconds};
@@ -196,10 +203,16 @@ absl::Status CronEngine::FireDue(const sched::ClusterState& state,
     } else {
       heap_.Set(slot, absl::FromUnixSeconds(plan.tick));
     }
-    return absl::OkStatus();
+    return std::nullopt;
   }
 
-  sched::StoreTxn txn;
+  Claim c;
+  c.slot = slot;
+  c.id = id;
+  c.tick = plan.tick;
+  c.next_tick = ticks.Next(plan.tick).value_or(0);
+  c.missed = plan.missed;
+  sched::StoreTxn& txn = c.txn;
   internal::AddMarkerCond(view, &txn);
   internal::NewRun nr;
   nr.tick = plan.tick;
@@ -207,8 +220,7 @@ absl::Status CronEngine::FireDue(const sched::ClusterState& state,
   nr.scheduler_id = scheduler_id_;
   std::vector<jobpb::CronRun> written =
       internal::FinalizeFinished(state, view, now_ms, &txn);
-  const int64_t finalized = static_cast<int64_t>(written.size());
-  int64_t claimed = 0, skipped = 0, replaced = 0;
+  c.finalized = static_cast<int64_t>(written.size());
   if (plan.kind == TickPlan::Kind::kMiss) {
     nr.result = jobpb::CronRun::MISSED;
     nr.reason = absl::StrCat(plan.missed, plan.missed_exact ? "" : " (about)",
@@ -222,45 +234,89 @@ absl::Status CronEngine::FireDue(const sched::ClusterState& state,
       nr.reason =
           absl::StrCat("concurrency forbid: run ",
                        active.front()->value.tick_unix(), " was still active");
-      skipped = 1;
+      c.skipped = 1;
       written.push_back(internal::PutNewRun(view, nr, &txn));
     } else {
       if (p.concurrency() == jobpb::CronPolicy::REPLACE) {
         for (const auto* run : active) {
           internal::StopReplaced(state, *run, plan.tick, now_ms, &txn);
-          ++replaced;
+          ++c.replaced;
         }
       }
-      claimed = 1;
+      c.claimed = 1;
       internal::PutNewRun(view, nr, &txn);
     }
   }
-  internal::PutMarker(view, true, plan.tick, claimed, skipped, plan.missed,
+  internal::PutMarker(view, true, plan.tick, c.claimed, c.skipped, plan.missed,
                       &txn);
-  int trimmed = internal::AppendTrim(
-      state, view, written, options_.max_history_deletes_per_txn, &txn);
-  absl::StatusOr<Outcome> out = Commit(txn, fence, id);
-  if (!out.ok()) return out.status();
-  if (*out == Outcome::kUnknown) {
-    retrying_.insert(slot);
-    heap_.Set(slot, now + options_.retry_backoff);
+  c.trimmed = internal::AppendTrim(state, view, written,
+                                   options_.max_history_deletes_per_txn, &txn);
+  // Out of the heap while its commit is pending; FinishClaim decides where
+  // it goes next.
+  heap_.Erase(slot);
+  return c;
+}
+
+void CronEngine::FinishClaim(const Claim& c, Outcome out, absl::Time now) {
+  if (out == Outcome::kUnknown) {
+    retrying_.insert(c.slot);
+    heap_.Set(c.slot, now + options_.retry_backoff);
+    return;
+  }
+  heap_.Erase(c.slot);
+  blocked_.insert(c.slot);
+  if (out != Outcome::kCommitted) return;
+  entries_[c.slot].next_tick = c.next_tick;
+  stats_.finalized += c.finalized;
+  stats_.claims += c.claimed;
+  stats_.skipped += c.skipped;
+  stats_.replaced += c.replaced;
+  stats_.missed += c.missed;
+  stats_.history_deleted += c.trimmed;
+  if (c.claimed > 0) {
+    active_.insert(c.id);
+    if (options_.on_claim) options_.on_claim(c.id, c.tick);
+  }
+}
+
+absl::Status CronEngine::CommitClaims(std::vector<Claim>* batch, absl::Time now,
+                                      const sched::Fence& fence) {
+  if (batch->empty()) return absl::OkStatus();
+  if (batch->size() == 1) {
+    const Claim& c = batch->front();
+    absl::StatusOr<Outcome> out = Commit(c.txn, fence, c.id);
+    if (!out.ok()) return out.status();
+    FinishClaim(c, *out, now);
+    batch->clear();
     return absl::OkStatus();
   }
-  heap_.Erase(slot);
-  blocked_.insert(slot);
-  if (*out == Outcome::kCommitted) {
-    e.next_tick = ticks.Next(plan.tick).value_or(0);
-    stats_.finalized += finalized;
-    stats_.claims += claimed;
-    stats_.skipped += skipped;
-    stats_.replaced += replaced;
-    stats_.missed += plan.missed;
-    stats_.history_deleted += trimmed;
-    if (claimed > 0) {
-      active_.insert(id);
-      if (options_.on_claim) options_.on_claim(id, plan.tick);
-    }
+  sched::StoreTxn txn;
+  std::vector<sched::JobId> ids;
+  for (const Claim& c : *batch) {
+    ids.push_back(c.id);
+    txn.conds.insert(txn.conds.end(), c.txn.conds.begin(), c.txn.conds.end());
+    txn.ops.insert(txn.ops.end(), c.txn.ops.begin(), c.txn.ops.end());
   }
+  ++stats_.batches;
+  absl::StatusOr<Outcome> out = Commit(txn, fence, ids);
+  if (!out.ok()) return out.status();
+  if (*out != Outcome::kConflict) {
+    // All applied, or unknown for all: every job takes the same path it
+    // would have taken alone.
+    for (const Claim& c : *batch) FinishClaim(c, *out, now);
+    batch->clear();
+    return absl::OkStatus();
+  }
+  // Nothing applied. The pieces were built from the same mirror and are
+  // still valid on their own; only those whose conditions fail conflict.
+  --stats_.conflicts;  // counted per claim below
+  ++stats_.batch_fallbacks;
+  for (const Claim& c : *batch) {
+    absl::StatusOr<Outcome> one = Commit(c.txn, fence, c.id);
+    if (!one.ok()) return one.status();
+    FinishClaim(c, *one, now);
+  }
+  batch->clear();
   return absl::OkStatus();
 }
 
@@ -359,12 +415,22 @@ absl::StatusOr<absl::Time> CronEngine::Step(const sched::ClusterState& state,
   if (state.revision() != scanned_revision_ || now >= next_timeout_) {
     if (absl::Status s = ScanActive(state, now, fence); !s.ok()) return s;
   }
+  // Claims are packed into shared transactions up to the operation limit.
+  std::vector<Claim> batch;
+  size_t batch_size = 0;
   while (!heap_.empty() && heap_.TopDeadline() <= now &&
          commits_this_step_ < options_.max_commits_per_step) {
-    if (absl::Status s = FireDue(state, heap_.TopId(), now, fence); !s.ok()) {
-      return s;
+    std::optional<Claim> c = PlanDue(state, heap_.TopId(), now);
+    if (!c) continue;
+    if (!batch.empty() &&
+        batch_size + c->size() > static_cast<size_t>(internal::kTxnLimit)) {
+      if (absl::Status s = CommitClaims(&batch, now, fence); !s.ok()) return s;
+      batch_size = 0;
     }
+    batch_size += c->size();
+    batch.push_back(*std::move(c));
   }
+  if (absl::Status s = CommitClaims(&batch, now, fence); !s.ok()) return s;
   absl::Time next = next_timeout_;
   if (!heap_.empty()) next = std::min(next, heap_.TopDeadline());
   // A safety net only: the caller steps again as soon as the mirror moves.

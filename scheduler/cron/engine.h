@@ -13,6 +13,13 @@
 // leader, a failover nor a clock stepping back can claim a tick twice; a
 // deposed leader's commits are refused by the fence. See docs/cron.md.
 //
+// Batching. The claims of different jobs due in the same Step share
+// transactions (up to lockd's 128 conditions + operations). A transaction
+// applies all or nothing, so each claim keeps its own conditions and the
+// argument above holds per claim; a batch that conflicts is retried claim by
+// claim, and a batch whose outcome is unknown puts every job in it on the
+// retry path, where the conditions again make a second apply impossible.
+//
 // Own writes. The engine decides only from the mirror. After it commits
 // for a job it leaves that job alone until the mirror has caught up with
 // the commit's revision; when a commit's outcome is unknown it retries the
@@ -70,6 +77,9 @@ struct EngineStats {
   int64_t timeouts = 0;
   int64_t history_deleted = 0;
   int64_t conflicts = 0;          // a condition did not hold
+  int64_t batches = 0;            // commits carrying more than one claim
+  int64_t batch_fallbacks = 0;    // batches that conflicted, then retried
+                                  // claim by claim
   int64_t unknown_outcomes = 0;   // commit errors other than fence loss
   int64_t bad_specs = 0;          // cron specs that did not parse
   std::string last_commit_error;  // for operators; empty if none yet
@@ -123,11 +133,31 @@ class CronEngine {
     int64_t next_tick = 0;  // 0: not planned yet
   };
   enum class Outcome { kCommitted, kConflict, kUnknown };
+  // One due job's planned transaction piece and what it counts once it
+  // commits. Pieces of different jobs are committed together (ClaimBatch).
+  struct Claim {
+    uint32_t slot = 0;
+    sched::JobId id;
+    sched::StoreTxn txn;
+    int64_t tick = 0;
+    int64_t next_tick = 0;
+    int64_t finalized = 0, claimed = 0, skipped = 0, replaced = 0, missed = 0;
+    int trimmed = 0;
+    size_t size() const { return txn.conds.size() + txn.ops.size(); }
+  };
 
   void Remove(uint32_t slot);
-  // Plans and commits for one due job; moves its heap entry.
-  absl::Status FireDue(const sched::ClusterState& state, uint32_t slot,
-                       absl::Time now, const sched::Fence& fence);
+  // Plans the due job in `slot`: nullopt when it has nothing to commit now
+  // (its heap entry moved); otherwise its entry leaves the heap until
+  // FinishClaim puts the job back.
+  std::optional<Claim> PlanDue(const sched::ClusterState& state, uint32_t slot,
+                               absl::Time now);
+  // Commits the claims of distinct jobs in one transaction. A batch that
+  // conflicts applied nothing, so each claim is then committed on its own:
+  // one claim's conflict never loses the others.
+  absl::Status CommitClaims(std::vector<Claim>* batch, absl::Time now,
+                            const sched::Fence& fence);
+  void FinishClaim(const Claim& c, Outcome out, absl::Time now);
   // Finalizes finished runs and stops timed-out ones.
   absl::Status ScanActive(const sched::ClusterState& state, absl::Time now,
                           const sched::Fence& fence);
@@ -135,6 +165,9 @@ class CronEngine {
   absl::StatusOr<Outcome> Commit(const sched::StoreTxn& txn,
                                  const sched::Fence& fence,
                                  const sched::JobId& job);
+  absl::StatusOr<Outcome> Commit(const sched::StoreTxn& txn,
+                                 const sched::Fence& fence,
+                                 const std::vector<sched::JobId>& jobs);
   bool Waiting(const sched::ClusterState& state, const sched::JobId& job) const;
 
   sched::Store* store_;

@@ -471,5 +471,106 @@ TEST_F(EngineTest, DeletedJobLosesItsTimer) {
   EXPECT_TRUE(Runs("j").empty());
 }
 
+// Claims due in the same Step share transactions: ten jobs firing at the
+// same second cost one commit, and each is claimed with its own records.
+TEST_F(EngineTest, ClaimsDueTogetherCommitAsOneBatch) {
+  for (int i = 0; i < 10; ++i) {
+    Submit({.name = "j" + std::to_string(i), .schedule = "@every 10s"});
+  }
+  Start(1);
+  StepAt(5);
+  int64_t commits = store_.commits();
+  StepAt(10);
+  EXPECT_EQ(store_.commits(), commits + 1);
+  EXPECT_EQ(leader_->engine().stats().batches, 1);
+  EXPECT_EQ(leader_->engine().stats().claims, 10);
+  for (int i = 0; i < 10; ++i) {
+    std::string job = "j" + std::to_string(i);
+    ASSERT_TRUE(Run(job, kT0 + 10).has_value()) << job;
+    EXPECT_TRUE(Alloc(AllocOf(job, kT0 + 10)).has_value()) << job;
+    EXPECT_EQ(Marker(job).claimed(), 1) << job;
+  }
+}
+
+// A batch larger than the 128-operation limit is split, never refused.
+TEST_F(EngineTest, LargeBurstIsSplitUnderTheTransactionLimit) {
+  for (int i = 0; i < 100; ++i) {
+    Submit({.name = "j" + std::to_string(i), .schedule = "@every 10s"});
+  }
+  Start(1);
+  StepAt(5);
+  int64_t commits = store_.commits();
+  StepAt(10);
+  // Six conditions + operations per claim: 21 claims per transaction.
+  EXPECT_EQ(store_.commits(), commits + 5);
+  EXPECT_EQ(leader_->engine().stats().claims, 100);
+  EXPECT_EQ(leader_->engine().stats().unknown_outcomes, 0)
+      << leader_->engine().stats().last_commit_error;
+}
+
+// One claim's condition fails (its marker moved behind the engine's back):
+// the batch applies nothing, the others are claimed one by one, and the
+// conflicting job is claimed exactly once after the mirror catches up.
+TEST_F(EngineTest, ConflictInABatchStillClaimsTheOthersExactlyOnce) {
+  for (int i = 0; i < 5; ++i) {
+    Submit({.name = "j" + std::to_string(i), .schedule = "@every 10s"});
+  }
+  Start(1);
+  StepAt(5);
+  jobpb::CronMarker m;
+  m.set_last_scheduled_unix(kT0);
+  sched::StoreTxn txn;
+  txn.ops.push_back(sched::StoreOp::Put(sched::CronMarkerKey("default", "j2"),
+                                        m.SerializeAsString()));
+  ASSERT_TRUE(store_.Commit(txn, sched::Fence{}).ok());
+  // Step without pumping the watch: the engine plans from a mirror that
+  // has no marker for j2.
+  ASSERT_TRUE(
+      leader_->engine().Step(leader_->state(), At(10), leader_->fence()).ok());
+  EXPECT_EQ(leader_->engine().stats().batch_fallbacks, 1);
+  EXPECT_EQ(leader_->engine().stats().conflicts, 1);
+  EXPECT_EQ(leader_->engine().stats().claims, 4);
+  EXPECT_FALSE(Run("j2", kT0 + 10).has_value());
+  ASSERT_TRUE(leader_->Settle(At(10.5)).ok());
+  for (int i = 0; i < 5; ++i) {
+    std::string job = "j" + std::to_string(i);
+    EXPECT_EQ(Runs(job).size(), 1u) << job;
+    EXPECT_EQ(Marker(job).claimed(), 1) << job;
+    EXPECT_EQ(Marker(job).last_scheduled_unix(), kT0 + 10) << job;
+  }
+  EXPECT_EQ(leader_->engine().stats().claims, 5);
+}
+
+// A batch applies but its reply is lost: every job in it retries, the
+// retried batch conflicts as a whole and claim by claim, and no tick is
+// claimed twice.
+TEST_F(EngineTest, LostReplyOfABatchIsNotClaimedAgain) {
+  for (int i = 0; i < 5; ++i) {
+    Submit({.name = "j" + std::to_string(i), .schedule = "@every 10s"});
+  }
+  Start(1);
+  StepAt(5);
+  store_.FailAfterApply(1);
+  ASSERT_TRUE(
+      leader_->engine().Step(leader_->state(), At(10), leader_->fence()).ok());
+  EXPECT_EQ(leader_->engine().stats().unknown_outcomes, 1);
+  ASSERT_TRUE(leader_->engine()
+                  .Step(leader_->state(), At(10.5), leader_->fence())
+                  .ok());
+  EXPECT_EQ(leader_->engine().stats().batch_fallbacks, 1);
+  EXPECT_EQ(leader_->engine().stats().conflicts, 5);
+  ASSERT_TRUE(leader_->Settle(At(11)).ok());
+  for (int i = 0; i < 5; ++i) {
+    std::string job = "j" + std::to_string(i);
+    EXPECT_EQ(Runs(job).size(), 1u) << job;
+    EXPECT_EQ(Marker(job).claimed(), 1) << job;
+  }
+  EXPECT_EQ(leader_->engine().stats().claims, 0);  // never assumed
+  StepAt(20);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(Runs("j" + std::to_string(i)).size(), 2u);
+  }
+}
+
 }  // namespace
 }  // namespace berth::cron

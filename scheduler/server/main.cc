@@ -1,7 +1,7 @@
 // berth-scheduler: places jobs on agents (see docs/architecture.md).
 //
 //   berth-scheduler --lock-endpoints 127.0.0.1:7401,... --id s1
-//                   [--listen 127.0.0.1:7500] [--session-ttl-s 10]
+//                   [--listen 127.0.0.1:7500] [--session-ttl-s 2]
 #include <csignal>
 #include <iostream>
 #include <memory>
@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
   // (deadlock detection); tests keep it, production binaries do not.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   std::string endpoints, id, listen;
-  int64_t ttl_s = 10;
+  int64_t ttl_s = 2;
   int64_t progress_s = 30;
   po::options_description desc("berth-scheduler options");
   desc.add_options()("help", "show this help")(
@@ -32,9 +32,10 @@ int main(int argc, char** argv) {
       "this scheduler's name, unique among schedulers")(
       "listen", po::value(&listen)->default_value("127.0.0.1:7500"),
       "address of the Scheduler gRPC API")(
-      "session-ttl-s", po::value(&ttl_s)->default_value(10),
-      "lease TTL of the leadership session, seconds (failover takes about "
-      "this long after a crash)")(
+      "session-ttl-s", po::value(&ttl_s)->default_value(2),
+      "lease TTL of the leadership session, seconds (a standby takes over "
+      "at most this long after the leader crashes; on SIGTERM the leader "
+      "resigns and the standby takes over at once)")(
       "update-progress-deadline-s", po::value(&progress_s)->default_value(30),
       "a rolling update rolls back when a new replica is not healthy this "
       "long (plus min_healthy) after it was created");

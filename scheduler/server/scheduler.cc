@@ -140,8 +140,9 @@ void Scheduler::MirrorLoop() {
       continue;
     }
     while (true) {
+      // Short, so that a newly elected leader's reload starts promptly.
       absl::StatusOr<std::vector<StoreEvent>> events =
-          (*w)->Next(absl::Milliseconds(300));
+          (*w)->Next(absl::Milliseconds(50));
       absl::MutexLock l(&mu_);
       if (stopping_) return;
       if (!events.ok()) {
@@ -223,7 +224,15 @@ void Scheduler::ElectionLoop() {
       stopping = stopping_;
     }
     if (!(*session)->lost()) {
-      if (elected) election.Resign().IgnoreError();
+      // Resigning (and revoking the session) hands the lock to the standby
+      // at once instead of after the session TTL.
+      if (elected) {
+        absl::Status r = election.Resign();
+        Log(opts_.id, r.ok() ? "resigned leadership"
+                             : absl::StrCat("resign failed (the session "
+                                            "revoke below still frees it): ",
+                                            r.ToString()));
+      }
       (*session)->Close().IgnoreError();
     }
     if (stopping) return;
@@ -314,7 +323,13 @@ absl::Status Scheduler::CommitOne(const StoreTxn& txn) {
     return r.status();
   }
   absl::MutexLock l(&mu_);
-  last_commit_revision_ = std::max(last_commit_revision_, r->revision);
+  // Wait for the mirror only after writes of our own. A refused txn wrote
+  // nothing, and its revision is the store's latest, which may belong to a
+  // key outside /berth/ that our watch never delivers: waiting for it would
+  // stall every pass (no placement at all) until some /berth/ key changed.
+  if (r->succeeded) {
+    last_commit_revision_ = std::max(last_commit_revision_, r->revision);
+  }
   if (!r->succeeded) {
     return absl::AbortedError("a record changed concurrently; retrying");
   }

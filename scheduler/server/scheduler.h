@@ -44,7 +44,10 @@ struct SchedulerOptions {
   std::string id;                 // unique per process, e.g. "s1"
   std::string advertise_address;  // host:port of our gRPC API
   std::vector<std::string> lock_endpoints;
-  absl::Duration session_ttl = absl::Seconds(10);
+  // A crashed leader is replaced about this long after its last keepalive
+  // (sent every ttl/3; lockd renews leases in the leader's memory, so a
+  // short TTL costs no log writes beyond a checkpoint every ttl/4).
+  absl::Duration session_ttl = absl::Seconds(2);
   // Upper bound between leader passes when nothing changes.
   absl::Duration idle_pass = absl::Seconds(5);
   ReconcileOptions reconcile;

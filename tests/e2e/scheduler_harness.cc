@@ -20,6 +20,7 @@ SchedulerSet::SchedulerSet(LockdCluster* lockd, int count,
   for (int i = 0; i < count; ++i) {
     addrs_.push_back(lockd_->NextAddress());
     procs_.emplace_back();
+    last_stderr_.emplace_back();
   }
 }
 
@@ -56,7 +57,23 @@ void SchedulerSet::Kill9(int i) {
   if (!procs_[i]) return;
   procs_[i]->Signal(SIGKILL);
   procs_[i]->Wait(absl::Seconds(10));
+  last_stderr_[i] = procs_[i]->Stderr();
   procs_[i].reset();
+}
+
+void SchedulerSet::Term(int i) {
+  if (!procs_[i]) return;
+  procs_[i]->Signal(SIGTERM);
+  if (!procs_[i]->Wait(absl::Seconds(30)).has_value()) {
+    procs_[i]->Signal(SIGKILL);
+    procs_[i]->Wait(absl::Seconds(10));
+  }
+  last_stderr_[i] = procs_[i]->Stderr();
+  procs_[i].reset();
+}
+
+std::string SchedulerSet::Stderr(int i) const {
+  return procs_[i] ? procs_[i]->Stderr() : last_stderr_[i];
 }
 
 std::string SchedulerSet::Flag() const { return absl::StrJoin(addrs_, ","); }

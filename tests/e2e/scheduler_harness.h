@@ -30,6 +30,10 @@ class SchedulerSet {
   absl::Status Start(int i);  // 0-based
   absl::Status StartAll();
   void Kill9(int i);
+  // SIGTERM (graceful shutdown); waits for the exit and keeps the log.
+  void Term(int i);
+  // What process i (or its last run, once stopped) wrote to stderr.
+  std::string Stderr(int i) const;
   bool Running(int i) const { return procs_[i] != nullptr; }
   // "addr1,addr2" for the CLI's --scheduler.
   std::string Flag() const;
@@ -51,6 +55,7 @@ class SchedulerSet {
   std::vector<std::string> extra_flags_;
   std::vector<std::string> addrs_;
   std::vector<std::unique_ptr<Subprocess>> procs_;
+  std::vector<std::string> last_stderr_;
   int files_ = 0;
   int starts_ = 0;
 };

@@ -35,7 +35,7 @@ Classification Classify(const grpc::Status& status, Idempotency idempotency,
       return c;
   }
   // UNAVAILABLE without a hint, or DEADLINE_EXCEEDED.
-  if (!maybe_sent || idempotency == Idempotency::kIdempotent) {
+  if (!maybe_sent || idempotency != Idempotency::kNonIdempotent) {
     c.verdict = Verdict::kRetry;
   } else {
     c.verdict = Verdict::kOutcomeUnknown;

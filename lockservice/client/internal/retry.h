@@ -20,8 +20,13 @@ namespace berth::lock::internal {
 enum class Idempotency {
   // Repeating the call has no effect beyond the first (reads, keepalives).
   kIdempotent,
-  // Repeating it could apply it twice (puts, txns, lock requests).
+  // Repeating it could apply it twice (lock requests, lease grants).
   kNonIdempotent,
+  // A write carrying a WriteId: the servers answer a repeat with the first
+  // answer, so it is retried like an idempotent call. Only when the whole
+  // call gives up after an attempt that may have been applied is the
+  // outcome unknown.
+  kDeduplicated,
 };
 
 enum class Verdict {

@@ -17,7 +17,8 @@ TEST(ClassifyTest, OkAndApplicationErrorsAreReturned) {
   for (auto code : {grpc::StatusCode::OK, grpc::StatusCode::INVALID_ARGUMENT,
                     grpc::StatusCode::NOT_FOUND, grpc::StatusCode::INTERNAL,
                     grpc::StatusCode::CANCELLED}) {
-    for (auto idem : {Idempotency::kIdempotent, Idempotency::kNonIdempotent}) {
+    for (auto idem : {Idempotency::kIdempotent, Idempotency::kNonIdempotent,
+                      Idempotency::kDeduplicated}) {
       EXPECT_EQ(Classify(Err(code, "x"), idem, true).verdict, Verdict::kReturn);
     }
   }
@@ -55,6 +56,16 @@ TEST(ClassifyTest, BrokenWriteHasUnknownOutcome) {
     EXPECT_EQ(
         Classify(Err(code, "reset"), Idempotency::kNonIdempotent, true).verdict,
         Verdict::kOutcomeUnknown);
+  }
+}
+
+TEST(ClassifyTest, BrokenDeduplicatedWriteIsRetried) {
+  // The servers answer a repeated WriteId with the first answer.
+  for (auto code :
+       {grpc::StatusCode::UNAVAILABLE, grpc::StatusCode::DEADLINE_EXCEEDED}) {
+    EXPECT_EQ(
+        Classify(Err(code, "reset"), Idempotency::kDeduplicated, true).verdict,
+        Verdict::kRetry);
   }
 }
 

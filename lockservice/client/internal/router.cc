@@ -93,7 +93,21 @@ absl::Status Router::DiscoverLeader(absl::Time deadline) {
 }
 
 bool Router::EnsureConnected(Stubs& stubs, absl::Time deadline) {
-  return stubs.channel->WaitForConnected(absl::ToChronoTime(deadline));
+  // Give up at the first failed connection attempt instead of waiting out
+  // the dial timeout: a replica that refuses connections (its process died,
+  // the usual failover) cannot take the write, and gRPC would only retry it
+  // after its reconnect backoff. A host that does not answer at all still
+  // costs the full dial timeout.
+  const auto until = absl::ToChronoTime(deadline);
+  grpc_connectivity_state s = stubs.channel->GetState(/*try_to_connect=*/true);
+  while (s != GRPC_CHANNEL_READY) {
+    if (s == GRPC_CHANNEL_TRANSIENT_FAILURE || s == GRPC_CHANNEL_SHUTDOWN) {
+      return false;
+    }
+    if (!stubs.channel->WaitForStateChange(s, until)) return false;
+    s = stubs.channel->GetState(/*try_to_connect=*/true);
+  }
+  return true;
 }
 
 Backoff Router::NewBackoff() {

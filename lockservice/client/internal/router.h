@@ -106,6 +106,9 @@ absl::StatusOr<Resp> Router::Call(absl::string_view what,
   int attempts = 0;
   int redirects = 0;
   std::string last_error;
+  // A deduplicated write that gives up after an attempt that may have been
+  // applied must say so.
+  bool maybe_applied = false;
   while (true) {
     Stubs* stubs = Pick();
     ++attempts;
@@ -113,7 +116,7 @@ absl::StatusOr<Resp> Router::Call(absl::string_view what,
     grpc::Status status;
     Resp resp;
     const absl::Time now = absl::Now();
-    if (idempotency == Idempotency::kNonIdempotent &&
+    if (idempotency != Idempotency::kIdempotent &&
         !EnsureConnected(*stubs,
                          std::min(deadline, now + options_.dial_timeout))) {
       maybe_sent = false;
@@ -148,10 +151,21 @@ absl::StatusOr<Resp> Router::Call(absl::string_view what,
         break;
       case Verdict::kRetry:
         NoteFailure(stubs->addr);
+        if (idempotency == Idempotency::kDeduplicated && maybe_sent) {
+          maybe_applied = true;
+        }
         break;
     }
     absl::Duration wait = backoff.Next();
     if (absl::Now() + wait >= deadline) {
+      if (maybe_applied) {
+        return OutcomeUnknownError(
+            grpc::Status(
+                status.error_code(),
+                absl::StrCat("gave up after ", attempts,
+                             " attempts; last error from ", last_error)),
+            what, stubs->addr);
+      }
       return absl::UnavailableError(
           absl::StrCat(what, ": no lockd leader answered within ",
                        absl::FormatDuration(limits.overall), " (", attempts,

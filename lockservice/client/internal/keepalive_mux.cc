@@ -1,0 +1,302 @@
+#include "lockservice/client/internal/keepalive_mux.h"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/grpcpp.h"
+#include "lockservice/client/internal/retry.h"
+#include "lockservice/client/internal/router.h"
+#include "proto/lock.grpc.pb.h"
+
+namespace berth::lock::internal {
+namespace {
+
+// Renewals due within this much of one another go out in one wake-up (and
+// one flush), a little early rather than in many small writes.
+constexpr absl::Duration kCoalesce = absl::Milliseconds(50);
+
+}  // namespace
+
+struct KeepAliveMux::StreamOutcome {
+  std::string addr;
+  grpc::Status status;
+  bool progressed = false;  // at least one renewal succeeded
+  bool stuck = false;       // the replica stopped answering
+  bool hung_up = false;     // we ended the stream ourselves
+};
+
+KeepAliveMux::~KeepAliveMux() {
+  {
+    absl::MutexLock l(&mu_);
+    shutdown_ = true;
+    if (ctx_ != nullptr) ctx_->TryCancel();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+int64_t KeepAliveMux::Add(int64_t lease_id, absl::Duration ttl,
+                          absl::Time expires_at, KeepAliveHandlers handlers) {
+  absl::MutexLock l(&mu_);
+  const int64_t handle = next_handle_++;
+  Entry& e = entries_[handle];
+  e.lease_id = lease_id;
+  e.ttl = ttl;
+  e.expires_at = expires_at;
+  e.next_due = absl::InfinitePast();
+  e.handlers = std::move(handlers);
+  changed_ = true;
+  if (!thread_.joinable()) {
+    thread_ = std::thread([this] { Loop(); });
+    thread_id_ = thread_.get_id();
+  }
+  return handle;
+}
+
+void KeepAliveMux::Remove(int64_t handle) {
+  absl::MutexLock l(&mu_);
+  if (std::this_thread::get_id() != thread_id_) {
+    auto idle = [this, handle]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return dispatching_ != handle;
+    };
+    mu_.Await(absl::Condition(&idle));
+  }
+  entries_.erase(handle);
+  changed_ = true;
+}
+
+absl::Time KeepAliveMux::EarliestExpiryLocked() const {
+  absl::Time t = absl::InfiniteFuture();
+  for (const auto& [h, e] : entries_) t = std::min(t, e.expires_at);
+  return t;
+}
+
+void KeepAliveMux::ExpireAndDispatchLocked() {
+  const absl::Time now = absl::Now();
+  for (auto& [h, e] : entries_) {
+    if (!e.lost.ok() || now < e.expires_at) continue;
+    e.lost = absl::UnavailableError(absl::StrCat(
+        "session lease ", e.lease_id, " expired: no keepalive succeeded for ",
+        absl::FormatDuration(e.ttl),
+        last_error_.empty() ? "" : "; last error from ", last_error_));
+  }
+  while (true) {
+    auto it = std::find_if(entries_.begin(), entries_.end(),
+                           [](const auto& kv) { return !kv.second.lost.ok(); });
+    if (it == entries_.end()) return;
+    const int64_t handle = it->first;
+    const absl::Status why = it->second.lost;
+    std::function<void(const absl::Status&)> on_lost =
+        it->second.handlers.on_lost;
+    dispatching_ = handle;
+    mu_.Unlock();
+    if (on_lost) on_lost(why);
+    mu_.Lock();
+    dispatching_ = 0;
+    entries_.erase(handle);  // a lost lease stays lost
+  }
+}
+
+template <typename Stream>
+void KeepAliveMux::ReadLoop(Stream* stream, grpc::ClientContext* ctx,
+                            uint64_t generation, const std::string& addr) {
+  lockpb::LeaseKeepAliveResponse resp;
+  while (stream->Read(&resp)) {
+    router_->NoteHeader(resp.header());
+    absl::MutexLock l(&mu_);
+    if (generation != generation_) break;
+    if (in_flight_.empty() || in_flight_.front().lease_id != resp.id()) {
+      // The server answers in order; anything else means we lost track of
+      // this stream. Start a new one.
+      last_error_ = absl::StrCat(addr,
+                                 ": unexpected keepalive response for "
+                                 "lease ",
+                                 resp.id());
+      ctx->TryCancel();
+      break;
+    }
+    const InFlight f = in_flight_.front();
+    in_flight_.pop_front();
+    last_answer_ = absl::Now();
+    auto it = entries_.find(f.handle);
+    if (it == entries_.end()) continue;  // removed meanwhile
+    Entry& e = it->second;
+    const absl::Time sent = e.sent.value_or(absl::Now());
+    e.sent.reset();
+    if (resp.ttl() <= 0) {
+      if (e.lost.ok()) {
+        e.lost = absl::NotFoundError(
+            absl::StrCat("session lease ", e.lease_id, " is gone (lockd ", addr,
+                         " reports it expired or revoked)"));
+      }
+      changed_ = true;
+      continue;
+    }
+    ++successes_;
+    e.expires_at = sent + absl::Seconds(resp.ttl());
+    if (e.handlers.on_renewed) e.handlers.on_renewed(e.expires_at);
+  }
+  absl::MutexLock l(&mu_);
+  if (generation == generation_) stream_ended_ = true;
+}
+
+void KeepAliveMux::RunStream(StreamOutcome* out) {
+  Stubs* stubs = router_->Pick();
+  out->addr = stubs->addr;
+  grpc::ClientContext ctx;
+  uint64_t generation;
+  {
+    absl::MutexLock l(&mu_);
+    if (shutdown_ || entries_.empty()) {
+      out->hung_up = true;
+      return;
+    }
+    ctx_ = &ctx;
+    generation = ++generation_;
+    stream_ended_ = false;
+    successes_ = 0;
+    last_answer_ = absl::InfinitePast();
+    // Requests the previous stream never answered go out again at once.
+    const absl::Time now = absl::Now();
+    for (const InFlight& f : in_flight_) {
+      auto it = entries_.find(f.handle);
+      if (it == entries_.end()) continue;
+      it->second.sent.reset();
+      it->second.next_due = now;
+    }
+    in_flight_.clear();
+  }
+  auto stream = stubs->lease->LeaseKeepAlive(&ctx);
+  std::thread reader(
+      [&] { ReadLoop(stream.get(), &ctx, generation, out->addr); });
+  std::vector<lockpb::LeaseKeepAliveRequest> batch;
+  bool write_failed = false;
+  mu_.Lock();
+  while (true) {
+    ExpireAndDispatchLocked();
+    if (shutdown_ || entries_.empty()) {
+      out->hung_up = true;
+      break;
+    }
+    if (stream_ended_) break;
+    const absl::Time now = absl::Now();
+    // The stream counts as stuck once the oldest request has waited its
+    // patience since it was sent or since the last answer, whichever is
+    // later.
+    absl::Time stuck_at = absl::InfiniteFuture();
+    if (!in_flight_.empty()) {
+      const InFlight& f = in_flight_.front();
+      stuck_at = std::max(f.sent, last_answer_) + f.patience;
+    }
+    if (now >= stuck_at) {
+      out->stuck = true;
+      out->hung_up = true;
+      break;
+    }
+    absl::Time wake = EarliestExpiryLocked();
+    batch.clear();
+    for (auto& [h, e] : entries_) {
+      if (!e.lost.ok() || e.sent.has_value()) continue;
+      if (e.next_due > now + kCoalesce) {
+        wake = std::min(wake, e.next_due);
+        continue;
+      }
+      e.sent = now;
+      e.next_due = now + e.ttl / 3;
+      in_flight_.push_back(
+          InFlight{h, e.lease_id, now,
+                   std::clamp((e.expires_at - now) / 2, absl::Milliseconds(100),
+                              e.ttl)});
+      batch.emplace_back().set_id(e.lease_id);
+    }
+    if (!batch.empty()) {
+      mu_.Unlock();
+      for (size_t i = 0; i < batch.size() && !write_failed; ++i) {
+        grpc::WriteOptions wo;
+        // Only the last write of a batch flushes.
+        if (i + 1 < batch.size()) wo.set_buffer_hint();
+        write_failed = !stream->Write(batch[i], wo);
+      }
+      mu_.Lock();
+      if (write_failed) break;  // the stream is dead; Finish says why
+      continue;
+    }
+    wake = std::min(wake, stuck_at);
+    changed_ = false;
+    auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return shutdown_ || stream_ended_ || changed_;
+    };
+    mu_.AwaitWithDeadline(absl::Condition(&woken), wake);
+  }
+  mu_.Unlock();
+  // Cancel only streams we end ourselves: the server's own status (with a
+  // possible leader hint) must not be masked by a cancellation.
+  if (out->hung_up) ctx.TryCancel();
+  reader.join();
+  out->status = stream->Finish();
+  absl::MutexLock l(&mu_);
+  ctx_ = nullptr;
+  out->progressed = successes_ > 0;
+  if (out->status.error_code() == grpc::StatusCode::NOT_FOUND &&
+      !in_flight_.empty()) {
+    // The server answers in order: the oldest request is the one it failed.
+    auto it = entries_.find(in_flight_.front().handle);
+    if (it != entries_.end() && it->second.lost.ok()) {
+      it->second.lost = absl::NotFoundError(absl::StrCat(
+          "session lease ", it->second.lease_id, " is gone (lockd ", out->addr,
+          ": ", out->status.error_message(), ")"));
+    }
+  }
+}
+
+void KeepAliveMux::Loop() {
+  Backoff backoff = router_->NewBackoff();
+  while (true) {
+    {
+      absl::MutexLock l(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return shutdown_ || !entries_.empty();
+      };
+      mu_.Await(absl::Condition(&ready));
+      if (shutdown_) return;
+    }
+    StreamOutcome out;
+    RunStream(&out);
+    if (out.hung_up && !out.stuck) {
+      backoff.Reset();  // idle or shutting down; not a replica failure
+      continue;
+    }
+    Classification c =
+        Classify(out.status, Idempotency::kIdempotent, /*maybe_sent=*/true);
+    bool again_now = out.progressed && !out.stuck;
+    if (c.verdict == Verdict::kRedirect && !c.hint->addr.empty()) {
+      router_->NoteLeader(c.hint->addr);
+      again_now = true;
+    } else if (!again_now) {
+      router_->NoteFailure(out.addr);
+    }
+    absl::MutexLock l(&mu_);
+    last_error_ = absl::StrCat(
+        out.addr, ": ",
+        out.stuck ? "no keepalive answer in time" : out.status.error_message());
+    if (again_now) {
+      backoff.Reset();
+      continue;
+    }
+    // Back off before the next stream, still expiring leases meanwhile.
+    const absl::Time until = absl::Now() + backoff.Next();
+    while (!shutdown_ && !entries_.empty() && absl::Now() < until) {
+      ExpireAndDispatchLocked();
+      changed_ = false;
+      auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return shutdown_ || changed_;
+      };
+      mu_.AwaitWithDeadline(absl::Condition(&woken),
+                            std::min(until, EarliestExpiryLocked()));
+    }
+    ExpireAndDispatchLocked();
+  }
+}
+
+}  // namespace berth::lock::internal
