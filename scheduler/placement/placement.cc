@@ -1,6 +1,7 @@
 #include "scheduler/placement/placement.h"
 
 #include <algorithm>
+#include <numeric>
 #include <string_view>
 #include <tuple>
 #include <utility>
@@ -30,11 +31,61 @@ bool IsRunning(const jobpb::Allocation& a) {
          a.desired_state() == jobpb::Allocation::DESIRED_UNSPECIFIED;
 }
 
-// The working state of one Place call.
+// FNV-1a: a stable hash, so a job's sample is the same on every build and
+// machine (tests and reruns reproduce it).
+uint64_t StableHash(std::string_view a, std::string_view b) {
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&h](std::string_view s) {
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 1099511628211ull;
+    }
+    h ^= 0xff;
+    h *= 1099511628211ull;
+  };
+  mix(a);
+  mix(b);
+  return h;
+}
+
+absl::Status ValidateRequest(const PlacementRequest& req) {
+  const jobpb::Resources& r = req.resources;
+  if (r.cpu_millicores() < 0 || r.memory_bytes() < 0 || r.pids() < 0 ||
+      req.port_count < 0 || req.count < 0 || req.sample_nodes < 0) {
+    return absl::InvalidArgumentError(
+        "placement request has a negative resource, port, allocation or "
+        "sample count");
+  }
+  for (const jobpb::Constraint& c : req.constraints) {
+    if (absl::Status s = placement_internal::ValidateConstraint(c); !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The working state of one Place call. Node states are built lazily, the
+// first time a walk (or the preemption/explanation fallback) visits a node.
 class Placer {
  public:
-  Placer(const ClusterSnapshot& snap, const PlacementRequest& req)
-      : snap_(snap), req_(req), filters_(req) {}
+  Placer(const SnapshotView& view, const PlacementRequest& req)
+      : view_(view),
+        req_(req),
+        filters_(req),
+        n_(static_cast<int>(view.nodes.size())),
+        nodes_(n_),
+        static_ok_(n_, -1),
+        visited_(n_, false) {
+    uint64_t h = StableHash(req.namespace_, req.job);
+    if (n_ > 0) {
+      start_ = h % n_;
+      // Any stride coprime with n walks every node exactly once.
+      stride_ = 1 + (h >> 32) % n_;
+      while (std::gcd<uint64_t, uint64_t>(stride_, n_) != 1) {
+        stride_ = stride_ % n_ + 1;
+      }
+    }
+  }
 
   absl::StatusOr<PlacementResult> Run();
 
@@ -55,36 +106,95 @@ class Placer {
     }
   };
 
-  absl::Status Validate() const;
+  NodeState& State(int i);
+  bool StaticOk(int i);
+  // Visits node i (once); a feasible node joins the heap. True if it did.
+  bool Visit(int i);
+  // Adds up to `want` feasible nodes to the heap from the walks; every
+  // node when not sampling.
+  void Grow(int64_t want);
+  bool AllVisited() const { return visited_count_ == n_; }
+  void Push(int i);
   Key KeyOf(int i) const;
   void Take(int i, Placement& p);
-  bool PreemptOne(Placement& p);
+  // The node an eviction made room on, or -1.
+  int PreemptOne(Placement& p);
   void Explain(PlacementResult& r);
 
-  const ClusterSnapshot& snap_;
+  const SnapshotView& view_;
   const PlacementRequest& req_;
   FilterSet filters_;
+  const int n_;
   std::vector<NodeState> nodes_;
-  std::vector<bool> static_ok_;
-  absl::flat_hash_map<std::string_view, int> index_;
-  // Running allocations per node index (for preemption).
-  std::vector<std::vector<const jobpb::Allocation*>> allocs_on_;
+  std::vector<int8_t> static_ok_;  // -1 not yet evaluated
+  std::vector<bool> visited_;
+  int visited_count_ = 0;
+  int ordered_pos_ = 0;     // next position of the utilization-ordered walk
+  int64_t random_pos_ = 0;  // steps taken by the pseudo-random walk
+  uint64_t start_ = 0;
+  uint64_t stride_ = 1;
+  std::vector<Key> heap_;
+  // Running allocations per node index (for preemption), fetched lazily.
+  absl::flat_hash_map<int, std::vector<const jobpb::Allocation*>> allocs_on_;
   absl::flat_hash_set<std::string> evicted_;
 };
 
-absl::Status Placer::Validate() const {
-  const jobpb::Resources& r = req_.resources;
-  if (r.cpu_millicores() < 0 || r.memory_bytes() < 0 || r.pids() < 0 ||
-      req_.port_count < 0 || req_.count < 0) {
-    return absl::InvalidArgumentError(
-        "placement request has a negative resource, port or allocation count");
+NodeState& Placer::State(int i) {
+  NodeState& n = nodes_[i];
+  if (n.node == nullptr) {
+    n = placement_internal::MakeNodeState(*view_.nodes[i]);
+    auto it = view_.job_allocs.find(n.node->name());
+    if (it != view_.job_allocs.end()) n.job_allocs = it->second;
   }
-  for (const jobpb::Constraint& c : req_.constraints) {
-    if (absl::Status s = placement_internal::ValidateConstraint(c); !s.ok()) {
-      return s;
-    }
+  return n;
+}
+
+bool Placer::StaticOk(int i) {
+  if (static_ok_[i] < 0) {
+    static_ok_[i] = !filters_.StaticReason(*view_.nodes[i]).has_value();
   }
-  return absl::OkStatus();
+  return static_ok_[i] > 0;
+}
+
+void Placer::Push(int i) {
+  heap_.push_back(KeyOf(i));
+  std::push_heap(heap_.begin(), heap_.end(), KeyGreater{&nodes_});
+}
+
+bool Placer::Visit(int i) {
+  if (visited_[i]) return false;
+  visited_[i] = true;
+  ++visited_count_;
+  State(i);
+  if (!StaticOk(i) || filters_.ResourceReason(nodes_[i]) != nullptr) {
+    return false;
+  }
+  Push(i);
+  return true;
+}
+
+void Placer::Grow(int64_t want) {
+  if (req_.sample_nodes == 0) {
+    for (int i = 0; i < n_; ++i) Visit(i);
+    return;
+  }
+  // Half from the utilization order (when given), the rest pseudo-random.
+  int64_t ordered_want = view_.by_utilization ? (want + 1) / 2 : 0;
+  int64_t added = 0;
+  auto ordered_step = [&] {
+    int k = ordered_pos_++;
+    int i = req_.mode == jobpb::BINPACK ? k : n_ - 1 - k;
+    added += Visit(i);
+  };
+  auto random_step = [&] {
+    int i = static_cast<int>((start_ + random_pos_++ * stride_) % n_);
+    added += Visit(i);
+  };
+  while (added < ordered_want && ordered_pos_ < n_) ordered_step();
+  while (added < want && !AllVisited()) {
+    if (random_pos_ >= n_) break;  // the walk covered every node
+    random_step();
+  }
 }
 
 Placer::Key Placer::KeyOf(int i) const {
@@ -113,23 +223,28 @@ void Placer::Take(int i, Placement& p) {
   p.ports = placement_internal::AssignPorts(n, req_.port_count);
 }
 
-bool Placer::PreemptOne(Placement& p) {
+int Placer::PreemptOne(Placement& p) {
+  if (!view_.allocs_on) return -1;
   struct Best {
     int node = -1;
     std::vector<const jobpb::Allocation*> victims;
     int32_t max_priority = 0;
     int64_t total_size = 0;
   } best;
-  for (size_t i = 0; i < nodes_.size(); ++i) {
-    if (!static_ok_[i] || filters_.ResourceReason(nodes_[i]) == nullptr) {
+  for (int i = 0; i < n_; ++i) {
+    if (!StaticOk(i) || filters_.ResourceReason(State(i)) == nullptr) {
       continue;
     }
     const NodeState& n = nodes_[i];
     const jobpb::Resources& cap = n.node->capacity();
+    auto on = allocs_on_.find(i);
+    if (on == allocs_on_.end()) {
+      on = allocs_on_.emplace(i, view_.allocs_on(n.node->name())).first;
+    }
     std::vector<VictimCandidate> cands;
     std::vector<const jobpb::Allocation*> allocs;
-    for (const jobpb::Allocation* a : allocs_on_[i]) {
-      if (evicted_.contains(a->id()) ||
+    for (const jobpb::Allocation* a : on->second) {
+      if (!IsRunning(*a) || evicted_.contains(a->id()) ||
           !MayPreempt(req_.priority, a->priority())) {
         continue;
       }
@@ -166,14 +281,14 @@ bool Placer::PreemptOne(Placement& p) {
         best.node < 0 ? std::string_view()
                       : std::string_view(nodes_[best.node].node->name()));
     if (best.node < 0 || rank < best_rank) {
-      best.node = static_cast<int>(i);
+      best.node = i;
       best.victims.clear();
       for (int c : *chosen) best.victims.push_back(allocs[c]);
       best.max_priority = max_prio;
       best.total_size = size;
     }
   }
-  if (best.node < 0) return false;
+  if (best.node < 0) return -1;
   NodeState& n = nodes_[best.node];
   for (const jobpb::Allocation* a : best.victims) {
     evicted_.insert(a->id());
@@ -186,18 +301,20 @@ bool Placer::PreemptOne(Placement& p) {
     p.preempted.push_back(a->id());
   }
   Take(best.node, p);
-  return true;
+  return best.node;
 }
 
 void Placer::Explain(PlacementResult& r) {
-  if (nodes_.empty()) {
+  if (n_ == 0) {
     r.explanation = "no nodes in the cluster";
     return;
   }
-  for (size_t i = 0; i < nodes_.size(); ++i) {
-    std::optional<std::string> why = filters_.StaticReason(*nodes_[i].node);
+  // Every node is counted, sampled or not: Place explains only after its
+  // walks have visited them all.
+  for (int i = 0; i < n_; ++i) {
+    std::optional<std::string> why = filters_.StaticReason(*view_.nodes[i]);
     if (!why) {
-      const char* res = filters_.ResourceReason(nodes_[i]);
+      const char* res = filters_.ResourceReason(State(i));
       why = res ? std::string(res) : std::string("fit but was not chosen");
     }
     r.reasons[*why]++;
@@ -217,59 +334,33 @@ void Placer::Explain(PlacementResult& r) {
 }
 
 absl::StatusOr<PlacementResult> Placer::Run() {
-  if (absl::Status s = Validate(); !s.ok()) return s;
-  // Snapshot order never matters: every choice breaks ties by node name.
-  nodes_.reserve(snap_.nodes.size());
-  index_.reserve(snap_.nodes.size());
-  for (const jobpb::Node& n : snap_.nodes) {
-    if (!index_.try_emplace(n.name(), nodes_.size()).second) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("snapshot lists node \"", n.name(), "\" twice"));
-    }
-    nodes_.push_back(placement_internal::MakeNodeState(n));
-  }
-  allocs_on_.resize(nodes_.size());
-  for (const jobpb::Allocation& a : snap_.allocations) {
-    auto it = index_.find(a.node());
-    if (it == index_.end() || !IsRunning(a)) continue;
-    allocs_on_[it->second].push_back(&a);
-    if (a.job() == req_.job && a.namespace_() == req_.namespace_) {
-      nodes_[it->second].job_allocs++;
-    }
-  }
-
-  // A binary heap of feasible nodes: O(N) to build, O(log N) per pick, and
-  // only the node just used changes its key.
+  if (absl::Status s = ValidateRequest(req_); !s.ok()) return s;
+  // A binary heap of feasible candidates: O(log pool) per pick, and only
+  // the node just used changes its key.
+  Grow(int64_t{req_.sample_nodes} + req_.count);
   KeyGreater worse{&nodes_};
-  std::vector<Key> feasible;
-  static_ok_.resize(nodes_.size());
-  for (size_t i = 0; i < nodes_.size(); ++i) {
-    static_ok_[i] = !filters_.StaticReason(*nodes_[i].node).has_value();
-    if (static_ok_[i] && filters_.ResourceReason(nodes_[i]) == nullptr) {
-      feasible.push_back(KeyOf(static_cast<int>(i)));
-    }
-  }
-  std::make_heap(feasible.begin(), feasible.end(), worse);
-  auto push = [&](int i) {
-    feasible.push_back(KeyOf(i));
-    std::push_heap(feasible.begin(), feasible.end(), worse);
-  };
-
   PlacementResult result;
   while (static_cast<int32_t>(result.placements.size()) < req_.count) {
+    if (heap_.empty() && !AllVisited()) {
+      int64_t left =
+          req_.count - static_cast<int64_t>(result.placements.size());
+      Grow(std::max<int64_t>(req_.sample_nodes, left));
+      continue;
+    }
     Placement p;
-    if (!feasible.empty()) {
-      std::pop_heap(feasible.begin(), feasible.end(), worse);
-      int i = feasible.back().index;
-      feasible.pop_back();
+    if (!heap_.empty()) {
+      std::pop_heap(heap_.begin(), heap_.end(), worse);
+      int i = heap_.back().index;
+      heap_.pop_back();
       Take(i, p);
-      if (filters_.ResourceReason(nodes_[i]) == nullptr) push(i);
-    } else if (!req_.allow_preemption || !PreemptOne(p)) {
+      if (filters_.ResourceReason(nodes_[i]) == nullptr) Push(i);
+    } else if (!req_.allow_preemption) {
+      break;
+    } else if (int i = PreemptOne(p); i < 0) {
       break;
     } else {
       // Eviction may leave the node with room for more of this job.
-      int i = index_[p.node];
-      if (filters_.ResourceReason(nodes_[i]) == nullptr) push(i);
+      if (filters_.ResourceReason(nodes_[i]) == nullptr) Push(i);
       result.victims.insert(result.victims.end(), p.preempted.begin(),
                             p.preempted.end());
     }
@@ -298,8 +389,43 @@ PlacementRequest PlacementRequest::ForJob(const jobpb::Job& job,
 
 absl::StatusOr<PlacementResult> Place(const ClusterSnapshot& snap,
                                       const PlacementRequest& req) {
-  Placer placer(snap, req);
-  return placer.Run();
+  if (absl::Status s = ValidateRequest(req); !s.ok()) return s;
+  SnapshotView view;
+  absl::flat_hash_set<std::string_view> names;
+  for (const jobpb::Node& n : snap.nodes) {
+    if (!names.insert(n.name()).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("snapshot lists node \"", n.name(), "\" twice"));
+    }
+    view.nodes.push_back(&n);
+  }
+  // The sample's walk depends on node order; name order makes the result
+  // independent of the snapshot's.
+  if (req.sample_nodes > 0) {
+    std::sort(view.nodes.begin(), view.nodes.end(),
+              [](const jobpb::Node* a, const jobpb::Node* b) {
+                return a->name() < b->name();
+              });
+  }
+  absl::flat_hash_map<std::string, std::vector<const jobpb::Allocation*>> on;
+  for (const jobpb::Allocation& a : snap.allocations) {
+    if (!names.contains(a.node()) || !IsRunning(a)) continue;
+    on[a.node()].push_back(&a);
+    if (a.job() == req.job && a.namespace_() == req.namespace_) {
+      view.job_allocs[a.node()]++;
+    }
+  }
+  view.allocs_on = [&on](const std::string& node) {
+    auto it = on.find(node);
+    return it == on.end() ? std::vector<const jobpb::Allocation*>()
+                          : it->second;
+  };
+  return Placer(view, req).Run();
+}
+
+absl::StatusOr<PlacementResult> PlaceView(const SnapshotView& view,
+                                          const PlacementRequest& req) {
+  return Placer(view, req).Run();
 }
 
 }  // namespace berth::sched

@@ -57,18 +57,6 @@ agentpb::AllocationSpec ToAgentSpec(const jobpb::Job& job,
   return spec;
 }
 
-jobpb::Node ToNode(const agentpb::NodeInfo& info, bool draining) {
-  jobpb::Node n;
-  n.set_name(info.name());
-  n.set_address(info.address());
-  n.mutable_capacity()->set_cpu_millicores(info.cpu_millicores());
-  n.mutable_capacity()->set_memory_bytes(info.memory_bytes());
-  n.mutable_capacity()->set_pids(info.pids());
-  for (const auto& [k, v] : info.labels()) (*n.mutable_labels())[k] = v;
-  n.set_draining(draining);
-  return n;
-}
-
 bool IsTerminal(const agentpb::AllocationStatus& status) {
   switch (status.state()) {
     case agentpb::EXITED:

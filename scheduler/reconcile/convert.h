@@ -20,10 +20,6 @@ agentpb::AllocationSpec ToAgentSpec(const jobpb::Job& job,
                                     const jobpb::Allocation& alloc,
                                     int64_t job_version);
 
-// The scheduler's node model from an agent's registration; `allocated`
-// and ports are filled by the caller.
-jobpb::Node ToNode(const agentpb::NodeInfo& info, bool draining);
-
 // The agent reports a final state for this attempt.
 bool IsTerminal(const agentpb::AllocationStatus& status);
 // Live: not finished (no outcome recorded yet).

@@ -40,37 +40,45 @@ jobpb::Allocation* PlanBuilder::Mutable(const std::string& id) {
 void PlanBuilder::Create(jobpb::Allocation alloc) {
   std::string id = alloc.id();
   forgotten_.erase(id);
+  if (!state_->allocs().count(id)) {
+    created_[{alloc.namespace_(), alloc.job()}].insert(id);
+  }
   changed_[id] = std::move(alloc);
 }
 
 void PlanBuilder::Forget(const std::string& id) {
-  changed_.erase(id);
+  auto c = changed_.find(id);
+  if (c != changed_.end()) {
+    auto cr = created_.find({c->second.namespace_(), c->second.job()});
+    if (cr != created_.end()) cr->second.erase(id);
+    changed_.erase(c);
+  }
   forgotten_.insert(id);
 }
 
 std::vector<const jobpb::Allocation*> PlanBuilder::AllocsOf(
     const JobId& job) const {
   std::vector<const jobpb::Allocation*> out;
-  for (const std::string& id : state_->AllocsOf(job)) {
+  for (const std::string& id : state_->AllocIdsOf(job)) {
     if (const jobpb::Allocation* a = Get(id)) out.push_back(a);
   }
-  for (const auto& [id, a] : changed_) {
-    if (a.namespace_() == job.first && a.job() == job.second &&
-        !state_->allocs().count(id)) {
-      out.push_back(&a);
+  auto cr = created_.find(job);
+  if (cr != created_.end()) {
+    for (const std::string& id : cr->second) {
+      if (const jobpb::Allocation* a = Get(id)) out.push_back(a);
     }
   }
   return out;
 }
 
-std::vector<std::string> PlanBuilder::Pending() const {
+std::vector<std::string> PlanBuilder::Pending(
+    const std::vector<JobId>& jobs) const {
   std::set<std::string> ids;
-  auto consider = [&](const std::string& id) {
-    const jobpb::Allocation* a = Get(id);
-    if (a && IsLive(*a) && WantsRun(*a) && a->node().empty()) ids.insert(id);
-  };
-  for (const auto& [id, unused] : state_->allocs()) consider(id);
-  for (const auto& [id, unused] : changed_) consider(id);
+  for (const JobId& job : jobs) {
+    for (const jobpb::Allocation* a : AllocsOf(job)) {
+      if (IsLive(*a) && WantsRun(*a) && a->node().empty()) ids.insert(a->id());
+    }
+  }
   return {ids.begin(), ids.end()};
 }
 
@@ -128,6 +136,18 @@ Plan PlanBuilder::Build() {
                              : StoreCond::ModRevision(SchedAllocKey(id),
                                                       m->second.mod_revision));
   };
+  for (const auto& [id, a] : changed_) {
+    plan_.changed_jobs.insert({a.namespace_(), a.job()});
+  }
+  for (const std::string& id : forgotten_) {
+    auto m = state_->allocs().find(id);
+    if (m != state_->allocs().end()) {
+      plan_.changed_jobs.insert(
+          {m->second.value.namespace_(), m->second.value.job()});
+    }
+  }
+  for (const auto& [job, unused] : job_records_) plan_.changed_jobs.insert(job);
+  for (const auto& [job, unused] : events_) plan_.changed_jobs.insert(job);
   for (auto& [id, a] : changed_) {
     StoreTxn txn;
     guard(&txn, id);

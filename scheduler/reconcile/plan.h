@@ -34,6 +34,12 @@ struct Plan {
   // When the next pass is needed even if nothing changes (a backoff or a
   // deadline expires); InfiniteFuture when never.
   absl::Time wake = absl::InfiniteFuture();
+  // The same per job: the leader feeds these to ClusterState's DirtySet so
+  // the job is evaluated again then.
+  std::vector<std::pair<JobId, absl::Time>> wakes;
+  // Jobs this pass evaluated, and those it changed something for.
+  int64_t jobs_evaluated = 0;
+  std::set<JobId> changed_jobs;
 };
 
 class PlanBuilder {
@@ -54,8 +60,14 @@ class PlanBuilder {
   void Forget(const std::string& id);
   // Every allocation of the job, including ones created in this pass.
   std::vector<const jobpb::Allocation*> AllocsOf(const JobId& job) const;
-  // Live allocations with node == "" and desired RUN, in id order.
-  std::vector<std::string> Pending() const;
+  // Live allocations of `jobs` (sorted) with node == "" and desired RUN,
+  // in id order.
+  std::vector<std::string> Pending(const std::vector<JobId>& jobs) const;
+  // Ids edited (or created) and forgotten so far in this pass.
+  const std::map<std::string, jobpb::Allocation>& changed() const {
+    return changed_;
+  }
+  const std::set<std::string>& forgotten() const { return forgotten_; }
 
   // Deletes the agent-side spec of `id` on `node` (the task is done, or
   // was moved while its node was away).
@@ -67,7 +79,11 @@ class PlanBuilder {
   void Event(const JobId& job, const std::string& kind,
              const std::string& message, const std::string& alloc_id = "");
   void Log(std::string line) { plan_.log.push_back(std::move(line)); }
-  void WakeAt(absl::Time t) { plan_.wake = std::min(plan_.wake, t); }
+  // Evaluate `job` again at `t` even if nothing changes.
+  void WakeAt(const JobId& job, absl::Time t) {
+    plan_.wake = std::min(plan_.wake, t);
+    plan_.wakes.emplace_back(job, t);
+  }
 
   Plan Build();
 
@@ -77,6 +93,8 @@ class PlanBuilder {
   const ClusterState* state_;
   absl::Time now_;
   std::map<std::string, jobpb::Allocation> changed_;
+  // Ids created in this pass that the mirror does not have, per job.
+  std::map<JobId, std::set<std::string>> created_;
   std::set<std::string> forgotten_;
   std::set<std::pair<std::string, std::string>> agent_deletes_;
   std::map<JobId, jobpb::JobRecord> job_records_;

@@ -23,7 +23,8 @@ void ReconcileBatch(PlanBuilder& b, const JobId& id,
     return;
   }
   if (policy.deadline_ms() > 0) {
-    b.WakeAt(absl::FromUnixMillis(rec.submit_unix_ms() + policy.deadline_ms()));
+    b.WakeAt(id,
+             absl::FromUnixMillis(rec.submit_unix_ms() + policy.deadline_ms()));
   }
   auto slots = BySlot(allocs);
   int32_t active = 0;
@@ -51,7 +52,7 @@ void ReconcileBatch(PlanBuilder& b, const JobId& id,
       int64_t nb = last->outcome().finish_unix_ms() + backoff_ms;
       if (nb > b.now_ms()) {
         a.set_not_before_unix_ms(nb);
-        b.WakeAt(absl::FromUnixMillis(nb));
+        b.WakeAt(id, absl::FromUnixMillis(nb));
       }
       if (!last->node().empty()) a.add_failed_nodes(last->node());
     }

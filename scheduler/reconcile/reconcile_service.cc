@@ -81,7 +81,7 @@ void ReconcileService(PlanBuilder& b, const JobId& id,
                              absl::FormatDuration(
                                  opts.update_progress_deadline + min_healthy));
           } else {
-            b.WakeAt(deadline);
+            b.WakeAt(id, deadline);
           }
         }
         if (!why.empty()) {
@@ -115,6 +115,9 @@ void ReconcileService(PlanBuilder& b, const JobId& id,
         ++healthy_new;
       } else {
         ++in_flight;
+        // Health is a matter of time once it runs healthily; anything
+        // else that changes it (a status) dirties the job by itself.
+        if (auto at = HealthyAt(b, *live, min_healthy)) b.WakeAt(id, *at);
       }
       continue;
     }
@@ -150,7 +153,7 @@ void ReconcileService(PlanBuilder& b, const JobId& id,
     }
     if (not_before > b.now()) {
       a.set_not_before_unix_ms(absl::ToUnixMillis(not_before));
-      b.WakeAt(not_before);
+      b.WakeAt(id, not_before);
     }
     b.Log(absl::StrCat("create ", a.id(), " (slot ", slot, ", attempt ",
                        attempt, ")"));
@@ -197,9 +200,6 @@ void ReconcileService(PlanBuilder& b, const JobId& id,
     b.Event(id, rec.rollout().rolling_back() ? "rolled-back" : "updated",
             absl::StrCat("all ", replicas, " replicas run version ",
                          rec.version()));
-  }
-  if (in_flight > 0 || !old_live.empty()) {
-    b.WakeAt(b.now() + std::max(min_healthy, absl::Seconds(1)));
   }
 }
 

@@ -11,6 +11,14 @@ namespace {
 
 using testing::TestWorld;
 
+// Every scenario runs twice: each pass over every job (full), and as the
+// leader runs it, evaluating only the dirty set (incremental).
+class ReconcileTest : public ::testing::TestWithParam<bool> {};
+INSTANTIATE_TEST_SUITE_P(Modes, ReconcileTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "incremental" : "full";
+                         });
+
 constexpr char kWeb[] = R"(
 job: web
 kind: service
@@ -30,8 +38,8 @@ std::set<std::string> Nodes(const std::vector<jobpb::Allocation>& allocs) {
   return out;
 }
 
-TEST(ReconcileServiceTest, ReplicasSpreadOverNodesWithPortsAndAgentSpecs) {
-  TestWorld w;
+TEST_P(ReconcileTest, Service_ReplicasSpreadOverNodesWithPortsAndAgentSpecs) {
+  TestWorld w(GetParam());
   for (const char* n : {"n1", "n2", "n3"}) w.AddNode(n);
   w.Submit(kWeb);
   w.Settle();
@@ -50,8 +58,8 @@ TEST(ReconcileServiceTest, ReplicasSpreadOverNodesWithPortsAndAgentSpecs) {
   EXPECT_EQ(w.Job("web").status().running(), 3);
 }
 
-TEST(ReconcileServiceTest, LostNodeIsReplacedElsewhereAndRecordedLost) {
-  TestWorld w;
+TEST_P(ReconcileTest, Service_LostNodeIsReplacedElsewhereAndRecordedLost) {
+  TestWorld w(GetParam());
   for (const char* n : {"n1", "n2", "n3"}) w.AddNode(n);
   w.Submit(kWeb);
   w.Settle();
@@ -71,8 +79,8 @@ TEST(ReconcileServiceTest, LostNodeIsReplacedElsewhereAndRecordedLost) {
   EXPECT_EQ(Nodes(live).count("n2"), 0u);
 }
 
-TEST(ReconcileServiceTest, CrashRestartsAfterBackoffAsNewAttempt) {
-  TestWorld w;
+TEST_P(ReconcileTest, Service_CrashRestartsAfterBackoffAsNewAttempt) {
+  TestWorld w(GetParam());
   w.AddNode("n1");
   w.Submit(kWeb);
   w.Settle();
@@ -95,8 +103,8 @@ TEST(ReconcileServiceTest, CrashRestartsAfterBackoffAsNewAttempt) {
   EXPECT_EQ(w.Alloc(next.id()).node(), "n1");
 }
 
-TEST(ReconcileServiceTest, UnplaceableJobStaysPendingWithExplanation) {
-  TestWorld w;
+TEST_P(ReconcileTest, Service_UnplaceableJobStaysPendingWithExplanation) {
+  TestWorld w(GetParam());
   w.AddNode("small", 200, int64_t{64} << 20);
   w.Submit(kWeb);
   w.Settle();
@@ -114,8 +122,9 @@ TEST(ReconcileServiceTest, UnplaceableJobStaysPendingWithExplanation) {
   EXPECT_TRUE(event);
 }
 
-TEST(ReconcileServiceTest, UpdateThatNeverBecomesHealthyRollsBackAfterOneStep) {
-  TestWorld w;
+TEST_P(ReconcileTest,
+       Service_UpdateThatNeverBecomesHealthyRollsBackAfterOneStep) {
+  TestWorld w(GetParam());
   for (const char* n : {"n1", "n2", "n3"}) w.AddNode(n);
   w.Submit(kWeb);
   w.Settle();
@@ -149,8 +158,8 @@ TEST(ReconcileServiceTest, UpdateThatNeverBecomesHealthyRollsBackAfterOneStep) {
   EXPECT_EQ(w.Live("web").size(), 3u);
 }
 
-TEST(ReconcileServiceTest, HealthyUpdateRollsOneSlotAtATime) {
-  TestWorld w;
+TEST_P(ReconcileTest, Service_HealthyUpdateRollsOneSlotAtATime) {
+  TestWorld w(GetParam());
   for (const char* n : {"n1", "n2", "n3"}) w.AddNode(n);
   w.Submit(kWeb);
   w.Settle();
@@ -185,8 +194,9 @@ task:
   restart: {policy: on-failure, backoff: 1s}
 )";
 
-TEST(ReconcileBatchTest, FailingFirstAttemptsStillGiveExactlyTenCompletions) {
-  TestWorld w;
+TEST_P(ReconcileTest,
+       Batch_FailingFirstAttemptsStillGiveExactlyTenCompletions) {
+  TestWorld w(GetParam());
   w.AddNode("n1");
   w.AddNode("n2");
   w.Submit(kCrunch);
@@ -216,8 +226,8 @@ TEST(ReconcileBatchTest, FailingFirstAttemptsStillGiveExactlyTenCompletions) {
   EXPECT_TRUE(w.Live("crunch").empty());
 }
 
-TEST(ReconcileBatchTest, BackoffLimitFailsTheJobAndNamesIt) {
-  TestWorld w;
+TEST_P(ReconcileTest, Batch_BackoffLimitFailsTheJobAndNamesIt) {
+  TestWorld w(GetParam());
   w.AddNode("n1");
   std::string spec = kCrunch;
   spec.replace(spec.find("backoff_limit: 20"), 17, "backoff_limit: 2");
@@ -238,8 +248,9 @@ TEST(ReconcileBatchTest, BackoffLimitFailsTheJobAndNamesIt) {
       << rec.status().explanation();
 }
 
-TEST(ReconcilePreemptionTest, ServiceEvictsBatchWhichRunsAgainWhenRoomFrees) {
-  TestWorld w;
+TEST_P(ReconcileTest,
+       Preemption_ServiceEvictsBatchWhichRunsAgainWhenRoomFrees) {
+  TestWorld w(GetParam());
   w.AddNode("n1", 2000);
   w.Submit(kCrunch);  // 4 x 500m fills the node
   w.Settle();
@@ -279,8 +290,8 @@ task:
   for (const auto& a : w.Live("crunch")) EXPECT_FALSE(a.node().empty());
 }
 
-TEST(ReconcileJobTest, StoppedJobWindsDownAndDeletedJobIsForgotten) {
-  TestWorld w;
+TEST_P(ReconcileTest, Job_StoppedJobWindsDownAndDeletedJobIsForgotten) {
+  TestWorld w(GetParam());
   w.AddNode("n1");
   jobpb::JobRecord rec = w.Submit(kWeb);
   w.Settle();

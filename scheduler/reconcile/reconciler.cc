@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -30,20 +31,27 @@ jobpb::Allocation NewAlloc(const PlanBuilder& b, const jobpb::JobRecord& rec,
 
 bool IsHealthy(const PlanBuilder& b, const jobpb::Allocation& a,
                absl::Duration min_healthy) {
+  std::optional<absl::Time> at = HealthyAt(b, a, min_healthy);
+  return at.has_value() && *at <= b.now();
+}
+
+std::optional<absl::Time> HealthyAt(const PlanBuilder& b,
+                                    const jobpb::Allocation& a,
+                                    absl::Duration min_healthy) {
   const agentpb::AllocationStatus* s = b.state().FindStatus(a.id());
   if (s == nullptr || s->state() != agentpb::RUNNING ||
       s->attempt() != a.attempt() || !s->healthy()) {
-    return false;
+    return std::nullopt;
   }
   int64_t since = s->healthy_since_unix_ms() > 0 ? s->healthy_since_unix_ms()
                                                  : s->start_unix_ms();
-  return b.now_ms() - since >= absl::ToInt64Milliseconds(min_healthy);
+  return absl::FromUnixMillis(since) + min_healthy;
 }
 
-void Observe(PlanBuilder& b, const ReconcileOptions& opts) {
-  int lost = 0;
-  for (const auto& [id, v] : b.state().allocs()) {
-    const jobpb::Allocation& a = v.value;
+void Observe(PlanBuilder& b, const ReconcileOptions& opts, const JobId& job,
+             int* lost) {
+  for (const std::string& id : b.state().AllocIdsOf(job)) {
+    const jobpb::Allocation& a = b.state().allocs().at(id).value;
     if (!IsLive(a)) continue;
     jobpb::AllocOutcome out;
     if (!WantsRun(a) && a.node().empty()) {
@@ -52,15 +60,15 @@ void Observe(PlanBuilder& b, const ReconcileOptions& opts) {
                                              : a.stop_reason());
     } else if (!a.node().empty() && !b.state().nodes().count(a.node())) {
       if (WantsRun(a)) {
-        if (lost >= opts.max_lost_replacements_per_pass) {
-          b.WakeAt(b.now() + absl::Seconds(1));
+        if (*lost >= opts.max_lost_replacements_per_pass) {
+          b.WakeAt(job, b.now() + absl::Seconds(1));
           continue;
         }
-        ++lost;
+        ++*lost;
         out.set_state(jobpb::AllocOutcome::LOST);
         out.set_reason(
             absl::StrCat("node ", a.node(), " lost (its session expired)"));
-        b.Event({a.namespace_(), a.job()}, "lost", out.reason(), id);
+        b.Event(job, "lost", out.reason(), id);
       } else {
         out.set_state(jobpb::AllocOutcome::STOPPED);
         out.set_reason(a.stop_reason());
@@ -92,27 +100,22 @@ void WindDown(PlanBuilder& b, const JobId& id, const std::string& reason) {
   }
 }
 
-void Collect(PlanBuilder& b, const ReconcileOptions& opts) {
-  std::map<JobId, bool> seen;
-  for (const auto& [unused, v] : b.state().allocs()) {
-    seen[{v.value.namespace_(), v.value.job()}] = true;
-  }
-  for (const auto& [id, unused] : seen) {
-    const jobpb::JobRecord* rec = b.state().FindJob(id);
-    std::vector<const jobpb::Allocation*> allocs = b.AllocsOf(id);
-    if (rec == nullptr) {
-      for (const jobpb::Allocation* a : allocs) {
-        if (!IsLive(*a)) b.Forget(a->id());
-      }
-      continue;
+void Collect(PlanBuilder& b, const ReconcileOptions& opts, const JobId& id) {
+  if (b.state().AllocIdsOf(id).empty()) return;
+  const jobpb::JobRecord* rec = b.state().FindJob(id);
+  std::vector<const jobpb::Allocation*> allocs = b.AllocsOf(id);
+  if (rec == nullptr) {
+    for (const jobpb::Allocation* a : allocs) {
+      if (!IsLive(*a)) b.Forget(a->id());
     }
-    if (rec->job().kind() != jobpb::SERVICE) continue;
-    for (auto& [slot, list] : BySlot(allocs)) {
-      int kept = 0;
-      for (const jobpb::Allocation* a : list) {  // newest first
-        if (IsLive(*a)) continue;
-        if (++kept > opts.finished_kept_per_slot) b.Forget(a->id());
-      }
+    return;
+  }
+  if (rec->job().kind() != jobpb::SERVICE) return;
+  for (auto& [slot, list] : BySlot(allocs)) {
+    int kept = 0;
+    for (const jobpb::Allocation* a : list) {  // newest first
+      if (IsLive(*a)) continue;
+      if (++kept > opts.finished_kept_per_slot) b.Forget(a->id());
     }
   }
 }
@@ -121,37 +124,56 @@ void Collect(PlanBuilder& b, const ReconcileOptions& opts) {
 
 Plan Reconcile(const ClusterState& state, absl::Time now,
                const ReconcileOptions& opts) {
+  return Reconcile(state, EvalScope::All(), now, opts);
+}
+
+Plan Reconcile(const ClusterState& state, const EvalScope& scope,
+               absl::Time now, const ReconcileOptions& opts) {
   using namespace reconcile_internal;  // NOLINT: the phases of this pass
-  PlanBuilder b(&state, now);
-  Observe(b, opts);
-  std::map<JobId, bool> with_allocs;
-  for (const auto& [unused, v] : state.allocs()) {
-    with_allocs[{v.value.namespace_(), v.value.job()}] = true;
+  std::vector<JobId> jobs;
+  if (scope.all) {
+    // Every job, and every job that is gone but still has allocations.
+    std::set<JobId> all;
+    for (const auto& [id, unused] : state.jobs()) all.insert(id);
+    for (const auto& [id, unused] : state.allocs_by_job()) all.insert(id);
+    jobs.assign(all.begin(), all.end());
+  } else {
+    jobs = scope.jobs;
+    std::sort(jobs.begin(), jobs.end());
+    jobs.erase(std::unique(jobs.begin(), jobs.end()), jobs.end());
   }
-  for (const auto& [id, v] : state.jobs()) {
-    const jobpb::JobRecord& rec = v.value;
-    if (rec.stopped()) {
+  PlanBuilder b(&state, now);
+  int lost = 0;
+  for (const JobId& id : jobs) Observe(b, opts, id, &lost);
+  for (const JobId& id : jobs) {
+    const jobpb::JobRecord* rec = state.FindJob(id);
+    if (rec == nullptr) {
+      if (!state.AllocIdsOf(id).empty()) WindDown(b, id, "job deleted");
+      continue;
+    }
+    if (rec->stopped()) {
       WindDown(b, id, "job stopped");
       continue;
     }
-    switch (rec.job().kind()) {
+    switch (rec->job().kind()) {
       case jobpb::SERVICE:
-        ReconcileService(b, id, rec, opts);
+        ReconcileService(b, id, *rec, opts);
         break;
       case jobpb::BATCH:
-        ReconcileBatch(b, id, rec);
+        ReconcileBatch(b, id, *rec);
         break;
       default:
         break;  // cron runs are created by the cron engine
     }
   }
-  for (const auto& [id, unused] : with_allocs) {
-    if (state.FindJob(id) == nullptr) WindDown(b, id, "job deleted");
+  PlacePending(b, jobs, opts);
+  for (const JobId& id : jobs) Collect(b, opts, id);
+  for (const JobId& id : jobs) {
+    if (const jobpb::JobRecord* rec = state.FindJob(id)) Summarize(b, id, *rec);
   }
-  PlacePending(b);
-  Collect(b, opts);
-  for (const auto& [id, v] : state.jobs()) Summarize(b, id, v.value);
-  return b.Build();
+  Plan plan = b.Build();
+  plan.jobs_evaluated = static_cast<int64_t>(jobs.size());
+  return plan;
 }
 
 }  // namespace berth::sched

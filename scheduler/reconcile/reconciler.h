@@ -1,9 +1,16 @@
-// Reconciler: compares what every job wants with what the cluster has and
-// plans the difference. A pure function of the mirror and the time: it
-// does no I/O, so the leader can run it after every change and tests can
-// drive it with a simulated clock.
+// Reconciler: compares what jobs want with what the cluster has and plans
+// the difference. A pure function of the mirror, the set of jobs to
+// evaluate and the time: it does no I/O, so the leader can run it after
+// every change and tests can drive it with a simulated clock.
 //
-// One pass, in order:
+// Incremental: a pass evaluates only the jobs in its EvalScope (the
+// leader takes them from ClusterState's DirtySet) and touches nothing
+// else: no phase scans every allocation, and placement starts from the
+// mirror's node free-resource index. A pass over an empty scope costs
+// O(1). Jobs are evaluated again when something about them changes or at
+// the per-job wake-ups the pass returns (Plan::wakes).
+//
+// One pass over the scope, in order:
 //   1. observe  - record outcomes of finished allocations (agent reports,
 //                 lost nodes, stops that never reached a node);
 //   2. per job  - services keep replicas up and roll updates; batch work
@@ -18,7 +25,11 @@
 #ifndef BERTH_SCHEDULER_RECONCILE_RECONCILER_H_
 #define BERTH_SCHEDULER_RECONCILE_RECONCILER_H_
 
+#include <optional>
+#include <vector>
+
 #include "absl/time/time.h"
+#include "scheduler/placement/placement.h"
 #include "scheduler/reconcile/plan.h"
 #include "scheduler/state/cluster_state.h"
 
@@ -34,22 +45,37 @@ struct ReconcileOptions {
   // failed update (on top of min_healthy).
   absl::Duration update_progress_deadline = absl::Seconds(30);
   absl::Duration default_backoff = absl::Seconds(1);
+  // Placement's candidate pool beyond the allocations requested
+  // (PlacementRequest::sample_nodes); 0 scores every feasible node.
+  int32_t placement_sample_nodes = kDefaultSampleNodes;
+  // The leader evaluates every job this often whatever the dirty set says,
+  // and logs any job that needed work it was not told about (a missed
+  // dirty mark is a bug; this bounds its cost).
+  absl::Duration safety_sweep = absl::Seconds(30);
 };
 
+// Evaluates every job (and every orphaned allocation's job).
 Plan Reconcile(const ClusterState& state, absl::Time now,
                const ReconcileOptions& options = {});
+// Evaluates the jobs in `scope` only.
+Plan Reconcile(const ClusterState& state, const EvalScope& scope,
+               absl::Time now, const ReconcileOptions& options = {});
 
 // Per-phase entry points (reconcile_*.cc), shared through this header.
 namespace reconcile_internal {
-void Observe(PlanBuilder& b, const ReconcileOptions& opts);
+// Records outcomes of the job's finished allocations; `lost` counts lost
+// replacements across the pass for the rate limit.
+void Observe(PlanBuilder& b, const ReconcileOptions& opts, const JobId& id,
+             int* lost);
 void ReconcileService(PlanBuilder& b, const JobId& id,
                       const jobpb::JobRecord& rec,
                       const ReconcileOptions& opts);
 void ReconcileBatch(PlanBuilder& b, const JobId& id,
                     const jobpb::JobRecord& rec);
 void WindDown(PlanBuilder& b, const JobId& id, const std::string& reason);
-void PlacePending(PlanBuilder& b);
-void Collect(PlanBuilder& b, const ReconcileOptions& opts);
+void PlacePending(PlanBuilder& b, const std::vector<JobId>& jobs,
+                  const ReconcileOptions& opts);
+void Collect(PlanBuilder& b, const ReconcileOptions& opts, const JobId& id);
 void Summarize(PlanBuilder& b, const JobId& id, const jobpb::JobRecord& rec);
 // A new pending allocation for `slot` of the job.
 jobpb::Allocation NewAlloc(const PlanBuilder& b, const jobpb::JobRecord& rec,
@@ -58,6 +84,11 @@ jobpb::Allocation NewAlloc(const PlanBuilder& b, const jobpb::JobRecord& rec,
 // for at least `min_healthy`.
 bool IsHealthy(const PlanBuilder& b, const jobpb::Allocation& a,
                absl::Duration min_healthy);
+// When `a` will count as healthy if it keeps running healthily (it runs and
+// passes its check but not yet for min_healthy); nullopt otherwise.
+std::optional<absl::Time> HealthyAt(const PlanBuilder& b,
+                                    const jobpb::Allocation& a,
+                                    absl::Duration min_healthy);
 }  // namespace reconcile_internal
 
 }  // namespace berth::sched

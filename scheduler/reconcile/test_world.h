@@ -2,10 +2,18 @@
 // tests. Nodes register, jobs are submitted, the reconciler's plans are
 // applied, and the "agents" are played by the test (Run, Exit, Health),
 // all on a simulated time.
+//
+// Two modes. Full (the default): the mirror is reloaded before every look
+// and each pass evaluates every job. Incremental: the mirror follows the
+// store's watch as the leader's does, and each pass evaluates only what
+// its dirty set names (plus the wake-ups earlier passes asked for), as
+// Scheduler::Pass does.
 #ifndef BERTH_SCHEDULER_RECONCILE_TEST_WORLD_H_
 #define BERTH_SCHEDULER_RECONCILE_TEST_WORLD_H_
 
 #include <map>
+#include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -23,7 +31,11 @@ namespace berth::sched::testing {
 
 class TestWorld {
  public:
-  TestWorld() : now_(absl::FromUnixSeconds(1'800'000'000)) {}
+  explicit TestWorld(bool incremental = false)
+      : incremental_(incremental), now_(absl::FromUnixSeconds(1'800'000'000)) {
+    state_.Reset(*store_.Load(kBerthPrefix));
+    watch_ = std::move(*store_.Watch(kBerthPrefix, state_.revision() + 1));
+  }
 
   absl::Time now() const { return now_; }
   void Advance(absl::Duration d) { now_ += d; }
@@ -70,12 +82,17 @@ class TestWorld {
   // One reconcile pass, applied; returns its log.
   std::vector<std::string> Step() {
     Refresh();
-    Plan plan = Reconcile(state_, now_);
+    Plan plan = incremental_
+                    ? Reconcile(state_, state_.dirty().Take(now_), now_, opts_)
+                    : Reconcile(state_, now_, opts_);
+    for (const auto& [job, t] : plan.wakes) state_.dirty().WakeAt(job, t);
     for (const StoreTxn& txn : plan.changes) {
       absl::StatusOr<CommitResult> r = store_.Commit(txn, Fence{});
       EXPECT_TRUE(r.ok()) << r.status();
     }
     wake_ = plan.wake;
+    last_evaluated_ = plan.jobs_evaluated;
+    last_changed_ = plan.changed_jobs;
     Refresh();
     return plan.log;
   }
@@ -163,6 +180,10 @@ class TestWorld {
   }
   MemStore& store() { return store_; }
   absl::Time wake() const { return wake_; }
+  ReconcileOptions& options() { return opts_; }
+  // What the last Step evaluated and changed.
+  int64_t last_evaluated() const { return last_evaluated_; }
+  const std::set<JobId>& last_changed() const { return last_changed_; }
 
  private:
   void Put(const std::string& k, const std::string& v) {
@@ -175,9 +196,23 @@ class TestWorld {
     t.ops.push_back(StoreOp::Delete(k));
     ASSERT_TRUE(store_.Commit(t, Fence{}).ok());
   }
-  void Refresh() { state_.Reset(*store_.Load(kBerthPrefix)); }
+  void Refresh() {
+    if (!incremental_) {
+      state_.Reset(*store_.Load(kBerthPrefix));
+      return;
+    }
+    absl::StatusOr<std::vector<StoreEvent>> events =
+        watch_->Next(absl::ZeroDuration());
+    ASSERT_TRUE(events.ok()) << events.status();
+    for (const StoreEvent& e : *events) state_.Apply(e);
+  }
 
+  const bool incremental_;
   MemStore store_;
+  std::unique_ptr<StoreWatch> watch_;
+  ReconcileOptions opts_;
+  int64_t last_evaluated_ = 0;
+  std::set<JobId> last_changed_;
   ClusterState state_;
   absl::Time now_;
   absl::Time wake_ = absl::InfiniteFuture();

@@ -298,13 +298,39 @@ absl::Time Scheduler::Pass() {
     } else {
       wake = std::min(wake, *cron_next);
     }
-    plan = Reconcile(state_, now, opts_.reconcile);
+    // Only the jobs something happened to (ClusterState's dirty set), plus
+    // now and then every job, to catch a dirty mark that was missed.
+    EvalScope scope = state_.dirty().Take(now);
+    const bool sweep = !scope.all && now >= next_sweep_;
+    std::set<JobId> told(scope.jobs.begin(), scope.jobs.end());
+    if (sweep || scope.all) {
+      scope = EvalScope::All();
+      next_sweep_ = now + opts_.reconcile.safety_sweep;
+    }
+    plan = Reconcile(state_, scope, now, opts_.reconcile);
+    for (const auto& [job, t] : plan.wakes) state_.dirty().WakeAt(job, t);
+    if (sweep) {
+      int64_t missed = 0;
+      for (const JobId& id : plan.changed_jobs) missed += !told.count(id);
+      if (missed > 0) {
+        sweep_missed_ += missed;
+        Log(opts_.id, absl::StrCat("safety sweep: ", missed,
+                                   " job(s) needed work the dirty set missed (",
+                                   sweep_missed_, " in all)"));
+      }
+    }
   }
   passes_.fetch_add(1);
   wake = std::min(wake, plan.wake);
   if (!plan.changes.empty()) {
     for (const std::string& line : plan.log) Log(opts_.id, line);
-    if (!CommitAll(plan.changes)) return now + absl::Milliseconds(100);
+    if (!CommitAll(plan.changes, plan.changed_jobs)) {
+      return now + absl::Milliseconds(100);
+    }
+  }
+  {
+    absl::MutexLock l(&mu_);
+    wake = std::min(wake, state_.dirty().NextWake());
   }
   return std::max(wake, now + absl::Milliseconds(10));
 }
@@ -336,11 +362,18 @@ absl::Status Scheduler::CommitOne(const StoreTxn& txn) {
   return absl::OkStatus();
 }
 
-bool Scheduler::CommitAll(const std::vector<StoreTxn>& changes) {
+bool Scheduler::CommitAll(const std::vector<StoreTxn>& changes,
+                          const std::set<JobId>& jobs) {
   for (const StoreTxn& txn : PackTxns(changes)) {
     absl::Status s = CommitOne(txn);
     if (s.code() == absl::StatusCode::kFailedPrecondition) return false;
-    if (!s.ok()) Log(opts_.id, absl::StrCat("commit: ", s.ToString()));
+    if (!s.ok()) {
+      Log(opts_.id, absl::StrCat("commit: ", s.ToString()));
+      // The mirror may never show what did not happen: evaluate the pass's
+      // jobs again rather than lose the ones in this transaction.
+      absl::MutexLock l(&mu_);
+      for (const JobId& id : jobs) state_.dirty().Mark(id);
+    }
   }
   return true;
 }

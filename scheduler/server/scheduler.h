@@ -98,7 +98,10 @@ class Scheduler {
   // One pass; returns when the next is due.
   absl::Time Pass() ABSL_LOCKS_EXCLUDED(mu_);
   // Commits changes packed into transactions; false if the fence was lost.
-  bool CommitAll(const std::vector<StoreTxn>& changes);
+  // `jobs` (those the changes are for) are evaluated again when a
+  // transaction fails.
+  bool CommitAll(const std::vector<StoreTxn>& changes,
+                 const std::set<JobId>& jobs);
   absl::Status CommitOne(const StoreTxn& txn);
   schedpb::LeaderResponse LeaderLocked() const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -125,6 +128,10 @@ class Scheduler {
   // Jobs whose record changed since the leader loop last looked.
   std::set<JobId> changed_jobs_ ABSL_GUARDED_BY(mu_);
   bool cron_synced_ ABSL_GUARDED_BY(mu_) = false;
+  // Incremental reconcile: when the next all-jobs safety sweep is due, and
+  // how many jobs sweeps found needing work the dirty set had missed.
+  absl::Time next_sweep_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  int64_t sweep_missed_ ABSL_GUARDED_BY(mu_) = 0;
 
   std::atomic<int64_t> passes_{0};
   std::unique_ptr<lock::Observer> observer_;

@@ -12,6 +12,8 @@ void ClusterState::Reset(const StoreSnapshot& snapshot) {
     Put(kv.key, kv.value, kv.mod_revision);
   }
   revision_ = snapshot.revision;
+  dirty_ = DirtySet();
+  dirty_.MarkAll();
 }
 
 void ClusterState::Apply(const StoreEvent& event) {
@@ -28,10 +30,63 @@ int64_t ClusterState::last_event_seq(const JobId& job) const {
   return it == event_seq_.end() ? 0 : it->second;
 }
 
-std::vector<std::string> ClusterState::AllocsOf(const JobId& job) const {
+const std::set<std::string>& ClusterState::AllocIdsOf(const JobId& job) const {
+  static const std::set<std::string>* const kNone = new std::set<std::string>;
   auto it = allocs_by_job_.find(job);
-  if (it == allocs_by_job_.end()) return {};
-  return {it->second.begin(), it->second.end()};
+  return it == allocs_by_job_.end() ? *kNone : it->second;
+}
+
+std::vector<std::string> ClusterState::AllocsOf(const JobId& job) const {
+  const std::set<std::string>& ids = AllocIdsOf(job);
+  return {ids.begin(), ids.end()};
+}
+
+namespace {
+
+bool IsPending(const jobpb::Allocation& a) {
+  return a.node().empty() &&
+         a.outcome().state() == jobpb::AllocOutcome::STATE_UNSPECIFIED &&
+         a.desired_state() == jobpb::Allocation::RUN;
+}
+
+JobId OwnerOf(const jobpb::Allocation& a) { return {a.namespace_(), a.job()}; }
+
+}  // namespace
+
+void ClusterState::Track(const std::string& id, const jobpb::Allocation* old,
+                         const jobpb::Allocation* now) {
+  bool freed = false;
+  if (old != nullptr) {
+    freed = node_index_.Release(id, *old);
+    if (IsPending(*old)) {
+      auto it = pending_jobs_.find(OwnerOf(*old));
+      if (it != pending_jobs_.end() && --it->second <= 0) {
+        pending_jobs_.erase(it);
+      }
+    }
+    dirty_.Mark(OwnerOf(*old));
+  }
+  if (now != nullptr) {
+    node_index_.Charge(id, *now);
+    if (IsPending(*now)) ++pending_jobs_[OwnerOf(*now)];
+    dirty_.Mark(OwnerOf(*now));
+    // Moving between nodes is not "freed": the same resources are held.
+    if (freed && HoldsResources(*now)) freed = false;
+  }
+  if (freed) MarkPendingJobs();
+}
+
+void ClusterState::MarkPendingJobs() {
+  for (const auto& [job, unused] : pending_jobs_) dirty_.Mark(job);
+}
+
+void ClusterState::MarkJobsOn(const std::string& node) {
+  const NodeIndex::Entry* e = node_index_.Find(node);
+  if (e == nullptr) return;
+  for (const std::string& id : e->allocs) {
+    auto it = allocs_.find(id);
+    if (it != allocs_.end()) dirty_.Mark(OwnerOf(it->second.value));
+  }
 }
 
 const jobpb::JobRecord* ClusterState::FindJob(const JobId& job) const {
@@ -63,14 +118,29 @@ void ClusterState::Put(const std::string& key, const std::string& value,
       if (!parse(&v.value)) return;
       v.mod_revision = rev;
       jobs_[job] = std::move(v);
+      dirty_.Mark(job);
       break;
     }
     case KeyRef::Type::kSchedAlloc: {
       Versioned<jobpb::Allocation> v;
       if (!parse(&v.value)) return;
       v.mod_revision = rev;
-      allocs_by_job_[{v.value.namespace_(), v.value.job()}].insert(
-          ref.alloc_id);
+      auto it = allocs_.find(ref.alloc_id);
+      if (it != allocs_.end()) {
+        Track(ref.alloc_id, &it->second.value, &v.value);
+        JobId old_owner = OwnerOf(it->second.value);
+        if (old_owner != OwnerOf(v.value)) {
+          // Never expected (ids embed the job); keep the by-job map exact.
+          auto by = allocs_by_job_.find(old_owner);
+          if (by != allocs_by_job_.end()) {
+            by->second.erase(ref.alloc_id);
+            if (by->second.empty()) allocs_by_job_.erase(by);
+          }
+        }
+      } else {
+        Track(ref.alloc_id, nullptr, &v.value);
+      }
+      allocs_by_job_[OwnerOf(v.value)].insert(ref.alloc_id);
       allocs_[ref.alloc_id] = std::move(v);
       break;
     }
@@ -81,16 +151,25 @@ void ClusterState::Put(const std::string& key, const std::string& value,
       agentpb::AllocationStatus s;
       if (!parse(&s)) return;
       statuses_[ref.alloc_id] = std::move(s);
+      if (auto it = allocs_.find(ref.alloc_id); it != allocs_.end()) {
+        dirty_.Mark(OwnerOf(it->second.value));
+      }
       break;
     }
     case KeyRef::Type::kNode: {
       agentpb::NodeInfo n;
       if (!parse(&n)) return;
+      node_index_.PutNode(n);
       nodes_[ref.node] = std::move(n);
+      // New or changed capacity: what waited for room may fit now.
+      MarkPendingJobs();
       break;
     }
     case KeyRef::Type::kDrain:
       draining_.insert(ref.node);
+      node_index_.SetDraining(ref.node, true);
+      MarkJobsOn(ref.node);
+      MarkPendingJobs();
       break;
     case KeyRef::Type::kCronMarker: {
       Versioned<jobpb::CronMarker> v;
@@ -130,11 +209,13 @@ void ClusterState::Delete(const std::string& key) {
       break;
     case KeyRef::Type::kJob:
       jobs_.erase(job);
+      dirty_.Mark(job);
       break;
     case KeyRef::Type::kSchedAlloc: {
       auto it = allocs_.find(ref.alloc_id);
       if (it == allocs_.end()) return;
-      JobId owner{it->second.value.namespace_(), it->second.value.job()};
+      Track(ref.alloc_id, &it->second.value, nullptr);
+      JobId owner = OwnerOf(it->second.value);
       auto by = allocs_by_job_.find(owner);
       if (by != allocs_by_job_.end()) {
         by->second.erase(ref.alloc_id);
@@ -152,12 +233,20 @@ void ClusterState::Delete(const std::string& key) {
     }
     case KeyRef::Type::kStatus:
       statuses_.erase(ref.alloc_id);
+      if (auto it = allocs_.find(ref.alloc_id); it != allocs_.end()) {
+        dirty_.Mark(OwnerOf(it->second.value));
+      }
       break;
     case KeyRef::Type::kNode:
       nodes_.erase(ref.node);
+      node_index_.RemoveNode(ref.node);
+      MarkJobsOn(ref.node);  // their allocations are now lost
       break;
     case KeyRef::Type::kDrain:
       draining_.erase(ref.node);
+      node_index_.SetDraining(ref.node, false);
+      MarkJobsOn(ref.node);
+      MarkPendingJobs();
       break;
     case KeyRef::Type::kCronMarker:
       cron_markers_.erase(job);

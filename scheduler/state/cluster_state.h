@@ -6,6 +6,15 @@
 // are counted and skipped, never fatal: one bad value must not stop the
 // scheduler.
 //
+// Alongside the records it keeps what incremental scheduling needs (both
+// fed here, so no change can bypass them): the node free-resource index,
+// and the dirty set of jobs the next leader pass must evaluate. What
+// dirties a job: its record, any of its allocation records or their
+// statuses changing; losing a node its allocations ran on; a drain flag
+// flipping on a node it runs on. Jobs with unplaced allocations are also
+// dirtied when capacity may have appeared (a node registers, a drain is
+// lifted, an allocation stops holding resources). Reset marks every job.
+//
 // Thread safety: not thread-safe; the owner serializes access.
 #ifndef BERTH_SCHEDULER_STATE_CLUSTER_STATE_H_
 #define BERTH_SCHEDULER_STATE_CLUSTER_STATE_H_
@@ -19,6 +28,8 @@
 
 #include "proto/agent.pb.h"
 #include "proto/job.pb.h"
+#include "scheduler/state/dirty_set.h"
+#include "scheduler/state/node_index.h"
 #include "scheduler/state/store.h"
 
 namespace berth::sched {
@@ -28,8 +39,6 @@ struct Versioned {
   T value;
   int64_t mod_revision = 0;
 };
-
-using JobId = std::pair<std::string, std::string>;  // (namespace, name)
 
 class ClusterState {
  public:
@@ -72,8 +81,18 @@ class ClusterState {
   // Highest event sequence number seen per job (0 = none).
   int64_t last_event_seq(const JobId& job) const;
 
-  // Allocation ids of a job.
+  // Allocation ids of a job (sorted).
+  const std::set<std::string>& AllocIdsOf(const JobId& job) const;
   std::vector<std::string> AllocsOf(const JobId& job) const;
+  const std::map<JobId, std::set<std::string>>& allocs_by_job() const {
+    return allocs_by_job_;
+  }
+  // Jobs with at least one unplaced allocation that wants to run.
+  const std::map<JobId, int>& pending_jobs() const { return pending_jobs_; }
+
+  const NodeIndex& node_index() const { return node_index_; }
+  DirtySet& dirty() { return dirty_; }
+  const DirtySet& dirty() const { return dirty_; }
   const jobpb::JobRecord* FindJob(const JobId& job) const;
   const agentpb::AllocationStatus* FindStatus(const std::string& id) const;
 
@@ -82,6 +101,12 @@ class ClusterState {
  private:
   void Put(const std::string& key, const std::string& value, int64_t rev);
   void Delete(const std::string& key);
+  // Index upkeep around an allocation record changing from `old` (null:
+  // new) to `now` (null: deleted).
+  void Track(const std::string& id, const jobpb::Allocation* old,
+             const jobpb::Allocation* now);
+  void MarkPendingJobs();
+  void MarkJobsOn(const std::string& node);
 
   int64_t revision_ = 0;
   int64_t corrupt_ = 0;
@@ -97,6 +122,9 @@ class ClusterState {
   std::map<JobId, std::map<int64_t, Versioned<jobpb::CronRun>>> cron_runs_;
   std::map<JobId, std::vector<jobpb::Event>> events_;
   std::map<JobId, int64_t> event_seq_;
+  NodeIndex node_index_;
+  std::map<JobId, int> pending_jobs_;  // job -> unplaced allocations
+  DirtySet dirty_;
 };
 
 }  // namespace berth::sched
