@@ -117,6 +117,11 @@ absl::StatusOr<ClusterStatus> Client::Status() {
   st.raft_term = resp->raft_term();
   st.raft_index = resp->raft_index();
   st.applied_index = resp->applied_index();
+  st.db_size_bytes = resp->db_size_bytes();
+  st.db_size_in_use_bytes = resp->db_size_in_use_bytes();
+  st.quota_backend_bytes = resp->quota_backend_bytes();
+  st.alarms.assign(resp->alarms().begin(), resp->alarms().end());
+  st.compact_revision = resp->compact_revision();
   for (const lockpb::Member& m : resp->members()) {
     st.members.push_back(internal::FromProto(m));
   }

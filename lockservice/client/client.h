@@ -88,6 +88,13 @@ struct ClusterStatus {
   uint64_t applied_index = 0;
   int64_t revision = 0;
   std::vector<Member> members;
+  // Of the replica that answered: its SQLite file, in use, and its quota.
+  int64_t db_size_bytes = 0;
+  int64_t db_size_in_use_bytes = 0;
+  int64_t quota_backend_bytes = 0;
+  // Cluster-wide alarms ("database space exceeded ..."); empty when none.
+  std::vector<std::string> alarms;
+  int64_t compact_revision = 0;
 };
 
 struct LeaseGrant {

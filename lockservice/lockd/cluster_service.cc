@@ -2,6 +2,20 @@
 #include "lockservice/lockd/services.h"
 
 namespace berth::lockd {
+namespace {
+
+// A command the NOSPACE alarm refuses: its refusal text is the alarm's
+// description.
+const lockpb::Command& NospaceProbe() {
+  static const lockpb::Command* probe = [] {
+    auto* c = new lockpb::Command;
+    c->mutable_put()->set_key("probe");
+    return c;
+  }();
+  return *probe;
+}
+
+}  // namespace
 
 void ClusterService::FillMembers(
     google::protobuf::RepeatedPtrField<lockpb::Member>* out) {
@@ -30,6 +44,21 @@ grpc::Status ClusterService::Status(grpc::ServerContext* ctx,
   resp->set_raft_term(s.term);
   resp->set_raft_index(s.commit);
   resp->set_applied_index(s.applied);
+  resp->set_quota_backend_bytes(quota_backend_bytes_);
+  absl::Status st = core_->store()->Read([&](lock::StateMachine& sm) {
+    absl::StatusOr<lock::StateMachine::DbSize> size = sm.DatabaseSize();
+    if (!size.ok()) return size.status();
+    resp->set_db_size_bytes(size->total_bytes);
+    resp->set_db_size_in_use_bytes(size->in_use_bytes);
+    absl::StatusOr<int64_t> compacted = sm.compact_revision();
+    if (!compacted.ok()) return compacted.status();
+    resp->set_compact_revision(*compacted);
+    if (sm.nospace_alarm().active()) {
+      resp->add_alarms(std::string(sm.CheckQuota(NospaceProbe()).message()));
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return ToGrpc(st);
   FillMembers(resp->mutable_members());
   core_->FillHeader(resp->mutable_header());
   return grpc::Status::OK;

@@ -32,6 +32,7 @@ void LeaderDuties::Run() {
     keeper_->ObserveLeader(s.leader, s.term);
     if (s.role != raft::Role::kLeader) {
       leader_since_ms = 0;
+      compactor_.Reset();
       continue;
     }
     int64_t now_ms = absl::ToUnixMillis(core_->clock()->Now());
@@ -60,6 +61,80 @@ void LeaderDuties::RunOnce(int64_t now_ms, int64_t leader_since_ms,
     lockpb::Command cmd;
     cmd.mutable_lock_delay_tick();
     core_->Propose(cmd, absl::Now() + absl::Seconds(2)).IgnoreError();
+  }
+  CompactHistory(absl::FromUnixMillis(now_ms));
+  WatchQuota();
+}
+
+void LeaderDuties::CompactHistory(absl::Time now) {
+  struct View {
+    int64_t revision = 0;
+    int64_t compacted = 0;
+    bool purge_pending = false;
+  };
+  auto view = [&]() -> absl::StatusOr<View> {
+    return core_->store()->Read(
+        [](lock::StateMachine& sm) -> absl::StatusOr<View> {
+          absl::StatusOr<int64_t> c = sm.compact_revision();
+          if (!c.ok()) return c.status();
+          return View{sm.revision(), *c, sm.history_purge_pending()};
+        });
+  };
+  absl::StatusOr<View> v = view();
+  if (!v.ok()) return;
+  if (int64_t target = compactor_.Next(now, v->revision, v->compacted);
+      target > 0) {
+    lockpb::Command cmd;
+    cmd.mutable_compact()->set_revision(target);
+    absl::StatusOr<lockpb::CommandResult> r =
+        core_->Propose(std::move(cmd), absl::Now() + absl::Seconds(2));
+    if (!r.ok()) return;  // not the leader any more, or no quorum: next tick
+    v = view();
+    if (!v.ok()) return;
+  }
+  // Finishing a compaction is not a policy decision: it runs with
+  // auto-compaction off too, after a Compact RPC.
+  for (int i = 0; i < opts_.max_purge_steps_per_interval && v->purge_pending;
+       ++i) {
+    lockpb::Command cmd;
+    cmd.mutable_compact()->set_purge_only(true);
+    if (!core_->Propose(std::move(cmd), absl::Now() + absl::Seconds(2)).ok()) {
+      return;
+    }
+    v = view();
+    if (!v.ok()) return;
+  }
+}
+
+void LeaderDuties::WatchQuota() {
+  if (opts_.quota_backend_bytes <= 0) return;
+  struct View {
+    int64_t size = 0;
+    bool alarmed = false;
+  };
+  absl::StatusOr<View> v =
+      core_->store()->Read([](lock::StateMachine& sm) -> absl::StatusOr<View> {
+        absl::StatusOr<lock::StateMachine::DbSize> size = sm.DatabaseSize();
+        if (!size.ok()) return size.status();
+        return View{size->total_bytes, sm.nospace_alarm().active()};
+      });
+  if (!v.ok()) return;
+  const bool over = v->size > opts_.quota_backend_bytes;
+  if (over == v->alarmed) return;
+  lockpb::Command cmd;
+  lockpb::AlarmCmd* a = cmd.mutable_alarm();
+  a->set_active(over);
+  a->set_db_size_bytes(v->size);
+  a->set_quota_bytes(opts_.quota_backend_bytes);
+  a->set_member_id(core_->id());
+  absl::StatusOr<lockpb::CommandResult> r =
+      core_->Propose(std::move(cmd), absl::Now() + absl::Seconds(2));
+  if (r.ok()) {
+    fprintf(stderr,
+            "lockd %lu: NOSPACE alarm %s (database %ld bytes, quota %ld "
+            "bytes)\n",
+            core_->id(), over ? "raised" : "cleared", v->size,
+            opts_.quota_backend_bytes);
   }
 }
 

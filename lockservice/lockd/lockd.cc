@@ -83,6 +83,7 @@ class LockdImpl : public Lockd {
     no.tick_interval = opts_.tick;
     no.election_tick = opts_.election_ticks;
     no.snapshot_every = opts_.snapshot_every;
+    no.keep_entries = opts_.snapshot_keep_entries;
     auto node = node::RaftNode::Create(no, storage_.get(), store_.get(),
                                        transport_.get());
     if (!node.ok()) return node.status();
@@ -126,7 +127,8 @@ class LockdImpl : public Lockd {
     watch_ = std::make_unique<WatchService>(core_.get(), &hub_);
     lock_ = std::make_unique<LockService>(core_.get());
     election_ = std::make_unique<ElectionService>(core_.get(), &hub_);
-    cluster_ = std::make_unique<ClusterService>(core_.get());
+    cluster_ = std::make_unique<ClusterService>(core_.get(),
+                                                opts_.quota_backend_bytes);
     peer_ = std::make_unique<node::RaftPeerService>(node_.get());
 
     grpc::ServerBuilder b;
@@ -156,6 +158,8 @@ class LockdImpl : public Lockd {
     LeaderDutiesOptions lo;
     lo.max_expiries_per_second = opts_.max_expiries_per_second;
     lo.election_grace = opts_.tick * opts_.election_ticks * 2;
+    lo.auto_compaction = opts_.auto_compaction;
+    lo.quota_backend_bytes = opts_.quota_backend_bytes;
     duties_ = std::make_unique<LeaderDuties>(core_.get(), keeper_.get(), lo);
     duties_->Start();
     return absl::OkStatus();

@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "lockservice/lockd/auto_compactor.h"
 
 namespace berth::lockd {
 
@@ -34,11 +35,18 @@ struct LockdOptions {
   // no image any more, only a DELETE of the entries, so small steps keep
   // each one short on the Raft thread.
   uint64_t snapshot_every = 2000;
+  // Log entries kept behind a snapshot for slow followers.
+  uint64_t snapshot_keep_entries = 5000;
   int64_t default_lock_delay_ms = 5000;
   int max_expiries_per_second = 1000;
   // How often the leader logs the lease renewals it holds in memory; also
   // capped at a quarter of the shortest renewed TTL (lease_keeper.h).
   absl::Duration lease_checkpoint_interval = absl::Seconds(2);
+  // Watch-history retention (auto_compactor.h); on by default.
+  AutoCompactionOptions auto_compaction;
+  // Above this SQLite file size the leader raises the NOSPACE alarm; 0 =
+  // no quota. etcd's default is 2 GiB too.
+  int64_t quota_backend_bytes = int64_t{2} << 30;
 };
 
 absl::StatusOr<std::map<uint64_t, std::string>> ParsePeers(

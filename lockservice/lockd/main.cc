@@ -29,6 +29,8 @@ int main(int argc, char** argv) {
   int64_t tick_ms = 50;
   int64_t lock_delay_ms = 5000;
   int64_t lease_checkpoint_ms = 2000;
+  std::string compaction_mode = "revision";
+  std::string compaction_retention;
   po::options_description desc("berth-lockd options");
   desc.add_options()("help,h", "show this help")(
       "id", po::value<uint64_t>(&opts.id)->default_value(1),
@@ -54,6 +56,9 @@ int main(int argc, char** argv) {
                "compact the log after this many applied entries (keeping "
                "the last 5000; no image is taken: a follower that needs one "
                "gets it built on demand)")(
+      "snapshot-keep-entries",
+      po::value<uint64_t>(&opts.snapshot_keep_entries)->default_value(5000),
+      "log entries kept behind each snapshot for slow followers")(
       "lock-delay-ms", po::value<int64_t>(&lock_delay_ms)->default_value(5000),
       "default lock-delay after a holder's session expires")(
       "max-expiries-per-second",
@@ -62,7 +67,20 @@ int main(int argc, char** argv) {
       "lease-checkpoint-ms",
       po::value<int64_t>(&lease_checkpoint_ms)->default_value(2000),
       "how often the leader records renewed leases' remaining TTLs in the "
-      "log (renewals are leader-local in between; capped at TTL/4)");
+      "log (renewals are leader-local in between; capped at TTL/4)")(
+      "auto-compaction-mode",
+      po::value<std::string>(&compaction_mode)->default_value("revision"),
+      "watch-history compaction by the leader: revision (keep the last N "
+      "revisions), periodic (keep a duration) or off")(
+      "auto-compaction-retention",
+      po::value<std::string>(&compaction_retention)->default_value(""),
+      "revision mode: revisions to keep (default 10000); periodic mode: a "
+      "duration such as 5m or 1h, a bare number is hours (default 5m)")(
+      "quota-backend-bytes",
+      po::value<int64_t>(&opts.quota_backend_bytes)
+          ->default_value(int64_t{2} << 30),
+      "raise the NOSPACE alarm (refusing writes that grow the database) "
+      "when the leader's SQLite file exceeds this size; 0 disables it");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -84,6 +102,18 @@ int main(int argc, char** argv) {
     std::cerr << "berth-lockd: --lease-checkpoint-ms must be > 0\n";
     return 2;
   }
+  if (opts.quota_backend_bytes < 0) {
+    std::cerr << "berth-lockd: --quota-backend-bytes must be >= 0 (0 = no "
+                 "quota)\n";
+    return 2;
+  }
+  auto compaction =
+      berth::lockd::ParseAutoCompaction(compaction_mode, compaction_retention);
+  if (!compaction.ok()) {
+    std::cerr << "berth-lockd: " << compaction.status().message() << "\n";
+    return 2;
+  }
+  opts.auto_compaction = *compaction;
   opts.lease_checkpoint_interval = absl::Milliseconds(lease_checkpoint_ms);
   opts.tick = absl::Milliseconds(tick_ms);
   opts.default_lock_delay_ms = lock_delay_ms;
@@ -114,7 +144,10 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::cerr << "berth-lockd: replica " << opts.id << " serving on "
-            << opts.listen << ", data in " << opts.data_dir << std::endl;
+            << opts.listen << ", data in " << opts.data_dir
+            << ", auto-compaction "
+            << berth::lockd::DescribeAutoCompaction(opts.auto_compaction)
+            << ", quota " << opts.quota_backend_bytes << " bytes" << std::endl;
   std::thread sig([&] {
     int s = 0;
     sigwait(&set, &s);

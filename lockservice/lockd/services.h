@@ -126,7 +126,8 @@ class ElectionService final : public lockpb::Election::Service {
 
 class ClusterService final : public lockpb::Cluster::Service {
  public:
-  explicit ClusterService(Core* core) : core_(core) {}
+  ClusterService(Core* core, int64_t quota_backend_bytes)
+      : core_(core), quota_backend_bytes_(quota_backend_bytes) {}
   grpc::Status Status(grpc::ServerContext* ctx,
                       const lockpb::StatusRequest* req,
                       lockpb::StatusResponse* resp) override;
@@ -142,10 +143,16 @@ class ClusterService final : public lockpb::Cluster::Service {
   grpc::Status TransferLeader(grpc::ServerContext* ctx,
                               const lockpb::TransferLeaderRequest* req,
                               lockpb::TransferLeaderResponse* resp) override;
+  // Local to this replica: gives its free SQLite pages back in short steps
+  // (cluster_defrag.cc).
+  grpc::Status Defragment(grpc::ServerContext* ctx,
+                          const lockpb::DefragmentRequest* req,
+                          lockpb::DefragmentResponse* resp) override;
 
  private:
   void FillMembers(google::protobuf::RepeatedPtrField<lockpb::Member>* out);
   Core* const core_;
+  const int64_t quota_backend_bytes_;
 };
 
 }  // namespace berth::lockd

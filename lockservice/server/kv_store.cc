@@ -1,5 +1,6 @@
 #include "lockservice/server/kv_store.h"
 
+#include <algorithm>
 #include <string>
 
 #include "absl/strings/escaping.h"
@@ -258,11 +259,58 @@ absl::StatusOr<std::vector<lockpb::Event>> KvStore::EventsSince(
   return out;
 }
 
-absl::Status KvStore::DropEventsBelow(int64_t revision) {
-  absl::StatusOr<SmStmt*> st =
+absl::StatusOr<bool> KvStore::PurgeEventsBelow(int64_t revision,
+                                               int64_t max_rows) {
+  // The first event that this step keeps, in (rev, seq) order: the
+  // (max_rows+1)-th oldest below `revision`. Both the probe and the deletes
+  // walk the primary key, so a step costs O(max_rows) whatever the size of
+  // the history.
+  absl::StatusOr<SmStmt*> probe = db_->Prepare(
+      "SELECT rev, seq FROM sm_events WHERE rev < ? ORDER BY rev, seq "
+      "LIMIT 1 OFFSET ?");
+  if (!probe.ok()) return probe.status();
+  (*probe)->Bind(1, revision).Bind(2, std::max<int64_t>(max_rows, 1));
+  absl::StatusOr<bool> row = (*probe)->Step();
+  if (!row.ok()) return row.status();
+  int64_t keep_rev = revision, keep_seq = 0;
+  const bool more = *row;
+  if (more) {
+    keep_rev = (*probe)->Int(0);
+    keep_seq = (*probe)->Int(1);
+  }
+  (*probe)->Reset();
+  absl::StatusOr<SmStmt*> below =
       db_->Prepare("DELETE FROM sm_events WHERE rev < ?");
+  if (!below.ok()) return below.status();
+  if (absl::Status s = (*below)->Bind(1, keep_rev).Run(); !s.ok()) return s;
+  if (more && keep_seq > 0) {
+    absl::StatusOr<SmStmt*> within =
+        db_->Prepare("DELETE FROM sm_events WHERE rev = ? AND seq < ?");
+    if (!within.ok()) return within.status();
+    absl::Status s = (*within)->Bind(1, keep_rev).Bind(2, keep_seq).Run();
+    if (!s.ok()) return s;
+  }
+  return more;
+}
+
+absl::StatusOr<bool> KvStore::HasEventsBelow(int64_t revision) {
+  absl::StatusOr<SmStmt*> st =
+      db_->Prepare("SELECT 1 FROM sm_events WHERE rev < ? LIMIT 1");
   if (!st.ok()) return st.status();
-  return (*st)->Bind(1, revision).Run();
+  (*st)->Bind(1, revision);
+  absl::StatusOr<bool> row = (*st)->Step();
+  (*st)->Reset();
+  return row;
+}
+
+absl::StatusOr<int64_t> KvStore::EventCount() {
+  absl::StatusOr<SmStmt*> st = db_->Prepare("SELECT COUNT(*) FROM sm_events");
+  if (!st.ok()) return st.status();
+  absl::StatusOr<bool> row = (*st)->Step();
+  if (!row.ok()) return row.status();
+  int64_t n = (*st)->Int(0);
+  (*st)->Reset();
+  return n;
 }
 
 }  // namespace berth::lock

@@ -75,8 +75,16 @@ class KvStore {
       int64_t from_revision, absl::string_view key, absl::string_view range_end,
       int64_t limit);
 
-  // Drops events with revision < `revision`. Caller validates bounds.
-  absl::Status DropEventsBelow(int64_t revision);
+  // Deletes the oldest events with revision < `revision`, at most
+  // `max_rows` of them (a bounded step: one revision may hold many events,
+  // so the step can stop inside a revision). Returns true if events below
+  // `revision` remain. Caller validates bounds.
+  absl::StatusOr<bool> PurgeEventsBelow(int64_t revision, int64_t max_rows);
+  // Whether any event with revision < `revision` is stored (cheap: one
+  // index probe).
+  absl::StatusOr<bool> HasEventsBelow(int64_t revision);
+  // Number of stored events (tests and status).
+  absl::StatusOr<int64_t> EventCount();
 
  private:
   absl::Status LogEvent(ApplyContext& ctx, const lockpb::Event& ev);

@@ -42,6 +42,10 @@ struct Limits {
   // stay far above any client's retry horizon (15 s by default).
   uint64_t max_client_window = 1 << 16;
   int64_t client_idle_expiry_ms = int64_t{30} * 60 * 1000;
+  // Events a Compact command deletes in one apply; the rest goes in later
+  // purge steps, so compacting a long history never stalls the apply path
+  // (about 2-5 ms of SQLite work per step).
+  int64_t history_purge_step_rows = 2000;
 };
 
 }  // namespace berth::lock

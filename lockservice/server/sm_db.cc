@@ -79,7 +79,8 @@ absl::StatusOr<std::unique_ptr<SmDb>> SmDb::Open(const std::string& path) {
   // storage) is the source of truth, and applying is idempotent, so losing
   // the last applied transactions in a power cut only means replaying them.
   absl::Status s = db->Exec(
-      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+      "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL; "
+      "PRAGMA synchronous=NORMAL; "
       "PRAGMA foreign_keys=OFF;");
   if (!s.ok()) return s;
   return db;

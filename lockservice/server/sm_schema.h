@@ -39,6 +39,12 @@ inline constexpr absl::string_view kCompactRevision = "compact_revision";
 // never moves backwards, even if a new leader's clock is behind.
 inline constexpr absl::string_view kNowMs = "now_ms";
 inline constexpr absl::string_view kNextLeaseId = "next_lease_id";
+// The NOSPACE alarm (AlarmCmd): 1 while active, with what the leader
+// measured when it raised it.
+inline constexpr absl::string_view kAlarmNoSpace = "alarm_nospace";
+inline constexpr absl::string_view kAlarmDbSize = "alarm_db_size";
+inline constexpr absl::string_view kAlarmQuota = "alarm_quota";
+inline constexpr absl::string_view kAlarmMember = "alarm_member";
 }  // namespace meta
 
 // Missing rows read as 0.

@@ -44,7 +44,7 @@ absl::Status StateMachine::LoadMeta() {
   applied_index_ = static_cast<uint64_t>(*applied);
   revision_ = *rev;
   now_ms_ = *now;
-  return absl::OkStatus();
+  return LoadHistoryAndAlarm();
 }
 
 absl::StatusOr<int64_t> StateMachine::compact_revision() {
@@ -127,6 +127,10 @@ absl::StatusOr<ApplyResult> StateMachine::ApplyInTxn(
     res.status = *decode_error;
   } else if (!res.status.ok() || replay.has_value()) {
     // Rejected by the dedupe check, or a repeat: nothing to apply.
+  } else if (absl::Status q = CheckQuota(cmd); !q.ok()) {
+    // RESOURCE_EXHAUSTED is not an IsRejection code (a full disk is a local
+    // failure), so the quota refusal is decided here, before dispatch.
+    res.status = q;
   } else {
     db_->ResetAll();
     if (absl::Status s = db_->ExecCached("SAVEPOINT sm_cmd"); !s.ok())
@@ -270,7 +274,9 @@ absl::Status StateMachine::Dispatch(ApplyContext& ctx,
     case lockpb::Command::kProclaim:
       return lock_ops_.Proclaim(ctx, cmd.proclaim());
     case lockpb::Command::kCompact:
-      return Compact(cmd.compact().revision());
+      return Compact(cmd.compact());
+    case lockpb::Command::kAlarm:
+      return ApplyAlarm(cmd.alarm());
     case lockpb::Command::kLockDelayTick:
     case lockpb::Command::kNoop:
       return absl::OkStatus();
@@ -389,23 +395,6 @@ absl::Status StateMachine::ApplyLeaseCheckpoint(
 
 absl::StatusOr<std::optional<LeaseRecord>> StateMachine::Lease(int64_t id) {
   return leases_.Get(id);
-}
-
-absl::Status StateMachine::Compact(int64_t revision) {
-  absl::StatusOr<int64_t> current = compact_revision();
-  if (!current.ok()) return current.status();
-  if (revision <= 0 || revision > revision_) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("compaction revision must be in [1, ", revision_,
-                     "] (the current revision), got ", revision));
-  }
-  if (revision <= *current) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("history is already compacted to revision ", *current,
-                     "; asked for ", revision));
-  }
-  if (absl::Status s = kv_.DropEventsBelow(revision); !s.ok()) return s;
-  return SetMeta(*db_, meta::kCompactRevision, revision);
 }
 
 }  // namespace berth::lock

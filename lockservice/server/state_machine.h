@@ -131,6 +131,31 @@ class StateMachine {
   // granted; 0 if none.
   absl::StatusOr<int64_t> NextLockDelayEnd();
 
+  // ---- History compaction (sm_history.cc).
+  // True while history below the compaction point is still stored: the
+  // leader then proposes CompactCmd{purge_only} steps until it is gone.
+  bool history_purge_pending() const { return purge_pending_; }
+  // Number of stored history events (status and tests).
+  absl::StatusOr<int64_t> HistoryEventCount();
+
+  // ---- Database size and the NOSPACE alarm (sm_quota.cc).
+  struct DbSize {
+    int64_t total_bytes = 0;   // page_count x page_size
+    int64_t in_use_bytes = 0;  // minus the free pages
+  };
+  absl::StatusOr<DbSize> DatabaseSize();
+  // The active NOSPACE alarm as applied from the log; active() is false
+  // when there is none.
+  const lockpb::AlarmCmd& nospace_alarm() const { return alarm_; }
+  // The refusal a command gets while the alarm is active (OK otherwise).
+  absl::Status CheckQuota(const lockpb::Command& cmd) const;
+  // Gives up to `max_pages` free pages back to the file system in one
+  // short transaction (incremental auto-vacuum), or, in a file created
+  // without auto-vacuum, runs one full VACUUM (which also switches the file
+  // to incremental mode). Returns true when no free page is left.
+  // Unavailable while an apply batch is open: retry after it commits.
+  absl::StatusOr<bool> DefragmentStep(int64_t max_pages);
+
   // ---- Snapshots: a self-contained SQLite image of the sm_ tables only.
   absl::StatusOr<std::string> Snapshot();
   // Replaces the whole state with a Snapshot() image.
@@ -147,7 +172,10 @@ class StateMachine {
                           lockpb::CommandResult* out, LockNotices* notices);
   absl::Status ApplyLeaseCheckpoint(const ApplyContext& ctx,
                                     const lockpb::LeaseCheckpointCmd& cp);
-  absl::Status Compact(int64_t revision);
+  absl::Status Compact(const lockpb::CompactCmd& cmd);
+  absl::Status ApplyAlarm(const lockpb::AlarmCmd& cmd);
+  // Reads the purge flag and the alarm back from the file (open, restore).
+  absl::Status LoadHistoryAndAlarm();
   // Records the applied index, revision and clock in sm_meta.
   absl::Status WriteMeta(uint64_t applied, int64_t revision, int64_t now_ms);
   absl::StatusOr<ApplyResult> ApplyInTxn(uint64_t index,
@@ -165,6 +193,8 @@ class StateMachine {
   uint64_t applied_index_ = 0;
   int64_t revision_ = 0;
   int64_t now_ms_ = 0;
+  bool purge_pending_ = false;
+  lockpb::AlarmCmd alarm_;
 };
 
 }  // namespace berth::lock

@@ -12,9 +12,10 @@ namespace berth::storage {
 
 struct SqliteStorage::Statements {
   std::unique_ptr<Statement> insert_entry;
-  std::unique_ptr<Statement> delete_from;  // idx >= ?
-  std::unique_ptr<Statement> delete_upto;  // idx <= ?
-  std::unique_ptr<Statement> delete_all;
+  std::unique_ptr<Statement> delete_from;   // idx >= ?
+  std::unique_ptr<Statement> delete_purge;  // ?1 < idx <= ?2
+  std::unique_ptr<Statement> delete_above;  // idx > ?1
+  std::unique_ptr<Statement> select_lowest;
   std::unique_ptr<Statement> update_meta;
   std::unique_ptr<Statement> select_meta;
   std::unique_ptr<Statement> select_bounds;

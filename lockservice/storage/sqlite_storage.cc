@@ -1,5 +1,6 @@
 #include "lockservice/storage/sqlite_storage.h"
 
+#include <algorithm>
 #include <optional>
 #include <utility>
 
@@ -246,7 +247,11 @@ absl::Status SqliteStorage::Save(const raftpb::HardState* hs,
     auto tx = Transaction::Begin(db_);
     if (!tx.ok()) return tx.status();
     if (snap != nullptr) {
-      if (absl::Status s = stmts_->delete_all->Run(); !s.ok()) return s;
+      // Entries above the snapshot conflict with it and go now; those at
+      // or below it are compacted and go in bounded steps.
+      stmts_->delete_above->BindUint(1, next.compacted_index);
+      if (absl::Status s = stmts_->delete_above->Run(); !s.ok()) return s;
+      next.purged_upto = std::min(next.purged_upto, next.compacted_index);
       stmts_->upsert_snapshot->BindBlob(1, snap->data(), true);
       if (absl::Status s = stmts_->upsert_snapshot->Run(); !s.ok()) return s;
     }
@@ -273,6 +278,7 @@ absl::Status SqliteStorage::Save(const raftpb::HardState* hs,
     if (meta_changed) {
       if (absl::Status s = WriteMeta(next); !s.ok()) return s;
     }
+    if (absl::Status s = PurgeStep(&next); !s.ok()) return s;
     at_commit = true;
     return (*tx)->Commit();
   }();
@@ -317,10 +323,7 @@ absl::Status SqliteStorage::CreateSnapshot(uint64_t index,
   absl::Status s = [&]() -> absl::Status {
     auto tx = Transaction::Begin(db_);
     if (!tx.ok()) return tx.status();
-    if (next.compacted_index > meta_.compacted_index) {
-      stmts_->delete_upto->BindUint(1, next.compacted_index);
-      if (absl::Status s = stmts_->delete_upto->Run(); !s.ok()) return s;
-    }
+    if (absl::Status s = PurgeStep(&next); !s.ok()) return s;
     stmts_->upsert_snapshot->BindBlob(1, data, true);
     if (absl::Status s = stmts_->upsert_snapshot->Run(); !s.ok()) return s;
     if (absl::Status s = WriteMeta(next); !s.ok()) return s;
@@ -329,6 +332,17 @@ absl::Status SqliteStorage::CreateSnapshot(uint64_t index,
   }();
   if (!s.ok()) return WriteFailed(Annotate(s, "create snapshot"), at_commit);
   meta_ = next;
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStorage::PurgeStep(Meta* next) {
+  if (next->purged_upto >= next->compacted_index) return absl::OkStatus();
+  const uint64_t upto =
+      std::min(next->compacted_index, next->purged_upto + kPurgeStepEntries);
+  stmts_->delete_purge->BindUint(1, next->purged_upto);
+  stmts_->delete_purge->BindUint(2, upto);
+  if (absl::Status s = stmts_->delete_purge->Run(); !s.ok()) return s;
+  next->purged_upto = upto;
   return absl::OkStatus();
 }
 

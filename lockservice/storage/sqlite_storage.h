@@ -54,6 +54,11 @@ namespace berth::storage {
 class SqliteStorage : public raft::LogStore {
  public:
   static constexpr int kSchemaVersion = 1;
+  // Compacted entries deleted per transaction (CreateSnapshot, then one
+  // step per Save): a snapshot compacts thousands of entries, and deleting
+  // them in one go held the Raft thread and the write lock for the whole
+  // range.
+  static constexpr uint64_t kPurgeStepEntries = 1000;
 
   enum class Synchronous { kFull, kNormal, kOff };
 
@@ -126,7 +131,14 @@ class SqliteStorage : public raft::LogStore {
     raftpb::SnapshotMetadata snapshot;
     uint64_t last_index = 0;
     uint64_t last_term = 0;
+    // Every entry at or below this index is deleted from raft_log; those in
+    // (purged_upto, compacted_index] may remain until PurgeStep reaches
+    // them. Derived from the file on open, not stored.
+    uint64_t purged_upto = 0;
   };
+  // Deletes the next step of compacted entries inside the caller's
+  // transaction and advances next->purged_upto.
+  absl::Status PurgeStep(Meta* next);
 
   SqliteStorage(std::string path, sqlite3* db);
 

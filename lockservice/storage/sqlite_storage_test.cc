@@ -204,6 +204,50 @@ TEST_F(SqliteStorageTest, CreateSnapshotCompactsAndSurvivesReopen) {
               ElementsAre(11, 12));
 }
 
+// Rows of raft_log, compacted or not, read through the store's connection.
+int64_t LogRows(SqliteStorage& s) {
+  sqlite3_stmt* st = nullptr;
+  int64_t n = -1;
+  if (sqlite3_prepare_v2(s.db(), "SELECT count(*) FROM raft_log", -1, &st,
+                         nullptr) == SQLITE_OK &&
+      sqlite3_step(st) == SQLITE_ROW) {
+    n = sqlite3_column_int64(st, 0);
+  }
+  sqlite3_finalize(st);
+  return n;
+}
+
+TEST_F(SqliteStorageTest, CompactedEntriesAreDeletedInBoundedSteps) {
+  constexpr uint64_t kStep = SqliteStorage::kPurgeStepEntries;
+  raftpb::HardState hs = HS(1, 1, 3 * kStep + 500);
+  ASSERT_TRUE(store_->Save(&hs, Range(1, 3 * kStep + 501, 1), nullptr).ok());
+  raftpb::ConfState cs;
+  cs.add_voters(1);
+  ASSERT_TRUE(
+      store_->CreateSnapshot(3 * kStep + 500, cs, "img", 3 * kStep + 200).ok());
+  // The compaction point moved at once; only one step of rows went.
+  EXPECT_EQ(store_->FirstIndex(), 3 * kStep + 201);
+  EXPECT_TRUE(raft::IsCompacted(store_->Entries(10, 20, 100).status()));
+  EXPECT_EQ(LogRows(*store_), static_cast<int64_t>(2 * kStep + 500));
+  // Reopening with compacted rows still stored is fine.
+  Reopen();
+  EXPECT_EQ(store_->FirstIndex(), 3 * kStep + 201);
+  EXPECT_EQ(store_->LastIndex(), 3 * kStep + 500);
+  EXPECT_THAT(
+      Indexes(*store_->Entries(3 * kStep + 499, 3 * kStep + 501, UINT64_MAX)),
+      ElementsAre(3 * kStep + 499, 3 * kStep + 500));
+  // Each later write takes one more step.
+  uint64_t next = 3 * kStep + 501;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(store_->Save(nullptr, {E(next, 1)}, nullptr).ok());
+    ++next;
+  }
+  EXPECT_EQ(LogRows(*store_), 300 + 3);  // 3*kStep+201 .. next-1
+  EXPECT_THAT(
+      Indexes(*store_->Entries(3 * kStep + 201, 3 * kStep + 203, UINT64_MAX)),
+      ElementsAre(3 * kStep + 201, 3 * kStep + 202));
+}
+
 TEST_F(SqliteStorageTest, SaveInstallsSnapshotAndResetsLog) {
   ASSERT_TRUE(store_->Save(nullptr, Range(1, 6, 1), nullptr).ok());
   raftpb::Snapshot snap;
