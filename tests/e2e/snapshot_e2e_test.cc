@@ -169,7 +169,15 @@ TEST(SnapshotE2E, LaggingFollowerCatchesUpBySnapshotWhileWritesContinue) {
   EXPECT_GE(CountLogLines(cluster, leader, "off the raft thread"), 1);
   // And the follower installed one (its own compactions also move
   // snap_index, so the raft_meta check above alone would not prove it).
-  EXPECT_GE(CountLogLines(cluster, follower, "installed snapshot at index"), 1);
+  // snap_index is stored before the state machine is restored, and the
+  // line is logged after the restore, so wait for it.
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return CountLogLines(cluster, follower,
+                             "installed snapshot at index") >= 1;
+      },
+      absl::Seconds(30)))
+      << "follower " << follower << " never logged an installed snapshot";
 
   // Same state on the follower as on the leader, at the same revision.
   std::string leader_state, follower_state;
