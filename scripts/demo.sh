@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 # berth dev runs lockd, a scheduler and an agent inside the CLI binary, so
 # the demo builds only that target; scripts/test.sh builds everything.
-scripts/build.sh berth
+scripts/build.sh --target berth
 BUILD_DIR=${BUILD_DIR:-build}
 DATA=${BERTH_DEMO_DIR:-/var/tmp/berth-demo}
 PORT=${BERTH_DEMO_PORT_BASE:-7400}
