@@ -201,6 +201,14 @@ TEST_F(LogPumpTest, PipeClosesWhenTheWriterIsKilled) {
       (*reader)->Follow(0, 100, absl::Now() + kDeadline);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->data, "started\n");
+  // The child writes stderr after stdout: wait for both before the kill,
+  // or SIGKILL can land between the two writes.
+  auto err_reader = LogReader::Open(dir_, LogStream::kStderr);
+  ASSERT_TRUE(err_reader.ok());
+  absl::StatusOr<LogChunk> e =
+      (*err_reader)->Follow(0, 100, absl::Now() + kDeadline);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(e->data, "warming up\n");
   EXPECT_EQ(pump_->WaitDrained("victim", absl::Now()).code(),
             absl::StatusCode::kDeadlineExceeded);
 
