@@ -92,6 +92,10 @@ class RawClient {
   LockdCluster* c_;
 };
 
+// One integer from a replica's SQLite file, opened read-only (e.g. "SELECT
+// snap_index FROM raft_meta"); -1 when the file or the query fails.
+int64_t QueryReplicaDb(const std::string& path, const std::string& sql);
+
 }  // namespace berth::e2e
 
 #endif  // BERTH_TESTS_E2E_LOCKD_HARNESS_H_

@@ -3,8 +3,6 @@
 // again to promote), catches up from a snapshot because the log prefix is
 // already compacted away, and is removed again, while a writer keeps
 // writing and sees no failure it could not retry.
-#include <sqlite3.h>
-
 #include <atomic>
 #include <string>
 #include <thread>
@@ -18,24 +16,6 @@
 
 namespace berth::e2e {
 namespace {
-
-// One integer from a replica's SQLite file (read-only; lockd keeps running).
-int64_t QueryReplicaDb(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  int64_t out = -1;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) ==
-      SQLITE_OK) {
-    sqlite3_busy_timeout(db, 2000);
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW) {
-      out = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_finalize(st);
-  }
-  sqlite3_close(db);
-  return out;
-}
 
 // Puts keys continuously; a write whose outcome is unknown is retried (a
 // put of the same value is safe to repeat) and only counts as an error if

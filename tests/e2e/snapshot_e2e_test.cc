@@ -2,8 +2,6 @@
 // log catches up by installing a snapshot that the leader builds on demand,
 // off its Raft thread, while writes keep being acknowledged; afterwards the
 // follower's state equals the leader's.
-#include <sqlite3.h>
-
 #include <atomic>
 #include <fstream>
 #include <string>
@@ -19,24 +17,6 @@
 
 namespace berth::e2e {
 namespace {
-
-// One integer from a replica's SQLite file (read-only).
-int64_t QueryReplicaDb(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  int64_t out = -1;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) ==
-      SQLITE_OK) {
-    sqlite3_busy_timeout(db, 2000);
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK &&
-        sqlite3_step(st) == SQLITE_ROW) {
-      out = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_finalize(st);
-  }
-  sqlite3_close(db);
-  return out;
-}
 
 // Writers that put keys continuously through one client; a write whose
 // outcome is unknown is retried (the same put is safe to repeat).
