@@ -21,6 +21,12 @@ grpc::Status WatchService::Watch(
     grpc::ServerContext* ctx,
     grpc::ServerReaderWriter<lockpb::WatchResponse, lockpb::WatchRequest>*
         stream) {
+  // A sync server stream sends its initial metadata with the first Write.
+  // When that first Write carries a buffer hint (the created notice queued
+  // together with replayed history), gRPC holds metadata and message both
+  // and the Write never completes: the watch hung with its history
+  // unsent. Sending the metadata up front leaves only messages to buffer.
+  stream->SendInitialMetadata();
   WatchSink sink(kMaxPendingEvents);
   absl::Mutex mu;
   std::map<int64_t, bool> progress_ids;  // watch id -> progress_notify
