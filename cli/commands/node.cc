@@ -117,10 +117,14 @@ int Drain(Context& ctx) {
   req.set_ignore_batch(ctx.Has("ignore-batch"));
   std::string deadline = ctx.Has("deadline") ? ctx.Arg("deadline") : "1h";
   absl::Duration d;
-  if (!absl::ParseDuration(deadline, &d) || d < absl::ZeroDuration()) {
+  if (!absl::ParseDuration(deadline, &d)) {
     return ctx.UsageError(absl::InvalidArgumentError(absl::StrCat(
         "--deadline: \"", deadline,
         "\" is not a duration such as 30s, 10m or 1h (0 = no deadline)")));
+  }
+  if (d < absl::ZeroDuration()) {
+    return ctx.UsageError(absl::InvalidArgumentError(absl::StrCat(
+        "--deadline: \"", deadline, "\" is negative (0 = no deadline)")));
   }
   req.set_deadline_ms(absl::ToInt64Milliseconds(d));
   schedpb::DrainNodeResponse resp;
