@@ -85,6 +85,11 @@ class Scheduler {
   absl::StatusOr<schedpb::TriggerJobResponse> Trigger(
       const schedpb::TriggerJobRequest& req);
   absl::Status CreateNamespace(const std::string& name);
+  // Marks a registered node draining (or lifts the drain) in lockd;
+  // NOT_FOUND for a node that is neither registered nor draining.
+  // scheduler_drain.cc.
+  absl::StatusOr<schedpb::DrainNodeResponse> DrainNode(
+      const schedpb::DrainNodeRequest& req);
 
   // Leader passes run so far (tests, diagnostics).
   int64_t passes() const { return passes_.load(); }
