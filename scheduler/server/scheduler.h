@@ -85,6 +85,9 @@ class Scheduler {
   absl::StatusOr<schedpb::TriggerJobResponse> Trigger(
       const schedpb::TriggerJobRequest& req);
   absl::Status CreateNamespace(const std::string& name);
+  // berth job suspend (`suspend` true) / resume; idempotent.
+  absl::StatusOr<schedpb::SuspendJobResponse> SetSuspended(
+      const schedpb::SuspendJobRequest& req, bool suspend);
 
   // Leader passes run so far (tests, diagnostics).
   int64_t passes() const { return passes_.load(); }
