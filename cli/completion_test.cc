@@ -132,5 +132,15 @@ TEST_F(BashCompletion, CompletesJobSuspendAndResume) {
               UnorderedElementsAre("--namespace"));
 }
 
+TEST_F(BashCompletion, CompletesNodeDrainAndItsFlags) {
+  EXPECT_THAT(Complete("berth node "),
+              ::testing::IsSupersetOf({"list", "drain", "undrain"}));
+  EXPECT_THAT(Complete("berth node und"), UnorderedElementsAre("undrain"));
+  EXPECT_THAT(Complete("berth node drain n1 --d"),
+              UnorderedElementsAre("--deadline", "--detach"));
+  EXPECT_THAT(Complete("berth node drain --deadline 10m n1 --ig"),
+              UnorderedElementsAre("--ignore-batch"));
+}
+
 }  // namespace
 }  // namespace berth::cli

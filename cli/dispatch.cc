@@ -36,6 +36,7 @@ std::vector<Command> BuildTable() {
   AddCronCommands(&table);
   AddJobCommands(&table);
   AddJobSuspendCommands(&table);
+  AddNodeCommands(&table);
   AddDevCommands(&table);
   AddScheduleBenchCommands(&table);
   AddCompletionCommands(&table);

@@ -297,13 +297,17 @@ int NodeList(Context& ctx) {
       labels.push_back(absl::StrCat(k, "=", v));
     }
     std::sort(labels.begin(), labels.end());
-    rows.push_back({n.info().name() + (n.draining() ? " (draining)" : ""),
-                    n.info().address(), n.info().runtime(),
-                    absl::StrCat(n.allocated().cpu_millicores(), "m/",
-                                 n.info().cpu_millicores(), "m"),
-                    absl::StrCat(n.allocated().memory_bytes() >> 20, "/",
-                                 n.info().memory_bytes() >> 20, "MiB"),
-                    absl::StrCat(n.allocations()), absl::StrJoin(labels, ",")});
+    rows.push_back(
+        {n.info().name() + (n.draining()
+                                ? absl::StrCat(" (draining, ",
+                                               n.drain_remaining(), " to move)")
+                                : ""),
+         n.info().address(), n.info().runtime(),
+         absl::StrCat(n.allocated().cpu_millicores(), "m/",
+                      n.info().cpu_millicores(), "m"),
+         absl::StrCat(n.allocated().memory_bytes() >> 20, "/",
+                      n.info().memory_bytes() >> 20, "MiB"),
+         absl::StrCat(n.allocations()), absl::StrJoin(labels, ",")});
   }
   PrintTable(*ctx.out, rows);
   return kExitOk;

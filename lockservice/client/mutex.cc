@@ -66,9 +66,36 @@ absl::Status Mutex::Lock(absl::Duration timeout) {
     }
     return adopted;
   }
-  token_ = resp->token();
-  key_ = resp->key();
-  return absl::OkStatus();
+  return AcceptGrant(resp->header().raft_term(), resp->token(), resp->key());
+}
+
+absl::Status Mutex::AcceptGrant(uint64_t term, int64_t token,
+                                const std::string& key) {
+  // A grant answered by a leader that has since been deposed (its reply sat
+  // queued while it was frozen or cut off) may be long over: our lease can
+  // have expired and the lock moved on. So can a grant that reaches a
+  // session already known lost. Either is checked against the current
+  // holder before it is believed; a fresh grant costs nothing extra.
+  const uint64_t newest = session_->client()->router().max_term();
+  if (term >= newest && !session_->lost()) {
+    token_ = token;
+    key_ = key;
+    return absl::OkStatus();
+  }
+  absl::StatusOr<LockHolder> holder = Holder();
+  if (!holder.ok()) return holder.status();
+  if (holder->held && holder->lease == session_->lease_id() &&
+      holder->token == token && !session_->lost()) {
+    token_ = token;
+    key_ = key;
+    return absl::OkStatus();
+  }
+  return absl::AbortedError(absl::StrCat(
+      "lock ", name_, ": the grant of token ", token, " (term ", term,
+      ", newest term seen ", newest, ") is no longer current",
+      session_->lost() ? "; the session was lost" : "",
+      holder->held ? absl::StrCat("; held now with token ", holder->token)
+                   : std::string("; the lock is free")));
 }
 
 absl::Status Mutex::AdoptIfHeld(absl::Status original) {
@@ -101,8 +128,9 @@ absl::StatusOr<bool> Mutex::TryLock() {
     return resp.status();
   }
   if (!resp->acquired()) return false;
-  token_ = resp->token();
-  key_ = resp->key();
+  absl::Status st =
+      AcceptGrant(resp->header().raft_term(), resp->token(), resp->key());
+  if (!st.ok()) return st;
   return true;
 }
 

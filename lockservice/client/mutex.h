@@ -65,6 +65,10 @@ class Mutex {
   // After a Lock whose outcome is unknown: adopt the lock if our lease
   // holds it.
   absl::Status AdoptIfHeld(absl::Status original);
+  // Takes a granted token, unless it may be stale (see mutex.cc).
+  // `term` is the Raft term of the replica that answered.
+  absl::Status AcceptGrant(uint64_t term, int64_t token,
+                           const std::string& key);
 
   Session* session_;
   std::string name_;

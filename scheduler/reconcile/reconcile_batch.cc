@@ -16,6 +16,8 @@ namespace berth::sched::reconcile_internal {
 void ReconcileBatch(PlanBuilder& b, const JobId& id,
                     const jobpb::JobRecord& rec) {
   const jobpb::BatchPolicy& policy = rec.job().batch();
+  // First, so an index stopped by a drain deadline runs again below.
+  DrainFinite(b, id, rec);
   std::vector<const jobpb::Allocation*> allocs = b.AllocsOf(id);
   BatchVerdict v = JudgeBatch(rec, allocs, b.now());
   if (v.finished) {

@@ -1,6 +1,7 @@
 // Services: keep `replicas` slots running, restart per the restart policy,
 // and roll spec changes out max_parallel slots at a time, rolling back when
-// a new version fails or never becomes healthy.
+// a new version fails or never becomes healthy. Moves off draining nodes
+// share the max_parallel budget (drain.cc).
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
@@ -102,6 +103,8 @@ void ReconcileService(PlanBuilder& b, const JobId& id,
       if (!IsLive(*a) || !WantsRun(*a)) continue;
       if (live == nullptr) {
         live = a;
+      } else if (live->replaces() == a->id()) {
+        continue;  // moving off a draining node; DrainService stops it
       } else if (jobpb::Allocation* extra = b.Mutable(a->id())) {
         // Never expected (one live allocation per slot); keep the newest.
         extra->set_desired_state(jobpb::Allocation::STOP);
@@ -192,6 +195,7 @@ void ReconcileService(PlanBuilder& b, const JobId& id,
     b.Create(std::move(next));
     ++in_flight;
   }
+  DrainService(b, id, rec, slots, max_parallel - in_flight, opts);
   if (rec.has_previous() && rec.rollout().to_version() == rec.version() &&
       old_live.empty() && in_flight == 0 && rec.rollout().done() < replicas) {
     jobpb::JobRecord next = rec;

@@ -167,8 +167,11 @@ Plan Reconcile(const ClusterState& state, const EvalScope& scope,
       case jobpb::BATCH:
         ReconcileBatch(b, id, *rec);
         break;
+      case jobpb::CRON:
+        DrainFinite(b, id, *rec);  // runs are created by the cron engine
+        break;
       default:
-        break;  // cron runs are created by the cron engine
+        break;
     }
   }
   PlacePending(b, jobs, opts);

@@ -15,6 +15,7 @@
 //                 lost nodes, stops that never reached a node);
 //   2. per job  - services keep replicas up and roll updates; batch work
 //                 runs completions with parallelism, retries and deadline;
+//                 work on draining nodes moves elsewhere (drain.cc);
 //                 stopped or deleted jobs are wound down;
 //   3. place    - unplaced allocations go to nodes, highest priority first,
 //                 evicting lower bands when that is the only way;
@@ -25,6 +26,7 @@
 #ifndef BERTH_SCHEDULER_RECONCILE_RECONCILER_H_
 #define BERTH_SCHEDULER_RECONCILE_RECONCILER_H_
 
+#include <map>
 #include <optional>
 #include <vector>
 
@@ -73,6 +75,19 @@ void ReconcileService(PlanBuilder& b, const JobId& id,
 void ReconcileBatch(PlanBuilder& b, const JobId& id,
                     const jobpb::JobRecord& rec);
 void WindDown(PlanBuilder& b, const JobId& id, const std::string& reason);
+// Drain (drain.cc). Services: each slot whose live allocation is on a
+// draining node gets a replacement elsewhere (`replaces` names the old
+// one), at most `budget` new moves this pass; the old allocation stops once
+// its replacement is healthy, or at the drain deadline. `slots` is BySlot
+// of the job's allocations.
+void DrainService(
+    PlanBuilder& b, const JobId& id, const jobpb::JobRecord& rec,
+    const std::map<int32_t, std::vector<const jobpb::Allocation*>>& slots,
+    int32_t budget, const ReconcileOptions& opts);
+// Batch allocations and cron runs on a draining node finish there until the
+// drain deadline, then stop (STOPPED, not a failure: batch indexes run
+// again elsewhere; a cron run just ends). Left alone under ignore_batch.
+void DrainFinite(PlanBuilder& b, const JobId& id, const jobpb::JobRecord& rec);
 void PlacePending(PlanBuilder& b, const std::vector<JobId>& jobs,
                   const ReconcileOptions& opts);
 void Collect(PlanBuilder& b, const ReconcileOptions& opts, const JobId& id);

@@ -66,6 +66,12 @@ grpc::Status ApiService::ListNodes(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::Status ApiService::DrainNode(grpc::ServerContext* ctx,
+                                   const schedpb::DrainNodeRequest* req,
+                                   schedpb::DrainNodeResponse* resp) {
+  return Reply(ctx, s_->DrainNode(*req), resp);
+}
+
 grpc::Status ApiService::Leader(grpc::ServerContext*,
                                 const schedpb::LeaderRequest*,
                                 schedpb::LeaderResponse* resp) {

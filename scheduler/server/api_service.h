@@ -40,6 +40,9 @@ class ApiService final : public schedpb::Scheduler::Service {
   grpc::Status ListNodes(grpc::ServerContext* ctx,
                          const schedpb::ListNodesRequest* req,
                          schedpb::ListNodesResponse* resp) override;
+  grpc::Status DrainNode(grpc::ServerContext* ctx,
+                         const schedpb::DrainNodeRequest* req,
+                         schedpb::DrainNodeResponse* resp) override;
   grpc::Status Leader(grpc::ServerContext* ctx,
                       const schedpb::LeaderRequest* req,
                       schedpb::LeaderResponse* resp) override;

@@ -88,6 +88,11 @@ class Scheduler {
   // berth job suspend (`suspend` true) / resume; idempotent.
   absl::StatusOr<schedpb::SuspendJobResponse> SetSuspended(
       const schedpb::SuspendJobRequest& req, bool suspend);
+  // Marks a registered node draining (or lifts the drain) in lockd;
+  // NOT_FOUND for a node that is neither registered nor draining.
+  // scheduler_drain.cc.
+  absl::StatusOr<schedpb::DrainNodeResponse> DrainNode(
+      const schedpb::DrainNodeRequest& req);
 
   // Leader passes run so far (tests, diagnostics).
   int64_t passes() const { return passes_.load(); }

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "scheduler/cron/schedule.h"
 #include "scheduler/reconcile/convert.h"
+#include "scheduler/server/node_drain.h"
 #include "scheduler/server/scheduler.h"
 #include "scheduler/spec/job_spec.h"
 #include "scheduler/state/keys.h"
@@ -336,6 +337,7 @@ schedpb::ListNodesResponse Scheduler::ListNodes() const {
     v->set_draining(state_.draining().count(name) > 0);
     by_name[name] = v;
   }
+  FillDrainViews(state_, &resp);
   for (const auto& [id, v] : state_.allocs()) {
     const jobpb::Allocation& a = v.value;
     auto it = by_name.find(a.node());

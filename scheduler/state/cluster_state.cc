@@ -100,6 +100,11 @@ const agentpb::AllocationStatus* ClusterState::FindStatus(
   return it == statuses_.end() ? nullptr : &it->second;
 }
 
+const jobpb::NodeDrain* ClusterState::FindDrain(const std::string& node) const {
+  auto it = drains_.find(node);
+  return it == drains_.end() ? nullptr : &it->second;
+}
+
 void ClusterState::Put(const std::string& key, const std::string& value,
                        int64_t rev) {
   KeyRef ref = ParseKey(key);
@@ -165,12 +170,16 @@ void ClusterState::Put(const std::string& key, const std::string& value,
       MarkPendingJobs();
       break;
     }
-    case KeyRef::Type::kDrain:
+    case KeyRef::Type::kDrain: {
+      jobpb::NodeDrain d;
+      if (!d.ParseFromString(value)) ++corrupt_;
+      drains_[ref.node] = std::move(d);
       draining_.insert(ref.node);
       node_index_.SetDraining(ref.node, true);
       MarkJobsOn(ref.node);
       MarkPendingJobs();
       break;
+    }
     case KeyRef::Type::kCronMarker: {
       Versioned<jobpb::CronMarker> v;
       if (!parse(&v.value)) return;
@@ -244,6 +253,7 @@ void ClusterState::Delete(const std::string& key) {
       break;
     case KeyRef::Type::kDrain:
       draining_.erase(ref.node);
+      drains_.erase(ref.node);
       node_index_.SetDraining(ref.node, false);
       MarkJobsOn(ref.node);
       MarkPendingJobs();

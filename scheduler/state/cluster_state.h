@@ -63,6 +63,10 @@ class ClusterState {
     return nodes_;
   }
   const std::set<std::string>& draining() const { return draining_; }
+  // The drain record of a draining node (deadline, ignore_batch); null when
+  // the node is not draining. A drain key whose value does not parse still
+  // drains, with no deadline.
+  const jobpb::NodeDrain* FindDrain(const std::string& node) const;
   // node -> alloc ids with a key under /berth/allocs/<node>/.
   const std::map<std::string, std::set<std::string>>& agent_allocs() const {
     return agent_allocs_;
@@ -117,6 +121,7 @@ class ClusterState {
   std::map<std::string, agentpb::AllocationStatus> statuses_;
   std::map<std::string, agentpb::NodeInfo> nodes_;
   std::set<std::string> draining_;
+  std::map<std::string, jobpb::NodeDrain> drains_;
   std::map<std::string, std::set<std::string>> agent_allocs_;
   std::map<JobId, Versioned<jobpb::CronMarker>> cron_markers_;
   std::map<JobId, std::map<int64_t, Versioned<jobpb::CronRun>>> cron_runs_;

@@ -7,7 +7,7 @@
 //   /berth/allocs/<node>/<alloc>            agentpb::AllocationSpec (agent's)
 //   /berth/status/<alloc>                   agentpb::AllocationStatus
 //   /berth/nodes/<node>                     agentpb::NodeInfo (ephemeral)
-//   /berth/drain/<node>                     "" (node is draining)
+//   /berth/drain/<node>                     jobpb::NodeDrain (draining)
 //   /berth/cron/<ns>/<job>/marker           jobpb::CronMarker
 //   /berth/cron/<ns>/<job>/runs/<tick>      jobpb::CronRun
 //   /berth/events/<ns>/<job>/<seq>          jobpb::Event

@@ -155,7 +155,15 @@ TEST_F(CliE2E, WatchSeesConcurrentPuts) {
               0);
   }
   std::optional<int> code = (*watch)->Wait(absl::Seconds(30));
-  ASSERT_EQ(code, 0) << (*watch)->Stderr();
+  // A hang here has been seen once under CI load: say whether the watch saw
+  // the events (and then failed to exit) or never saw them, and where the
+  // puts landed.
+  ASSERT_EQ(code, 0) << "watch from revision " << rev + 1 << "\nstdout:\n"
+                     << (*watch)->Stdout() << "stderr:\n"
+                     << (*watch)->Stderr() << "stored:\n"
+                     << Berth({"kv", "get", "/cli/watch/", "--prefix",
+                               "--output", "json"})
+                            .out;
   std::vector<std::string> lines =
       absl::StrSplit((*watch)->Stdout(), '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), 3u) << (*watch)->Stdout();

@@ -39,9 +39,19 @@ Stubs* Router::Pick() {
 }
 
 void Router::NoteHeader(const lockpb::ResponseHeader& header) {
+  {
+    absl::MutexLock l(&mu_);
+    if (header.raft_term() < max_term_) return;
+    max_term_ = header.raft_term();
+  }
   if (header.leader_id() != 0 && !header.leader_addr().empty()) {
     NoteLeader(header.leader_addr());
   }
+}
+
+uint64_t Router::max_term() const {
+  absl::MutexLock l(&mu_);
+  return max_term_;
 }
 
 void Router::NoteLeader(const std::string& addr) {

@@ -59,8 +59,13 @@ class Router {
   Stubs* Pick();
   Stubs* StubsFor(const std::string& addr);
 
-  // Learns the leader from a response header (ignored if it names none).
+  // Learns the leader and term from a response header. A header from an
+  // older term than one already seen comes from a deposed leader (a reply
+  // it queued before losing office, or a replica frozen and thawed): it
+  // must not redirect us back there.
   void NoteHeader(const lockpb::ResponseHeader& header);
+  // The highest Raft term any response has carried.
+  uint64_t max_term() const;
   void NoteLeader(const std::string& addr);
   // `addr` failed to answer: forget it as leader and move to the next one.
   void NoteFailure(const std::string& addr);
@@ -93,6 +98,7 @@ class Router {
   std::vector<std::string> endpoints_ ABSL_GUARDED_BY(mu_);
   size_t next_ ABSL_GUARDED_BY(mu_) = 0;
   std::string leader_ ABSL_GUARDED_BY(mu_);
+  uint64_t max_term_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, std::unique_ptr<Stubs>> stubs_ ABSL_GUARDED_BY(mu_);
   absl::BitGen rng_ ABSL_GUARDED_BY(mu_);
 };
