@@ -241,7 +241,11 @@ jobpb::CronRun PutFinished(const Versioned<jobpb::CronRun>& run,
                            sched::StoreTxn* txn) {
   jobpb::CronRun done = run.value;
   done.set_result(end.result);
-  done.set_reason(end.reason);
+  // A success has no reason of its own; keep why the run started (a
+  // catch-up on resume says so).
+  if (!end.reason.empty() || end.result != jobpb::CronRun::SUCCEEDED) {
+    done.set_reason(end.reason);
+  }
   done.set_node(end.node);
   done.set_start_unix_ms(end.start_unix_ms);
   done.set_finished_unix_ms(end.finish_unix_ms > 0 ? end.finish_unix_ms

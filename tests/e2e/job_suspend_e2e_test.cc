@@ -188,6 +188,77 @@ task:
             << last_skip << std::endl;
 }
 
+// catch_up latest with a starting deadline: on resume the newest tick
+// skipped while suspended runs once; the older skips stay skipped.
+TEST_F(JobSuspendE2ETest, CronCatchUpLatestRunsTheNewestSkipOnResume) {
+  Submit("late", R"(
+job: late
+kind: cron
+cron:
+  schedule: "*/2 * * * * *"
+  concurrency: forbid
+  catch_up: latest
+  starting_deadline: 20s
+  history: {successful: 1000, failed: 1000}
+task:
+  command: ["/bin/sh", "-c", "echo late"]
+  resources: {cpu: 10m, memory: 8MiB}
+  kill_timeout: 1s
+)");
+  RunResult s = scheds_->Cli({"job", "suspend", "late"});
+  ASSERT_EQ(s.exit_code, 0) << s.out << s.err;
+  auto runs = [&]() {
+    absl::StatusOr<schedpb::JobHistoryResponse> h = scheds_->History("late");
+    return h.ok()
+               ? std::vector<jobpb::CronRun>(h->runs().begin(), h->runs().end())
+               : std::vector<jobpb::CronRun>{};
+  };
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        int n = 0;
+        for (const auto& r : runs()) n += IsSuspendedSkip(r) ? 1 : 0;
+        return n >= 3;
+      },
+      absl::Seconds(30)));
+  RunResult r = scheds_->Cli({"job", "resume", "late"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  auto caught_up = [](const jobpb::CronRun& run) {
+    return absl::StrContains(run.reason(), "run on resume");
+  };
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const auto& run : runs()) {
+          if (caught_up(run) && run.result() == jobpb::CronRun::SUCCEEDED) {
+            return true;
+          }
+        }
+        return false;
+      },
+      absl::Seconds(60)))
+      << "the newest suspended tick was not run on resume";
+  std::vector<jobpb::CronRun> h = runs();
+  int64_t caught_tick = 0;
+  int caught = 0, skipped = 0;
+  for (const auto& run : h) {
+    if (caught_up(run)) {
+      ++caught;
+      caught_tick = run.tick_unix();
+      EXPECT_FALSE(run.alloc_id().empty());
+    }
+  }
+  EXPECT_EQ(caught, 1) << "catch_up latest runs one suspended tick";
+  for (const auto& run : h) {
+    if (!IsSuspendedSkip(run)) continue;
+    ++skipped;
+    EXPECT_LT(run.tick_unix(), caught_tick)
+        << "the caught-up tick must be the newest of the suspension";
+    EXPECT_TRUE(run.alloc_id().empty());
+  }
+  EXPECT_GE(skipped, 2);
+  std::cout << "caught up tick " << caught_tick << "; " << skipped
+            << " older suspended ticks stayed skipped" << std::endl;
+}
+
 TEST_F(JobSuspendE2ETest, ServiceStopsOnSuspendAndIsPlacedAgainOnResume) {
   Submit("web", R"(
 job: web
