@@ -91,6 +91,7 @@ void AddBenchCommands(std::vector<Command>* table);
 void AddCronBenchCommands(std::vector<Command>* table);
 void AddCronCommands(std::vector<Command>* table);
 void AddJobCommands(std::vector<Command>* table);
+void AddJobSuspendCommands(std::vector<Command>* table);
 void AddNodeCommands(std::vector<Command>* table);
 void AddDevCommands(std::vector<Command>* table);
 void AddScheduleBenchCommands(std::vector<Command>* table);

@@ -123,6 +123,15 @@ TEST_F(BashCompletion, CompletesWordsFlagsAndFlagValues) {
   EXPECT_THAT(Complete("berth lease ttl --k"), UnorderedElementsAre("--keys"));
 }
 
+TEST_F(BashCompletion, CompletesJobSuspendAndResume) {
+  EXPECT_THAT(Complete("berth job su"), UnorderedElementsAre("suspend"));
+  EXPECT_THAT(Complete("berth job res"), UnorderedElementsAre("resume"));
+  EXPECT_THAT(Complete("berth job suspend --names"),
+              UnorderedElementsAre("--namespace"));
+  EXPECT_THAT(Complete("berth job resume --names"),
+              UnorderedElementsAre("--namespace"));
+}
+
 TEST_F(BashCompletion, CompletesNodeDrainAndItsFlags) {
   EXPECT_THAT(Complete("berth node "),
               ::testing::IsSupersetOf({"list", "drain", "undrain"}));

@@ -35,6 +35,7 @@ std::vector<Command> BuildTable() {
   AddCronBenchCommands(&table);
   AddCronCommands(&table);
   AddJobCommands(&table);
+  AddJobSuspendCommands(&table);
   AddNodeCommands(&table);
   AddDevCommands(&table);
   AddScheduleBenchCommands(&table);

@@ -131,14 +131,18 @@ int List(Context& ctx) {
       {"NAMESPACE", "JOB", "KIND", "VERSION", "STATE", "RUNNING", "PENDING",
        "SUCCEEDED", "FAILED", "NEXT RUN", "EXPLANATION"}};
   for (const auto& j : resp.jobs()) {
-    rows.push_back({j.namespace_(), j.name(),
-                    absl::AsciiStrToLower(jobpb::Kind_Name(j.kind())),
-                    absl::StrCat(j.version()), StateName(j.status().state()),
-                    absl::StrCat(j.status().running()),
-                    absl::StrCat(j.status().pending()),
-                    absl::StrCat(j.status().succeeded()),
-                    absl::StrCat(j.status().failed()), When(j.next_run_unix()),
-                    j.status().explanation()});
+    rows.push_back(
+        {j.namespace_(), j.name(),
+         absl::AsciiStrToLower(jobpb::Kind_Name(j.kind())),
+         absl::StrCat(j.version()),
+         // The flag is written at once; the status summary follows
+         // at the next reconcile pass.
+         j.suspended() && !j.stopped() ? "suspended"
+                                       : StateName(j.status().state()),
+         absl::StrCat(j.status().running()), absl::StrCat(j.status().pending()),
+         absl::StrCat(j.status().succeeded()),
+         absl::StrCat(j.status().failed()), When(j.next_run_unix()),
+         j.status().explanation()});
   }
   PrintTable(*ctx.out, rows);
   return kExitOk;
@@ -159,7 +163,7 @@ int Status(Context& ctx) {
       << " (" << absl::AsciiStrToLower(jobpb::Kind_Name(rec.job().kind()))
       << ", priority " << rec.job().priority() << ")\n"
       << "version:     " << rec.version() << (rec.stopped() ? " (stopped)" : "")
-      << "\n"
+      << (rec.suspended() ? " (suspended)" : "") << "\n"
       << "state:       " << StateName(rec.status().state()) << "\n";
   if (!rec.status().explanation().empty()) {
     out << "explanation: " << rec.status().explanation() << "\n";
@@ -231,7 +235,8 @@ int History(Context& ctx) {
   PrintTable(*ctx.out, rows);
   const jobpb::CronMarker& m = resp.marker();
   *ctx.out << "claimed " << m.claimed() << ", skipped " << m.skipped()
-           << ", missed " << m.missed() << "\n";
+           << ", missed " << m.missed() << ", skipped while suspended "
+           << m.suspended_skips() << "\n";
   return kExitOk;
 }
 

@@ -91,6 +91,7 @@ jobpb::JobRecord CronJob(const CronJobArgs& a) {
                                   a.concurrency, a.catch_up, a.suspend));
   rec.set_version(1);
   rec.set_submit_unix_ms(a.submit_unix_ms);
+  rec.set_suspended(a.suspended);
   return rec;
 }
 

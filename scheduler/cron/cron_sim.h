@@ -67,7 +67,8 @@ struct CronJobArgs {
   int32_t failed_history = 1;
   int64_t timeout_ms = 0;
   int64_t submit_unix_ms = 0;
-  bool suspend = false;
+  bool suspend = false;    // the spec's cron.suspend
+  bool suspended = false;  // JobRecord.suspended (berth job suspend)
 };
 jobpb::JobRecord CronJob(const CronJobArgs& args);
 

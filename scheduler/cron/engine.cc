@@ -8,6 +8,7 @@
 #include "scheduler/cron/catch_up.h"
 #include "scheduler/cron/engine_txn.h"
 #include "scheduler/cron/parser.h"
+#include "scheduler/cron/suspend.h"
 #include "scheduler/state/keys.h"
 
 namespace berth::cron {
@@ -15,9 +16,9 @@ namespace {
 
 using internal::JobView;
 
+// Suspended jobs keep their timer: their ticks are recorded as skipped.
 bool IsLiveCron(const jobpb::JobRecord* rec) {
-  return rec != nullptr && rec->job().kind() == jobpb::CRON &&
-         !rec->stopped() && !rec->job().cron().suspend();
+  return rec != nullptr && rec->job().kind() == jobpb::CRON && !rec->stopped();
 }
 
 int64_t Ms(absl::Time t) { return absl::ToUnixMillis(t); }
@@ -120,13 +121,15 @@ void CronEngine::OnJobChanged(const sched::ClusterState& state,
     }
   }
   TickSource ticks{&*e.schedule, e.every_seconds};
-  e.next_tick = ticks.Next(internal::MarkerTick(internal::ViewOf(state, job)))
-                    .value_or(0);
+  JobView view = internal::ViewOf(state, job);
+  e.next_tick = ticks.Next(internal::MarkerTick(view)).value_or(0);
   // Due ticks are planned at the next Step; otherwise the timer waits for
   // the next tick, so a Sync of many jobs leaves nothing to do until then.
   retrying_.erase(slot);
   if (blocked_.contains(slot)) return;
-  if (e.next_tick == 0) {
+  if (internal::ResumePending(view)) {
+    heap_.Set(slot, now);  // decide the suspended ticks' catch-up now
+  } else if (e.next_tick == 0) {
     heap_.Erase(slot);
   } else {
     heap_.Set(slot, std::max(now, absl::FromUnixSeconds(e.next_tick)));
@@ -190,6 +193,25 @@ std::optional<CronEngine::Claim> CronEngine::PlanDue(
   CatchUpPolicy cp{p.catch_up(), p.starting_deadline_ms(),
                    options_.on_time_grace_ms};
   const int64_t now_ms = Ms(now);
+  if (internal::ResumePending(view)) {
+    // The resume decision first; due ticks follow once it is in the mirror.
+    Claim c;
+    c.slot = slot;
+    c.id = id;
+    c.next_tick = ticks.Next(internal::MarkerTick(view)).value_or(0);
+    internal::AddMarkerCond(view, &c.txn);
+    internal::ResumePlan rp =
+        internal::PlanResume(state, view, now_ms, scheduler_id_, &c.txn);
+    c.tick = rp.latest_tick;
+    c.claimed = rp.claimed;
+    c.replaced = rp.replaced;
+    c.finalized = rp.finalized;
+    c.trimmed = internal::AppendTrim(
+        state, view, rp.written, options_.max_history_deletes_per_txn, &c.txn);
+    heap_.Erase(slot);
+    return c;
+  }
+  const bool suspended = internal::IsSuspended(*view.record);
   TickPlan plan = PlanTicks(ticks, internal::MarkerTick(view), now_ms, cp);
   if (view.runs != nullptr && !active_.contains(id)) {
     for (const auto& [tick, run] : *view.runs) {
@@ -221,7 +243,18 @@ std::optional<CronEngine::Claim> CronEngine::PlanDue(
   std::vector<jobpb::CronRun> written =
       internal::FinalizeFinished(state, view, now_ms, &txn);
   c.finalized = static_cast<int64_t>(written.size());
-  if (plan.kind == TickPlan::Kind::kMiss) {
+  std::function<void(jobpb::CronMarker*)> edit;
+  if (suspended) {
+    // Decided like any tick, recorded as skipped; resume decides catch-up.
+    nr.result = jobpb::CronRun::SKIPPED;
+    nr.reason = internal::kSuspendedReason;
+    c.suspended = 1;
+    const int64_t tick = plan.tick;
+    edit = [tick](jobpb::CronMarker* m) {
+      internal::MarkSuspendedSkip(tick, m);
+    };
+    written.push_back(internal::PutNewRun(view, nr, &txn));
+  } else if (plan.kind == TickPlan::Kind::kMiss) {
     nr.result = jobpb::CronRun::MISSED;
     nr.reason = absl::StrCat(plan.missed, plan.missed_exact ? "" : " (about)",
                              " tick(s) missed: outside the starting deadline "
@@ -248,7 +281,7 @@ std::optional<CronEngine::Claim> CronEngine::PlanDue(
     }
   }
   internal::PutMarker(view, true, plan.tick, c.claimed, c.skipped, plan.missed,
-                      &txn);
+                      &txn, edit);
   c.trimmed = internal::AppendTrim(state, view, written,
                                    options_.max_history_deletes_per_txn, &txn);
   // Out of the heap while its commit is pending; FinishClaim decides where
@@ -270,6 +303,7 @@ void CronEngine::FinishClaim(const Claim& c, Outcome out, absl::Time now) {
   stats_.finalized += c.finalized;
   stats_.claims += c.claimed;
   stats_.skipped += c.skipped;
+  stats_.suspended += c.suspended;
   stats_.replaced += c.replaced;
   stats_.missed += c.missed;
   stats_.history_deleted += c.trimmed;

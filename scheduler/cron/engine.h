@@ -26,6 +26,11 @@
 // same conditional transaction, whose conditions make a second apply
 // impossible.
 //
+// Suspension (berth job suspend, or cron.suspend): a suspended job keeps
+// its timer and each due tick is claimed as a SKIPPED run with reason
+// "suspended"; on resume one conditional transaction decides catch-up for
+// those ticks. See suspend.h.
+//
 // Cost. One entry per cron job in a timer heap of next-fire times: an idle
 // Step is a comparison with the heap top. Finished runs and timeouts are
 // found by scanning the jobs with an active run, only when the mirror's
@@ -70,7 +75,8 @@ struct EngineOptions {
 
 struct EngineStats {
   int64_t claims = 0;
-  int64_t skipped = 0;  // forbid
+  int64_t skipped = 0;    // forbid
+  int64_t suspended = 0;  // ticks skipped because the job is suspended
   int64_t replaced = 0;
   int64_t missed = 0;  // ticks passed over by catch-up or deadline
   int64_t finalized = 0;
@@ -141,7 +147,8 @@ class CronEngine {
     sched::StoreTxn txn;
     int64_t tick = 0;
     int64_t next_tick = 0;
-    int64_t finalized = 0, claimed = 0, skipped = 0, replaced = 0, missed = 0;
+    int64_t finalized = 0, claimed = 0, skipped = 0, replaced = 0, missed = 0,
+            suspended = 0;
     int trimmed = 0;
     size_t size() const { return txn.conds.size() + txn.ops.size(); }
   };

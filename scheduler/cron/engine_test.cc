@@ -411,23 +411,7 @@ TEST_F(EngineTest, TriggerRejectsUnknownAndNonCronJobs) {
   EXPECT_TRUE(absl::StrContains(r.status().message(), "default/nope"));
 }
 
-TEST_F(EngineTest, SuspendedJobsHaveNoTimerAndResumeCatchesUp) {
-  Submit({.name = "j",
-          .schedule = "@every 10s",
-          .catch_up = jobpb::CronPolicy::LATEST,
-          .suspend = true});
-  Start(0);
-  StepAt(30);
-  EXPECT_EQ(leader_->engine().job_count(), 0u);
-  EXPECT_EQ(leader_->engine().NextRun({"default", "j"}), std::nullopt);
-  EXPECT_TRUE(Runs("j").empty());
-  Submit({.name = "j",
-          .schedule = "@every 10s",
-          .catch_up = jobpb::CronPolicy::LATEST});
-  StepAt(35);
-  EXPECT_EQ(Marker("j").last_scheduled_unix(), kT0 + 30);
-  EXPECT_EQ(Marker("j").missed(), 2);
-}
+// Suspension and resume: suspend_test.cc.
 
 TEST_F(EngineTest, IdleJobsCostNoCommitsAndNoScans) {
   for (int i = 0; i < 2000; ++i) {

@@ -155,7 +155,8 @@ void AddMarkerCond(const JobView& view, sched::StoreTxn* txn) {
 }
 
 void PutMarker(const JobView& view, bool advance, int64_t tick, int64_t claimed,
-               int64_t skipped, int64_t missed, sched::StoreTxn* txn) {
+               int64_t skipped, int64_t missed, sched::StoreTxn* txn,
+               const std::function<void(jobpb::CronMarker*)>& edit) {
   jobpb::CronMarker m;
   if (view.marker != nullptr) m = view.marker->value;
   if (view.marker == nullptr) m.set_last_scheduled_unix(MarkerTick(view));
@@ -163,6 +164,7 @@ void PutMarker(const JobView& view, bool advance, int64_t tick, int64_t claimed,
   m.set_claimed(m.claimed() + claimed);
   m.set_skipped(m.skipped() + skipped);
   m.set_missed(m.missed() + missed);
+  if (edit) edit(&m);
   txn->ops.push_back(StoreOp::Put(
       sched::CronMarkerKey(view.id.first, view.id.second), Serialize(m)));
 }
@@ -182,28 +184,34 @@ jobpb::CronRun PutNewRun(const JobView& view, const NewRun& nr,
   std::string run_key = sched::CronRunKey(ns, name, nr.tick);
   txn->conds.push_back(StoreCond::Absent(run_key));
   if (nr.result == jobpb::CronRun::ACTIVE) {
-    std::string id = sched::CronAllocId(ns, name, nr.tick);
-    run.set_alloc_id(id);
-    jobpb::Allocation a;
-    a.set_id(id);
-    a.set_job(name);
-    a.set_namespace_(ns);
-    a.set_desired_state(jobpb::Allocation::RUN);
-    a.set_create_unix_ms(nr.now_ms);
-    a.set_cron_tick_unix(nr.tick);
-    if (view.record != nullptr) {
-      *a.mutable_resources() = view.record->job().task().resources();
-      a.set_priority(view.record->job().priority());
-      a.set_job_version(view.record->job().spec_hash());
-    }
-    std::string alloc_key = sched::SchedAllocKey(id);
-    txn->conds.push_back(StoreCond::Absent(alloc_key));
-    txn->ops.push_back(StoreOp::Put(std::move(alloc_key), Serialize(a)));
+    run.set_alloc_id(PutPendingAlloc(view, nr.tick, nr.now_ms, txn));
   } else {
     run.set_finished_unix_ms(nr.now_ms);
   }
   txn->ops.push_back(StoreOp::Put(std::move(run_key), Serialize(run)));
   return run;
+}
+
+std::string PutPendingAlloc(const JobView& view, int64_t tick, int64_t now_ms,
+                            sched::StoreTxn* txn) {
+  const auto& [ns, name] = view.id;
+  std::string id = sched::CronAllocId(ns, name, tick);
+  jobpb::Allocation a;
+  a.set_id(id);
+  a.set_job(name);
+  a.set_namespace_(ns);
+  a.set_desired_state(jobpb::Allocation::RUN);
+  a.set_create_unix_ms(now_ms);
+  a.set_cron_tick_unix(tick);
+  if (view.record != nullptr) {
+    *a.mutable_resources() = view.record->job().task().resources();
+    a.set_priority(view.record->job().priority());
+    a.set_job_version(view.record->job().spec_hash());
+  }
+  std::string alloc_key = sched::SchedAllocKey(id);
+  txn->conds.push_back(StoreCond::Absent(alloc_key));
+  txn->ops.push_back(StoreOp::Put(std::move(alloc_key), Serialize(a)));
+  return id;
 }
 
 void StopReplaced(const sched::ClusterState& state,
@@ -233,7 +241,11 @@ jobpb::CronRun PutFinished(const Versioned<jobpb::CronRun>& run,
                            sched::StoreTxn* txn) {
   jobpb::CronRun done = run.value;
   done.set_result(end.result);
-  done.set_reason(end.reason);
+  // A success has no reason of its own; keep why the run started (a
+  // catch-up on resume says so).
+  if (!end.reason.empty() || end.result != jobpb::CronRun::SUCCEEDED) {
+    done.set_reason(end.reason);
+  }
   done.set_node(end.node);
   done.set_start_unix_ms(end.start_unix_ms);
   done.set_finished_unix_ms(end.finish_unix_ms > 0 ? end.finish_unix_ms

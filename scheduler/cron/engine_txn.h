@@ -10,6 +10,7 @@
 #define BERTH_SCHEDULER_CRON_ENGINE_TXN_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -58,9 +59,10 @@ std::vector<const sched::Versioned<jobpb::CronRun>*> ActiveRuns(
 // Condition: the marker is as read (or still absent).
 void AddMarkerCond(const JobView& view, sched::StoreTxn* txn);
 // Puts the marker advanced to `tick` (unchanged when `advance` is false)
-// with the counters incremented.
+// with the counters incremented, then `edit` applied (if any).
 void PutMarker(const JobView& view, bool advance, int64_t tick, int64_t claimed,
-               int64_t skipped, int64_t missed, sched::StoreTxn* txn);
+               int64_t skipped, int64_t missed, sched::StoreTxn* txn,
+               const std::function<void(jobpb::CronMarker*)>& edit = nullptr);
 
 struct NewRun {
   int64_t tick = 0;
@@ -74,6 +76,10 @@ struct NewRun {
 // allocation (condition: absent). Returns the record written.
 jobpb::CronRun PutNewRun(const JobView& view, const NewRun& run,
                          sched::StoreTxn* txn);
+// Creates the pending allocation of `tick` (condition: absent); returns
+// its id.
+std::string PutPendingAlloc(const JobView& view, int64_t tick, int64_t now_ms,
+                            sched::StoreTxn* txn);
 
 // Replace: stops the allocation of `active` and marks it REPLACED.
 void StopReplaced(const sched::ClusterState& state,

@@ -155,6 +155,11 @@ Plan Reconcile(const ClusterState& state, const EvalScope& scope,
       WindDown(b, id, "job stopped");
       continue;
     }
+    // Cron runs already started finish; the engine skips new ticks.
+    if (rec->suspended() && rec->job().kind() != jobpb::CRON) {
+      WindDown(b, id, "job suspended");
+      continue;
+    }
     switch (rec->job().kind()) {
       case jobpb::SERVICE:
         ReconcileService(b, id, *rec, opts);

@@ -41,6 +41,9 @@ void Summarize(PlanBuilder& b, const JobId& id, const jobpb::JobRecord& rec) {
 
   if (rec.stopped()) {
     st.set_state(jobpb::JobStatus::STOPPED);
+  } else if (rec.suspended() ||
+             (job.kind() == jobpb::CRON && job.cron().suspend())) {
+    st.set_state(jobpb::JobStatus::SUSPENDED);
   } else if (job.kind() == jobpb::BATCH) {
     BatchVerdict v = JudgeBatch(rec, allocs, b.now());
     st.set_succeeded(v.succeeded);
@@ -78,8 +81,7 @@ void Summarize(PlanBuilder& b, const JobId& id, const jobpb::JobRecord& rec) {
       st.set_explanation(absl::StrCat("rolled back: ", rec.rollout().reason()));
     }
   } else {
-    st.set_state(job.cron().suspend() ? jobpb::JobStatus::PENDING
-                                      : jobpb::JobStatus::RUNNING);
+    st.set_state(jobpb::JobStatus::RUNNING);
   }
   b.SetJobStatus(id, st);
 }

@@ -79,4 +79,16 @@ grpc::Status ApiService::Leader(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::Status ApiService::SuspendJob(grpc::ServerContext* ctx,
+                                    const schedpb::SuspendJobRequest* req,
+                                    schedpb::SuspendJobResponse* resp) {
+  return Reply(ctx, s_->SetSuspended(*req, true), resp);
+}
+
+grpc::Status ApiService::ResumeJob(grpc::ServerContext* ctx,
+                                   const schedpb::SuspendJobRequest* req,
+                                   schedpb::SuspendJobResponse* resp) {
+  return Reply(ctx, s_->SetSuspended(*req, false), resp);
+}
+
 }  // namespace berth::sched

@@ -46,6 +46,12 @@ class ApiService final : public schedpb::Scheduler::Service {
   grpc::Status Leader(grpc::ServerContext* ctx,
                       const schedpb::LeaderRequest* req,
                       schedpb::LeaderResponse* resp) override;
+  grpc::Status SuspendJob(grpc::ServerContext* ctx,
+                          const schedpb::SuspendJobRequest* req,
+                          schedpb::SuspendJobResponse* resp) override;
+  grpc::Status ResumeJob(grpc::ServerContext* ctx,
+                         const schedpb::SuspendJobRequest* req,
+                         schedpb::SuspendJobResponse* resp) override;
 
  private:
   grpc::Status Reply(grpc::ServerContext* ctx, const absl::Status& s);

@@ -85,6 +85,9 @@ class Scheduler {
   absl::StatusOr<schedpb::TriggerJobResponse> Trigger(
       const schedpb::TriggerJobRequest& req);
   absl::Status CreateNamespace(const std::string& name);
+  // berth job suspend (`suspend` true) / resume; idempotent.
+  absl::StatusOr<schedpb::SuspendJobResponse> SetSuspended(
+      const schedpb::SuspendJobRequest& req, bool suspend);
   // Marks a registered node draining (or lifts the drain) in lockd;
   // NOT_FOUND for a node that is neither registered nor draining.
   // scheduler_drain.cc.

@@ -267,8 +267,12 @@ schedpb::ListJobsResponse Scheduler::ListJobs(const std::string& ns) const {
     *s->mutable_status() = v.value.status();
     s->set_priority(v.value.job().priority());
     s->set_stopped(v.value.stopped());
+    const bool suspended =
+        v.value.suspended() ||
+        (v.value.job().kind() == jobpb::CRON && v.value.job().cron().suspend());
+    s->set_suspended(suspended);
     if (v.value.job().kind() == jobpb::CRON && !v.value.stopped() &&
-        !v.value.job().cron().suspend()) {
+        !suspended) {
       absl::StatusOr<cron::Schedule> sched = cron::Schedule::Parse(
           v.value.job().cron().schedule(), v.value.job().cron().timezone());
       if (sched.ok()) {
