@@ -27,26 +27,32 @@ class CronFinalizeBatchTest : public ::testing::Test {
     return absl::FromUnixSeconds(kT0) + absl::Seconds(s);
   }
   static std::string Name(int i) { return "j" + std::to_string(i); }
-  // `n` jobs firing at second 10, claimed and settled.
-  void ClaimAt10(int n) {
+  // `n` jobs firing every 10 s, claimed at second 10 and settled.
+  void ClaimAt10(int n, int64_t timeout_ms = 0) {
     for (int i = 0; i < n; ++i) {
       sim::CronJobArgs a{.name = Name(i), .schedule = "@every 10s"};
       a.submit_unix_ms = kT0 * 1000;
+      a.successful_history = 1;
+      a.timeout_ms = timeout_ms;
       ASSERT_TRUE(sim::PutJob(&store_, sim::CronJob(a)).ok());
     }
     ASSERT_TRUE(leader_->Start(At(1)).ok());
     ASSERT_TRUE(leader_->Settle(At(10)).ok());
     ASSERT_EQ(engine().stats().claims, n);
   }
-  // The agents report the runs of jobs [0, n) finished.
-  void FinishAll(int n) {
+  // The agents report the runs of `tick` (kT0 + seconds) of jobs [0, n)
+  // finished (or still running).
+  void FinishAll(int n, int tick = 10,
+                 agentpb::AllocState state = agentpb::EXITED) {
     for (int i = 0; i < n; ++i) {
       agentpb::AllocationStatus s;
-      s.set_alloc_id(sched::CronAllocId("default", Name(i), kT0 + 10));
+      s.set_alloc_id(sched::CronAllocId("default", Name(i), kT0 + tick));
       s.set_node("node-1");
-      s.set_state(agentpb::EXITED);
-      s.set_start_unix_ms(absl::ToUnixMillis(At(10)));
-      s.set_finish_unix_ms(absl::ToUnixMillis(At(11)));
+      s.set_state(state);
+      s.set_start_unix_ms(absl::ToUnixMillis(At(tick)));
+      if (state == agentpb::EXITED) {
+        s.set_finish_unix_ms(absl::ToUnixMillis(At(tick + 1)));
+      }
       ASSERT_TRUE(sim::PutStatus(&store_, s).ok());
     }
   }
@@ -171,6 +177,37 @@ TEST_F(CronFinalizeBatchTest, DueClaimsCommitBeforeFinalizations) {
   EXPECT_EQ(Result(0, kT0 + 10), jobpb::CronRun::SUCCEEDED);
   EXPECT_EQ(engine().stats().claims, 11);
   EXPECT_EQ(engine().stats().finalized, 10);
+}
+
+// The counters stay per job when pieces share a commit: history trims
+// (each a run and its allocation deleted) and timeout stops.
+TEST_F(CronFinalizeBatchTest, TrimsAndTimeoutsAreCountedInBatches) {
+  ClaimAt10(4, /*timeout_ms=*/5000);
+  FinishAll(4, 10);
+  ASSERT_TRUE(leader_->Settle(At(11)).ok());
+  ASSERT_EQ(engine().stats().finalized, 4);
+  ASSERT_TRUE(leader_->Settle(At(20)).ok());
+  FinishAll(4, 20);
+  int64_t commits = store_.commits();
+  ASSERT_TRUE(leader_->Settle(At(21)).ok());
+  // Each job: finalize tick 20, delete tick 10 (history limit 1) and its
+  // allocation; all four jobs in one commit.
+  EXPECT_EQ(store_.commits(), commits + 1);
+  EXPECT_EQ(engine().stats().finalized, 8);
+  EXPECT_EQ(engine().stats().history_deleted, 4);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_FALSE(Get(sched::CronRunKey("default", Name(i), kT0 + 10)));
+    EXPECT_FALSE(Get(sched::SchedAllocKey(
+        sched::CronAllocId("default", Name(i), kT0 + 10))));
+  }
+  ASSERT_TRUE(leader_->Settle(At(30)).ok());
+  FinishAll(4, 30, agentpb::RUNNING);
+  ASSERT_TRUE(leader_->Settle(At(30.5)).ok());
+  commits = store_.commits();
+  ASSERT_TRUE(leader_->Settle(At(35.5)).ok());
+  EXPECT_EQ(store_.commits(), commits + 1);  // four stops, one commit
+  EXPECT_EQ(engine().stats().timeouts, 4);
+  EXPECT_EQ(engine().stats().finalize_fallbacks, 0);
 }
 
 }  // namespace
