@@ -98,6 +98,12 @@ struct Config {
   // Seeds the core's private RNG (randomized election timeouts). The same
   // seed, inputs and order give the same outputs: the simulator relies on it.
   uint64_t seed = 0;
+  // TEST ONLY, never set outside tests/sim: a deliberately planted bug. The
+  // leader answers ReadIndex at once, without the heartbeat round that
+  // confirms it still leads, so a deposed leader serves stale reads. It
+  // exists so that `berth-raft-sim --plant-bug stale-read` can show the
+  // simulator catches that bug (docs/architecture.md, "Simulation").
+  bool test_only_unsafe_read_index_without_quorum = false;
 };
 
 // Volatile state that is useful to the driver but need not be persisted.

@@ -26,6 +26,7 @@ RaftImpl::RaftImpl(const Config& c)
           c.snapshot_chunk_bytes == 0 ? 1 : c.snapshot_chunk_bytes),
       pre_vote_(c.pre_vote),
       check_quorum_(c.check_quorum),
+      unsafe_read_without_quorum_(c.test_only_unsafe_read_index_without_quorum),
       storage_(c.storage),
       log_(c.storage),
       tracker_(c.max_inflight_msgs, c.max_inflight_bytes) {

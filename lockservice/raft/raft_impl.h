@@ -166,6 +166,7 @@ class RaftImpl : public Raft {
   const uint64_t snapshot_chunk_bytes_;
   const bool pre_vote_;
   const bool check_quorum_;
+  const bool unsafe_read_without_quorum_;  // Config, test only
   Storage* const storage_;
 
   // Persistent state (HardState) and volatile state.

@@ -26,6 +26,11 @@ absl::Status RaftImpl::HandleReadIndex(const raftpb::Message& m) {
     pending_reads_.push_back(m);
     return absl::OkStatus();
   }
+  if (unsafe_read_without_quorum_) {
+    // The planted bug (Config, test only): no leadership check.
+    AnswerRead(m.from(), log_.committed(), m.context());
+    return absl::OkStatus();
+  }
   ReadRequest req;
   req.index = log_.committed();
   req.ctx = m.context();

@@ -19,8 +19,10 @@ absl::Status SafetyChecker::ObserveLeader(uint64_t id, uint64_t term) {
 
 absl::Status SafetyChecker::ObserveApplied(uint64_t node,
                                            const raftpb::Entry& e) {
+  const uint64_t newest_leader =
+      leaders_.empty() ? 0 : leaders_.rbegin()->first;
   auto [it, inserted] = committed_.emplace(
-      e.index(), Committed{e.term(), e.type(), e.data(), node});
+      e.index(), Committed{e.term(), e.type(), e.data(), node, newest_leader});
   if (inserted) return absl::OkStatus();
   const Committed& c = it->second;
   if (c.term != e.term() || c.type != e.type() || c.data != e.data()) {
@@ -39,6 +41,8 @@ absl::Status SafetyChecker::CheckLeaderCompleteness(uint64_t id, uint64_t term,
   const uint64_t last = log.LastIndex();
   for (auto it = committed_.lower_bound(first); it != committed_.end(); ++it) {
     const uint64_t i = it->first;
+    // Possibly committed in this term or a later one: not owed (above).
+    if (it->second.committed_by >= term) continue;
     if (i > last) {
       return absl::InternalError(absl::StrCat(
           "leader completeness: node ", id, " became leader of term ", term,

@@ -5,8 +5,11 @@
 //  * Election safety (§5.2): at most one leader per term, over the whole run.
 //  * State machine safety (§5.4.3): no two nodes apply different entries at
 //    the same index.
-//  * Leader completeness (§5.4): when a node becomes leader, its log holds
-//    every entry already known to be committed (applied anywhere).
+//  * Leader completeness (§5.4): when a node becomes leader of term T, its
+//    log holds every entry known to be committed in a term before T. A
+//    leader of an old term may win late (its votes were held up, e.g. while
+//    it was paused) after later terms committed entries; those entries are
+//    not owed to it, and it can commit nothing itself.
 //  * Log matching (§5.3): if two logs hold an entry with the same index and
 //    term, the logs are identical up to that index.
 //
@@ -32,6 +35,9 @@ class SafetyChecker {
     raftpb::EntryType type = raftpb::ENTRY_NORMAL;
     std::string data;
     uint64_t first_node = 0;  // who applied it first, for reports
+    // The highest leader term seen when it was first applied: it was
+    // committed in that term or earlier.
+    uint64_t committed_by = 0;
   };
 
   absl::Status ObserveLeader(uint64_t id, uint64_t term);

@@ -2,6 +2,10 @@
 // seeds and reports the first violation with the command that replays it.
 //
 //   berth-raft-sim --seeds N [--start S] [--nodes 3|5] [--steps K] [-v]
+//                  [--plant-bug stale-read]
+//
+// --plant-bug is for measuring the checkers: it plants a known bug (test
+// only; see SimOptions) so that the run is expected to find a violation.
 #include <signal.h>
 #include <unistd.h>
 
@@ -29,15 +33,21 @@ void OnFatalSignal(int sig) {
   raise(sig);
 }
 
-void PrepareCrashLine(uint64_t seed, int nodes, uint64_t steps,
-                      bool no_joiner_workaround) {
+// The flags that replay a seed exactly, after --start.
+std::string ReplayFlags(int nodes, uint64_t steps, bool no_joiner_workaround,
+                        const std::string& planted) {
+  return " --nodes " + std::to_string(nodes) + " --steps " +
+         std::to_string(steps) +
+         (no_joiner_workaround ? " --no-joiner-workaround" : "") +
+         (planted.empty() ? "" : " --plant-bug " + planted) + " -v";
+}
+
+void PrepareCrashLine(uint64_t seed, const std::string& replay_flags) {
   const std::string line =
       "\nVIOLATION seed " + std::to_string(seed) +
       ": the process died (abort/crash inside the run)\nreplay: "
       "berth-raft-sim --seeds 1 --start " +
-      std::to_string(seed) + " --nodes " + std::to_string(nodes) + " --steps " +
-      std::to_string(steps) +
-      (no_joiner_workaround ? " --no-joiner-workaround" : "") + " -v\n";
+      std::to_string(seed) + replay_flags + "\n";
   strncpy(g_crash_line, line.c_str(), sizeof(g_crash_line) - 1);
 }
 
@@ -51,6 +61,8 @@ int main(int argc, char** argv) {
   bool verbose = false;
   bool no_joiner_workaround = false;
   bool keep_going = false;
+  std::string plant_bug;
+  bool expect_violation = false;
   po::options_description desc("berth-raft-sim options");
   desc.add_options()("help,h", "show this help")(
       "seeds", po::value<uint64_t>(&seeds)->required(),
@@ -64,7 +76,12 @@ int main(int argc, char** argv) {
       "run every seed even after a violation (to measure catch rates)")(
       "no-joiner-workaround", po::bool_switch(&no_joiner_workaround),
       "do not pre-compact logs before adding members (reproduces sim "
-      "finding #1)");
+      "finding #1)")(
+      "plant-bug", po::value<std::string>(&plant_bug),
+      "TEST ONLY: plant a known bug the run should catch; 'stale-read' = "
+      "ReadIndex answered without confirming leadership")(
+      "expect-violation", po::bool_switch(&expect_violation),
+      "exit 0 only if a violation was found (with --plant-bug, in tests)");
   try {
     po::variables_map vm;
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -82,6 +99,11 @@ int main(int argc, char** argv) {
               << "\n";
     return 2;
   }
+  if (!plant_bug.empty() && plant_bug != "stale-read") {
+    std::cerr << "berth-raft-sim: --plant-bug must be stale-read, got "
+              << plant_bug << "\n";
+    return 2;
+  }
   if (seeds == 0 || steps == 0) {
     std::cerr << "berth-raft-sim: --seeds and --steps must be positive\n";
     return 2;
@@ -96,16 +118,22 @@ int main(int argc, char** argv) {
   uint64_t conf_changes = 0;
   uint64_t committed = 0;
   uint64_t snapshots = 0;
+  uint64_t pauses = 0;
+  uint64_t deposed_reads = 0;
   uint64_t ran = 0;
+  uint64_t first_violation = 0;
+  const std::string replay =
+      ReplayFlags(nodes, steps, no_joiner_workaround, plant_bug);
   for (uint64_t seed = start; seed < start + seeds; ++seed) {
     std::cout.flush();
-    PrepareCrashLine(seed, nodes, steps, no_joiner_workaround);
+    PrepareCrashLine(seed, replay);
     berth::sim::SimOptions o;
     o.seed = seed;
     o.nodes = nodes;
     o.steps = steps;
     o.verbose = verbose;
     o.joiner_workaround = !no_joiner_workaround;
+    o.plant_stale_read = plant_bug == "stale-read";
     berth::sim::Simulator sim(o);
     const berth::sim::SimResult r = sim.Run();
     ++ran;
@@ -114,6 +142,8 @@ int main(int argc, char** argv) {
     conf_changes += r.conf_changes;
     committed += r.committed;
     snapshots += r.snapshots_installed;
+    pauses += r.pauses;
+    deposed_reads += r.deposed_leader_reads;
     if (r.lin_gave_up) ++gave_up;
     if (verbose) {
       std::cout << "seed " << seed << ": " << (r.ok ? "ok" : "VIOLATION")
@@ -121,18 +151,19 @@ int main(int argc, char** argv) {
                 << " entries committed, " << r.leaders << " leaders, "
                 << r.crashes << " crashes, " << r.snapshots_installed
                 << " snapshots installed, " << r.conf_changes
-                << " conf changes, " << r.ops << " client ops ("
-                << r.unknown_ops << " unknown), " << r.lin_states
+                << " conf changes, " << r.pauses << " pauses, " << r.ops
+                << " client ops (" << r.unknown_ops << " unknown, "
+                << r.deposed_leader_reads
+                << " reads sent to a deposed leader), " << r.lin_states
                 << " linearizability states\n";
     }
     if (!r.ok) {
       ++violations;
+      if (first_violation == 0) first_violation = seed;
       std::cout << "VIOLATION seed " << seed << " (" << nodes
                 << " nodes): " << r.violation << "\n"
-                << "replay: berth-raft-sim --seeds 1 --start " << seed
-                << " --nodes " << nodes << " --steps " << steps
-                << (no_joiner_workaround ? " --no-joiner-workaround" : "")
-                << " -v\n";
+                << "replay: berth-raft-sim --seeds 1 --start " << seed << replay
+                << "\n";
       if (!keep_going) break;
     }
   }
@@ -140,8 +171,21 @@ int main(int argc, char** argv) {
             << nodes << " nodes, " << steps << " steps; " << committed
             << " entries committed, " << ops << " client ops checked, "
             << crashes << " crashes, " << snapshots << " snapshots installed, "
-            << conf_changes << " conf changes"
+            << conf_changes << " conf changes, " << pauses << " pauses, "
+            << deposed_reads << " reads sent to a deposed leader"
             << (gave_up ? ", linearizability search gave up on " : "")
-            << (gave_up ? std::to_string(gave_up) + " seeds" : "") << ")\n";
+            << (gave_up ? std::to_string(gave_up) + " seeds" : "")
+            << (plant_bug.empty() ? "" : "; planted bug " + plant_bug) << ")\n";
+  if (first_violation != 0) {
+    std::cout << "first violation: seed " << first_violation << ", after "
+              << first_violation - start + 1 << " seeds\n";
+  }
+  if (expect_violation) {
+    if (violations == 0) {
+      std::cout << "expected a violation (planted bug " << plant_bug
+                << ") and found none\n";
+    }
+    return violations == 0 ? 1 : 0;
+  }
   return violations == 0 ? 0 : 1;
 }

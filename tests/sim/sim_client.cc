@@ -14,6 +14,9 @@ Workload::Workload(const WorkloadOptions& options, std::mt19937_64* rng)
   for (int i = 0; i < options.clients; ++i) {
     Client c;
     c.id = i + 1;
+    c.start_probability = i < options.clients - options.lazy_clients
+                              ? options.busy_start_probability
+                              : options.lazy_start_probability;
     clients_.push_back(std::move(c));
   }
 }
@@ -25,26 +28,46 @@ bool Workload::idle() const {
   return true;
 }
 
-void Workload::Tick(uint64_t now, const std::vector<uint64_t>& up,
-                    uint64_t leader_hint, ClusterPort& port, bool start_new) {
+void Workload::Tick(uint64_t now, const std::vector<uint64_t>& members,
+                    ClusterPort& port, bool start_new) {
   for (Client& c : clients_) {
-    if (c.pending != kNone && now >= c.deadline) GiveUp(c);
-    if (c.pending != kNone || up.empty() || !start_new) continue;
-    if (std::bernoulli_distribution(options_.start_probability)(*rng_)) {
-      Start(c, now, up, leader_hint, port);
+    if (c.pending != kNone && now >= c.deadline) {
+      // The real client's attempt deadline: the replica may be cut off.
+      const uint64_t node = c.node;
+      GiveUp(c);
+      NoteFailure(c, node, members);
+    }
+    if (c.pending != kNone || members.empty() || !start_new) continue;
+    if (std::bernoulli_distribution(c.start_probability)(*rng_)) {
+      Start(c, now, members, port);
     }
   }
 }
 
-void Workload::Start(Client& c, uint64_t now, const std::vector<uint64_t>& up,
-                     uint64_t leader_hint, ClusterPort& port) {
-  const bool hint_up = leader_hint != 0 &&
-                       std::find(up.begin(), up.end(), leader_hint) != up.end();
-  uint64_t node =
-      up[std::uniform_int_distribution<size_t>(0, up.size() - 1)(*rng_)];
-  if (hint_up && std::bernoulli_distribution(options_.leader_affinity)(*rng_)) {
-    node = leader_hint;
+uint64_t Workload::Pick(Client& c, const std::vector<uint64_t>& members) const {
+  if (c.leader != 0 &&
+      std::find(members.begin(), members.end(), c.leader) != members.end()) {
+    return c.leader;
   }
+  return members[c.next % members.size()];
+}
+
+void Workload::NoteHeader(Client& c, const LeaderHint& h) {
+  // An answer from an older term comes from a deposed leader and must not
+  // send us back there (Router::NoteHeader).
+  if (h.term < c.max_term) return;
+  c.max_term = h.term;
+  if (h.leader != 0) c.leader = h.leader;
+}
+
+void Workload::NoteFailure(Client& c, uint64_t node,
+                           const std::vector<uint64_t>& members) {
+  if (c.leader == node) c.leader = 0;
+  if (!members.empty() && members[c.next % members.size()] == node) ++c.next;
+}
+
+void Workload::Start(Client& c, uint64_t now,
+                     const std::vector<uint64_t>& members, ClusterPort& port) {
   Op op;
   op.id = next_op_id_++;
   op.client = c.id;
@@ -52,31 +75,45 @@ void Workload::Start(Client& c, uint64_t now, const std::vector<uint64_t>& up,
       "k", std::uniform_int_distribution<int>(1, options_.keys)(*rng_));
   const int dice = std::uniform_int_distribution<int>(0, 9)(*rng_);
   op.kind = dice < 4 ? OpKind::kGet : dice < 7 ? OpKind::kPut : OpKind::kCas;
-  absl::Status s;
-  if (op.kind == OpKind::kGet) {
-    s = port.SubmitRead(node, ReadContext(op.id), op.key);
-  } else {
+  std::string payload;
+  if (op.kind == OpKind::kPut) {
     op.value = absl::StrCat("v", op.id);
-    std::string payload;
-    if (op.kind == OpKind::kPut) {
-      payload = KvStateMachine::EncodePut(op.id, op.key, op.value);
-    } else {
-      // Mostly compare against something this client has seen, so that
-      // some swaps succeed; sometimes against absent or a stale value.
-      if (!c.seen.empty() && std::bernoulli_distribution(0.8)(*rng_)) {
-        op.expected = c.seen[std::uniform_int_distribution<size_t>(
-            0, c.seen.size() - 1)(*rng_)];
-      }
-      payload = KvStateMachine::EncodeCas(op.id, op.key, op.expected, op.value);
+    payload = KvStateMachine::EncodePut(op.id, op.key, op.value);
+  } else if (op.kind == OpKind::kCas) {
+    op.value = absl::StrCat("v", op.id);
+    // Mostly compare against something this client has seen, so that
+    // some swaps succeed; sometimes against absent or a stale value.
+    if (!c.seen.empty() && std::bernoulli_distribution(0.8)(*rng_)) {
+      op.expected = c.seen[std::uniform_int_distribution<size_t>(
+          0, c.seen.size() - 1)(*rng_)];
     }
-    s = port.SubmitWrite(node, std::move(payload));
+    payload = KvStateMachine::EncodeCas(op.id, op.key, op.expected, op.value);
   }
-  if (!s.ok()) return;  // refused up front: never entered any log
-  op.call = ++logical_time_;
-  history_.push_back(op);
-  c.pending = history_.size() - 1;
-  c.node = node;
-  c.deadline = now + options_.timeout_ticks;
+  const uint64_t timeout = std::uniform_int_distribution<uint64_t>(
+      options_.min_timeout_ticks, options_.max_timeout_ticks)(*rng_);
+  // Refused attempts had no effect, so the op's interval starts at the
+  // attempt that was accepted. The op is recorded before the attempt: a
+  // node may answer within the call (a read with a planted bug does).
+  for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
+    const uint64_t node = Pick(c, members);
+    op.call = ++logical_time_;
+    history_.push_back(op);
+    c.pending = history_.size() - 1;
+    c.node = node;
+    c.deadline = now + timeout;
+    LeaderHint hint;
+    const absl::Status s = op.kind == OpKind::kGet
+                               ? port.SubmitRead(node, op.id, op.key, &hint)
+                               : port.SubmitWrite(node, op.id, payload, &hint);
+    if (s.ok()) return;
+    history_.pop_back();
+    c.pending = kNone;
+    if (!absl::IsUnavailable(s) && hint.leader != 0 && hint.leader != node) {
+      NoteHeader(c, hint);  // redirect
+    } else {
+      NoteFailure(c, node, members);
+    }
+  }
 }
 
 void Workload::Complete(Client& c, Outcome outcome,
@@ -98,26 +135,51 @@ void Workload::GiveUp(Client& c) {
   c.pending = kNone;
 }
 
-void Workload::OnApplied(uint64_t node, uint64_t op_id, bool ok) {
+void Workload::OnApplied(uint64_t node, uint64_t op_id, bool ok,
+                         const LeaderHint& header) {
   for (Client& c : clients_) {
     if (c.pending == kNone || c.node != node) continue;
     if (history_[c.pending].id != op_id) continue;
     Complete(c, ok ? Outcome::kOk : Outcome::kFailed, nullptr);
+    NoteHeader(c, header);
   }
 }
 
 void Workload::OnReadServed(uint64_t node, const std::string& ctx,
-                            const std::string& value) {
+                            const std::string& value,
+                            const LeaderHint& header) {
   for (Client& c : clients_) {
     if (c.pending == kNone || c.node != node) continue;
     if (ReadContext(history_[c.pending].id) != ctx) continue;
     Complete(c, Outcome::kOk, &value);
+    NoteHeader(c, header);
+  }
+}
+
+void Workload::OnRefused(uint64_t node, uint64_t op_id,
+                         const LeaderHint& hint) {
+  for (Client& c : clients_) {
+    if (c.pending == kNone || c.node != node) continue;
+    if (history_[c.pending].id != op_id) continue;
+    // Recorded as unknown: a write never applied anywhere is then left out
+    // of the checked history, and so is a read without an answer.
+    GiveUp(c);
+    if (hint.leader != 0 && hint.leader != node) {
+      NoteHeader(c, hint);
+    } else if (c.leader == node) {
+      c.leader = 0;
+      ++c.next;
+    }
   }
 }
 
 void Workload::OnNodeDown(uint64_t node) {
+  // Clients with a call on it see the connection drop; others find out on
+  // their next call (Unavailable).
   for (Client& c : clients_) {
-    if (c.pending != kNone && c.node == node) GiveUp(c);
+    if (c.pending == kNone || c.node != node) continue;
+    GiveUp(c);
+    if (c.leader == node) c.leader = 0;
   }
 }
 

@@ -36,6 +36,10 @@ std::vector<raftpb::Message> SimNetwork::TakeDue(uint64_t now) {
   std::vector<raftpb::Message> out;
   auto it = queue_.begin();
   while (it != queue_.end() && it->first.first <= now) {
+    if (held_.contains(it->second.to())) {
+      ++it;
+      continue;
+    }
     if (Connected(it->second.from(), it->second.to())) {
       out.push_back(std::move(it->second));
     } else {

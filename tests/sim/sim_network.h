@@ -43,7 +43,7 @@ class SimNetwork {
   void Send(uint64_t now, const raftpb::Message& m);
 
   // Removes and returns every message due at or before `now` whose link is
-  // open, in a seeded random order.
+  // open, in a seeded random order; messages to held nodes stay queued.
   std::vector<raftpb::Message> TakeDue(uint64_t now);
 
   void Block(uint64_t from, uint64_t to) { blocked_.insert({from, to}); }
@@ -52,6 +52,10 @@ class SimNetwork {
   void Isolate(const std::vector<uint64_t>& group,
                const std::vector<uint64_t>& all);
   void HealAll() { blocked_.clear(); }
+  // Messages to a held node stay queued until Release (a paused process's
+  // socket buffers); the link is checked when they are finally taken.
+  void Hold(uint64_t id) { held_.insert(id); }
+  void Release(uint64_t id) { held_.erase(id); }
   bool Connected(uint64_t from, uint64_t to) const {
     return !blocked_.contains({from, to});
   }
@@ -72,6 +76,7 @@ class SimNetwork {
   std::mt19937_64* rng_;
   NetworkFaults faults_;
   std::set<std::pair<uint64_t, uint64_t>> blocked_;
+  std::set<uint64_t> held_;
   // (due tick, sequence) -> message; the sequence keeps keys unique.
   std::map<std::pair<uint64_t, uint64_t>, raftpb::Message> queue_;
   uint64_t seq_ = 0;

@@ -57,6 +57,22 @@ TEST(SimNetworkTest, PartitionAlsoCatchesMessagesInFlight) {
   EXPECT_EQ(net.TakeDue(6).size(), 1u);
 }
 
+TEST(SimNetworkTest, HeldNodeGetsItsMessagesOnlyAfterRelease) {
+  std::mt19937_64 rng(1);
+  SimNetwork net = Quiet(&rng);
+  net.Hold(2);
+  net.Send(0, Msg(1, 2));
+  net.Send(0, Msg(1, 3));
+  std::vector<raftpb::Message> got = net.TakeDue(20);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].to(), 3u);
+  EXPECT_EQ(net.in_flight(), 1u);
+  net.Release(2);
+  got = net.TakeDue(21);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].to(), 2u);
+}
+
 TEST(SimNetworkTest, SameSeedSameScheduleAndDelayReorders) {
   auto run = [](uint64_t seed) {
     std::mt19937_64 rng(seed);

@@ -27,6 +27,8 @@ absl::Status SimNode::StartRaft(uint64_t seed) {
   c.max_inflight_msgs = options_.max_inflight_msgs;
   c.snapshot_chunk_bytes = options_.snapshot_chunk_bytes;
   c.seed = seed;
+  c.test_only_unsafe_read_index_without_quorum =
+      options_.unsafe_read_index_without_quorum;
   absl::StatusOr<std::unique_ptr<raft::Raft>> r = raft::Raft::Create(c);
   if (!r.ok()) {
     return absl::InternalError(

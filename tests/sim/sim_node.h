@@ -60,6 +60,8 @@ struct NodeOptions {
   uint64_t max_size_per_msg = 4096;
   int max_inflight_msgs = 8;
   uint64_t snapshot_chunk_bytes = 512;
+  // Planted bug (--plant-bug stale-read): see raft::Config.
+  bool unsafe_read_index_without_quorum = false;
 };
 
 class SimNode {

@@ -38,6 +38,7 @@ Simulator::Simulator(const SimOptions& options)
   node_options_.max_size_per_msg = sizes[Pick(4)];
   node_options_.max_inflight_msgs = 1 + static_cast<int>(Pick(8));
   node_options_.snapshot_chunk_bytes = 64 << Pick(4);
+  node_options_.unsafe_read_index_without_quorum = options_.plant_stale_read;
   next_id_ = options_.nodes + 1;
 }
 
@@ -85,7 +86,7 @@ uint64_t Simulator::Leader() {
   uint64_t best_term = 0;
   for (const auto& [id, soft] : soft_) {
     if (soft.role != raft::Role::kLeader || retired_.contains(id)) continue;
-    if (!nodes_[id]->up()) continue;
+    if (!nodes_[id]->up() || Paused(id)) continue;
     if (soft.term >= best_term) {
       best = id;
       best_term = soft.term;
@@ -149,7 +150,7 @@ void Simulator::Applied(uint64_t id, const raftpb::Entry& e,
   }
   if (r.op_id != 0) {
     applied_ops_.insert(r.op_id);
-    workload_.OnApplied(id, r.op_id, r.ok);
+    workload_.OnApplied(id, r.op_id, r.ok, HeaderOf(id));
   }
   if (e.type() != raftpb::ENTRY_CONF_CHANGE) return;
   raftpb::ConfChange cc;
@@ -164,24 +165,66 @@ void Simulator::Applied(uint64_t id, const raftpb::Entry& e,
 
 void Simulator::ReadServed(uint64_t id, const std::string& ctx,
                            const std::string& value) {
-  workload_.OnReadServed(id, ctx, value);
+  workload_.OnReadServed(id, ctx, value, HeaderOf(id));
 }
 
 // --- ClusterPort ------------------------------------------------------------
 
-absl::Status Simulator::SubmitWrite(uint64_t node, std::string payload) {
+LeaderHint Simulator::HeaderOf(uint64_t id) {
+  const raft::Status st = nodes_.at(id)->raft().GetStatus();
+  return LeaderHint{st.hard_state.term(), st.soft_state.lead};
+}
+
+bool Simulator::Active(uint64_t id) const {
+  auto it = nodes_.find(id);
+  return it != nodes_.end() && it->second->up() && !retired_.contains(id) &&
+         !Paused(id);
+}
+
+absl::Status Simulator::SubmitWrite(uint64_t node, uint64_t op_id,
+                                    std::string payload, LeaderHint* hint) {
+  if (!nodes_.at(node)->up()) return absl::UnavailableError("node down");
+  if (Paused(node)) {
+    deferred_[node].push_back(
+        DeferredRequest{false, op_id, std::move(payload)});
+    return absl::OkStatus();
+  }
+  return HandleWrite(node, std::move(payload), hint);
+}
+
+absl::Status Simulator::SubmitRead(uint64_t node, uint64_t op_id,
+                                   const std::string& key, LeaderHint* hint) {
+  if (!nodes_.at(node)->up()) return absl::UnavailableError("node down");
+  if (Paused(node)) {
+    deferred_[node].push_back(DeferredRequest{true, op_id, key});
+    return absl::OkStatus();
+  }
+  return HandleRead(node, op_id, key, hint);
+}
+
+absl::Status Simulator::HandleWrite(uint64_t node, std::string payload,
+                                    LeaderHint* hint) {
   SimNode& n = *nodes_.at(node);
-  if (!n.up()) return absl::UnavailableError("node down");
+  *hint = HeaderOf(node);
+  if (hint->leader != node) {
+    return absl::FailedPreconditionError("not the leader");
+  }
   absl::Status s = n.Propose(std::move(payload));
   if (s.ok()) Check(n.Drain());
   return s;
 }
 
-absl::Status Simulator::SubmitRead(uint64_t node, const std::string& ctx,
-                                   const std::string& key) {
+absl::Status Simulator::HandleRead(uint64_t node, uint64_t op_id,
+                                   const std::string& key, LeaderHint* hint) {
   SimNode& n = *nodes_.at(node);
-  if (!n.up()) return absl::UnavailableError("node down");
-  absl::Status s = n.Read(ctx, key);
+  *hint = HeaderOf(node);
+  if (hint->leader == node && !checker_.leaders().empty() &&
+      checker_.leaders().rbegin()->first > hint->term) {
+    ++result_.deposed_leader_reads;
+    Trace(absl::StrCat("n", node, " (leader of term ", hint->term,
+                       ", deposed) asked to read ", key));
+  }
+  absl::Status s = n.Read(ReadContext(op_id), key);
   if (s.ok()) Check(n.Drain());
   return s;
 }
@@ -194,6 +237,8 @@ void Simulator::CrashNode(uint64_t id) {
   n.Crash();
   ++result_.crashes;
   soft_.erase(id);
+  if (paused_until_.erase(id) > 0) network_.Release(id);
+  deferred_.erase(id);
   workload_.OnNodeDown(id);
   Trace(absl::StrCat("n", id, " CRASH (between Ready batches)"));
 }
@@ -223,6 +268,8 @@ void Simulator::HandleMembershipEvents() {
       if (auto it = nodes_.find(x); it != nodes_.end() && it->second->up()) {
         it->second->Crash();
         soft_.erase(x);
+        if (paused_until_.erase(x) > 0) network_.Release(x);
+        deferred_.erase(x);
         workload_.OnNodeDown(x);
       }
       Trace(absl::StrCat("n", x, " removed from the cluster and shut down"));
@@ -240,7 +287,7 @@ bool Simulator::EveryoneCompacted() {
     SimNode& n = *nodes_[id];
     if (n.disk().durable().FirstIndex() > 1) continue;
     all = false;
-    if (n.up()) Check(n.Compact(0));
+    if (n.up() && !Paused(id)) Check(n.Compact(0));
   }
   return all;
 }
@@ -284,7 +331,7 @@ void Simulator::ChangeMembership() {
 void Simulator::InjectFault() {
   const std::vector<uint64_t> all = Members(false);
   const std::vector<uint64_t> up = Members(true);
-  switch (Pick(9)) {
+  switch (Pick(10)) {
     case 0: {  // symmetric partition: a random minority is cut off
       std::vector<uint64_t> group = all;
       std::shuffle(group.begin(), group.end(), rng_);
@@ -347,10 +394,38 @@ void Simulator::InjectFault() {
     }
     case 8:
       if (!up.empty()) {
-        Check(nodes_[up[Pick(up.size())]]->Compact(Pick(20)));
+        const uint64_t id = up[Pick(up.size())];
+        if (!Paused(id)) Check(nodes_[id]->Compact(Pick(20)));
       }
       break;
+    case 9: {  // a process pause (GC, SIGSTOP, a stalled VM), mostly the
+               // leader's: it wakes up believing it still leads
+      const uint64_t lead = Leader();
+      uint64_t id = lead;
+      if (id == 0 || Chance(0.25)) {
+        if (up.empty()) break;
+        id = up[Pick(up.size())];
+      }
+      if (Paused(id)) break;
+      // Long enough, often, for the others to elect a leader and commit
+      // writes meanwhile (election timeouts are 10..20 ticks).
+      PauseNode(id, 5 + Pick(150));
+      if (Chance(0.5)) {
+        // ...and, often, cut off from the others too, so that after waking
+        // it stays leader until check-quorum deposes it.
+        network_.Isolate({id}, all);
+        Trace(absl::StrCat("partition {", id, "}"));
+      }
+      break;
+    }
   }
+}
+
+void Simulator::PauseNode(uint64_t id, uint64_t ticks) {
+  paused_until_[id] = now_ + ticks;
+  network_.Hold(id);
+  ++result_.pauses;
+  Trace(absl::StrCat("n", id, " PAUSED for ", ticks, " ticks"));
 }
 
 // --- Main loop --------------------------------------------------------------
@@ -369,28 +444,59 @@ void Simulator::RunTick(bool faults) {
       if (!nodes_[id]->up() && Chance(profile_.restart_rate)) RestartNode(id);
     }
   }
+  // Nodes whose pause ends wake up to their queued messages and requests.
+  std::vector<DeferredRequest> woken_requests;
+  std::vector<uint64_t> woken_nodes;
+  for (auto it = paused_until_.begin(); it != paused_until_.end();) {
+    if (it->second > now_ && faults) {
+      ++it;
+      continue;
+    }
+    const uint64_t id = it->first;
+    it = paused_until_.erase(it);
+    network_.Release(id);
+    Trace(absl::StrCat("n", id, " resumed"));
+    for (DeferredRequest& r : deferred_[id]) {
+      woken_requests.push_back(std::move(r));
+      woken_nodes.push_back(id);
+    }
+    deferred_.erase(id);
+  }
   HandleMembershipEvents();
-  workload_.Tick(now_, Members(true), Leader(), *this, !in_liveness_);
+  workload_.Tick(now_, Members(false), *this, !in_liveness_);
 
-  // This tick's events: every due message and one Tick per up node, in a
-  // seeded random interleaving.
+  // This tick's events: every due message, one Tick per active node and the
+  // requests a woken node finds waiting, in a seeded random interleaving.
   struct Event {
     uint64_t node;
     std::optional<raftpb::Message> msg;
+    const DeferredRequest* request = nullptr;
   };
   std::vector<Event> events;
   for (raftpb::Message& m : network_.TakeDue(now_)) {
     events.push_back(Event{m.to(), std::move(m)});
   }
-  for (uint64_t id : Members(true)) events.push_back(Event{id, std::nullopt});
+  for (uint64_t id : Members(true)) {
+    if (!Paused(id)) events.push_back(Event{id, std::nullopt});
+  }
+  for (size_t i = 0; i < woken_requests.size(); ++i) {
+    events.push_back(Event{woken_nodes[i], std::nullopt, &woken_requests[i]});
+  }
   std::shuffle(events.begin(), events.end(), rng_);
   for (Event& ev : events) {
     if (!result_.ok) return;
-    auto it = nodes_.find(ev.node);
-    if (it == nodes_.end() || retired_.contains(ev.node) || !it->second->up()) {
-      continue;
+    if (!Active(ev.node)) continue;
+    SimNode& n = *nodes_[ev.node];
+    if (ev.request != nullptr) {
+      const DeferredRequest& r = *ev.request;
+      LeaderHint hint;
+      const absl::Status s = r.read
+                                 ? HandleRead(ev.node, r.op_id, r.data, &hint)
+                                 : HandleWrite(ev.node, r.data, &hint);
+      if (!s.ok()) workload_.OnRefused(ev.node, r.op_id, hint);
+    } else {
+      Check(ev.msg ? n.Step(*ev.msg) : n.Tick());
     }
-    Check(ev.msg ? it->second->Step(*ev.msg) : it->second->Tick());
     HandleMembershipEvents();
   }
 }

@@ -7,7 +7,8 @@
 // seed, so a seed replays exactly.
 //
 // A run has two phases:
-//  1. safety: `steps` ticks of random faults under a client workload;
+//  1. safety: `steps` ticks of random faults under a client workload
+//     (sim_client.h) whose clients stick to the leader they last heard of;
 //  2. liveness: faults healed and every member restarted; within
 //     `liveness_ticks` a leader must commit a fresh entry and every member
 //     must converge to the same applied state.
@@ -44,6 +45,10 @@ struct SimOptions {
   // never learns the bootstrap voters): before adding a learner, make every
   // member compact past index 1 so that joiners always get a snapshot.
   bool joiner_workaround = true;
+  // Plants a known bug in every replica, to measure how many seeds the
+  // checkers need to catch it: ReadIndex answered without confirming
+  // leadership (raft::Config::test_only_unsafe_read_index_without_quorum).
+  bool plant_stale_read = false;
 };
 
 struct SimResult {
@@ -60,6 +65,10 @@ struct SimResult {
   uint64_t snapshots_installed = 0;
   uint64_t lin_states = 0;
   bool lin_gave_up = false;
+  uint64_t pauses = 0;
+  // Reads a client sent to a node that still believed it led, in a term
+  // older than the newest leader's: what a ReadIndex bug would turn stale.
+  uint64_t deposed_leader_reads = 0;
 };
 
 class Simulator : public NodeObserver, public ClusterPort {
@@ -80,9 +89,10 @@ class Simulator : public NodeObserver, public ClusterPort {
   void Trace(const std::string& line) override;
 
   // ClusterPort.
-  absl::Status SubmitWrite(uint64_t node, std::string payload) override;
-  absl::Status SubmitRead(uint64_t node, const std::string& ctx,
-                          const std::string& key) override;
+  absl::Status SubmitWrite(uint64_t node, uint64_t op_id, std::string payload,
+                           LeaderHint* hint) override;
+  absl::Status SubmitRead(uint64_t node, uint64_t op_id, const std::string& key,
+                          LeaderHint* hint) override;
 
  private:
   // Fault mix of this seed, drawn once so seeds differ in character.
@@ -107,13 +117,27 @@ class Simulator : public NodeObserver, public ClusterPort {
   void InjectFault();
   void CrashNode(uint64_t id);
   void RestartNode(uint64_t id);
+  // SIGSTOP/SIGCONT: a paused node neither ticks nor receives; messages and
+  // client requests to it wait, and are handled in its first tick back.
+  void PauseNode(uint64_t id, uint64_t ticks);
+  bool Paused(uint64_t id) const { return paused_until_.contains(id); }
+  // Up, not retired and not paused.
+  bool Active(uint64_t id) const;
+  // Client requests on a running node: a write is refused unless it leads
+  // (lockd's RequireLeader); a read goes through ReadIndex.
+  absl::Status HandleWrite(uint64_t node, std::string payload,
+                           LeaderHint* hint);
+  absl::Status HandleRead(uint64_t node, uint64_t op_id, const std::string& key,
+                          LeaderHint* hint);
+  // What node `id`'s response header would say.
+  LeaderHint HeaderOf(uint64_t id);
   void ChangeMembership();
   void HandleMembershipEvents();
   // Joiner workaround: true once every member's log starts after index 1.
   bool EveryoneCompacted();
   // Live members (not retired) in id order; up ones only if `up_only`.
   std::vector<uint64_t> Members(bool up_only) const;
-  // The up node that reports itself leader with the highest term, or 0.
+  // The active node that reports itself leader with the highest term, or 0.
   uint64_t Leader();
   void CheckLogs();
   bool LivenessPhase();
@@ -140,6 +164,15 @@ class Simulator : public NodeObserver, public ClusterPort {
   std::vector<raftpb::ConfChange> membership_events_;
   // Crashes scheduled for a tick (new leaders killed young).
   std::multimap<uint64_t, uint64_t> scheduled_crashes_;
+  // Paused node -> tick it resumes at, and the client requests waiting in
+  // its sockets.
+  struct DeferredRequest {
+    bool read = false;
+    uint64_t op_id = 0;
+    std::string data;  // payload (write) or key (read)
+  };
+  std::map<uint64_t, uint64_t> paused_until_;
+  std::map<uint64_t, std::vector<DeferredRequest>> deferred_;
   uint64_t next_id_ = 0;
   uint64_t incarnations_ = 0;
   uint64_t now_ = 0;
