@@ -9,13 +9,16 @@
 //
 // Reported: scheduled-to-claimed lag (wall time at the claim commit minus
 // the tick) p50/p99/max, claims, resident memory (VmRSS deltas of this
-// process) and CPU used by the loop; then an idle phase with N jobs that
-// do not fire during it, whose CPU share is the idle cost.
+// process) and CPU used by the loop; where the loop's time went (engine
+// Step, mirror apply, simulated agents, asleep) and how each second's burst
+// spreads (first and last claim); then an idle phase with N jobs that do
+// not fire during it, whose CPU share is the idle cost.
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <deque>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -111,6 +114,11 @@ struct Rig {
   }
 };
 
+// Wall time of the leader loop by activity, over the window.
+struct LoopTimes {
+  absl::Duration step, pump, agents, sleep;
+};
+
 struct Pending {
   std::string alloc_id;
   absl::Time finish;
@@ -119,17 +127,21 @@ struct Pending {
 // The leader loop on the real clock until `end`; simulated agents finish
 // each claimed run `run_for` after its claim.
 absl::Status RunLoop(Rig& rig, absl::Time end, absl::Duration run_for,
-                     std::deque<Pending>* pending) {
+                     std::deque<Pending>* pending, LoopTimes* times) {
   Clock* clock = Clock::Real();
-  while (true) {
-    absl::Time now = clock->Now();
-    if (now >= end) return absl::OkStatus();
+  absl::Time now = clock->Now();
+  while (now < end) {
     if (absl::Status s = rig.Pump(); !s.ok()) return s;
+    const absl::Time t1 = clock->Now();
     absl::StatusOr<absl::Time> next =
-        rig.engine->Step(rig.state, now, rig.fence);
+        rig.engine->Step(rig.state, t1, rig.fence);
     if (!next.ok()) return next.status();
+    const absl::Time t2 = clock->Now();
     if (absl::Status s = rig.Pump(); !s.ok()) return s;
-    now = clock->Now();
+    const absl::Time t3 = clock->Now();
+    times->pump += (t1 - now) + (t3 - t2);
+    times->step += t2 - t1;
+    now = t3;
     while (!pending->empty() && pending->front().finish <= now) {
       agentpb::AllocationStatus st;
       st.set_alloc_id(pending->front().alloc_id);
@@ -144,12 +156,19 @@ absl::Status RunLoop(Rig& rig, absl::Time end, absl::Duration run_for,
       if (!r.ok()) return r.status();
       pending->pop_front();
     }
+    const absl::Time t4 = clock->Now();
+    times->agents += t4 - now;
+    now = t4;
     // Wake for the next deadline, an agent report, or watch events (which a
     // real leader would block on; here 5 ms polling stands in for it).
     absl::Time wake = std::min({*next, end, now + absl::Milliseconds(5)});
     if (!pending->empty()) wake = std::min(wake, pending->front().finish);
     if (wake > now) absl::SleepFor(wake - now);
+    const absl::Time t5 = clock->Now();
+    times->sleep += t5 - now;
+    now = t5;
   }
+  return absl::OkStatus();
 }
 
 int RunBenchCron(Context& ctx) {
@@ -192,6 +211,8 @@ int RunBenchCron(Context& ctx) {
   // Ticks that came due while the loop ran; those due before it started
   // (while jobs were written and the heap built) are catch-up, kept apart.
   std::vector<double> lags_ms;
+  // Per tick second: the lag of its first and last claim.
+  std::map<int64_t, std::pair<double, double>> bursts;
   int64_t catch_up_claims = 0;
   absl::Time loop_start = absl::InfiniteFuture();
   std::deque<Pending> pending;
@@ -201,8 +222,12 @@ int RunBenchCron(Context& ctx) {
     if (absl::FromUnixSeconds(tick) < loop_start) {
       ++catch_up_claims;
     } else {
-      lags_ms.push_back(
-          absl::ToDoubleMilliseconds(now - absl::FromUnixSeconds(tick)));
+      const double lag =
+          absl::ToDoubleMilliseconds(now - absl::FromUnixSeconds(tick));
+      lags_ms.push_back(lag);
+      auto it = bursts.try_emplace(tick, lag, lag).first;
+      it->second.first = std::min(it->second.first, lag);
+      it->second.second = std::max(it->second.second, lag);
     }
     pending.push_back(
         {sched::CronAllocId(id.first, id.second, tick), now + *run_for});
@@ -217,7 +242,9 @@ int RunBenchCron(Context& ctx) {
   absl::Time start = clock->Now();
   loop_start = start;
   const int64_t commits0 = rig->store.commits();
-  if (absl::Status s = RunLoop(*rig, start + *window, *run_for, &pending);
+  LoopTimes times;
+  if (absl::Status s =
+          RunLoop(*rig, start + *window, *run_for, &pending, &times);
       !s.ok()) {
     return ctx.Fail(s);
   }
@@ -244,9 +271,11 @@ int RunBenchCron(Context& ctx) {
         std::make_unique<cron::CronEngine>(&idle_rig.store, "bench-idle");
     idle_rig.engine->Sync(idle_rig.state, clock->Now());
     std::deque<Pending> none;
+    LoopTimes idle_times;
     const double c0 = CpuSeconds();
     absl::Time s0 = clock->Now();
-    if (absl::Status s = RunLoop(idle_rig, s0 + *idle, *run_for, &none);
+    if (absl::Status s =
+            RunLoop(idle_rig, s0 + *idle, *run_for, &none, &idle_times);
         !s.ok()) {
       return ctx.Fail(s);
     }
@@ -256,6 +285,16 @@ int RunBenchCron(Context& ctx) {
   const double p50 = Percentile(lags_ms, 0.50);
   const double p99 = Percentile(lags_ms, 0.99);
   const double max = Percentile(lags_ms, 1.0);
+  std::vector<double> first_ms, last_ms;
+  for (const auto& [tick, fl] : bursts) {
+    first_ms.push_back(fl.first);
+    last_ms.push_back(fl.second);
+  }
+  const double loop_ms = absl::ToDoubleMilliseconds(times.step + times.pump +
+                                                    times.agents + times.sleep);
+  auto share = [loop_ms](absl::Duration d) {
+    return loop_ms > 0 ? 100 * absl::ToDoubleMilliseconds(d) / loop_ms : 0.0;
+  };
   if (ctx.json()) {
     google::protobuf::Struct out;
     auto& f = *out.mutable_fields();
@@ -268,6 +307,14 @@ int RunBenchCron(Context& ctx) {
     num("finalized", static_cast<double>(stats.finalized));
     num("commits", static_cast<double>(window_commits));
     num("claim_batches", static_cast<double>(stats.batches));
+    num("finalize_batches", static_cast<double>(stats.finalize_batches));
+    num("burst_first_claim_p50_ms", Percentile(first_ms, 0.5));
+    num("burst_last_claim_p50_ms", Percentile(last_ms, 0.5));
+    num("burst_last_claim_max_ms", Percentile(last_ms, 1.0));
+    num("loop_step_pct", share(times.step));
+    num("loop_mirror_apply_pct", share(times.pump));
+    num("loop_sim_agents_pct", share(times.agents));
+    num("loop_asleep_pct", share(times.sleep));
     num("lag_p50_ms", p50);
     num("lag_p99_ms", p99);
     num("lag_max_ms", max);
@@ -288,16 +335,23 @@ int RunBenchCron(Context& ctx) {
       "cron engine, %d jobs, one tick per job every %d s, %.0f s window\n"
       "  claims            %d (finalized %d; %d catch-up claims of ticks "
       "due before the loop started, not in the lag)\n"
-      "  store commits     %d in the window (%d multi-claim batches, "
-      "including finalizing and simulated-agent writes)\n"
+      "  store commits     %d in the window, including simulated-agent "
+      "writes (%d multi-claim and %d multi-job finalize batches)\n"
       "  lag (tick->claim) p50 %.2f ms  p99 %.2f ms  max %.2f ms\n"
+      "  per-second burst  first claim p50 %.2f ms; last claim p50 %.2f ms, "
+      "max %.2f ms\n"
+      "  loop wall time    engine Step %.1f%%, mirror apply %.1f%%, simulated "
+      "agents %.1f%%, asleep %.1f%%\n"
       "  sync (heap build) %.0f ms\n"
       "  memory (VmRSS)    store+mirror %.1f MB, engine %.1f MB, total "
       "after window %.1f MB\n"
       "  cpu               %.1f%% of a core while firing, %.2f%% idle\n",
       jobs, period, absl::ToDoubleSeconds(*window), lags_ms.size(),
-      stats.finalized, catch_up_claims, window_commits, stats.batches, p50, p99,
-      max, sync_ms, static_cast<double>(rss_jobs - rss0) / 1024,
+      stats.finalized, catch_up_claims, window_commits, stats.batches,
+      stats.finalize_batches, p50, p99, max, Percentile(first_ms, 0.5),
+      Percentile(last_ms, 0.5), Percentile(last_ms, 1.0), share(times.step),
+      share(times.pump), share(times.agents), share(times.sleep), sync_ms,
+      static_cast<double>(rss_jobs - rss0) / 1024,
       static_cast<double>(rss_engine - rss_jobs) / 1024,
       static_cast<double>(rss_end - rss0) / 1024, busy_cpu * 100,
       idle_cpu * 100);

@@ -19,8 +19,10 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "cli/commands/bench_start_cluster.h"
 #include "cli/flags.h"
 #include "cli/output.h"
+#include "common/ports.h"
 #include "grpcpp/grpcpp.h"
 #include "lockservice/client/client.h"
 #include "lockservice/client/kv.h"
@@ -88,28 +90,6 @@ class Proc {
   pid_t pid_;
   int stop_signal_;
 };
-
-absl::StatusOr<std::string> FindBinary(const std::string& bin_dir,
-                                       const std::string& name,
-                                       const std::string& build_subdir) {
-  std::vector<fs::path> tried;
-  if (!bin_dir.empty()) {
-    tried.push_back(fs::path(bin_dir) / name);
-  } else {
-    std::error_code ec;
-    fs::path self = fs::read_symlink("/proc/self/exe", ec).parent_path();
-    tried.push_back(self / name);
-    tried.push_back(self.parent_path() / build_subdir / name);
-  }
-  for (const fs::path& p : tried) {
-    if (access(p.c_str(), X_OK) == 0) return p.string();
-  }
-  std::vector<std::string> names;
-  for (const fs::path& p : tried) names.push_back(p.string());
-  return absl::NotFoundError(absl::StrCat("cannot find ", name, " (tried ",
-                                          absl::StrJoin(names, ", "),
-                                          "); pass --bin-dir"));
-}
 
 std::unique_ptr<schedpb::Scheduler::Stub> Stub(const std::string& addr) {
   return schedpb::Scheduler::NewStub(
@@ -206,8 +186,12 @@ int SchedulerFailover(Context& ctx) {
   absl::StatusOr<absl::Duration> max_wait =
       ParseDurationFlag("--max-wait", ctx.args["max-wait"].as<std::string>());
   if (!max_wait.ok()) return ctx.UsageError(max_wait.status());
-  int port = 23000 + (getpid() % 300) * 30;
-  if (ctx.Has("port-base")) {
+  int port = 0;
+  if (!ctx.Has("port-base")) {
+    absl::StatusOr<int> found = FindFreePortBlock(30, getpid());
+    if (!found.ok()) return ctx.Fail(found.status());
+    port = *found;
+  } else {
     absl::StatusOr<int64_t> p = ParseCount("--port-base", ctx.Arg("port-base"));
     if (!p.ok()) return ctx.UsageError(p.status());
     if (*p < 1024 || *p > 65000) {
@@ -227,9 +211,9 @@ int SchedulerFailover(Context& ctx) {
     sched_extra = {"--session-ttl-s", absl::StrCat(*t)};
   }
   const std::string bin_dir = ctx.Has("bin-dir") ? ctx.Arg("bin-dir") : "";
-  auto lockd_bin = FindBinary(bin_dir, "berth-lockd", "lockservice/lockd");
-  auto sched_bin = FindBinary(bin_dir, "berth-scheduler", "scheduler/server");
-  auto agent_bin = FindBinary(bin_dir, "berth-agent", "agent/server");
+  auto lockd_bin = FindBerthBinary("berth-lockd", bin_dir);
+  auto sched_bin = FindBerthBinary("berth-scheduler", bin_dir);
+  auto agent_bin = FindBerthBinary("berth-agent", bin_dir);
   for (const auto* b : {&lockd_bin, &sched_bin, &agent_bin}) {
     if (!b->ok()) return ctx.UsageError(b->status());
   }

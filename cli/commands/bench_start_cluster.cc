@@ -18,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "common/ports.h"
 #include "grpcpp/grpcpp.h"
 #include "lockservice/client/client.h"
 #include "lockservice/client/kv.h"
@@ -44,20 +45,6 @@ std::string BuildTreePath(const std::string& name) {
   if (name == "berth-agent") return "agent/server/berth-agent";
   if (name == "berth-agent-swarm") return "agent/server/berth-agent-swarm";
   return name;
-}
-
-// Binds and releases the port: free now (it can still be taken before the
-// server binds it, which then fails loudly).
-bool PortFree(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return false;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-  close(fd);
-  return ok;
 }
 
 }  // namespace
@@ -112,9 +99,13 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
     bins[name] = *b;
   }
   int base = options.port_base;
-  if (base == 0) base = 33000 + static_cast<int>(getpid() % 700) * 10;
+  if (base == 0) {
+    absl::StatusOr<int> found = FindFreePortBlock(10, getpid());
+    if (!found.ok()) return found.status();
+    base = *found;
+  }
   for (int p = base; p < base + 6; ++p) {
-    if (!PortFree(p)) {
+    if (!LoopbackPortFree(p)) {
       return absl::UnavailableError(absl::StrCat(
           "port 127.0.0.1:", p, " is in use; pass another --port-base"));
     }

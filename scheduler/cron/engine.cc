@@ -313,117 +313,6 @@ void CronEngine::FinishClaim(const Claim& c, Outcome out, absl::Time now) {
   }
 }
 
-absl::Status CronEngine::CommitClaims(std::vector<Claim>* batch, absl::Time now,
-                                      const sched::Fence& fence) {
-  if (batch->empty()) return absl::OkStatus();
-  if (batch->size() == 1) {
-    const Claim& c = batch->front();
-    absl::StatusOr<Outcome> out = Commit(c.txn, fence, c.id);
-    if (!out.ok()) return out.status();
-    FinishClaim(c, *out, now);
-    batch->clear();
-    return absl::OkStatus();
-  }
-  sched::StoreTxn txn;
-  std::vector<sched::JobId> ids;
-  for (const Claim& c : *batch) {
-    ids.push_back(c.id);
-    txn.conds.insert(txn.conds.end(), c.txn.conds.begin(), c.txn.conds.end());
-    txn.ops.insert(txn.ops.end(), c.txn.ops.begin(), c.txn.ops.end());
-  }
-  ++stats_.batches;
-  absl::StatusOr<Outcome> out = Commit(txn, fence, ids);
-  if (!out.ok()) return out.status();
-  if (*out != Outcome::kConflict) {
-    // All applied, or unknown for all: every job takes the same path it
-    // would have taken alone.
-    for (const Claim& c : *batch) FinishClaim(c, *out, now);
-    batch->clear();
-    return absl::OkStatus();
-  }
-  // Nothing applied. The pieces were built from the same mirror and are
-  // still valid on their own; only those whose conditions fail conflict.
-  --stats_.conflicts;  // counted per claim below
-  ++stats_.batch_fallbacks;
-  for (const Claim& c : *batch) {
-    absl::StatusOr<Outcome> one = Commit(c.txn, fence, c.id);
-    if (!one.ok()) return one.status();
-    FinishClaim(c, *one, now);
-  }
-  batch->clear();
-  return absl::OkStatus();
-}
-
-absl::Status CronEngine::ScanActive(const sched::ClusterState& state,
-                                    absl::Time now, const sched::Fence& fence) {
-  scanned_revision_ = state.revision();
-  next_timeout_ = absl::InfiniteFuture();
-  const int64_t now_ms = Ms(now);
-  for (auto it = active_.begin(); it != active_.end();) {
-    const sched::JobId id = *it;
-    if (Waiting(state, id)) {
-      ++it;
-      continue;
-    }
-    JobView view = internal::ViewOf(state, id);
-    sched::StoreTxn txn;
-    std::vector<jobpb::CronRun> written;
-    bool still_active = false;
-    int stops = 0;
-    int64_t timeout_ms =
-        view.record == nullptr ? 0 : view.record->job().task().timeout_ms();
-    if (view.runs != nullptr) {
-      for (const auto& [tick, run] : *view.runs) {
-        if (run.value.result() != jobpb::CronRun::ACTIVE) continue;
-        // A full transaction: the rest wait for the next scan, which the
-        // commit's own revision triggers.
-        if (static_cast<int>(written.size()) + stops >=
-            internal::kMaxFinalizedPerTxn) {
-          still_active = true;
-          break;
-        }
-        std::optional<internal::RunEnd> end =
-            internal::FinishedRun(state, run.value, view.record, now_ms);
-        if (end) {
-          written.push_back(internal::PutFinished(run, *end, now_ms, &txn));
-          continue;
-        }
-        still_active = true;
-        const agentpb::AllocationStatus* s =
-            state.FindStatus(run.value.alloc_id());
-        if (timeout_ms <= 0 || s == nullptr || s->start_unix_ms() <= 0) {
-          continue;
-        }
-        absl::Time deadline = absl::FromUnixMillis(s->start_unix_ms()) +
-                              absl::Milliseconds(timeout_ms);
-        if (now < deadline) {
-          next_timeout_ = std::min(next_timeout_, deadline);
-        } else if (internal::StopTimedOut(state, run.value, timeout_ms, &txn)) {
-          ++stops;
-        }
-      }
-    }
-    if (txn.ops.empty()) {
-      it = still_active ? std::next(it) : active_.erase(it);
-      continue;
-    }
-    int trimmed = internal::AppendTrim(
-        state, view, written, options_.max_history_deletes_per_txn, &txn);
-    absl::StatusOr<Outcome> out = Commit(txn, fence, id);
-    if (!out.ok()) return out.status();
-    if (*out == Outcome::kCommitted) {
-      stats_.finalized += static_cast<int64_t>(written.size());
-      stats_.timeouts += stops;
-      stats_.history_deleted += trimmed;
-    } else if (*out == Outcome::kUnknown) {
-      // Look again after the backoff even if the mirror does not move.
-      next_timeout_ = std::min(next_timeout_, now + options_.retry_backoff);
-    }
-    ++it;
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<absl::Time> CronEngine::Step(const sched::ClusterState& state,
                                             absl::Time now,
                                             const sched::Fence& fence) {
@@ -446,10 +335,9 @@ absl::StatusOr<absl::Time> CronEngine::Step(const sched::ClusterState& state,
     it = state.revision() >= it->second ? wait_revision_.erase(it)
                                         : std::next(it);
   }
-  if (state.revision() != scanned_revision_ || now >= next_timeout_) {
-    if (absl::Status s = ScanActive(state, now, fence); !s.ok()) return s;
-  }
-  // Claims are packed into shared transactions up to the operation limit.
+  // Claims first: a due tick must not wait behind other jobs' finalizations
+  // (a claim finalizes its own job's finished runs itself). Claims are
+  // packed into shared transactions up to the operation limit.
   std::vector<Claim> batch;
   size_t batch_size = 0;
   while (!heap_.empty() && heap_.TopDeadline() <= now &&
@@ -465,6 +353,10 @@ absl::StatusOr<absl::Time> CronEngine::Step(const sched::ClusterState& state,
     batch.push_back(*std::move(c));
   }
   if (absl::Status s = CommitClaims(&batch, now, fence); !s.ok()) return s;
+  // Jobs claimed above wait for the mirror, so the scan skips them.
+  if (state.revision() != scanned_revision_ || now >= next_timeout_) {
+    if (absl::Status s = ScanActive(state, now, fence); !s.ok()) return s;
+  }
   absl::Time next = next_timeout_;
   if (!heap_.empty()) next = std::min(next, heap_.TopDeadline());
   // A safety net only: the caller steps again as soon as the mirror moves.

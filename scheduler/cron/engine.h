@@ -19,6 +19,9 @@
 // argument above holds per claim; a batch that conflicts is retried claim by
 // claim, and a batch whose outcome is unknown puts every job in it on the
 // retry path, where the conditions again make a second apply impossible.
+// Finalizing finished runs (and stopping timed-out ones) is batched across
+// jobs the same way (engine_scan.cc, engine_batch.cc). Within a Step, due
+// claims commit first, so a tick never waits behind other jobs' finalizations.
 //
 // Own writes. The engine decides only from the mirror. After it commits
 // for a job it leaves that job alone until the mirror has caught up with
@@ -82,13 +85,16 @@ struct EngineStats {
   int64_t finalized = 0;
   int64_t timeouts = 0;
   int64_t history_deleted = 0;
-  int64_t conflicts = 0;          // a condition did not hold
-  int64_t batches = 0;            // commits carrying more than one claim
-  int64_t batch_fallbacks = 0;    // batches that conflicted, then retried
-                                  // claim by claim
-  int64_t unknown_outcomes = 0;   // commit errors other than fence loss
-  int64_t bad_specs = 0;          // cron specs that did not parse
-  std::string last_commit_error;  // for operators; empty if none yet
+  int64_t conflicts = 0;           // a condition did not hold
+  int64_t batches = 0;             // commits carrying more than one claim
+  int64_t batch_fallbacks = 0;     // batches that conflicted, then retried
+                                   // claim by claim
+  int64_t finalize_batches = 0;    // commits finalizing runs of several jobs
+  int64_t finalize_fallbacks = 0;  // those that conflicted, then retried
+                                   // job by job
+  int64_t unknown_outcomes = 0;    // commit errors other than fence loss
+  int64_t bad_specs = 0;           // cron specs that did not parse
+  std::string last_commit_error;   // for operators; empty if none yet
 };
 
 class CronEngine {
@@ -152,6 +158,21 @@ class CronEngine {
     int trimmed = 0;
     size_t size() const { return txn.conds.size() + txn.ops.size(); }
   };
+  // One active job's finalizations and timeout stops, and what they count
+  // once committed. Pieces of different jobs are committed together.
+  struct Finish {
+    sched::JobId id;
+    sched::StoreTxn txn;
+    int64_t finalized = 0;
+    int stops = 0;
+    int trimmed = 0;
+    size_t size() const { return txn.conds.size() + txn.ops.size(); }
+  };
+  // What one job contributes to a batch: its own conditions and operations.
+  struct Piece {
+    const sched::JobId* id;
+    const sched::StoreTxn* txn;
+  };
 
   void Remove(uint32_t slot);
   // Plans the due job in `slot`: nullopt when it has nothing to commit now
@@ -165,9 +186,23 @@ class CronEngine {
   absl::Status CommitClaims(std::vector<Claim>* batch, absl::Time now,
                             const sched::Fence& fence);
   void FinishClaim(const Claim& c, Outcome out, absl::Time now);
-  // Finalizes finished runs and stops timed-out ones.
+  // Commits the pieces of distinct jobs as one transaction; if it conflicts
+  // (so nothing applied), each piece on its own. Calls done(i, outcome)
+  // once per piece. Only a lost fence is returned. `batches` and
+  // `fallbacks` count multi-piece commits and their conflicts.
+  absl::Status CommitPieces(const std::vector<Piece>& pieces,
+                            const sched::Fence& fence, int64_t* batches,
+                            int64_t* fallbacks,
+                            const std::function<void(size_t, Outcome)>& done);
+  // Finalizes finished runs and stops timed-out ones (engine_scan.cc).
   absl::Status ScanActive(const sched::ClusterState& state, absl::Time now,
                           const sched::Fence& fence);
+  // Builds the job's finalizations and stops into `f`; false when there is
+  // nothing to write (`*still_active` says whether it keeps a live run).
+  bool PlanFinish(const sched::ClusterState& state, const sched::JobId& id,
+                  absl::Time now, Finish* f, bool* still_active);
+  absl::Status CommitFinishes(std::vector<Finish>* batch, absl::Time now,
+                              const sched::Fence& fence);
   // Commits; FAILED_PRECONDITION is returned, other errors become kUnknown.
   absl::StatusOr<Outcome> Commit(const sched::StoreTxn& txn,
                                  const sched::Fence& fence,

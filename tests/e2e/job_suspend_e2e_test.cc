@@ -14,46 +14,20 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
-#include "tests/e2e/agent_harness.h"
-#include "tests/e2e/lockd_harness.h"
-#include "tests/e2e/scheduler_harness.h"
+#include "tests/e2e/process_cluster_test.h"
 
 namespace berth::e2e {
 namespace {
 
-class JobSuspendE2ETest : public ::testing::Test {
+class JobSuspendE2ETest : public ProcessClusterTest {
  protected:
   void SetUp() override {
-    lockd_ = std::make_unique<LockdCluster>(3);
-    ASSERT_TRUE(lockd_->StartAll().ok());
-    ASSERT_NE(lockd_->AwaitLeader(), 0u);
-    scheds_ = std::make_unique<SchedulerSet>(lockd_.get(), 2);
-    ASSERT_TRUE(scheds_->StartAll().ok());
-    std::string data = absl::StrCat(lockd_->dir(), "/agent-n1");
-    std::filesystem::create_directories(data);
-    agent_ = std::make_unique<AgentProcess>(
-        "n1", lockd_->EndpointsFlag(), lockd_->NextAddress(), data, "process",
-        std::vector<std::string>{"--cpu", "4000m", "--memory", "4GiB",
-                                 "--stop-tasks-on-exit"});
-    ASSERT_TRUE(agent_->Start().ok());
-    ASSERT_GE(scheds_->AwaitLeader(absl::Seconds(30)), 0);
-    ASSERT_TRUE(WaitFor([&] {
-      RunResult r = scheds_->Cli({"node", "list", "--output", "json"});
-      return r.exit_code == 0 && absl::StrContains(r.out, "\"n1\"");
-    })) << "the agent never registered";
-  }
-
-  void TearDown() override {
-    if (!lockd_) return;
-    for (const std::string& job : jobs_) {
-      scheds_->Cli({"job", "stop", job, "--purge"});
-    }
-    if (agent_) agent_->Term();
+    ASSERT_NO_FATAL_FAILURE(StartCluster(3));
+    ASSERT_NO_FATAL_FAILURE(StartAgent("n1"));
   }
 
   void Submit(const std::string& job, const std::string& yaml) {
-    jobs_.insert(job);
-    ASSERT_TRUE(WaitFor([&] { return scheds_->Submit(yaml).exit_code == 0; }))
+    ASSERT_TRUE(SubmitUntilAccepted(job, yaml))
         << "no scheduler accepted " << job;
   }
 
@@ -67,11 +41,6 @@ class JobSuspendE2ETest : public ::testing::Test {
     }
     return "";
   }
-
-  std::unique_ptr<LockdCluster> lockd_;
-  std::unique_ptr<SchedulerSet> scheds_;
-  std::unique_ptr<AgentProcess> agent_;
-  std::set<std::string> jobs_;
 };
 
 bool IsSuspendedSkip(const jobpb::CronRun& r) {

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
+#include "common/ports.h"
 
 namespace berth::e2e {
 
@@ -41,7 +42,9 @@ std::string MakeTempDir(const std::string& prefix) {
 LockdCluster::LockdCluster(int replicas, std::vector<std::string> extra_flags)
     : extra_flags_(std::move(extra_flags)) {
   dir_ = MakeTempDir("berth-e2e");
-  base_port_ = 21000 + (getpid() % 400) * 20;
+  // Below the ephemeral range, and skipping blocks someone holds now.
+  absl::StatusOr<int> base = FindFreePortBlock(20, getpid(), 21000, 29000);
+  base_port_ = base.ok() ? *base : 21000 + (getpid() % 400) * 20;
   for (int i = 1; i <= replicas; ++i) {
     addrs_[i] = absl::StrCat("127.0.0.1:", base_port_ + i);
   }

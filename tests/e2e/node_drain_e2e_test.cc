@@ -18,9 +18,7 @@
 #include "absl/time/clock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
-#include "tests/e2e/agent_harness.h"
-#include "tests/e2e/lockd_harness.h"
-#include "tests/e2e/scheduler_harness.h"
+#include "tests/e2e/process_cluster_test.h"
 #include "tests/e2e/subprocess.h"
 
 namespace berth::e2e {
@@ -64,51 +62,9 @@ size_t Healthy(const schedpb::JobStatusResponse& r, absl::Time now) {
   return n;
 }
 
-class NodeDrainE2ETest : public ::testing::Test {
+class NodeDrainE2ETest : public ProcessClusterTest {
  protected:
-  void SetUp() override {
-    lockd_ = std::make_unique<LockdCluster>(1);
-    ASSERT_TRUE(lockd_->StartAll().ok());
-    ASSERT_NE(lockd_->AwaitLeader(), 0u);
-    scheds_ = std::make_unique<SchedulerSet>(lockd_.get(), 2);
-    ASSERT_TRUE(scheds_->StartAll().ok());
-    ASSERT_GE(scheds_->AwaitLeader(absl::Seconds(30)), 0);
-  }
-
-  void TearDown() override {
-    for (auto& a : agents_) a->Term();
-  }
-
-  void StartAgent(const std::string& node) {
-    std::string data = absl::StrCat(lockd_->dir(), "/agent-", node);
-    std::filesystem::create_directories(data);
-    agents_.push_back(std::make_unique<AgentProcess>(
-        node, lockd_->EndpointsFlag(), lockd_->NextAddress(), data, "process",
-        std::vector<std::string>{"--cpu", "4000m", "--memory", "4GiB",
-                                 "--stop-tasks-on-exit"}));
-    ASSERT_TRUE(agents_.back()->Start().ok());
-    ASSERT_TRUE(WaitFor([&] { return Node(node).has_value(); }))
-        << node << " never registered";
-  }
-
-  std::optional<schedpb::NodeView> Node(const std::string& name) {
-    RunResult r = scheds_->Cli({"node", "list", "--output", "json"});
-    if (r.exit_code != 0) return std::nullopt;
-    schedpb::ListNodesResponse resp;
-    google::protobuf::util::JsonParseOptions o;
-    o.ignore_unknown_fields = true;
-    if (!google::protobuf::util::JsonStringToMessage(r.out, &resp, o).ok()) {
-      return std::nullopt;
-    }
-    for (const schedpb::NodeView& v : resp.nodes()) {
-      if (v.info().name() == name) return v;
-    }
-    return std::nullopt;
-  }
-
-  std::unique_ptr<LockdCluster> lockd_;
-  std::unique_ptr<SchedulerSet> scheds_;
-  std::vector<std::unique_ptr<AgentProcess>> agents_;
+  void SetUp() override { ASSERT_NO_FATAL_FAILURE(StartCluster(1)); }
 };
 
 TEST_F(NodeDrainE2ETest, DrainMovesServiceKeepsItsMinimumAndSurvivesFailover) {

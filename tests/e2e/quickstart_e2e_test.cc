@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/ports.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "proto/scheduler.pb.h"
@@ -23,7 +24,10 @@ class QuickstartE2ETest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = MakeTempDir("berth-quickstart");
-    port_ = 30000 + static_cast<int>(getpid() % 3000) * 10;
+    // `berth dev` listens on port_, port_ + 100 and port_ + 200.
+    absl::StatusOr<int> base = FindFreePortBlock(201, getpid());
+    ASSERT_TRUE(base.ok()) << base.status();
+    port_ = *base;
   }
   void TearDown() override {
     std::string pid_text = ReadFileOrEmpty(dir_ + "/dev.pid");

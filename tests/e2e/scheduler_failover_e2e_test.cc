@@ -17,41 +17,16 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
-#include "tests/e2e/agent_harness.h"
-#include "tests/e2e/lockd_harness.h"
-#include "tests/e2e/scheduler_harness.h"
+#include "tests/e2e/process_cluster_test.h"
 
 namespace berth::e2e {
 namespace {
 
-class SchedulerFailoverE2ETest : public ::testing::Test {
+class SchedulerFailoverE2ETest : public ProcessClusterTest {
  protected:
   void SetUp() override {
-    lockd_ = std::make_unique<LockdCluster>(3);
-    ASSERT_TRUE(lockd_->StartAll().ok());
-    ASSERT_NE(lockd_->AwaitLeader(), 0u);
-    scheds_ = std::make_unique<SchedulerSet>(lockd_.get(), 2);
-    ASSERT_TRUE(scheds_->StartAll().ok());
-    std::string data = absl::StrCat(lockd_->dir(), "/agent-n1");
-    std::filesystem::create_directories(data);
-    agent_ = std::make_unique<AgentProcess>(
-        "n1", lockd_->EndpointsFlag(), lockd_->NextAddress(), data, "process",
-        std::vector<std::string>{"--cpu", "4000m", "--memory", "4GiB",
-                                 "--stop-tasks-on-exit"});
-    ASSERT_TRUE(agent_->Start().ok());
-    ASSERT_GE(scheds_->AwaitLeader(absl::Seconds(30)), 0);
-    ASSERT_TRUE(WaitFor([&] {
-      RunResult r = scheds_->Cli({"node", "list", "--output", "json"});
-      return r.exit_code == 0 && absl::StrContains(r.out, "\"n1\"");
-    })) << "the agent never registered";
-  }
-
-  void TearDown() override {
-    if (!lockd_) return;
-    for (const std::string& job : jobs_) {
-      scheds_->Cli({"job", "stop", job, "--purge"});
-    }
-    if (agent_) agent_->Term();
+    ASSERT_NO_FATAL_FAILURE(StartCluster(3));
+    ASSERT_NO_FATAL_FAILURE(StartAgent("n1"));
   }
 
   static std::string Service(const std::string& name) {
@@ -67,13 +42,6 @@ task:
                                {{"NAME", name}});
   }
 
-  // Submits until a scheduler accepts (the CLI fails while nobody leads).
-  bool SubmitUntilAccepted(const std::string& job, const std::string& yaml) {
-    jobs_.insert(job);
-    return WaitFor([&] { return scheds_->Submit(yaml).exit_code == 0; },
-                   absl::Seconds(60));
-  }
-
   bool AwaitRunning(const std::string& job) {
     return WaitFor(
         [&] {
@@ -82,11 +50,6 @@ task:
         },
         absl::Seconds(60));
   }
-
-  std::unique_ptr<LockdCluster> lockd_;
-  std::unique_ptr<SchedulerSet> scheds_;
-  std::unique_ptr<AgentProcess> agent_;
-  std::set<std::string> jobs_;
 };
 
 // A service submitted right after the leader is killed -9 is accepted by
