@@ -13,6 +13,10 @@ namespace berth::agent {
 namespace {
 
 constexpr absl::Duration kRetryBackoff = absl::Seconds(1);
+// Status puts per lockd transaction: under its 128-operation limit, and
+// small enough in bytes to stay far below any message limit.
+constexpr size_t kReportBatchOps = 64;
+constexpr size_t kReportBatchBytes = 256 * 1024;
 // While an exited task's pipes drain, the loop looks this often whether
 // they are done (the log pump does not signal it), so that a `logs -f`
 // ends promptly.
@@ -242,8 +246,16 @@ void Agent::Tick() {
     next_watch_ = options_.clock->Now();
     break;
   }
+  if (desired_unsaved_revision_ > 0) {
+    SaveDesired(desired_unsaved_revision_);
+    desired_unsaved_revision_ = 0;
+  }
   JoinFinishedStops();
   for (const std::string& id : health_->TakeChanged()) dirty_.insert(id);
+  // Launches go last, together: their records share one store transaction
+  // (LaunchAll). Reconcile never asks for a launch and another action on
+  // the same allocation in one pass.
+  std::vector<std::string> launches;
   for (const Action& a : Reconcile(
            [this] {
              std::map<std::string, agentpb::AllocationSpec> specs;
@@ -251,8 +263,14 @@ void Agent::Tick() {
              return specs;
            }(),
            desired_known_, Observe())) {
+    if (a.kind == Action::Kind::kLaunch) {
+      Log(ToString(a));
+      launches.push_back(a.alloc_id);
+      continue;
+    }
     Execute(a);
   }
+  LaunchAll(launches);
   DetachDrained();
   SampleUsage();
   ReportDirty();
@@ -329,6 +347,7 @@ void Agent::EnsureWatching() {
     }
     desired_known_ = true;
     SaveDesired(range->revision);
+    desired_unsaved_revision_ = 0;
     start = range->revision + 1;
   }
   lock::WatchOptions wo;
@@ -372,7 +391,8 @@ void Agent::ApplyBatch(const lock::WatchBatch& batch) {
     absl::StatusOr<std::string> id = AllocIdFromKey(options_.node, ev.kv.key);
     if (id.ok()) desired_.erase(*id);
   }
-  if (last > 0) SaveDesired(last);
+  // Written once per pass of the loop, however many batches it applied.
+  if (last > 0) desired_unsaved_revision_ = last;
 }
 
 void Agent::SaveDesired(int64_t revision) {
@@ -409,7 +429,7 @@ void Agent::Execute(const Action& action) {
   Log(ToString(action));
   switch (action.kind) {
     case Action::Kind::kLaunch:
-      Launch(action.alloc_id);
+      LaunchAll({action.alloc_id});
       return;
     case Action::Kind::kStop:
       StartStop(action.alloc_id);
@@ -440,9 +460,14 @@ void Agent::SampleUsage() {
 }
 
 void Agent::ReportDirty() {
+  // What is reported must be on disk first: a restarted agent may not
+  // contradict a status it already published.
+  FlushSaves();
   // Until the desired set is known, nothing says which ids are ours.
   if (!desired_known_) return;
   const absl::Time now = options_.clock->Now();
+  std::vector<std::string> ids;
+  std::vector<lock::TxnOp> puts;
   for (auto it = dirty_.begin(); it != dirty_.end();) {
     const std::string& id = *it;
     auto d = desired_.find(id);
@@ -466,14 +491,32 @@ void Agent::ReportDirty() {
     agentpb::AllocationStatus st =
         ToStatus(rec, options_.node, usage, d->second.revision, now);
     FillHealth(rec, st);
-    absl::StatusOr<lock::PutResult> put =
-        client_->kv().Put(StatusKey(id), st.SerializeAsString());
-    if (!put.ok()) {
-      Log(absl::StrCat("report ", id, ": ", put.status().ToString()));
+    ids.push_back(id);
+    puts.push_back(lock::TxnOp::Put(StatusKey(id), st.SerializeAsString()));
+    ++it;
+  }
+  // Unconditional puts of distinct keys, many per transaction: one lockd
+  // round trip (and one log entry) for a burst of launches or exits
+  // instead of one each.
+  size_t i = 0;
+  while (i < puts.size()) {
+    lock::Txn txn = client_->kv().Txn();
+    size_t bytes = 0;
+    const size_t first = i;
+    for (; i < puts.size() && i - first < kReportBatchOps &&
+           (i == first || bytes < kReportBatchBytes);
+         ++i) {
+      bytes += puts[i].key.size() + puts[i].value.size();
+      txn.Then(std::move(puts[i]));
+    }
+    absl::StatusOr<lock::TxnResult> done = txn.Commit();
+    if (!done.ok()) {
+      Log(absl::StrCat("report ", i - first, " statuses (", ids[first],
+                       "...): ", done.status().ToString()));
       next_report_ = now + kRetryBackoff;
       return;  // lockd is unreachable; retry everything after a backoff
     }
-    it = dirty_.erase(it);
+    for (size_t j = first; j < i; ++j) dirty_.erase(ids[j]);
   }
 }
 

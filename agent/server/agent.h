@@ -149,12 +149,33 @@ class Agent {
                   int64_t revision);
   std::map<std::string, LocalAlloc> Observe();
   void Execute(const Action& action);
-  void Launch(const std::string& id);
+  // Launches every id, writing all their STARTING records in one store
+  // transaction before the first launch (see Save).
+  void LaunchAll(const std::vector<std::string>& ids);
+  // A launch in three steps: the STARTING record (PrepareLaunch), the
+  // task spec and log pipes (ReadyLaunch, this thread), the start itself
+  // (runtime_->Launch, any thread), and the record of how it went
+  // (FinishLaunch).
+  struct PendingLaunch {
+    std::string id;
+    TaskSpec task;
+    absl::StatusOr<TaskLogFds> fds = absl::UnknownError("not attached");
+    absl::StatusOr<TaskRecord> launched = absl::UnknownError("not launched");
+    absl::Time at;  // when the launch returned
+  };
+  void PrepareLaunch(const std::string& id);
+  PendingLaunch ReadyLaunch(const std::string& id);
+  void FinishLaunch(PendingLaunch& p);
   void StartStop(const std::string& id);
   void RecordExit(const std::string& id, const ExitStatus& exit);
   void MarkStopped(const std::string& id);
   void Forget(const std::string& id);
+  // Updates the record in memory and queues it for the store; FlushSaves
+  // writes the queue in one transaction. Every path that must find a record
+  // on disk after a crash flushes first: before a task is launched, and
+  // before a status is reported to lockd.
   void Save(const AllocRecord& record);
+  void FlushSaves();
   void ReportDirty();
   void SampleUsage();
   void DetachDrained();
@@ -196,6 +217,9 @@ class Agent {
   int64_t resume_revision_ = 0;
   std::map<std::string, Desired> desired_;
   std::map<std::string, AllocRecord> records_;
+  std::map<std::string, AllocRecord> unsaved_;  // queued by Save
+  // > 0: the desired set changed as of this revision and is not persisted.
+  int64_t desired_unsaved_revision_ = 0;
   std::set<std::string> adopted_;  // adopted at start, not launched by us
   std::set<std::string> stop_requested_;  // we asked it to stop
   std::set<std::string> dirty_;           // status to report

@@ -1,9 +1,11 @@
 // Agent: carrying out the actions on tasks (launch, stop, exit, forget),
 // their logs and health checks. See agent.h; this file only splits the
 // class's definition so each file reads in one sitting.
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <iostream>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -18,6 +20,10 @@ namespace {
 // re-attached after a restart, which never signals end-of-file).
 constexpr absl::Duration kDrainTimeout = absl::Seconds(5);
 
+// Launches of one burst in flight at once. More than the cores: a launch
+// is mostly kernel waits, not CPU.
+constexpr int kLaunchThreads = 4;
+
 void Log(const std::string& msg) {
   std::cerr << "berth-agent: " << msg << "\n";
 }
@@ -27,12 +33,57 @@ void Log(const std::string& msg) {
 void Agent::Save(const AllocRecord& record) {
   records_[record.alloc_id] = record;
   dirty_.insert(record.alloc_id);
-  if (absl::Status s = store_->Put(record); !s.ok()) {
-    Log(absl::StrCat("persist ", record.alloc_id, ": ", s.ToString()));
+  unsaved_[record.alloc_id] = record;
+}
+
+void Agent::FlushSaves() {
+  if (unsaved_.empty()) return;
+  std::vector<AllocRecord> batch;
+  batch.reserve(unsaved_.size());
+  for (auto& [id, r] : unsaved_) batch.push_back(std::move(r));
+  unsaved_.clear();
+  if (absl::Status s = store_->PutMany(batch); !s.ok()) {
+    Log(absl::StrCat("persist ", batch.size(), " allocation records (",
+                     batch.front().alloc_id, "...): ", s.ToString()));
   }
 }
 
-void Agent::Launch(const std::string& id) {
+void Agent::LaunchAll(const std::vector<std::string>& ids) {
+  if (ids.empty()) return;
+  for (const std::string& id : ids) PrepareLaunch(id);
+  // Persisted before the launches: a crash in between leaves records
+  // without tasks, which the next start launches again.
+  FlushSaves();
+  std::vector<PendingLaunch> batch;
+  batch.reserve(ids.size());
+  for (const std::string& id : ids) batch.push_back(ReadyLaunch(id));
+  // A launch mostly waits on the kernel (cgroup directories, namespaces,
+  // the child's exec), so a burst is started by a few threads at once.
+  // Runtimes are thread-safe; only runtime_->Launch runs off this thread.
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < batch.size(); i = next++) {
+      PendingLaunch& p = batch[i];
+      if (!p.fds.ok()) continue;
+      p.task.stdout_fd = p.fds->stdout_fd.get();
+      p.task.stderr_fd = p.fds->stderr_fd.get();
+      p.launched = runtime_->Launch(p.task);
+      p.at = options_.clock->Now();
+      // Drop our copies of the write ends so the pump sees end-of-file
+      // once the task is gone.
+      *p.fds = TaskLogFds{};
+    }
+  };
+  const size_t helpers =
+      std::min(batch.size(), static_cast<size_t>(kLaunchThreads)) - 1;
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < helpers; ++i) threads.emplace_back(work);
+  work();
+  for (std::thread& t : threads) t.join();
+  for (PendingLaunch& p : batch) FinishLaunch(p);
+}
+
+void Agent::PrepareLaunch(const std::string& id) {
   const Desired& d = desired_.at(id);
   // A replaced attempt: release the old task and its pipes first.
   runtime_->Cleanup(id).IgnoreError();
@@ -48,43 +99,42 @@ void Agent::Launch(const std::string& id) {
   r.spec = d.spec.SerializeAsString();
   r.attempt = d.spec.attempt();
   r.state = AllocState::kStarting;
-  // Persisted before the launch: a crash in between leaves a record without
-  // a task, which the next start launches again.
   Save(r);
+}
 
+Agent::PendingLaunch Agent::ReadyLaunch(const std::string& id) {
+  const Desired& d = desired_.at(id);
+  PendingLaunch p;
+  p.id = id;
   const std::string alloc_dir = absl::StrCat(options_.data_dir, "/allocs/", id);
   absl::StatusOr<TaskSpec> task_or = ToTaskSpec(d.spec, alloc_dir + "/sandbox");
   absl::Status runnable = CheckRunnable(d.spec, options_.info);
   if (runnable.ok()) runnable = task_or.status();
-  TaskSpec task = task_or.ok() ? std::move(*task_or) : TaskSpec{};
-  absl::StatusOr<TaskLogFds> fds =
-      runnable.ok()
-          ? pump_->AttachFifo(id, LogDir(id), FifoDir(id), options_.log_limits)
-          : absl::StatusOr<TaskLogFds>(runnable);
-  absl::StatusOr<TaskRecord> launched =
-      fds.ok() ? absl::UnknownError("not launched") : fds.status();
-  if (fds.ok()) {
-    task.stdout_fd = fds->stdout_fd.get();
-    task.stderr_fd = fds->stderr_fd.get();
-    launched = runtime_->Launch(task);
-    // Drop our copies of the write ends so the pump sees end-of-file once
-    // the task is gone.
-    *fds = TaskLogFds{};
-  }
-  const absl::Time now = options_.clock->Now();
-  if (!launched.ok()) {
+  if (task_or.ok()) p.task = std::move(*task_or);
+  p.fds = runnable.ok() ? pump_->AttachFifo(id, LogDir(id), FifoDir(id),
+                                            options_.log_limits)
+                        : absl::StatusOr<TaskLogFds>(runnable);
+  if (!p.fds.ok()) p.launched = p.fds.status();
+  p.at = options_.clock->Now();
+  return p;
+}
+
+void Agent::FinishLaunch(PendingLaunch& p) {
+  const std::string& id = p.id;
+  AllocRecord r = records_.at(id);
+  if (!p.launched.ok()) {
     pump_->Detach(id).IgnoreError();
-    r.SetExit(ExitStatus::Failed(std::string(launched.status().message())));
-    r.finish_time = now;
+    r.SetExit(ExitStatus::Failed(std::string(p.launched.status().message())));
+    r.finish_time = p.at;
     Save(r);
     return;
   }
   SetLogsLive(id, true);
-  r.task = *launched;
+  r.task = *p.launched;
   r.state = AllocState::kRunning;
-  r.start_time = now;
+  r.start_time = p.at;
   Save(r);
-  WatchHealth(id, d.spec);
+  WatchHealth(id, desired_.at(id).spec);
 }
 
 void Agent::WatchHealth(const std::string& id,
@@ -203,6 +253,7 @@ void Agent::Forget(const std::string& id) {
   usage_.erase(id);
   dirty_.erase(id);
   records_.erase(id);
+  unsaved_.erase(id);  // a queued write must not bring the record back
   if (absl::StatusOr<bool> s = store_->Delete(id); !s.ok()) {
     Log(absl::StrCat("forget ", id, ": ", s.status().ToString()));
   }

@@ -264,10 +264,32 @@ absl::StatusOr<std::unique_ptr<AllocStore>> AllocStore::Open(
 AllocStore::~AllocStore() { sqlite3_close(db_); }
 
 absl::Status AllocStore::Put(const AllocRecord& r) {
+  absl::MutexLock lock(&mu_);
+  return PutLocked(r);
+}
+
+absl::Status AllocStore::PutMany(const std::vector<AllocRecord>& records) {
+  if (records.empty()) return absl::OkStatus();
+  absl::MutexLock lock(&mu_);
+  if (absl::Status st = Exec(db_, path_, "BEGIN IMMEDIATE", "begin put");
+      !st.ok()) {
+    return st;
+  }
+  for (const AllocRecord& r : records) {
+    if (absl::Status st = PutLocked(r); !st.ok()) {
+      Exec(db_, path_, "ROLLBACK", "roll back put").IgnoreError();
+      return st;
+    }
+  }
+  absl::Status st = Exec(db_, path_, "COMMIT", "commit put");
+  if (!st.ok()) Exec(db_, path_, "ROLLBACK", "roll back put").IgnoreError();
+  return st;
+}
+
+absl::Status AllocStore::PutLocked(const AllocRecord& r) {
   if (r.alloc_id.empty()) {
     return absl::InvalidArgumentError("put alloc: alloc_id is empty");
   }
-  absl::MutexLock lock(&mu_);
   Stmt s(db_, path_);
   if (absl::Status st = s.Prepare(
           absl::StrCat("INSERT OR REPLACE INTO allocs (", kColumns,

@@ -53,6 +53,9 @@ class AllocStore {
 
   // Inserts or replaces the record keyed by record.alloc_id.
   absl::Status Put(const AllocRecord& record);
+  // Puts every record in one transaction (one fsync instead of one each):
+  // all of them are stored, or none is.
+  absl::Status PutMany(const std::vector<AllocRecord>& records);
   // NotFound naming the id if there is no such record.
   absl::StatusOr<AllocRecord> Get(absl::string_view alloc_id);
   // Every record, ordered by alloc_id.
@@ -69,6 +72,8 @@ class AllocStore {
 
  private:
   AllocStore(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  absl::Status PutLocked(const AllocRecord& record)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;
   sqlite3* const db_ ABSL_PT_GUARDED_BY(mu_);

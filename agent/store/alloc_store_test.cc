@@ -125,6 +125,30 @@ TEST_F(AllocStoreTest, PutReplacesListOrdersDeleteReports) {
   EXPECT_EQ((*all)[0].alloc_id, "b");
 }
 
+TEST_F(AllocStoreTest, PutManyStoresAllOrNothing) {
+  auto store = OpenOk();
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->PutMany({Running("a"), Running("b"), Running("c")}).ok());
+  absl::StatusOr<std::vector<AllocRecord>> all = store->List();
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[2].alloc_id, "c");
+
+  // An invalid record in the middle: the whole batch is refused, including
+  // the replacement of "a" that came before it.
+  AllocRecord a2 = Running("a");
+  a2.state = AllocState::kExited;
+  absl::Status st = store->PutMany({a2, AllocRecord{}, Running("d")});
+  EXPECT_THAT(st.message(), HasSubstr("alloc_id is empty"));
+  absl::StatusOr<AllocRecord> a = store->Get("a");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->state, AllocState::kRunning);
+  EXPECT_TRUE(absl::IsNotFound(store->Get("d").status()));
+  // And the store still takes writes afterwards.
+  EXPECT_TRUE(store->PutMany({Running("d")}).ok());
+  EXPECT_TRUE(store->PutMany({}).ok());
+}
+
 TEST_F(AllocStoreTest, GetMissingIsNotFoundNamingIdAndPath) {
   auto store = OpenOk();
   absl::StatusOr<AllocRecord> got = store->Get("nope");

@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "lockservice/lockd/keepalive_stream.h"
 #include "lockservice/lockd/lease_keeper.h"
 #include "lockservice/lockd/services.h"
 
@@ -8,55 +9,6 @@ namespace berth::lockd {
 namespace {
 
 int64_t CeilSeconds(int64_t ms) { return ms <= 0 ? 0 : (ms + 999) / 1000; }
-
-// Not the leader any more (or not yet): the error that sends the client to
-// whoever leads now.
-absl::Status LeadershipLost(Core* core) {
-  absl::Status st = core->RequireLeader();
-  if (!st.ok()) return st;
-  return absl::UnavailableError(
-      "leadership changed while renewing the lease; reconnect and retry");
-}
-
-// The old path: the renewal as a log entry. Used only while the leader is
-// proposing this lease's expiry, so that the log orders the two.
-absl::StatusOr<int64_t> RenewInLog(Core* core, int64_t id) {
-  lockpb::Command cmd;
-  cmd.mutable_lease_keepalive()->set_id(id);
-  absl::StatusOr<lockpb::CommandResult> r =
-      core->Propose(std::move(cmd), core->clock()->Now() + absl::Seconds(5));
-  if (absl::IsNotFound(r.status())) return 0;
-  if (!r.ok()) return r.status();
-  return r->lease().ttl_ms();
-}
-
-// Renews lease `id` in the leader's memory (see lease_keeper.h). Returns the
-// TTL granted in ms, 0 if the lease does not exist, or the error that must
-// end the stream (not the leader, no quorum).
-absl::StatusOr<int64_t> RenewLease(Core* core, int64_t id) {
-  node::NodeStatus s = core->node()->GetStatus();
-  if (s.role != raft::Role::kLeader) return LeadershipLost(core);
-  // A leader that was deposed without knowing it cannot pass the barrier:
-  // it needs a heartbeat round acknowledged by a quorum in its term. The
-  // barrier is batched, so concurrent keepalives share one round.
-  absl::Status barrier =
-      core->ReadBarrier(false, core->clock()->Now() + absl::Seconds(5));
-  if (!barrier.ok()) return barrier;
-  absl::StatusOr<std::optional<lock::LeaseRecord>> lease =
-      core->store()->Read([&](lock::StateMachine& sm) { return sm.Lease(id); });
-  if (!lease.ok()) return lease.status();
-  if (!lease->has_value()) return 0;  // the session is lost
-  int64_t ttl_ms = (*lease)->ttl_ms;
-  switch (core->lease_keeper()->Renew(s.term, id, ttl_ms)) {
-    case LeaseKeeper::RenewOutcome::kRenewed:
-      return ttl_ms;
-    case LeaseKeeper::RenewOutcome::kExpiring:
-      return RenewInLog(core, id);
-    case LeaseKeeper::RenewOutcome::kNotLeader:
-      break;
-  }
-  return LeadershipLost(core);
-}
 
 }  // namespace
 
@@ -91,25 +43,10 @@ grpc::Status LeaseService::LeaseRevoke(grpc::ServerContext* ctx,
   return st;
 }
 
-grpc::Status LeaseService::LeaseKeepAlive(
-    grpc::ServerContext* ctx,
-    grpc::ServerReaderWriter<lockpb::LeaseKeepAliveResponse,
-                             lockpb::LeaseKeepAliveRequest>* stream) {
-  lockpb::LeaseKeepAliveRequest req;
-  while (stream->Read(&req)) {
-    // Renewed in the leader's memory, not in the log: the leader
-    // checkpoints remaining TTLs periodically (lease_keeper.h).
-    absl::StatusOr<int64_t> ttl_ms = RenewLease(core_, req.id());
-    // Not the leader, or no quorum: end the stream so the client
-    // reconnects to whoever leads now.
-    if (!ttl_ms.ok()) return ToGrpc(ttl_ms.status());
-    lockpb::LeaseKeepAliveResponse resp;
-    resp.set_id(req.id());
-    resp.set_ttl(CeilSeconds(*ttl_ms));  // 0: the session is lost
-    core_->FillHeader(resp.mutable_header());
-    if (!stream->Write(resp)) break;
-  }
-  return grpc::Status::OK;
+grpc::ServerBidiReactor<lockpb::LeaseKeepAliveRequest,
+                        lockpb::LeaseKeepAliveResponse>*
+LeaseService::LeaseKeepAlive(grpc::CallbackServerContext*) {
+  return new KeepAliveStream(core_, &keepalive_stats_);
 }
 
 grpc::Status LeaseService::LeaseTimeToLive(

@@ -4,8 +4,9 @@
 // KV and Lock, the hot paths, use gRPC's callback API: a handler starts a
 // proposal or read barrier and returns; the Raft driver's completion
 // callback fills in the response and finishes the call (unary_call.h), so
-// no thread is parked per in-flight request. The other services still use
-// the sync API (one thread per call) and Core's blocking forms.
+// no thread is parked per in-flight request. So does LeaseKeepAlive
+// (keepalive_stream.h). The other services still use the sync API (one
+// thread per call) and Core's blocking forms.
 //
 // Thread safety: gRPC calls these from its threads; all state lives in
 // Core (thread-safe). Each service borrows the Core, which must outlive it.
@@ -13,6 +14,7 @@
 #define BERTH_LOCKSERVICE_LOCKD_SERVICES_H_
 
 #include "lockservice/lockd/core.h"
+#include "lockservice/lockd/keepalive_stream.h"
 #include "proto/lock.grpc.pb.h"
 
 namespace berth::lockd {
@@ -40,7 +42,11 @@ class KvService final : public lockpb::KV::CallbackService {
   Core* const core_;
 };
 
-class LeaseService final : public lockpb::Lease::Service {
+// LeaseKeepAlive alone uses the callback API: its stream reads ahead and
+// renews a batch of leases behind one barrier (keepalive_stream.h).
+class LeaseService final
+    : public lockpb::Lease::WithCallbackMethod_LeaseKeepAlive<
+          lockpb::Lease::Service> {
  public:
   explicit LeaseService(Core* core) : core_(core) {}
   grpc::Status LeaseGrant(grpc::ServerContext* ctx,
@@ -49,10 +55,9 @@ class LeaseService final : public lockpb::Lease::Service {
   grpc::Status LeaseRevoke(grpc::ServerContext* ctx,
                            const lockpb::LeaseRevokeRequest* req,
                            lockpb::LeaseRevokeResponse* resp) override;
-  grpc::Status LeaseKeepAlive(
-      grpc::ServerContext* ctx,
-      grpc::ServerReaderWriter<lockpb::LeaseKeepAliveResponse,
-                               lockpb::LeaseKeepAliveRequest>* stream) override;
+  grpc::ServerBidiReactor<lockpb::LeaseKeepAliveRequest,
+                          lockpb::LeaseKeepAliveResponse>*
+  LeaseKeepAlive(grpc::CallbackServerContext* ctx) override;
   grpc::Status LeaseTimeToLive(grpc::ServerContext* ctx,
                                const lockpb::LeaseTimeToLiveRequest* req,
                                lockpb::LeaseTimeToLiveResponse* resp) override;
@@ -60,8 +65,11 @@ class LeaseService final : public lockpb::Lease::Service {
                            const lockpb::LeaseLeasesRequest* req,
                            lockpb::LeaseLeasesResponse* resp) override;
 
+  const KeepAliveStats& keepalive_stats() const { return keepalive_stats_; }
+
  private:
   Core* const core_;
+  KeepAliveStats keepalive_stats_;
 };
 
 class WatchService final : public lockpb::Watch::Service {

@@ -13,11 +13,13 @@
 // that stops answering (frozen, partitioned) is detected when neither the
 // oldest request in flight nor any other has been answered for half of
 // that lease's remaining life; the mux then hangs up and reconnects, to the
-// leader if known. (The server handles one stream's requests one after
-// another, so a long queue behind a busy leader is slow, not stuck: the
-// clock restarts with every answer.) Leases whose
-// request went unanswered are renewed at once on the new stream, the others
-// on their schedule.
+// leader if known. (A long queue behind a busy leader is slow, not stuck:
+// the clock restarts with every answer.) Requests are written as they fall
+// due, never waiting for earlier answers: lockd renews every request that
+// reached it during one barrier round in the next round
+// (lockd/keepalive_stream.h), so one stream keeps up with many leases.
+// Leases whose request went unanswered are renewed at once on the new
+// stream, the others on their schedule.
 //
 // The stream exists only while at least one lease is registered; the mux
 // thread starts with the first Add and ends with the mux.
