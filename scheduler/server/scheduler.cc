@@ -97,6 +97,13 @@ schedpb::LeaderResponse Scheduler::LeaderLocked() const {
   return r;
 }
 
+absl::Status Scheduler::MirrorReadyLocked() const {
+  if (mirror_ready_) return absl::OkStatus();
+  return absl::UnavailableError(
+      absl::StrCat("scheduler ", opts_.id,
+                   " is still loading the cluster state from lockd"));
+}
+
 absl::Status Scheduler::NotLeaderLocked() const {
   schedpb::LeaderResponse l = LeaderLocked();
   if (l.address().empty()) {

@@ -114,6 +114,10 @@ class Scheduler {
   schedpb::LeaderResponse LeaderLocked() const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status NotLeaderLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Unavailable until the mirror holds a first copy of lockd's state: a
+  // scheduler that has just started must not answer "does not exist" for
+  // a job it has not loaded yet (the CLI then asks the next scheduler).
+  absl::Status MirrorReadyLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StepDown(const std::string& why);
   // Reloads the mirror from lockd (leader start, compaction).
   absl::Status Reload() ABSL_LOCKS_EXCLUDED(mu_);

@@ -287,6 +287,7 @@ schedpb::ListJobsResponse Scheduler::ListJobs(const std::string& ns) const {
 absl::StatusOr<schedpb::JobStatusResponse> Scheduler::JobStatus(
     const std::string& ns, const std::string& job) const {
   absl::MutexLock l(&mu_);
+  if (absl::Status st = MirrorReadyLocked(); !st.ok()) return st;
   const jobpb::JobRecord* rec = state_.FindJob({ns, job});
   if (rec == nullptr) {
     return absl::NotFoundError(
@@ -311,6 +312,7 @@ absl::StatusOr<schedpb::JobStatusResponse> Scheduler::JobStatus(
 absl::StatusOr<schedpb::JobHistoryResponse> Scheduler::JobHistory(
     const std::string& ns, const std::string& job) const {
   absl::MutexLock l(&mu_);
+  if (absl::Status st = MirrorReadyLocked(); !st.ok()) return st;
   const jobpb::JobRecord* rec = state_.FindJob({ns, job});
   if (rec == nullptr) {
     return absl::NotFoundError(
