@@ -218,6 +218,18 @@ class KeepAliveStreamTest : public ::testing::Test {
     store_->Apply(++index_, cmd.SerializeAsString());
   }
   // Waits until the service has read `n` keepalive requests in all.
+  // Lets through the barrier rounds that renew the first `n` requests: the
+  // first round, and the one behind it if requests arrived while it was
+  // held.
+  void ReleaseRoundsFor(uint64_t n) {
+    ASSERT_TRUE(node_.AwaitBarriers(1));
+    ASSERT_TRUE(AwaitRequestsRead(n));
+    node_.ReleaseBarrier();
+    if (node_.barriers_started() > 1) {
+      ASSERT_TRUE(node_.AwaitBarriers(1));
+      node_.ReleaseBarrier();
+    }
+  }
   bool AwaitRequestsRead(uint64_t n) {
     const absl::Time until = absl::Now() + kWait;
     while (service_->keepalive_stats().requests.load() < n) {
@@ -293,13 +305,7 @@ TEST_F(KeepAliveStreamTest, UnknownLeaseGetsTtlZeroInOrder) {
   grpc::ClientContext ctx;
   auto s = stub_->LeaseKeepAlive(&ctx);
   Send(s.get(), {1, 2, 3});
-  ASSERT_TRUE(node_.AwaitBarriers(1));
-  ASSERT_TRUE(AwaitRequestsRead(3));
-  node_.ReleaseBarrier();
-  if (node_.barriers_started() > 1) {
-    ASSERT_TRUE(node_.AwaitBarriers(1));
-    node_.ReleaseBarrier();
-  }
+  ASSERT_NO_FATAL_FAILURE(ReleaseRoundsFor(3));
   EXPECT_EQ(Receive(s.get(), 3),
             (std::vector<std::pair<int64_t, int64_t>>{{1, 6}, {2, 0}, {3, 9}}));
   // A half-close ends the stream cleanly once everything is answered.
@@ -314,13 +320,7 @@ TEST_F(KeepAliveStreamTest, HalfCloseWaitsForAnswersInFlight) {
   auto s = stub_->LeaseKeepAlive(&ctx);
   Send(s.get(), {1, 2});
   s->WritesDone();
-  ASSERT_TRUE(node_.AwaitBarriers(1));
-  ASSERT_TRUE(AwaitRequestsRead(2));
-  node_.ReleaseBarrier();
-  if (node_.barriers_started() > 1) {
-    ASSERT_TRUE(node_.AwaitBarriers(1));
-    node_.ReleaseBarrier();
-  }
+  ASSERT_NO_FATAL_FAILURE(ReleaseRoundsFor(2));
   EXPECT_EQ(Receive(s.get(), 3),
             (std::vector<std::pair<int64_t, int64_t>>{{1, 3}, {2, 3}}));
   EXPECT_TRUE(s->Finish().ok());
@@ -367,13 +367,7 @@ TEST_F(KeepAliveStreamTest, ExpiringLeaseIsRenewedThroughTheLogInOrder) {
   grpc::ClientContext ctx;
   auto s = stub_->LeaseKeepAlive(&ctx);
   Send(s.get(), {1, 2});
-  ASSERT_TRUE(node_.AwaitBarriers(1));
-  ASSERT_TRUE(AwaitRequestsRead(2));
-  node_.ReleaseBarrier();
-  if (node_.barriers_started() > 1) {
-    ASSERT_TRUE(node_.AwaitBarriers(1));
-    node_.ReleaseBarrier();
-  }
+  ASSERT_NO_FATAL_FAILURE(ReleaseRoundsFor(2));
   // Lease 2's answer waits behind lease 1's, which goes through the log.
   CommandOutcome out;
   out.result.mutable_lease()->set_id(1);

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "scheduler/cron/cron_leader_test.h"
 #include "scheduler/cron/cron_sim.h"
 #include "scheduler/cron/engine.h"
 #include "scheduler/state/keys.h"
@@ -15,17 +16,8 @@
 namespace berth::cron {
 namespace {
 
-constexpr int64_t kT0 = 1'700'000'400;  // a multiple of 60 seconds
-
-class CronFinalizeBatchTest : public ::testing::Test {
+class CronFinalizeBatchTest : public CronLeaderTest {
  protected:
-  void SetUp() override {
-    store_.SetFence(sched::kLeaderElection, 1);
-    leader_ = std::make_unique<sim::Leader>(&store_, "sched-a", 1);
-  }
-  static absl::Time At(double s) {
-    return absl::FromUnixSeconds(kT0) + absl::Seconds(s);
-  }
   static std::string Name(int i) { return "j" + std::to_string(i); }
   // `n` jobs firing every 10 s, claimed at second 10 and settled.
   void ClaimAt10(int n, int64_t timeout_ms = 0) {
@@ -76,9 +68,6 @@ class CronFinalizeBatchTest : public ::testing::Test {
         .status();
   }
   CronEngine& engine() { return leader_->engine(); }
-
-  sched::MemStore store_;
-  std::unique_ptr<sim::Leader> leader_;
 };
 
 // 200 jobs' finished runs: each piece is one condition + one put, so 64

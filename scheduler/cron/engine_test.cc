@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
+#include "scheduler/cron/cron_leader_test.h"
 #include "scheduler/cron/cron_sim.h"
 #include "scheduler/state/keys.h"
 #include "scheduler/state/mem_store.h"
@@ -15,18 +16,9 @@ namespace berth::cron {
 namespace {
 
 using sim::CronJobArgs;
-constexpr int64_t kT0 = 1'700'000'400;  // a multiple of 60 seconds
 
-class EngineTest : public ::testing::Test {
+class EngineTest : public CronLeaderTest {
  protected:
-  void SetUp() override {
-    store_.SetFence(sched::kLeaderElection, 1);
-    leader_ = std::make_unique<sim::Leader>(&store_, "sched-a", 1);
-  }
-
-  static absl::Time At(double s) {
-    return absl::FromUnixSeconds(kT0) + absl::Seconds(s);
-  }
   void Submit(CronJobArgs a) {
     if (a.submit_unix_ms == 0) a.submit_unix_ms = kT0 * 1000;
     ASSERT_TRUE(sim::PutJob(&store_, sim::CronJob(a)).ok());
@@ -93,9 +85,6 @@ class EngineTest : public ::testing::Test {
     for (const auto& r : Runs(job)) n += r.result() == jobpb::CronRun::ACTIVE;
     return n;
   }
-
-  sched::MemStore store_;
-  std::unique_ptr<sim::Leader> leader_;
 };
 
 std::string AllocOf(const std::string& job, int64_t tick) {

@@ -10,6 +10,7 @@
 
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
+#include "scheduler/cron/cron_leader_test.h"
 #include "scheduler/cron/cron_sim.h"
 #include "scheduler/cron/engine.h"
 #include "scheduler/state/keys.h"
@@ -19,18 +20,9 @@ namespace berth::cron {
 namespace {
 
 using sim::CronJobArgs;
-constexpr int64_t kT0 = 1'700'000'400;  // a multiple of 60 seconds
 
-class SuspendTest : public ::testing::Test {
+class SuspendTest : public CronLeaderTest {
  protected:
-  void SetUp() override {
-    store_.SetFence(sched::kLeaderElection, 1);
-    leader_ = std::make_unique<sim::Leader>(&store_, "sched-a", 1);
-  }
-
-  static absl::Time At(double s) {
-    return absl::FromUnixSeconds(kT0) + absl::Seconds(s);
-  }
   // Puts job "j" (@every 10s) as a submit (or `berth job suspend`) would.
   void Put(CronJobArgs a) {
     a.submit_unix_ms = kT0 * 1000;
@@ -84,9 +76,6 @@ class SuspendTest : public ::testing::Test {
     EXPECT_EQ(r->result(), jobpb::CronRun::ACTIVE) << "tick +" << s;
     EXPECT_TRUE(HasAlloc(s)) << "tick +" << s << " has no allocation";
   }
-
-  sched::MemStore store_;
-  std::unique_ptr<sim::Leader> leader_;
 };
 
 TEST_F(SuspendTest, OperatorSuspendRecordsEveryTickAsSkippedSuspended) {
