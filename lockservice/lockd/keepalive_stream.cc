@@ -71,10 +71,14 @@ void KeepAliveStream::MaybeStartRound() {
       [this, batch = std::move(batch), term = s.term](absl::Status st) mutable {
         OnBarrier(std::move(batch), term, std::move(st));
       });
+  bool cancel_now;
   {
     absl::MutexLock l(&mu_);
     tickets_.push_back(ticket);
+    cancel_now = cancelled_;
   }
+  // The client cancelled between the barrier's start and here.
+  if (cancel_now) core_->Cancel(ticket);
   ReleaseOp();
 }
 
@@ -244,6 +248,7 @@ void KeepAliveStream::OnCancel() {
     if (!finished_ && !writing_) {
       FinishLocked(absl::CancelledError("the client cancelled the stream"));
     }
+    cancelled_ = true;
     tickets = tickets_;
   }
   // Completes them now (inline, with Cancelled) rather than at their

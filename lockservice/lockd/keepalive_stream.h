@@ -118,6 +118,9 @@ class KeepAliveStream final
   // Barrier and proposal tickets, cancelled if the client goes away
   // (cancelling a completed ticket is a no-op).
   std::vector<uint64_t> tickets_ ABSL_GUARDED_BY(mu_);
+  // OnCancel ran: a ticket registered after it must be cancelled by
+  // whoever registers it (OnCancel only saw the tickets before it).
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace berth::lockd
