@@ -20,8 +20,9 @@
 #   TIMEOUT [1800]  seconds per phase (agents up; all tasks running)
 #   FAILOVER_TIMEOUT [300]  seconds for the failover's submit and placement
 #   AGENT_TTL [30]  agents' session TTL, seconds
-#   SCHED_TTL [10]  schedulers' session TTL, seconds (bounds failover)
-#   BASE_PORT [27401]  lockd on BASE_PORT..+2, schedulers +3..+4
+#   SCHED_TTL [2]   schedulers' session TTL, seconds (the scheduler default; bounds failover)
+#   BASE_PORT [15401]  lockd on BASE_PORT..+2, schedulers +3..+4 (below the
+#                      ephemeral range and the e2e harness's 21000-29000)
 #   BUILD_DIR [build]  BENCH_TMP [${TMPDIR:-/tmp}]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,8 +35,8 @@ REPLICAS=${REPLICAS:-100}
 TIMEOUT=${TIMEOUT:-1800}
 FAILOVER_TIMEOUT=${FAILOVER_TIMEOUT:-300}
 AGENT_TTL=${AGENT_TTL:-30}
-SCHED_TTL=${SCHED_TTL:-10}
-BASE_PORT=${BASE_PORT:-27401}
+SCHED_TTL=${SCHED_TTL:-2}
+BASE_PORT=${BASE_PORT:-15401}
 BUILD_DIR=${BUILD_DIR:-build}
 
 log() { echo "scale.sh: $(date -u +%H:%M:%S) $*" >&2; }
