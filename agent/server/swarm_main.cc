@@ -198,6 +198,7 @@ int main(int argc, char** argv) {
     o.session_ttl = absl::Seconds(session_ttl_s);
     o.safety_interval = absl::Milliseconds(safety_ms);
     o.usage_interval = absl::Seconds(60);
+    o.capture_logs = false;  // sim tasks write nothing
     o.info.set_name(node);
     o.info.set_runtime("sim");
     o.info.set_cpu_millicores(4000);
