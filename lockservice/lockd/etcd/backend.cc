@@ -7,15 +7,6 @@
 namespace berth::lockd::etcd {
 namespace {
 
-// A write reached a follower, or the replicas are electing a leader: worth
-// asking again (the leader's address is re-read each time).
-bool IsRedirect(const grpc::Status& st) {
-  if (st.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
-    return absl::StartsWith(st.error_message(), "not the leader");
-  }
-  return st.error_code() == grpc::StatusCode::UNAVAILABLE;
-}
-
 // Splits "host:port"; port -1 when there is none.
 std::pair<std::string, int> SplitHostPort(const std::string& addr) {
   size_t colon = addr.rfind(':');
@@ -34,6 +25,15 @@ Backend::Backend(Core* core, std::shared_ptr<grpc::Channel> local,
     : core_(core),
       local_(std::move(local)),
       etcd_listen_(std::move(etcd_listen)) {}
+
+// A write reached a follower, or the replicas are electing a leader (the
+// leader's address is re-read on each attempt).
+bool Backend::IsRedirect(const grpc::Status& st) {
+  if (st.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
+    return absl::StartsWith(st.error_message(), "not the leader");
+  }
+  return st.error_code() == grpc::StatusCode::UNAVAILABLE;
+}
 
 std::unique_ptr<grpc::ClientContext> Backend::ContextFor(
     const grpc::ServerContext* server) {

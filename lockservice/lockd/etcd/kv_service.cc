@@ -21,17 +21,22 @@ Status AsEtcdRangeError(const Status& st) {
 
 }  // namespace
 
-// Reads run on this replica (berth serves linearizable reads on any
-// replica after a ReadIndex barrier); writes run on the leader.
+// Reads run on this replica, straight from its state machine after the
+// same ReadIndex barrier berth's Range uses. Writes are proposed directly
+// when this replica leads, else relayed to the leader (Backend::Write).
 Status KvService::Range(ServerContext* ctx,
                         const etcdserverpb::RangeRequest* req,
                         etcdserverpb::RangeResponse* resp) {
-  lockpb::RangeResponse out;
-  auto cctx = Backend::ContextFor(ctx);
-  Status st =
-      lockpb::KV::NewStub(b_->Local())->Range(cctx.get(), ToBerth(*req), &out);
-  if (!st.ok()) return AsEtcdRangeError(st);
-  ShapeRange(*req, out, resp);
+  Core* core = b_->core();
+  lockpb::RangeRequest in = ToBerth(*req);
+  absl::Status barrier =
+      core->ReadBarrier(in.serializable(), core->Deadline(ctx));
+  if (!barrier.ok()) return ToGrpc(barrier);
+  absl::StatusOr<lockpb::RangeResponse> out =
+      core->store()->Read([&](lock::StateMachine& sm) { return sm.Range(in); });
+  if (!out.ok()) return AsEtcdRangeError(ToGrpc(out.status()));
+  core->FillHeader(out->mutable_header());
+  ShapeRange(*req, *out, resp);
   return Status::OK;
 }
 
@@ -39,10 +44,17 @@ Status KvService::Put(ServerContext* ctx, const etcdserverpb::PutRequest* req,
                       etcdserverpb::PutResponse* resp) {
   absl::StatusOr<lockpb::PutRequest> in = ToBerth(*req);
   if (!in.ok()) return ToGrpc(in.status());
+  lockpb::Command cmd;
+  *cmd.mutable_put() = *in;
   lockpb::PutResponse out;
-  Status st = b_->OnLeader(ctx, [&](auto ch, grpc::ClientContext* c) {
-    return lockpb::KV::NewStub(ch)->Put(c, *in, &out);
-  });
+  Status st = b_->Write(
+      ctx, std::move(cmd), &out,
+      [](lockpb::CommandResult& r, lockpb::PutResponse* o) {
+        *o = std::move(*r.mutable_put());
+      },
+      [&](auto ch, grpc::ClientContext* c) {
+        return lockpb::KV::NewStub(ch)->Put(c, *in, &out);
+      });
   if (!st.ok()) return st;
   ToEtcd(out, resp);
   return Status::OK;
@@ -52,10 +64,17 @@ Status KvService::DeleteRange(ServerContext* ctx,
                               const etcdserverpb::DeleteRangeRequest* req,
                               etcdserverpb::DeleteRangeResponse* resp) {
   lockpb::DeleteRangeRequest in = ToBerth(*req);
+  lockpb::Command cmd;
+  *cmd.mutable_delete_range() = in;
   lockpb::DeleteRangeResponse out;
-  Status st = b_->OnLeader(ctx, [&](auto ch, grpc::ClientContext* c) {
-    return lockpb::KV::NewStub(ch)->DeleteRange(c, in, &out);
-  });
+  Status st = b_->Write(
+      ctx, std::move(cmd), &out,
+      [](lockpb::CommandResult& r, lockpb::DeleteRangeResponse* o) {
+        *o = std::move(*r.mutable_delete_range());
+      },
+      [&](auto ch, grpc::ClientContext* c) {
+        return lockpb::KV::NewStub(ch)->DeleteRange(c, in, &out);
+      });
   if (!st.ok()) return st;
   ToEtcd(out, resp);
   return Status::OK;
@@ -65,10 +84,17 @@ Status KvService::Txn(ServerContext* ctx, const etcdserverpb::TxnRequest* req,
                       etcdserverpb::TxnResponse* resp) {
   absl::StatusOr<lockpb::TxnRequest> in = ToBerth(*req);
   if (!in.ok()) return ToGrpc(in.status());
+  lockpb::Command cmd;
+  *cmd.mutable_txn() = *in;
   lockpb::TxnResponse out;
-  Status st = b_->OnLeader(ctx, [&](auto ch, grpc::ClientContext* c) {
-    return lockpb::KV::NewStub(ch)->Txn(c, *in, &out);
-  });
+  Status st = b_->Write(
+      ctx, std::move(cmd), &out,
+      [](lockpb::CommandResult& r, lockpb::TxnResponse* o) {
+        *o = std::move(*r.mutable_txn());
+      },
+      [&](auto ch, grpc::ClientContext* c) {
+        return lockpb::KV::NewStub(ch)->Txn(c, *in, &out);
+      });
   if (!st.ok()) return st;
   ToEtcd(*req, out, resp);
   return Status::OK;

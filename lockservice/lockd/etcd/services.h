@@ -5,8 +5,9 @@
 // answered by UnimplementedService (unimplemented.h).
 //
 // They use gRPC's sync API: one thread per call, blocked on the berth call
-// it forwards. Simple, and enough for etcd tooling; berth's own API is the
-// fast path (docs/etcd-compat.md, docs/benchmarks.md).
+// it forwards (KV: on the Core's proposal or read barrier). Simple, and
+// enough for etcd tooling; berth's own API, on gRPC's callback API, stays
+// the fastest path (docs/etcd-compat.md, docs/benchmarks.md).
 //
 // Thread safety: gRPC calls these from its threads; all state is in the
 // Backend (thread-safe), which must outlive them.
