@@ -104,7 +104,10 @@ Status WatchService::Watch(
   while (up->Read(&in)) {
     WatchResponse out;
     if (!filters.Apply(in, &out)) continue;
-    ToEtcdHeader(in.header(), out.mutable_header());
+    lockpb::ResponseHeader h = in.header();
+    // berth's cancel notices carry no header; etcd's do.
+    if (h.revision() == 0) b_->core()->FillHeader(&h);
+    ToEtcdHeader(h, out.mutable_header());
     out.set_watch_id(in.watch_id());
     out.set_created(in.created());
     out.set_canceled(in.canceled());
