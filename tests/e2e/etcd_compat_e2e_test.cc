@@ -4,6 +4,7 @@
 // member/endpoint details (which legitimately differ) are normalised.
 #include <signal.h>
 
+#include <algorithm>
 #include <regex>
 #include <string>
 #include <vector>
@@ -24,10 +25,21 @@ namespace {
 using ::testing::HasSubstr;
 
 // Ids (leases print as 16 hex digits) and TTL countdowns differ by nature.
+// etcd lists a lease's attached keys in map order (it varies from run to
+// run); berth in key order. Sorted here.
 std::string Normalize(const std::string& s) {
   std::string out = std::regex_replace(s, std::regex("[0-9a-f]{16}"), "<id>");
-  return std::regex_replace(out, std::regex("remaining\\(\\d+s\\)"),
-                            "remaining(<n>s)");
+  out = std::regex_replace(out, std::regex("remaining\\(\\d+s\\)"),
+                           "remaining(<n>s)");
+  std::smatch m;
+  if (std::regex_search(out, m,
+                        std::regex("attached keys\\(\\[([^\\]]*)\\]\\)"))) {
+    std::vector<std::string> keys = absl::StrSplit(m[1].str(), ' ');
+    std::sort(keys.begin(), keys.end());
+    out = absl::StrCat(m.prefix().str(), "attached keys([",
+                       absl::StrJoin(keys, " "), "])", m.suffix().str());
+  }
+  return out;
 }
 
 // `member list` / `endpoint status` rows: keep only the columns that must

@@ -79,12 +79,4 @@ std::string Backend::EtcdAddressOf(const std::string& berth_addr) const {
   return absl::StrCat(host, ":", port + (etcd_port - self_port));
 }
 
-void ToEtcdHeader(const lockpb::ResponseHeader& in,
-                  etcdserverpb::ResponseHeader* out) {
-  out->set_cluster_id(in.cluster_id());
-  out->set_member_id(in.member_id());
-  out->set_revision(in.revision());
-  out->set_raft_term(in.raft_term());
-}
-
 }  // namespace berth::lockd::etcd

@@ -27,7 +27,6 @@
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/grpcpp.h"
 #include "lockservice/lockd/core.h"
-#include "proto/etcd/rpc.pb.h"
 #include "proto/lock.pb.h"
 
 namespace berth::lockd::etcd {
@@ -96,10 +95,6 @@ class Backend {
   std::map<std::string, std::shared_ptr<grpc::Channel>> remotes_
       ABSL_GUARDED_BY(mu_);
 };
-
-// etcd's header from berth's (berth's leader fields have no etcd place).
-void ToEtcdHeader(const lockpb::ResponseHeader& in,
-                  etcdserverpb::ResponseHeader* out);
 
 }  // namespace berth::lockd::etcd
 

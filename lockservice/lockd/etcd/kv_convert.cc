@@ -2,8 +2,6 @@
 
 #include <algorithm>
 
-#include "lockservice/lockd/etcd/backend.h"
-
 namespace berth::lockd::etcd {
 namespace {
 
@@ -78,6 +76,14 @@ absl::Status ConvertOp(const etcdserverpb::RequestOp& in,
 }
 
 }  // namespace
+
+void ToEtcdHeader(const lockpb::ResponseHeader& in,
+                  etcdserverpb::ResponseHeader* out) {
+  out->set_cluster_id(in.cluster_id());
+  out->set_member_id(in.member_id());
+  out->set_revision(in.revision());
+  out->set_raft_term(in.raft_term());
+}
 
 void ToEtcd(const lockpb::KeyValue& in, mvccpb::KeyValue* out) {
   out->set_key(in.key());

@@ -1,5 +1,6 @@
 // Translation of etcd's KV messages (etcdserverpb, mvccpb) to berth's
-// (lockpb) and back. Pure functions; no I/O.
+// (lockpb) and back, and of the response header every service shares.
+// Pure functions; no I/O.
 //
 // Most fields map one to one. Two things do not:
 //  * berth's Range has no sort and no min/max revision filters. The
@@ -18,6 +19,10 @@
 #include "proto/lock.pb.h"
 
 namespace berth::lockd::etcd {
+
+// etcd's header from berth's (berth's leader fields have no etcd place).
+void ToEtcdHeader(const lockpb::ResponseHeader& in,
+                  etcdserverpb::ResponseHeader* out);
 
 void ToEtcd(const lockpb::KeyValue& in, mvccpb::KeyValue* out);
 void ToEtcd(const lockpb::Event& in, mvccpb::Event* out);

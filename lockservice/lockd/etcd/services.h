@@ -15,6 +15,7 @@
 #define BERTH_LOCKSERVICE_LOCKD_ETCD_SERVICES_H_
 
 #include "lockservice/lockd/etcd/backend.h"
+#include "lockservice/lockd/etcd/kv_convert.h"
 #include "proto/etcd/rpc.grpc.pb.h"
 #include "proto/etcd/v3election.grpc.pb.h"
 #include "proto/etcd/v3lock.grpc.pb.h"
