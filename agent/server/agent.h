@@ -84,6 +84,11 @@ struct AgentOptions {
   absl::Duration safety_interval = absl::Seconds(5);
   absl::Duration usage_interval = absl::Seconds(10);
   LogLimits log_limits;
+  // False only for simulated agents (berth-agent-swarm): their tasks write
+  // nothing, and the FIFOs, log files and descriptors a task's capture
+  // costs (about four per task) would cap a swarm process at a few
+  // thousand tasks under a 20,000-descriptor hard limit.
+  bool capture_logs = true;
   bool stop_tasks_on_exit = false;
   Clock* clock = Clock::Real();
   // Runs health checks; null: the real probes (health_probe.h).

@@ -111,9 +111,13 @@ Agent::PendingLaunch Agent::ReadyLaunch(const std::string& id) {
   absl::Status runnable = CheckRunnable(d.spec, options_.info);
   if (runnable.ok()) runnable = task_or.status();
   if (task_or.ok()) p.task = std::move(*task_or);
-  p.fds = runnable.ok() ? pump_->AttachFifo(id, LogDir(id), FifoDir(id),
-                                            options_.log_limits)
-                        : absl::StatusOr<TaskLogFds>(runnable);
+  if (!runnable.ok()) {
+    p.fds = runnable;
+  } else if (options_.capture_logs) {
+    p.fds = pump_->AttachFifo(id, LogDir(id), FifoDir(id), options_.log_limits);
+  } else {
+    p.fds = TaskLogFds();
+  }
   if (!p.fds.ok()) p.launched = p.fds.status();
   p.at = options_.clock->Now();
   return p;

@@ -70,12 +70,13 @@ class Scheduler {
   schedpb::LeaderResponse Leader() const;
 
   // Reads, from the mirror.
-  schedpb::ListJobsResponse ListJobs(const std::string& ns) const;
+  absl::StatusOr<schedpb::ListJobsResponse> ListJobs(
+      const std::string& ns) const;
   absl::StatusOr<schedpb::JobStatusResponse> JobStatus(
       const std::string& ns, const std::string& job) const;
   absl::StatusOr<schedpb::JobHistoryResponse> JobHistory(
       const std::string& ns, const std::string& job) const;
-  schedpb::ListNodesResponse ListNodes() const;
+  absl::StatusOr<schedpb::ListNodesResponse> ListNodes() const;
 
   // Writes; FAILED_PRECONDITION naming the leader when not leading.
   absl::StatusOr<schedpb::SubmitJobResponse> Submit(
