@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/metrics/listen_flag.h"
 #include "lockservice/lockd/auto_compactor.h"
 
 namespace berth::lockd {
@@ -51,6 +52,9 @@ struct LockdOptions {
   // off. Replicas should keep the same port offset from `listen`, which
   // etcd member lists use to name the others' client URLs.
   std::string etcd_listen;
+  // The Prometheus endpoint (docs/metrics.md); off by default here, "auto"
+  // (127.0.0.1:<listen port + 1000>) by default in berth-lockd's flags.
+  ::berth::metrics::MetricsListen metrics;
 };
 
 absl::StatusOr<std::map<uint64_t, std::string>> ParsePeers(

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   int64_t lease_checkpoint_ms = 2000;
   std::string compaction_mode = "revision";
   std::string compaction_retention;
+  std::string metrics_listen;
   po::options_description desc("berth-lockd options");
   desc.add_options()("help,h", "show this help")(
       "id", po::value<uint64_t>(&opts.id)->default_value(1),
@@ -85,7 +86,12 @@ int main(int argc, char** argv) {
       po::value<std::string>(&opts.etcd_listen)->default_value(""),
       "host:port serving the etcd v3 gRPC API (etcdctl, etcd client "
       "libraries) on the same state; empty (default) = off. Give every "
-      "replica the same port offset from --listen (docs/etcd-compat.md)");
+      "replica the same port offset from --listen (docs/etcd-compat.md)")(
+      "metrics-listen",
+      po::value<std::string>(&metrics_listen)->default_value("auto"),
+      "host:port serving Prometheus /metrics and /healthz; auto = "
+      "127.0.0.1:<--listen port + 1000> (skipped with a warning if taken), "
+      "off = none (docs/metrics.md)");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -134,6 +140,13 @@ int main(int argc, char** argv) {
       opts.listen = self->second;
     }
   }
+  auto metrics =
+      berth::metrics::ParseMetricsListen(metrics_listen, opts.listen, 1000);
+  if (!metrics.ok()) {
+    std::cerr << "berth-lockd: " << metrics.status().message() << "\n";
+    return 2;
+  }
+  opts.metrics = *metrics;
 
   // Block the signals in every thread; one thread waits for them.
   sigset_t set;
