@@ -37,7 +37,11 @@ Agent::Agent(AgentOptions options, std::unique_ptr<Runtime> runtime,
       store_(std::move(store)),
       pump_(std::move(pump)),
       health_(std::make_unique<HealthChecker>(options_.clock, std::move(prober),
-                                              [this] { Wake(); })) {}
+                                              [this] { Wake(); })) {
+  if (options_.metrics != nullptr) {
+    metrics_ = std::make_unique<AgentMetrics>(options_.metrics);
+  }
+}
 
 absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(
     AgentOptions options, std::unique_ptr<Runtime> runtime,
@@ -276,6 +280,7 @@ void Agent::Tick() {
   DetachDrained();
   SampleUsage();
   ReportDirty();
+  if (metrics_ != nullptr) metrics_->PublishTasks(records_);
 }
 
 void Agent::EnsureRegistered() {

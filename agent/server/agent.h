@@ -57,10 +57,12 @@
 #include "absl/time/time.h"
 #include "agent/logs/log_pump.h"
 #include "agent/runtime/runtime.h"
+#include "agent/server/agent_metrics.h"
 #include "agent/server/health_checker.h"
 #include "agent/server/reconcile.h"
 #include "agent/store/alloc_store.h"
 #include "common/clock.h"
+#include "common/metrics/registry.h"
 #include "lockservice/client/client.h"
 #include "lockservice/client/session.h"
 #include "lockservice/client/watch.h"
@@ -93,6 +95,9 @@ struct AgentOptions {
   Clock* clock = Clock::Real();
   // Runs health checks; null: the real probes (health_probe.h).
   std::unique_ptr<Prober> prober;
+  // Where the agent registers its metrics (agent_metrics.h); null = none.
+  // Borrowed; must outlive the Agent.
+  ::berth::metrics::Registry* metrics = nullptr;
 };
 
 class Agent {
@@ -240,6 +245,9 @@ class Agent {
     std::shared_ptr<std::atomic<bool>> done;
   };
   std::map<std::string, StopJob> stops_;
+
+  // Null without AgentOptions::metrics.
+  std::unique_ptr<AgentMetrics> metrics_;
 
   std::thread loop_;
 };

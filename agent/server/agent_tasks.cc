@@ -67,8 +67,12 @@ void Agent::LaunchAll(const std::vector<std::string>& ids) {
       if (!p.fds.ok()) continue;
       p.task.stdout_fd = p.fds->stdout_fd.get();
       p.task.stderr_fd = p.fds->stderr_fd.get();
+      const absl::Time start = options_.clock->Monotonic();
       p.launched = runtime_->Launch(p.task);
       p.at = options_.clock->Now();
+      if (metrics_ != nullptr && p.launched.ok()) {
+        metrics_->ObserveLaunch(options_.clock->Monotonic() - start);
+      }
       // Drop our copies of the write ends so the pump sees end-of-file
       // once the task is gone.
       *p.fds = TaskLogFds{};
@@ -223,6 +227,7 @@ void Agent::RecordExit(const std::string& id, const ExitStatus& exit) {
   }
   stop_requested_.erase(id);
   health_->Forget(id);
+  if (metrics_ != nullptr) metrics_->ObserveExit(r.state);
   r.finish_time = options_.clock->Now();
   if (absl::StatusOr<Usage> u = runtime_->GetUsage(id); u.ok()) usage_[id] = *u;
   Save(r);

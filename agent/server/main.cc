@@ -23,6 +23,7 @@
 #include "agent/server/node_flags.h"
 #include "boost/program_options.hpp"
 #include "common/fd_limit.h"
+#include "common/metrics/listen_flag.h"
 #include "grpcpp/grpcpp.h"
 
 namespace po = boost::program_options;
@@ -46,6 +47,7 @@ struct Flags {
   std::string log_max_bytes;
   int log_max_files = 3;
   bool stop_tasks_on_exit = false;
+  std::string metrics_listen;
 };
 
 int Fail(const std::string& msg) {
@@ -118,7 +120,10 @@ int main(int argc, char** argv) {
       "log-max-files", po::value(&f.log_max_files)->default_value(3),
       "rotated log files kept per stream")(
       "stop-tasks-on-exit", po::bool_switch(&f.stop_tasks_on_exit),
-      "stop every task on SIGTERM instead of leaving them to be adopted");
+      "stop every task on SIGTERM instead of leaving them to be adopted")(
+      "metrics-listen", po::value(&f.metrics_listen)->default_value("off"),
+      "host:port serving Prometheus /metrics and /healthz; off (default) = "
+      "none, auto = 127.0.0.1:<--listen port + 1000> (docs/metrics.md)");
   try {
     po::variables_map vm;
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -135,7 +140,14 @@ int main(int argc, char** argv) {
     return Fail("--session-ttl-s and --usage-interval-s must be positive");
   }
 
+  absl::StatusOr<berth::metrics::MetricsListen> metrics_at =
+      berth::metrics::ParseMetricsListen(f.metrics_listen, f.listen, 1000);
+  if (!metrics_at.ok()) return Fail(std::string(metrics_at.status().message()));
+  // Outlives the agent: main never destroys it before exiting.
+  berth::metrics::Registry registry;
+
   AgentOptions opts;
+  opts.metrics = &registry;
   opts.node = f.node;
   opts.data_dir = f.data_dir;
   opts.session_ttl = absl::Seconds(f.session_ttl_s);
@@ -221,11 +233,17 @@ int main(int argc, char** argv) {
   }
   std::cerr << "berth-agent: node " << f.node << " serving logs on " << f.listen
             << " (runtime " << f.runtime << ")" << std::endl;
+  absl::StatusOr<std::unique_ptr<berth::metrics::HttpServer>> metrics_http =
+      berth::metrics::ServeMetrics(*metrics_at, &registry, "berth-agent");
+  if (!metrics_http.ok()) {
+    return Fail(std::string(metrics_http.status().message()));
+  }
 
   int sig = 0;
   sigwait(&set, &sig);
   std::cerr << "berth-agent: signal " << sig << ", shutting down" << std::endl;
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  metrics_http->reset();
   (*agent)->Shutdown();
   if (f.stop_tasks_on_exit) {
     agent->reset();  // closes the session: the node key goes at once
