@@ -58,6 +58,7 @@
 #include "agent/logs/log_pump.h"
 #include "agent/runtime/runtime.h"
 #include "agent/server/health_checker.h"
+#include "agent/server/log_retention.h"
 #include "agent/server/reconcile.h"
 #include "agent/store/alloc_store.h"
 #include "common/clock.h"
@@ -84,6 +85,8 @@ struct AgentOptions {
   absl::Duration safety_interval = absl::Seconds(5);
   absl::Duration usage_interval = absl::Seconds(10);
   LogLimits log_limits;
+  // How long the logs of a forgotten allocation stay (log_retention.h).
+  LogRetention log_retention;
   bool stop_tasks_on_exit = false;
   Clock* clock = Clock::Real();
   // Runs health checks; null: the real probes (health_probe.h).
@@ -117,6 +120,10 @@ class Agent {
   // True when no more output can appear for `id`: it is terminal (or
   // unknown) and its pipes are drained.
   bool LogsFinished(const std::string& id) const;
+
+  // berth alloc exec: starts `spec` inside allocation `id`'s running task
+  // (Runtime::Exec), in its sandbox; NotFound when it does not run here.
+  absl::StatusOr<pid_t> Exec(const std::string& id, ExecSpec spec) const;
 
   // Runs the loop soon. The agent's own event sources call it; a test that
   // advances a SimClock calls it so that due timers are looked at.
