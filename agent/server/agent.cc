@@ -127,10 +127,12 @@ absl::Status Agent::Recover() {
         adopted_.insert(r.alloc_id);
         // The task writes into named FIFOs that outlive the previous agent;
         // read them again so that its output keeps flowing.
-        if (absl::Status s =
-                pump_->Reattach(r.alloc_id, LogDir(r.alloc_id),
-                                FifoDir(r.alloc_id), options_.log_limits);
-            s.ok()) {
+        if (!options_.capture_logs) {
+          // Nothing was captured; there are no FIFOs to read again.
+        } else if (absl::Status s = pump_->Reattach(
+                       r.alloc_id, LogDir(r.alloc_id), FifoDir(r.alloc_id),
+                       options_.log_limits);
+                   s.ok()) {
           SetLogsLive(r.alloc_id, true);
         } else {
           Log(absl::StrCat("logs of ", r.alloc_id, ": ", s.ToString()));

@@ -87,6 +87,11 @@ struct AgentOptions {
   LogLimits log_limits;
   // How long the logs of a forgotten allocation stay (log_retention.h).
   LogRetention log_retention;
+  // False only for simulated agents (berth-agent-swarm): their tasks write
+  // nothing, and the FIFOs, log files and descriptors a task's capture
+  // costs (about four per task) would cap a swarm process at a few
+  // thousand tasks under a 20,000-descriptor hard limit.
+  bool capture_logs = true;
   bool stop_tasks_on_exit = false;
   Clock* clock = Clock::Real();
   // Runs health checks; null: the real probes (health_probe.h).
@@ -233,6 +238,8 @@ class Agent {
   std::set<std::string> draining_;        // exited; pump still attached
   std::map<std::string, Usage> usage_;
   absl::Time next_usage_ = absl::InfinitePast();
+  // When Forget next sweeps the logs kept of forgotten allocations.
+  absl::Time next_log_sweep_ = absl::InfinitePast();
   // After a failed status write: when to try the dirty ones again.
   absl::Time next_report_ = absl::InfinitePast();
 

@@ -20,6 +20,7 @@ namespace {
 // pump lets go of them anyway (a grandchild that kept them open, or a FIFO
 // re-attached after a restart, which never signals end-of-file).
 constexpr absl::Duration kDrainTimeout = absl::Seconds(5);
+constexpr absl::Duration kLogSweepEvery = absl::Minutes(1);
 
 // Launches of one burst in flight at once. More than the cores: a launch
 // is mostly kernel waits, not CPU.
@@ -113,9 +114,13 @@ Agent::PendingLaunch Agent::ReadyLaunch(const std::string& id) {
   absl::Status runnable = CheckRunnable(d.spec, options_.info);
   if (runnable.ok()) runnable = task_or.status();
   if (task_or.ok()) p.task = std::move(*task_or);
-  p.fds = runnable.ok() ? pump_->AttachFifo(id, LogDir(id), FifoDir(id),
-                                            options_.log_limits)
-                        : absl::StatusOr<TaskLogFds>(runnable);
+  if (!runnable.ok()) {
+    p.fds = runnable;
+  } else if (options_.capture_logs) {
+    p.fds = pump_->AttachFifo(id, LogDir(id), FifoDir(id), options_.log_limits);
+  } else {
+    p.fds = TaskLogFds();
+  }
   if (!p.fds.ok()) p.launched = p.fds.status();
   p.at = options_.clock->Now();
   return p;
@@ -272,14 +277,23 @@ void Agent::Forget(const std::string& id) {
   if (absl::StatusOr<bool> s = store_->Delete(id); !s.ok()) {
     Log(absl::StrCat("forget ", id, ": ", s.status().ToString()));
   }
-  // Its logs stay readable for a while (berth job logs of a finished task).
   const std::string allocs = absl::StrCat(options_.data_dir, "/allocs");
+  if (!options_.capture_logs) {  // no logs to keep
+    std::error_code ec;
+    std::filesystem::remove_all(absl::StrCat(allocs, "/", id), ec);
+    return;
+  }
+  // Its logs stay readable for a while (berth job logs of a finished task).
   const absl::Time now = options_.clock->Now();
   if (absl::Status s = MarkForgotten(allocs, id, now, options_.log_retention);
       !s.ok()) {
     Log(s.ToString());
   }
-  SweepForgotten(allocs, now, options_.log_retention);
+  // The sweep lists every allocation directory; at most once a minute.
+  if (now >= next_log_sweep_) {
+    SweepForgotten(allocs, now, options_.log_retention);
+    next_log_sweep_ = now + kLogSweepEvery;
+  }
 }
 
 void Agent::DetachDrained() {

@@ -23,6 +23,7 @@
 #include "agent/server/logs_service.h"
 #include "agent/server/node_flags.h"
 #include "boost/program_options.hpp"
+#include "common/fd_limit.h"
 #include "grpcpp/grpcpp.h"
 
 namespace po = boost::program_options;
@@ -84,6 +85,11 @@ int main(int argc, char** argv) {
   // Debian's abseil keeps a lock graph on every Mutex acquisition
   // (deadlock detection); tests keep it, production binaries do not.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // A few descriptors per task (log FIFOs and files, pidfd): see
+  // common/fd_limit.h.
+  if (absl::StatusOr<uint64_t> n = berth::RaiseOpenFileLimit(65536); !n.ok()) {
+    std::cerr << "warning: open-file limit: " << n.status() << "\n";
+  }
   using namespace berth::agent;
   Flags f;
   po::options_description desc("berth-agent options");

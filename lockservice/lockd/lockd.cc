@@ -7,6 +7,7 @@
 #include "absl/strings/str_split.h"
 #include "grpcpp/grpcpp.h"
 #include "lockservice/lockd/core.h"
+#include "lockservice/lockd/etcd/etcd_server.h"
 #include "lockservice/lockd/leader_duties.h"
 #include "lockservice/lockd/lease_keeper.h"
 #include "lockservice/lockd/services.h"
@@ -154,6 +155,13 @@ class LockdImpl : public Lockd {
           absl::StrCat("cannot listen on ", opts_.listen,
                        " (address in use, or not a valid host:port?)"));
     }
+    if (!opts_.etcd_listen.empty()) {
+      auto etcd = etcd::EtcdServer::Start(
+          opts_.etcd_listen, core_.get(),
+          server_->InProcessChannel(grpc::ChannelArguments()));
+      if (!etcd.ok()) return etcd.status();
+      etcd_ = std::move(*etcd);
+    }
     node_->Start();
     LeaderDutiesOptions lo;
     lo.max_expiries_per_second = opts_.max_expiries_per_second;
@@ -181,6 +189,8 @@ class LockdImpl : public Lockd {
       }
       stopped_ = true;
     }
+    // First: its calls are relayed to the services below.
+    if (etcd_) etcd_->Shutdown();
     if (duties_) duties_->Stop();
     // Stopping the node first fails every RPC blocked on replication, so
     // the server's drain below is quick.
@@ -212,6 +222,7 @@ class LockdImpl : public Lockd {
   std::unique_ptr<ClusterService> cluster_;
   std::unique_ptr<node::RaftPeerService> peer_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<etcd::EtcdServer> etcd_;
   std::unique_ptr<LeaderDuties> duties_;
   absl::Mutex mu_;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;

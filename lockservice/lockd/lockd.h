@@ -47,6 +47,10 @@ struct LockdOptions {
   // Above this SQLite file size the leader raises the NOSPACE alarm; 0 =
   // no quota. etcd's default is 2 GiB too.
   int64_t quota_backend_bytes = int64_t{2} << 30;
+  // host:port serving the etcd v3 API (lockservice/lockd/etcd/); empty =
+  // off. Replicas should keep the same port offset from `listen`, which
+  // etcd member lists use to name the others' client URLs.
+  std::string etcd_listen;
 };
 
 absl::StatusOr<std::map<uint64_t, std::string>> ParsePeers(

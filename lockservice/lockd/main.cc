@@ -80,7 +80,12 @@ int main(int argc, char** argv) {
       po::value<int64_t>(&opts.quota_backend_bytes)
           ->default_value(int64_t{2} << 30),
       "raise the NOSPACE alarm (refusing writes that grow the database) "
-      "when the leader's SQLite file exceeds this size; 0 disables it");
+      "when the leader's SQLite file exceeds this size; 0 disables it")(
+      "etcd-listen",
+      po::value<std::string>(&opts.etcd_listen)->default_value(""),
+      "host:port serving the etcd v3 gRPC API (etcdctl, etcd client "
+      "libraries) on the same state; empty (default) = off. Give every "
+      "replica the same port offset from --listen (docs/etcd-compat.md)");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -147,7 +152,10 @@ int main(int argc, char** argv) {
             << opts.listen << ", data in " << opts.data_dir
             << ", auto-compaction "
             << berth::lockd::DescribeAutoCompaction(opts.auto_compaction)
-            << ", quota " << opts.quota_backend_bytes << " bytes" << std::endl;
+            << ", quota " << opts.quota_backend_bytes << " bytes"
+            << (opts.etcd_listen.empty() ? std::string()
+                                         : ", etcd API on " + opts.etcd_listen)
+            << std::endl;
   std::thread sig([&] {
     int s = 0;
     sigwait(&set, &s);

@@ -9,7 +9,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "lockservice/node/concurrent_log_store.h"
 #include "lockservice/node/framing.h"
+#include "lockservice/node/log_writer.h"
 #include "lockservice/node/snapshot_storage.h"
 #include "lockservice/node/stall_meter.h"
 
@@ -44,20 +46,26 @@ void RunCompletions(Completions& out) {
 
 class RaftNodeImpl : public RaftNode {
  public:
-  RaftNodeImpl(const NodeOptions& opts, raft::LogStore* storage,
-               StateMachine* sm, Transport* transport,
-               std::unique_ptr<SnapshotStorage> snapshots,
+  RaftNodeImpl(const NodeOptions& opts,
+               std::unique_ptr<ConcurrentLogStore> store, StateMachine* sm,
+               Transport* transport, std::unique_ptr<SnapshotStorage> snapshots,
                std::unique_ptr<raft::Raft> raft)
       : opts_(opts),
         clock_(opts.clock ? opts.clock : Clock::Real()),
-        storage_(storage),
+        store_(std::move(store)),
         sm_(sm),
         transport_(transport),
         snapshots_(std::move(snapshots)),
         raft_(std::move(raft)),
         stalls_(clock_, opts.id, opts.stall_threshold) {
+    writer_ = std::make_unique<LogWriter>(store_.get(),
+                                          [this](const LogWriter::Written& w) {
+                                            absl::MutexLock l(&mu_);
+                                            written_.push_back(w);
+                                            work_cv_.Signal();
+                                          });
     applied_ = sm_->AppliedIndex();
-    last_compact_index_ = storage_->FirstIndex() - 1;
+    last_compact_index_ = store_->FirstIndex() - 1;
     saved_hard_state_ = raft_->GetStatus().hard_state;
     RefreshStatusLocked();
   }
@@ -413,6 +421,7 @@ class RaftNodeImpl : public RaftNode {
     absl::Time next_tick = clock_->Monotonic() + opts_.tick_interval;
     while (true) {
       std::vector<raftpb::Message> inbox;
+      std::vector<LogWriter::Written> written;
       std::vector<uint64_t> props;
       bool issue_read = false;
       std::string read_ctx;
@@ -430,12 +439,14 @@ class RaftNodeImpl : public RaftNode {
         };
         while (!stopping_ && inbox_.empty() && calls_.empty() &&
                unreachable_.empty() && new_proposals_.empty() &&
-               unassigned_reads_.empty() && wait_for() > absl::ZeroDuration()) {
+               written_.empty() && unassigned_reads_.empty() &&
+               wait_for() > absl::ZeroDuration()) {
           work_cv_.WaitWithTimeout(&mu_, wait_for());
         }
         if (stopping_) return;
         ExpireLocked(clock_->Now(), &out);
         inbox.swap(inbox_);
+        written.swap(written_);
         for (uint64_t peer : unreachable_) raft_->ReportUnreachable(peer);
         unreachable_.clear();
         props.swap(new_proposals_);
@@ -460,6 +471,14 @@ class RaftNodeImpl : public RaftNode {
         done_cv_.SignalAll();
       }
       RunCompletions(out);
+      // The leader's own acks: its writes that became durable.
+      for (const LogWriter::Written& w : written) {
+        if (!w.status.ok()) {
+          StopOnStorageFailure(w.status);
+          return;
+        }
+        if (w.index != 0) raft_->OnPersisted(w.index, w.term);
+      }
       if (!inbox.empty()) {
         StallMeter::Op op(&stalls_, "step messages", inbox.size());
         for (auto& m : inbox) {
@@ -562,102 +581,69 @@ class RaftNodeImpl : public RaftNode {
           rd.hard_state.has_value() ? &*rd.hard_state : nullptr;
       const raftpb::Snapshot* snap =
           rd.snapshot.has_value() ? &*rd.snapshot : nullptr;
+      const bool term_or_vote_changes =
+          hs != nullptr && (hs->term() != saved_hard_state_.term() ||
+                            hs->vote() != saved_hard_state_.vote());
       // The commit index is volatile state in Raft (Figure 2): a restarted
       // replica relearns it from the leader, and Raft::Create raises it to
       // the applied index. So a Ready that only moves the commit costs no
       // fsync; the next Save that must sync carries the newest value.
       if (hs != nullptr && rd.entries.empty() && snap == nullptr &&
-          hs->term() == saved_hard_state_.term() &&
-          hs->vote() == saved_hard_state_.vote()) {
+          !term_or_vote_changes) {
         hs = nullptr;
       }
-      // The fsync below is the one slow step of a round, so everything that
-      // does not depend on it runs first:
-      //  * a leader sends its appends before persisting them (Raft thesis
-      //    §10.2.1), so its fsync and the followers' overlap. Safe because
-      //    the acks are stepped only after this Save returns (one driver
-      //    thread), so a commit never counts an unpersisted leader entry;
-      //  * committed entries that were already durable here (older than
-      //    this Ready's new entries) are applied and answered now instead
-      //    of waiting for the next batch's fsync. The HardState recording
-      //    their commit may then be lost in a crash; Raft::Create accepts an
-      //    applied index past the stored commit for that reason.
-      size_t early = 0;
-      if (snap == nullptr) {
-        const uint64_t first_new =
-            rd.entries.empty() ? UINT64_MAX : rd.entries.front().index();
-        while (early < rd.committed_entries.size() &&
-               rd.committed_entries[early].index() < first_new) {
-          ++early;
+      // Committed entries are durable here already (raft.h), so they are
+      // applied and answered without waiting for this Ready's write.
+      if (leader_ && snap == nullptr && !term_or_vote_changes) {
+        // Asynchronous leader write (raft.h): send, apply, then hand the
+        // entries to the writer thread; the core counts them toward a
+        // commit once LogWriter reports them durable. Applying before the
+        // write starts keeps the two from queueing on the shared file.
+        if (!rd.messages.empty()) {
+          StallMeter::Op op(&stalls_, "send messages", rd.messages.size());
+          transport_->Send(std::move(rd.messages));
+          rd.messages.clear();
         }
-      }
-      if (leader_ && snap == nullptr && !rd.messages.empty()) {
-        transport_->Send(std::move(rd.messages));
-        rd.messages.clear();
-      }
-      ApplyCommitted(rd.committed_entries, 0, early);
-      if (hs || !rd.entries.empty() || snap) {
-        absl::Status st;
-        {
-          StallMeter::Op op(
-              &stalls_,
-              snap ? "persist ready with snapshot" : "persist ready (entries)",
-              rd.entries.size());
-          st = storage_->Save(hs, rd.entries, snap);
+        ApplyCommitted(rd.committed_entries);
+        if (hs != nullptr || !rd.entries.empty()) {
+          writer_->Submit(
+              hs ? std::optional<raftpb::HardState>(*hs) : std::nullopt,
+              std::move(rd.entries));
+          rd.entries.clear();
+          if (hs != nullptr) saved_hard_state_ = *hs;
         }
-        if (!st.ok()) {
-          // A replica that cannot persist must not send acks that claim it
-          // did. Stop participating; the operator sees why in the log.
-          fprintf(stderr, "raft node %lu: persisting Ready failed: %s\n",
-                  opts_.id, std::string(st.message()).c_str());
-          Completions out;
+      } else {
+        // A follower's ack, a vote and a new term must be durable before
+        // any message leaves; a write must not overtake the leader writes
+        // still queued.
+        if (writer_->Busy()) {
+          StallMeter::Op op(&stalls_, "wait for leader log writes");
+          writer_->Flush();
+        }
+        if (hs || !rd.entries.empty() || snap) {
+          absl::Status st;
           {
-            absl::MutexLock l(&mu_);
-            stopping_ = true;
-            FailAllLocked(
-                absl::InternalError(absl::StrCat(
-                    "replica storage failed (the request may still commit "
-                    "through the other replicas): ",
-                    st.message())),
-                &out);
+            StallMeter::Op op(&stalls_,
+                              snap ? "persist ready with snapshot"
+                                   : "persist ready (entries)",
+                              rd.entries.size());
+            st = store_->Save(hs, rd.entries, snap);
           }
-          RunCompletions(out);
-          return;
+          if (!st.ok()) {
+            StopOnStorageFailure(st);
+            return;
+          }
+          if (hs != nullptr) saved_hard_state_ = *hs;
         }
-        if (hs != nullptr) saved_hard_state_ = *hs;
-      }
-      // A snapshot at index 0 only carries the bootstrap membership to a
-      // joining replica (raft.h): there is no image, and nothing to replace.
-      if (snap && snap->metadata().index() > 0) {
-        absl::Status st;
-        const absl::Time restore_start = clock_->Monotonic();
-        {
-          StallMeter::Op op(&stalls_, "restore snapshot into state machine");
-          st = sm_->Restore(*snap);
+        // A snapshot at index 0 only carries the bootstrap membership to a
+        // joining replica (raft.h): no image, and nothing to replace.
+        if (snap && snap->metadata().index() > 0) RestoreSnapshot(*snap);
+        if (!rd.messages.empty()) {
+          StallMeter::Op op(&stalls_, "send messages", rd.messages.size());
+          transport_->Send(std::move(rd.messages));
         }
-        if (!st.ok()) {
-          fprintf(stderr, "raft node %lu: restoring snapshot failed: %s\n",
-                  opts_.id, std::string(st.message()).c_str());
-        } else {
-          // Rare and worth seeing: how long installing it held this
-          // replica's Raft thread (the persist step is timed above).
-          fprintf(stderr,
-                  "raft node %lu: installed snapshot at index %lu (%zu "
-                  "bytes); restoring the state machine took %lld ms on the "
-                  "raft thread\n",
-                  opts_.id, snap->metadata().index(), snap->data().size(),
-                  static_cast<long long>(absl::ToInt64Milliseconds(
-                      clock_->Monotonic() - restore_start)));
-        }
-        absl::MutexLock l(&mu_);
-        applied_ = snap->metadata().index();
-        last_compact_index_ = applied_;
+        ApplyCommitted(rd.committed_entries);
       }
-      if (!rd.messages.empty()) {
-        StallMeter::Op op(&stalls_, "send messages", rd.messages.size());
-        transport_->Send(std::move(rd.messages));
-      }
-      ApplyCommitted(rd.committed_entries, early, rd.committed_entries.size());
       HandleReadStates(rd.read_states);
       std::optional<raft::SoftState> soft = rd.soft_state;
       {
@@ -693,15 +679,60 @@ class RaftNodeImpl : public RaftNode {
     }
   }
 
-  // Applies entries[from, to) and answers their proposers, taking mu_ once
-  // for the whole batch rather than once per entry.
-  void ApplyCommitted(const std::vector<raftpb::Entry>& entries, size_t from,
-                      size_t to) {
-    if (from >= to) return;
-    StallMeter::Op op(&stalls_, "apply committed entries", to - from);
+  // A replica that cannot persist must not send acks that claim it did.
+  // Stop participating; the operator sees why in the log.
+  void StopOnStorageFailure(const absl::Status& st) {
+    fprintf(stderr, "raft node %lu: persisting Ready failed: %s\n", opts_.id,
+            std::string(st.message()).c_str());
+    Completions out;
+    {
+      absl::MutexLock l(&mu_);
+      stopping_ = true;
+      FailAllLocked(absl::InternalError(absl::StrCat(
+                        "replica storage failed (the request may still commit "
+                        "through the other replicas): ",
+                        st.message())),
+                    &out);
+    }
+    RunCompletions(out);
+  }
+
+  void RestoreSnapshot(const raftpb::Snapshot& snap) {
+    absl::Status st;
+    const absl::Time restore_start = clock_->Monotonic();
+    {
+      StallMeter::Op op(&stalls_, "restore snapshot into state machine");
+      st = sm_->Restore(snap);
+    }
+    if (!st.ok()) {
+      fprintf(stderr, "raft node %lu: restoring snapshot failed: %s\n",
+              opts_.id, std::string(st.message()).c_str());
+    } else {
+      // Rare and worth seeing: how long installing it held this replica's
+      // Raft thread (the persist step is timed by the caller).
+      fprintf(stderr,
+              "raft node %lu: installed snapshot at index %lu (%zu bytes); "
+              "restoring the state machine took %lld ms on the raft thread\n",
+              opts_.id, snap.metadata().index(), snap.data().size(),
+              static_cast<long long>(absl::ToInt64Milliseconds(
+                  clock_->Monotonic() - restore_start)));
+    }
+    absl::MutexLock l(&mu_);
+    applied_ = snap.metadata().index();
+    last_compact_index_ = applied_;
+  }
+
+  // Applies `entries` and answers their proposers, taking mu_ once for the
+  // whole batch rather than once per entry.
+  void ApplyCommitted(const std::vector<raftpb::Entry>& entries) {
+    if (entries.empty()) return;
+    StallMeter::Op op(&stalls_, "apply committed entries", entries.size());
     std::vector<std::pair<uint64_t, std::string>> results;
+    // The state machine may share the log's file (lockd does): queue behind
+    // a leader write in progress rather than in SQLite's busy handler.
+    store_->file_write_mu().Lock();
     sm_->BeginApplyBatch();
-    for (size_t i = from; i < to; ++i) {
+    for (size_t i = 0; i < entries.size(); ++i) {
       const raftpb::Entry& e = entries[i];
       if (e.type() == raftpb::ENTRY_CONF_CHANGE) {
         raftpb::ConfChange cc;
@@ -726,10 +757,11 @@ class RaftNodeImpl : public RaftNode {
       }
     }
     sm_->EndApplyBatch();
+    store_->file_write_mu().Unlock();
     Completions out;
     {
       absl::MutexLock l(&mu_);
-      applied_ = entries[to - 1].index();
+      applied_ = entries.back().index();
       for (auto& [request_id, result] : results) {
         CompleteProposalLocked(request_id, std::move(result), &out);
       }
@@ -782,9 +814,9 @@ class RaftNodeImpl : public RaftNode {
     }
     uint64_t compact_to =
         applied > opts_.keep_entries ? applied - opts_.keep_entries : 0;
-    compact_to = std::max(compact_to, storage_->FirstIndex() - 1);
+    compact_to = std::max(compact_to, store_->FirstIndex() - 1);
     StallMeter::Op op(&stalls_, "compact log", compact_to);
-    absl::Status st = storage_->CreateSnapshot(
+    absl::Status st = store_->CreateSnapshot(
         applied, raft_->GetStatus().conf_state, /*data=*/"", compact_to);
     if (!st.ok()) {
       fprintf(stderr, "raft node %lu: compacting the log failed: %s\n",
@@ -807,7 +839,8 @@ class RaftNodeImpl : public RaftNode {
 
   const NodeOptions opts_;
   Clock* const clock_;
-  raft::LogStore* const storage_;
+  // The replica's log, shared by the driver and writer_ (owned here).
+  const std::unique_ptr<ConcurrentLogStore> store_;
   StateMachine* const sm_;
   Transport* const transport_;
   // What the core reads as its storage; serves on-demand images.
@@ -848,6 +881,11 @@ class RaftNodeImpl : public RaftNode {
   NodeStatus status_ ABSL_GUARDED_BY(mu_);
   std::function<void(uint64_t, uint64_t)> on_leader_change_
       ABSL_GUARDED_BY(mu_);
+  // Leader writes completed by writer_, for Raft::OnPersisted.
+  std::vector<LogWriter::Written> written_ ABSL_GUARDED_BY(mu_);
+  // Last member: its thread reports into mu_ and written_, so it stops
+  // before they are destroyed.
+  std::unique_ptr<LogWriter> writer_;
 };
 
 }  // namespace
@@ -870,7 +908,8 @@ absl::StatusOr<std::unique_ptr<RaftNode>> RaftNode::Create(
       stored->metadata().index() > sm->AppliedIndex()) {
     if (absl::Status st = sm->Restore(*stored); !st.ok()) return st;
   }
-  auto snapshots = std::make_unique<SnapshotStorage>(storage, opts.id);
+  auto store = std::make_unique<ConcurrentLogStore>(storage);
+  auto snapshots = std::make_unique<SnapshotStorage>(store.get(), opts.id);
   raft::Config cfg;
   cfg.id = opts.id;
   cfg.storage = snapshots.get();
@@ -882,8 +921,9 @@ absl::StatusOr<std::unique_ptr<RaftNode>> RaftNode::Create(
              static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()));
   absl::StatusOr<std::unique_ptr<raft::Raft>> r = raft::Raft::Create(cfg);
   if (!r.ok()) return r.status();
-  return std::unique_ptr<RaftNode>(new RaftNodeImpl(
-      opts, storage, sm, transport, std::move(snapshots), std::move(*r)));
+  return std::unique_ptr<RaftNode>(
+      new RaftNodeImpl(opts, std::move(store), sm, transport,
+                       std::move(snapshots), std::move(*r)));
 }
 
 }  // namespace berth::node

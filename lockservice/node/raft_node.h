@@ -1,11 +1,19 @@
 // RaftNode: the replica runtime that drives a raft::Raft core.
 //
-// One driver thread owns the Raft object, the LogStore and the StateMachine,
-// and runs the Ready loop: step inbound messages and ticks, then for each
-// Ready batch persist it (one LogStore::Save, i.e. one fsync: group commit),
-// send its messages, apply its committed entries and Advance. Proposals that
-// arrive while a batch is being fsynced pile up and go out together in the
-// next batch, which is what makes one fsync serve many clients.
+// One driver thread owns the Raft object and the StateMachine, and runs the
+// Ready loop: step inbound messages and ticks, then for each Ready batch
+// persist it (one LogStore::Save, i.e. one fsync: group commit), send its
+// messages, apply its committed entries and Advance.
+//
+// A leader writes asynchronously (raft.h, "Asynchronous log writes"): it
+// sends its appends and applies what is committed first, then hands the
+// entries to a LogWriter thread, and keeps stepping acks and appending new
+// proposals while that write and its fsync run. The core counts the
+// leader's own copy toward a commit when the writer reports it durable.
+// Proposals that arrive while a write runs pile up and go out, to the
+// followers at once and to the writer as one Save, which is what makes one
+// fsync serve many clients. Followers persist before they answer, as Raft
+// requires, on the driver thread (after any leader writes still queued).
 //
 // Other threads talk to the node only through its public methods. The
 // asynchronous ones (ProposeAsync, ReadBarrierAsync) enqueue work and return;

@@ -4,6 +4,7 @@
 // on a condition.
 #include "lockservice/node/raft_node.h"
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <string>
@@ -162,10 +163,37 @@ class Journal {
     absl::MutexLock l(&mu_);
     return events_;
   }
+  // Waits, with a deadline, until `event` was recorded.
+  bool Await(const std::string& event, absl::Duration timeout) {
+    absl::MutexLock l(&mu_);
+    auto seen = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return std::find(events_.begin(), events_.end(), event) != events_.end();
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&seen), timeout);
+  }
+
+  // While blocked, replica `id`'s writes of entries park in Save (after
+  // recording "save" events): its fsync "takes" until UnblockSaves.
+  void BlockSaves(uint64_t id) {
+    absl::MutexLock l(&mu_);
+    blocked_ = id;
+  }
+  void UnblockSaves() {
+    absl::MutexLock l(&mu_);
+    blocked_ = 0;
+  }
+  void WaitIfBlocked(uint64_t id) {
+    absl::MutexLock l(&mu_);
+    auto open = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return blocked_ != id;
+    };
+    mu_.Await(absl::Condition(&open));
+  }
 
  private:
   absl::Mutex mu_;
   std::vector<std::string> events_ ABSL_GUARDED_BY(mu_);
+  uint64_t blocked_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 class RecordingTransport : public Transport {
@@ -220,6 +248,7 @@ class RecordingStorage : public raft::LogStore {
     for (const raftpb::Entry& e : entries) {
       j_->Add(absl::StrCat("save ", id_, " ", e.index()));
     }
+    if (!entries.empty()) j_->WaitIfBlocked(id_);
     return inner_->Save(hs, entries, snap);
   }
   absl::Status CreateSnapshot(uint64_t index, const raftpb::ConfState& cs,
@@ -474,8 +503,8 @@ TEST_F(RaftNodeTest, SnapshotIsBuiltOffTheDriverWhileWritesContinue) {
 
 // Raft thesis §10.2.1: the leader's fsync and the followers' overlap,
 // because the leader hands its appends to the transport before persisting
-// them. (A commit still counts the leader only after its Save returned: acks
-// are stepped by the same driver thread after it.)
+// them. (A commit counts the leader's copy only once its write reported
+// durable: Raft::OnPersisted.)
 TEST_F(RaftNodeTest, LeaderSendsAppendsBeforePersistingThem) {
   Journal journal;
   StartCluster(3, 0, &journal);
@@ -681,6 +710,67 @@ TEST_F(RaftNodeTest, CancelledProposalIsNotAnsweredWhenItCommitsLater) {
   EXPECT_EQ(p.calls(), 1);
   EXPECT_TRUE(absl::IsCancelled(p.status()) || absl::IsUnavailable(p.status()))
       << p.status();
+}
+
+// Asynchronous leader writes (Raft thesis §10.2.1): while the leader's own
+// write is stuck, its driver keeps replicating, and the two followers (a
+// majority of three without the leader) commit its entries; but the leader
+// applies and answers them only once its own copy is durable.
+TEST_F(RaftNodeTest, LeaderReplicatesAndCommitsWhileItsOwnWriteIsStuck) {
+  Journal journal;
+  StartCluster(3, 0, &journal);
+  uint64_t leader = AwaitLeader();
+  ASSERT_NE(leader, 0u);
+  absl::StatusOr<std::string> warm = replicas_[leader].node->Propose(
+      "warm-up", absl::Now() + absl::Seconds(10));
+  ASSERT_TRUE(warm.ok()) << warm.status();
+  const uint64_t first = std::stoull(warm->substr(0, warm->find(':'))) + 1;
+  std::vector<uint64_t> followers;
+  for (auto& [id, r] : replicas_) {
+    if (id != leader) followers.push_back(id);
+  }
+
+  journal.BlockSaves(leader);
+  // Whatever fails below, the stuck write must be let go before TearDown.
+  absl::Cleanup unblock = [&] { journal.UnblockSaves(); };
+  Probe p1, p2;
+  replicas_[leader].node->ProposeAsync("p1", absl::Now() + absl::Seconds(20),
+                                       p1.OnPropose());
+  ASSERT_TRUE(journal.Await(absl::StrCat("save ", leader, " ", first),
+                            absl::Seconds(10)));
+  // The leader's write of `first` is parked; the followers still get it,
+  // and a second proposal still goes out to them.
+  replicas_[leader].node->ProposeAsync("p2", absl::Now() + absl::Seconds(20),
+                                       p2.OnPropose());
+  for (uint64_t f : followers) {
+    for (uint64_t i : {first, first + 1}) {
+      ASSERT_TRUE(
+          journal.Await(absl::StrCat("save ", f, " ", i), absl::Seconds(10)))
+          << "follower " << f << " entry " << i;
+    }
+  }
+  // Both followers' acks commit both entries without the leader's copy.
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (replicas_[leader].node->GetStatus().commit < first + 1 &&
+         absl::Now() < deadline) {
+    replicas_[followers[0]]
+        .node->ReadBarrier(absl::Now() + absl::Milliseconds(20))
+        .IgnoreError();
+  }
+  NodeStatus st = replicas_[leader].node->GetStatus();
+  EXPECT_GE(st.commit, first + 1);
+  // Not durable on the leader yet: not applied there, nobody answered.
+  EXPECT_LT(st.applied, first);
+  EXPECT_EQ(p1.calls(), 0);
+  EXPECT_EQ(p2.calls(), 0);
+
+  journal.UnblockSaves();
+  ASSERT_TRUE(p1.AwaitCalled(absl::Seconds(10)));
+  ASSERT_TRUE(p2.AwaitCalled(absl::Seconds(10)));
+  EXPECT_TRUE(p1.status().ok()) << p1.status();
+  EXPECT_TRUE(p2.status().ok()) << p2.status();
+  EXPECT_EQ(p1.value(), absl::StrCat(first, ":p1"));
+  EXPECT_EQ(p2.value(), absl::StrCat(first + 1, ":p2"));
 }
 
 }  // namespace

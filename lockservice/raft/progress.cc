@@ -218,12 +218,13 @@ bool ProgressTracker::QuorumActive(uint64_t self) const {
   return voters > 0 && active > voters / 2;
 }
 
-void ProgressTracker::ResetAll(uint64_t last_index, uint64_t self) {
+void ProgressTracker::ResetAll(uint64_t last_index, uint64_t self,
+                               uint64_t self_match) {
   for (auto& [id, pr] : prs_) {
     const bool learner = pr.learner;
     pr = Progress(last_index + 1, max_inflight_msgs_, max_inflight_bytes_);
     pr.learner = learner;
-    if (id == self) pr.match = last_index;
+    if (id == self) pr.match = self_match;
   }
 }
 

@@ -118,8 +118,9 @@ class ProgressTracker {
   uint64_t QuorumMatch() const;
   // True if a quorum of voters (counting `self`) was recently active.
   bool QuorumActive(uint64_t self) const;
-  // Resets every progress to `next` in probe state (a new leader).
-  void ResetAll(uint64_t last_index, uint64_t self);
+  // Resets every progress to last_index + 1 in probe state (a new leader);
+  // `self` matches what its own log holds durably, `self_match`.
+  void ResetAll(uint64_t last_index, uint64_t self, uint64_t self_match);
 
   // Elections.
   void ResetVotes() { votes_.clear(); }

@@ -12,6 +12,18 @@
 //      have already been applied to the membership by the core, see below);
 //   4. calls Advance(rd).
 //
+// Asynchronous log writes (Raft thesis §10.2.1, etcd raft's "async storage
+// writes"): a leader may send rd.messages before or while its own write of
+// rd.entries runs, because the core counts the leader's own copy toward a
+// commit only after the driver reports it durable. Such a driver moves
+// rd.entries out of the Ready before Advance(rd) and, once the write is
+// durable, calls OnPersisted(index, term) with the last entry written. It
+// may do so only when the Ready's role is leader, it carries no snapshot and
+// its hard state changes at most the commit index (a vote or a new term must
+// be durable before any message leaves). Followers keep the order above: an
+// append ack claims the entries are on disk. Committed entries handed out in
+// a Ready are always durable on this replica already.
+//
 // Membership-only snapshots: a Ready.snapshot whose metadata.index() is 0
 // carries no state-machine image (empty data), only the cluster's bootstrap
 // ConfState. The driver persists it like any snapshot (LogStore::Save) but
@@ -198,8 +210,15 @@ class Raft {
 
   virtual bool HasReady() const = 0;
   virtual Ready GetReady() = 0;
-  // Acknowledges that everything in `rd` was persisted, sent and applied.
+  // Acknowledges that everything in `rd` was persisted, sent and applied
+  // (for rd.entries this is OnPersisted of the last one).
   virtual void Advance(const Ready& rd) = 0;
+  // The driver's write of entries up to (index, term), handed out in an
+  // earlier Ready, is durable. Ignored if the entry at `index` no longer has
+  // `term` (this node's log was overwritten since; the newer entries get
+  // their own report). On a leader this is its own acknowledgment: only now
+  // does its copy count toward the commit index.
+  virtual void OnPersisted(uint64_t index, uint64_t term) = 0;
 
   virtual Status GetStatus() const = 0;
 };

@@ -118,7 +118,7 @@ void RaftImpl::Reset(uint64_t term) {
   ResetRandomizedTimeout();
   AbortLeaderTransfer();
   tracker_.ResetVotes();
-  tracker_.ResetAll(log_.LastIndex(), id_);
+  tracker_.ResetAll(log_.LastIndex(), id_, log_.PersistedIndex());
   pending_conf_index_ = 0;
   reads_.clear();
   pending_reads_.clear();

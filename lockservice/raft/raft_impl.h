@@ -68,6 +68,7 @@ class RaftImpl : public Raft {
   bool HasReady() const override;
   Ready GetReady() override;
   void Advance(const Ready& rd) override;
+  void OnPersisted(uint64_t index, uint64_t term) override;
   Status GetStatus() const override;
 
   // Introspection for tests and the simulator.

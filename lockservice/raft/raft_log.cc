@@ -222,26 +222,38 @@ std::vector<raftpb::Entry> RaftLog::TakeUnstableEntries() {
   return out;
 }
 
+uint64_t RaftLog::PersistedIndex() const {
+  // Storage is about to be replaced by the snapshot; nothing counts yet.
+  if (unstable_snap_) return 0;
+  if (!unstable_.empty()) return offset_ - 1;
+  return storage_->LastIndex();
+}
+
 bool RaftLog::HasNextCommitted() const {
-  return std::max(applying_ + 1, FirstIndex()) <= committed_;
+  return std::max(applying_ + 1, FirstIndex()) <=
+         std::min(committed_, PersistedIndex());
 }
 
 std::vector<raftpb::Entry> RaftLog::NextCommitted(uint64_t max_bytes) {
   const uint64_t lo = std::max(applying_ + 1, FirstIndex());
-  if (lo > committed_) return {};
+  const uint64_t hi = std::min(committed_, PersistedIndex());
+  if (lo > hi) return {};
   absl::StatusOr<std::vector<raftpb::Entry>> ents =
-      Slice(lo, committed_ + 1, max_bytes);
+      Slice(lo, hi + 1, max_bytes);
   if (!ents.ok() || ents->empty()) return {};
   applying_ = ents->back().index();
   return *std::move(ents);
 }
 
-void RaftLog::StableTo(uint64_t index, uint64_t term) {
-  if (unstable_.empty() || index < offset_) return;
-  if (index >= offset_ + unstable_.size()) return;
-  if (unstable_[index - offset_].term() != term) return;  // truncated since
+bool RaftLog::StableTo(uint64_t index, uint64_t term) {
+  if (unstable_.empty() || index < offset_) return false;
+  if (index >= offset_ + unstable_.size()) return false;
+  // Overwritten since it was handed out (a deposed leader's tail replaced
+  // by the new leader's entries): that write persisted a different entry.
+  if (unstable_[index - offset_].term() != term) return false;
   unstable_.erase(unstable_.begin(), unstable_.begin() + (index - offset_ + 1));
   offset_ = index + 1;
+  return true;
 }
 
 void RaftLog::StableSnapTo(uint64_t index) {

@@ -75,9 +75,18 @@ class RaftLog {
   }
   bool snapshot_in_progress() const { return snap_in_progress_; }
   void MarkSnapshotInProgress() { snap_in_progress_ = true; }
+  // Committed entries not yet handed out, capped at PersistedIndex(): an
+  // entry is applied only once it is durable here too, so a replica never
+  // applies what a crash could take back out of its own log.
   bool HasNextCommitted() const;
   std::vector<raftpb::Entry> NextCommitted(uint64_t max_bytes);
-  void StableTo(uint64_t index, uint64_t term);
+  // Entries up to `index` are durable, if the entry there still has `term`
+  // (a report about an entry overwritten since is ignored). True if any
+  // entry became stable.
+  bool StableTo(uint64_t index, uint64_t term);
+  // Highest index such that every entry up to it is durable in storage (or
+  // covered by a snapshot). Entries above it are still being written.
+  uint64_t PersistedIndex() const;
   void StableSnapTo(uint64_t index);
 
  private:

@@ -269,6 +269,11 @@ TEST(RaftMembership, NodeWithoutBaseConfigurationNeverCampaigns) {
           .Save(rd.hard_state ? &*rd.hard_state : nullptr, rd.entries, nullptr)
           .ok());
   raft.Advance(rd);
+  // Committed entries are handed out once they are durable here: in the
+  // next Ready.
+  ASSERT_TRUE(rd.committed_entries.empty());
+  rd = raft.GetReady();
+  raft.Advance(rd);
   ASSERT_EQ(rd.committed_entries.size(), 1u);
   EXPECT_EQ(Voters(raft.GetStatus().conf_state), std::vector<uint64_t>{5});
 

@@ -145,13 +145,13 @@ Ready RaftImpl::GetReady() {
 }
 
 void RaftImpl::Advance(const Ready& rd) {
-  if (!rd.entries.empty()) {
-    const raftpb::Entry& last = rd.entries.back();
-    log_.StableTo(last.index(), last.term());
-  }
   if (rd.snapshot) {
     log_.StableSnapTo(rd.snapshot->metadata().index());
     log_.SetApplied(rd.snapshot->metadata().index());
+  }
+  if (!rd.entries.empty()) {
+    const raftpb::Entry& last = rd.entries.back();
+    OnPersisted(last.index(), last.term());
   }
   if (!rd.committed_entries.empty()) {
     log_.SetApplied(rd.committed_entries.back().index());

@@ -48,8 +48,17 @@ void RaftImpl::AppendEntries(std::vector<raftpb::Entry>&& ents) {
     e.set_index(++index);
     log_.AppendOne(std::move(e));
   }
-  if (Progress* self = tracker_.Get(id_)) self->MaybeUpdate(index);
-  MaybeCommit();
+  // The leader's own copy counts toward a commit only once the driver
+  // reports it durable (OnPersisted; thesis §10.2.1), so the driver may send
+  // these entries to the followers before or while it writes them.
+}
+
+void RaftImpl::OnPersisted(uint64_t index, uint64_t term) {
+  log_.StableTo(index, term);
+  if (role_ != Role::kLeader) return;
+  Progress* self = tracker_.Get(id_);
+  if (self == nullptr || !self->MaybeUpdate(log_.PersistedIndex())) return;
+  if (MaybeCommit()) BcastAppend();
 }
 
 bool RaftImpl::MaybeSendAppend(uint64_t to, bool send_if_empty) {

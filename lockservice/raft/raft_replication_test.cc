@@ -56,6 +56,13 @@ TEST(RaftReplication, Figure8CommitOnlyCurrentTermByCounting) {
   }
   ASSERT_EQ(r->role(), Role::kLeader);
   ASSERT_EQ(r->raft_log().LastIndex(), 3u);  // the term-4 no-op
+  // The leader's own copy counts once it is durable (raft.h).
+  Ready rd = r->GetReady();
+  ASSERT_TRUE(
+      storage
+          ->Save(rd.hard_state ? &*rd.hard_state : nullptr, rd.entries, nullptr)
+          .ok());
+  r->Advance(rd);
   auto ack = [&](uint64_t from, uint64_t index) {
     raftpb::Message m;
     m.set_type(raftpb::MSG_APP_RESP);

@@ -71,12 +71,13 @@ class Scheduler {
   schedpb::LeaderResponse Leader() const;
 
   // Reads, from the mirror.
-  schedpb::ListJobsResponse ListJobs(const std::string& ns) const;
+  absl::StatusOr<schedpb::ListJobsResponse> ListJobs(
+      const std::string& ns) const;
   absl::StatusOr<schedpb::JobStatusResponse> JobStatus(
       const std::string& ns, const std::string& job) const;
   absl::StatusOr<schedpb::JobHistoryResponse> JobHistory(
       const std::string& ns, const std::string& job) const;
-  schedpb::ListNodesResponse ListNodes() const;
+  absl::StatusOr<schedpb::ListNodesResponse> ListNodes() const;
   // berth job logs / alloc logs: the allocation to show and its node;
   // NotFound for an unknown job or allocation (logs_api.cc).
   absl::StatusOr<LogsTarget> FindLogsTarget(

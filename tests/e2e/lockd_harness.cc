@@ -112,6 +112,7 @@ absl::Status LockdCluster::Start(uint64_t id) {
       absl::StrCat("--peers=", absl::StrJoin(peers, ",")),
       absl::StrCat("--data-dir=", dir_, "/r", id)};
   for (auto& f : extra_flags_) args.push_back(f);
+  for (auto& f : replica_flags_[id]) args.push_back(f);
   return Spawn(id, args);
 }
 
@@ -134,6 +135,7 @@ absl::Status LockdCluster::StartJoining(uint64_t id,
       absl::StrCat("--peers=", absl::StrJoin(peers, ",")),
       absl::StrCat("--data-dir=", dir_, "/r", id), "--join"};
   for (auto& f : extra_flags_) args.push_back(f);
+  for (auto& f : replica_flags_[id]) args.push_back(f);
   return Spawn(id, args);
 }
 

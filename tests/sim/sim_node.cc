@@ -35,6 +35,9 @@ absl::Status SimNode::StartRaft(uint64_t seed) {
         absl::StrCat("node ", id_, ": Raft::Create: ", r.status().ToString()));
   }
   raft_ = std::move(*r);
+  absl::StatusOr<raft::InitialState> init = disk_.GetInitialState();
+  if (!init.ok()) return init.status();
+  written_hs_ = init->hard_state;
   return absl::OkStatus();
 }
 
@@ -65,8 +68,16 @@ absl::Status SimNode::Drain() {
 
 absl::StatusOr<bool> SimNode::HandleReady() {
   raft::Ready rd = raft_->GetReady();
+  const bool term_or_vote_changes =
+      rd.hard_state && (rd.hard_state->term() != written_hs_.term() ||
+                        rd.hard_state->vote() != written_hs_.vote());
+  if (options_.async_leader_writes && !rd.snapshot && !term_or_vote_changes &&
+      raft_->GetStatus().soft_state.role == raft::Role::kLeader) {
+    return HandleReadyAsync(rd);
+  }
 
-  // 1. Persist: write, then fsync.
+  // 1. Persist: write, then fsync (which also makes any outstanding
+  // asynchronous write durable: the disk writes in order).
   absl::Status s =
       disk_.Save(rd.hard_state ? &*rd.hard_state : nullptr, rd.entries,
                  rd.snapshot ? &*rd.snapshot : nullptr);
@@ -74,6 +85,7 @@ absl::StatusOr<bool> SimNode::HandleReady() {
     return absl::InternalError(
         absl::StrCat("node ", id_, ": saving a Ready batch: ", s.ToString()));
   }
+  if (rd.hard_state) written_hs_ = *rd.hard_state;
   if (observer_->ShouldCrash(id_, CrashPoint::kAfterWrite)) {
     observer_->Trace(
         absl::StrCat("n", id_, " CRASH after write, before fsync"));
@@ -84,6 +96,7 @@ absl::StatusOr<bool> SimNode::HandleReady() {
     return absl::InternalError(
         absl::StrCat("node ", id_, ": fsync: ", s.ToString()));
   }
+  ReportAsyncWrites();
   if (rd.snapshot) {
     s = kv_.Restore(rd.snapshot->data(), rd.snapshot->metadata().index());
     if (!s.ok()) {
@@ -101,9 +114,47 @@ absl::StatusOr<bool> SimNode::HandleReady() {
   // 2. Send.
   for (const raftpb::Message& m : rd.messages) observer_->Send(m);
 
-  // 3. Apply.
+  // 3. Apply, 4. Advance.
+  return ApplyAndAdvance(rd);
+}
+
+absl::StatusOr<bool> SimNode::HandleReadyAsync(raft::Ready& rd) {
+  // Bookkeeping only: nothing this Ready adds is durable yet.
+  observer_->Persisted(*this, rd);
+  // 1. Send first: the followers write while the leader does.
+  for (const raftpb::Message& m : rd.messages) observer_->Send(m);
+  if (observer_->ShouldCrash(id_, CrashPoint::kAfterAsyncSend)) {
+    observer_->Trace(absl::StrCat(
+        "n", id_, " CRASH after sending, before writing its own entries"));
+    Crash();
+    return false;
+  }
+  // 2. Write; the fsync completes later (CompleteWrites).
+  absl::Status s = disk_.Save(rd.hard_state ? &*rd.hard_state : nullptr,
+                              rd.entries, nullptr);
+  if (!s.ok()) {
+    return absl::InternalError(
+        absl::StrCat("node ", id_, ": writing a leader batch: ", s.ToString()));
+  }
+  if (rd.hard_state) written_hs_ = *rd.hard_state;
+  if (!rd.entries.empty()) {
+    async_writes_.emplace_back(rd.entries.back().index(),
+                               rd.entries.back().term());
+  }
+  // The core learns about these entries from ReportAsyncWrites, not Advance.
+  rd.entries.clear();
+  // 3. Apply (committed entries are durable here already), 4. Advance.
+  return ApplyAndAdvance(rd);
+}
+
+absl::StatusOr<bool> SimNode::ApplyAndAdvance(raft::Ready& rd) {
   for (const raftpb::Entry& e : rd.committed_entries) {
     if (e.index() <= kv_.applied()) continue;  // covered by a snapshot
+    if (e.index() > disk_.durable().LastIndex()) {
+      return absl::InternalError(
+          absl::StrCat("node ", id_, ": entry ", e.index(),
+                       " handed out to apply before it was durable here"));
+    }
     absl::StatusOr<ApplyResult> r = kv_.Apply(e);
     if (!r.ok()) {
       return absl::InternalError(
@@ -123,10 +174,24 @@ absl::StatusOr<bool> SimNode::HandleReady() {
     return false;
   }
   durable_kv_ = kv_;
-
-  // 4. Advance.
   raft_->Advance(rd);
   return true;
+}
+
+void SimNode::ReportAsyncWrites() {
+  std::vector<std::pair<uint64_t, uint64_t>> done = std::move(async_writes_);
+  async_writes_.clear();
+  for (const auto& [index, term] : done) raft_->OnPersisted(index, term);
+}
+
+absl::Status SimNode::CompleteWrites() {
+  if (!up() || async_writes_.empty()) return absl::OkStatus();
+  if (absl::Status s = disk_.Sync(); !s.ok()) {
+    return absl::InternalError(
+        absl::StrCat("node ", id_, ": fsync: ", s.ToString()));
+  }
+  ReportAsyncWrites();
+  return Drain();
 }
 
 void SimNode::ServeReads() {
@@ -143,6 +208,7 @@ void SimNode::ServeReads() {
 void SimNode::Crash() {
   raft_.reset();
   disk_.Crash();
+  async_writes_.clear();
   kv_ = durable_kv_;
   reads_.clear();
 }

@@ -2,6 +2,11 @@
 // state machine, and runs the Ready loop the way lockd does:
 //   persist (write, then fsync) -> send -> apply -> sync state machine ->
 //   Advance.
+// A leader writes asynchronously, as lockd does (raft.h, "Asynchronous log
+// writes"): its messages leave first, its batch is written but not fsynced,
+// and the fsync completes later, as a separate simulator event
+// (CompleteWrites), when the core is told with Raft::OnPersisted. A crash
+// before then loses that tail although the followers may have it.
 // Between those steps the observer may decide (from the seeded RNG) that the
 // node loses power; the loop then stops where it is, so e.g. a batch that was
 // written but not fsynced is lost and its messages are never sent.
@@ -33,9 +38,10 @@
 namespace berth::sim {
 
 enum class CrashPoint {
-  kAfterWrite,  // batch written, not fsynced: it is lost
-  kAfterSync,   // durable, messages not yet sent
-  kAfterApply,  // applied in memory, state machine image not yet synced
+  kAfterWrite,      // batch written, not fsynced: it is lost
+  kAfterSync,       // durable, messages not yet sent
+  kAfterApply,      // applied in memory, state machine image not yet synced
+  kAfterAsyncSend,  // leader: messages sent, its own batch not yet written
 };
 
 class SimNode;
@@ -45,7 +51,8 @@ class NodeObserver {
   virtual ~NodeObserver() = default;
   virtual void Send(const raftpb::Message& m) = 0;
   virtual bool ShouldCrash(uint64_t id, CrashPoint p) = 0;
-  // A Ready batch is durable (before its messages leave).
+  // A Ready batch is durable, or for a leader's asynchronous write about to
+  // be written; called before its messages leave.
   virtual void Persisted(SimNode& node, const raft::Ready& rd) = 0;
   virtual void Applied(uint64_t id, const raftpb::Entry& e,
                        const ApplyResult& r) = 0;
@@ -62,6 +69,8 @@ struct NodeOptions {
   uint64_t snapshot_chunk_bytes = 512;
   // Planted bug (--plant-bug stale-read): see raft::Config.
   bool unsafe_read_index_without_quorum = false;
+  // A leader sends before its own write is durable (see above).
+  bool async_leader_writes = true;
 };
 
 class SimNode {
@@ -83,6 +92,9 @@ class SimNode {
   absl::Status Step(const raftpb::Message& m);
   // Runs the Ready loop until the core has nothing more (or the node crashed).
   absl::Status Drain();
+  // The fsync of the leader's outstanding asynchronous writes completes.
+  absl::Status CompleteWrites();
+  bool has_async_writes() const { return !async_writes_.empty(); }
 
   // Power loss now: volatile state is gone.
   void Crash();
@@ -102,6 +114,13 @@ class SimNode {
   absl::Status StartRaft(uint64_t seed);
   // One Ready batch; false if the node crashed part-way.
   absl::StatusOr<bool> HandleReady();
+  // A leader's Ready written after its messages left; false if it crashed.
+  absl::StatusOr<bool> HandleReadyAsync(raft::Ready& rd);
+  // Applies rd's committed entries and read states, then Advance; false if
+  // the node crashed before its state machine image was synced.
+  absl::StatusOr<bool> ApplyAndAdvance(raft::Ready& rd);
+  // Tells the core that every outstanding asynchronous write is durable.
+  void ReportAsyncWrites();
   void ServeReads();
 
   struct PendingRead {
@@ -117,6 +136,11 @@ class SimNode {
   KvStateMachine durable_kv_;
   std::unique_ptr<raft::Raft> raft_;
   std::map<std::string, PendingRead> reads_;
+  // Last (index, term) of each asynchronous write not yet fsynced.
+  std::vector<std::pair<uint64_t, uint64_t>> async_writes_;
+  // Term and vote as last written: a Ready that changes them is never
+  // written asynchronously.
+  raftpb::HardState written_hs_;
 };
 
 }  // namespace berth::sim

@@ -39,6 +39,8 @@ Simulator::Simulator(const SimOptions& options)
   node_options_.max_inflight_msgs = 1 + static_cast<int>(Pick(8));
   node_options_.snapshot_chunk_bytes = 64 << Pick(4);
   node_options_.unsafe_read_index_without_quorum = options_.plant_stale_read;
+  // Mostly lockd's mode; some seeds keep the leader's write before its sends.
+  node_options_.async_leader_writes = Pick(5) != 0;
   next_id_ = options_.nodes + 1;
 }
 
@@ -471,6 +473,8 @@ void Simulator::RunTick(bool faults) {
     uint64_t node;
     std::optional<raftpb::Message> msg;
     const DeferredRequest* request = nullptr;
+    // A leader's outstanding asynchronous fsync completes.
+    bool complete_writes = false;
   };
   std::vector<Event> events;
   for (raftpb::Message& m : network_.TakeDue(now_)) {
@@ -481,6 +485,13 @@ void Simulator::RunTick(bool faults) {
   }
   for (size_t i = 0; i < woken_requests.size(); ++i) {
     events.push_back(Event{woken_nodes[i], std::nullopt, &woken_requests[i]});
+  }
+  // A leader's own fsync finishes at a random point among this tick's
+  // events, or in a later tick: before or after the followers' acks.
+  for (uint64_t id : Members(true)) {
+    if (!Paused(id) && nodes_[id]->has_async_writes() && Chance(0.6)) {
+      events.push_back(Event{id, std::nullopt, nullptr, true});
+    }
   }
   std::shuffle(events.begin(), events.end(), rng_);
   for (Event& ev : events) {
@@ -494,6 +505,8 @@ void Simulator::RunTick(bool faults) {
                                  ? HandleRead(ev.node, r.op_id, r.data, &hint)
                                  : HandleWrite(ev.node, r.data, &hint);
       if (!s.ok()) workload_.OnRefused(ev.node, r.op_id, hint);
+    } else if (ev.complete_writes) {
+      Check(n.CompleteWrites());
     } else {
       Check(ev.msg ? n.Step(*ev.msg) : n.Tick());
     }
