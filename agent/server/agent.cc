@@ -70,7 +70,8 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(
   absl::StatusOr<std::unique_ptr<LogPump>> pump = LogPump::Create();
   if (!pump.ok()) return pump.status();
   std::unique_ptr<Prober> prober = std::move(options.prober);
-  if (prober == nullptr) prober = std::make_unique<SystemProber>();
+  // Exec probes run inside the task, through the runtime.
+  if (prober == nullptr) prober = std::make_unique<SystemProber>(runtime.get());
   auto agent = std::unique_ptr<Agent>(
       new Agent(std::move(options), std::move(runtime), std::move(store),
                 client, std::move(*pump), std::move(prober)));

@@ -59,6 +59,7 @@
 #include "agent/runtime/runtime.h"
 #include "agent/server/agent_metrics.h"
 #include "agent/server/health_checker.h"
+#include "agent/server/log_retention.h"
 #include "agent/server/reconcile.h"
 #include "agent/store/alloc_store.h"
 #include "common/clock.h"
@@ -86,6 +87,8 @@ struct AgentOptions {
   absl::Duration safety_interval = absl::Seconds(5);
   absl::Duration usage_interval = absl::Seconds(10);
   LogLimits log_limits;
+  // How long the logs of a forgotten allocation stay (log_retention.h).
+  LogRetention log_retention;
   // False only for simulated agents (berth-agent-swarm): their tasks write
   // nothing, and the FIFOs, log files and descriptors a task's capture
   // costs (about four per task) would cap a swarm process at a few
@@ -127,6 +130,10 @@ class Agent {
   // True when no more output can appear for `id`: it is terminal (or
   // unknown) and its pipes are drained.
   bool LogsFinished(const std::string& id) const;
+
+  // berth alloc exec: starts `spec` inside allocation `id`'s running task
+  // (Runtime::Exec), in its sandbox; NotFound when it does not run here.
+  absl::StatusOr<pid_t> Exec(const std::string& id, ExecSpec spec) const;
 
   // Runs the loop soon. The agent's own event sources call it; a test that
   // advances a SimClock calls it so that due timers are looked at.
@@ -236,6 +243,8 @@ class Agent {
   std::set<std::string> draining_;        // exited; pump still attached
   std::map<std::string, Usage> usage_;
   absl::Time next_usage_ = absl::InfinitePast();
+  // When Forget next sweeps the logs kept of forgotten allocations.
+  absl::Time next_log_sweep_ = absl::InfinitePast();
   // After a failed status write: when to try the dirty ones again.
   absl::Time next_report_ = absl::InfinitePast();
 

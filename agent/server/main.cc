@@ -19,6 +19,7 @@
 #include "agent/runtime/process_runtime.h"
 #include "agent/runtime/sim_runtime.h"
 #include "agent/server/agent.h"
+#include "agent/server/exec_service.h"
 #include "agent/server/logs_service.h"
 #include "agent/server/node_flags.h"
 #include "boost/program_options.hpp"
@@ -46,6 +47,7 @@ struct Flags {
   int64_t usage_interval_s = 10;
   std::string log_max_bytes;
   int log_max_files = 3;
+  int64_t log_retention_s = 3600;
   bool stop_tasks_on_exit = false;
   std::string metrics_listen;
 };
@@ -119,6 +121,9 @@ int main(int argc, char** argv) {
       "rotate a task's stdout/stderr file at this size")(
       "log-max-files", po::value(&f.log_max_files)->default_value(3),
       "rotated log files kept per stream")(
+      "log-retention-s", po::value(&f.log_retention_s)->default_value(3600),
+      "keep a finished allocation's logs this long after it is removed "
+      "(0: delete them at once)")(
       "stop-tasks-on-exit", po::bool_switch(&f.stop_tasks_on_exit),
       "stop every task on SIGTERM instead of leaving them to be adopted")(
       "metrics-listen", po::value(&f.metrics_listen)->default_value("off"),
@@ -160,6 +165,8 @@ int main(int argc, char** argv) {
   }
   opts.log_limits.max_bytes = *log_bytes;
   opts.log_limits.max_files = f.log_max_files;
+  opts.log_retention.keep =
+      absl::Seconds(std::max<int64_t>(0, f.log_retention_s));
 
   berth::agentpb::NodeInfo& info = opts.info;
   info.set_name(f.node);
@@ -223,10 +230,12 @@ int main(int argc, char** argv) {
   if (!agent.ok()) return Fail(agent.status().ToString());
 
   LogsService logs(agent->get());
+  ExecService exec(agent->get());
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(f.listen, grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&logs);
+  builder.RegisterService(&exec);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return Fail(absl::StrCat("--listen ", f.listen, ": cannot listen"));

@@ -36,6 +36,7 @@
 #include "proto/scheduler.pb.h"
 #include "scheduler/cron/engine.h"
 #include "scheduler/reconcile/reconciler.h"
+#include "scheduler/server/logs_proxy.h"
 #include "scheduler/state/cluster_state.h"
 #include "scheduler/state/store.h"
 
@@ -82,6 +83,13 @@ class Scheduler {
   absl::StatusOr<schedpb::JobHistoryResponse> JobHistory(
       const std::string& ns, const std::string& job) const;
   absl::StatusOr<schedpb::ListNodesResponse> ListNodes() const;
+  // berth job logs / alloc logs: the allocation to show and its node;
+  // NotFound for an unknown job or allocation (logs_api.cc).
+  absl::StatusOr<LogsTarget> FindLogsTarget(
+      const schedpb::AllocLogsRequest& req) const;
+  // The agent address node `node` registered; nullopt when it is not
+  // registered (its session expired).
+  std::optional<std::string> NodeAddress(const std::string& node) const;
 
   // Writes; FAILED_PRECONDITION naming the leader when not leading.
   absl::StatusOr<schedpb::SubmitJobResponse> Submit(
