@@ -37,9 +37,16 @@ class SchedClient {
   using Call = std::function<grpc::Status(schedpb::Scheduler::Stub*,
                                           grpc::ClientContext*)>;
   // Runs `call` against the schedulers; the error names the address.
-  absl::Status Run(const Call& call);
+  absl::Status Run(const Call& call) { return RunImpl(call, true); }
+  // The same without the --timeout deadline, for server streams that may
+  // last as long as the caller wants (berth job logs -f). `call` may run
+  // again on the next scheduler after a partial stream, so it must resume
+  // where the previous attempt stopped.
+  absl::Status Stream(const Call& call) { return RunImpl(call, false); }
 
  private:
+  absl::Status RunImpl(const Call& call, bool deadline);
+
   std::vector<std::string> endpoints_;
   absl::Duration timeout_;
   Sleeper sleep_;
