@@ -45,6 +45,44 @@ absl::Status Bad(absl::string_view filename, int line, absl::string_view why) {
       absl::StrCat(filename, ": line ", line, ": ", why));
 }
 
+// A job document is a mapping, so its first line is "key: ...". A ','
+// outside quotes and brackets before that ':' (e.g. `"-c", "x"`) is a flow
+// separator in block context, the other input yaml-cpp 0.7 allocates on
+// without bound (found by jobspec_fuzz).
+absl::Status CheckFirstLine(absl::string_view l, absl::string_view filename,
+                            int line) {
+  int depth = 0;
+  char quote = 0;
+  for (size_t i = 0; i < l.size(); ++i) {
+    const char c = l[i];
+    if (quote != 0) {
+      if (c == '\\' && quote == '"') {
+        ++i;
+      } else if (c == quote) {
+        quote = 0;
+      }
+      continue;
+    }
+    if (c == '"' || c == '\'') {
+      quote = c;
+    } else if (c == '[' || c == '{') {
+      ++depth;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    } else if (c == '#' && (i == 0 || l[i - 1] == ' ')) {
+      break;
+    } else if (c == ':' && depth == 0 &&
+               (i + 1 == l.size() || l[i + 1] == ' ')) {
+      break;  // the mapping key ended; the rest is its value
+    } else if (c == ',' && depth == 0) {
+      return Bad(filename, line,
+                 "a job document must start with a 'key: value' line, not "
+                 "a ',' separated list");
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status CheckYamlInput(absl::string_view yaml,
@@ -88,6 +126,9 @@ absl::Status CheckYamlInput(absl::string_view yaml,
       return Bad(filename, line,
                  "a document cannot start with ',' (a flow-collection "
                  "separator outside any [ ] or { })");
+    }
+    if (absl::Status s = CheckFirstLine(rest, filename, line); !s.ok()) {
+      return s;
     }
     at_document_start = false;
   }

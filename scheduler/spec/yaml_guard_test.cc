@@ -37,6 +37,9 @@ TEST(YamlGuardTest, DocumentStartingWithACommaIsRefused) {
   ExpectRefused("# c\n\n  , a\n", "line 3", "cannot start with ','");
   ExpectRefused("job: x\n---\n, a\n", "line 3", "cannot start with ','");
   ExpectRefused("%YAML 1.2\n--- , a\n", "line 2", "cannot start with ','");
+  // Found by jobspec_fuzz on its second run: a quoted scalar, then ','.
+  ExpectRefused("# c\n  \"-c\", \"date; echo hi\"\njob: crunch\n", "line 2",
+                "must start with a 'key: value' line");
 }
 
 TEST(YamlGuardTest, BytesThatAreNotPrintableUtf8AreRefused) {
@@ -56,6 +59,8 @@ TEST(YamlGuardTest, ValidYamlPassesUntouched) {
            "note: \"héllo, wörld ✓\"\n\tkey: 1\r\n",
            "---\n# only a comment\n---\njob: j\n",
            "script: |\n  , not a token here\n",
+           "command: [\"a\", \"b\"]\n",  // commas in a flow value
+           "note: \"x, y\"  # a, b\n",
        }) {
     EXPECT_TRUE(CheckYamlInput(ok, "f.yaml").ok()) << ok;
   }
