@@ -15,11 +15,12 @@
 # leaves its input in $BUILD_DIR/crash-<target>-*, prints the command that
 # replays it, and makes the script exit 1.
 #
-# Environment: FUZZ_SECONDS [30], TARGETS [all], BUILD_DIR [build-fuzz],
+# Environment: FUZZ_SECONDS [30], TARGETS [all], FUZZ_BUILD_DIR [build-fuzz],
 # JOBS [2] build parallelism.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD_DIR=${BUILD_DIR:-build-fuzz}
+# Not BUILD_DIR: scripts/test.sh exports that for its own gcc build.
+BUILD_DIR=${FUZZ_BUILD_DIR:-build-fuzz}
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 TARGETS=${TARGETS:-"cron_fuzz jobspec_fuzz lockd_apply_fuzz raft_step_fuzz"}
 
