@@ -18,13 +18,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "agent/runtime/exec_args.h"
 #include "agent/runtime/proc.h"
 
 namespace berth::agent {
 namespace {
 
-constexpr char kDefaultPath[] =
-    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 // Joined in this order; mnt last, because it changes what /proc means.
 constexpr const char* kNamespaces[] = {"ipc", "uts", "net", "pid", "mnt"};
 constexpr int kNumNamespaces = 5;
@@ -47,33 +46,6 @@ struct ChildError {
   int err;
 };
 
-struct Prepared {
-  std::vector<std::string> exec_candidates;
-  std::vector<const char*> argv;
-  std::vector<const char*> envp;
-};
-
-Prepared Prepare(const EnterConfig& c) {
-  Prepared p;
-  const std::string& prog = c.argv[0];
-  if (prog.find('/') != std::string::npos) {
-    p.exec_candidates.push_back(prog);
-  } else {
-    std::string path = kDefaultPath;
-    for (const std::string& kv : c.env) {
-      if (kv.rfind("PATH=", 0) == 0) path = kv.substr(5);
-    }
-    for (absl::string_view dir : absl::StrSplit(path, ':', absl::SkipEmpty())) {
-      p.exec_candidates.push_back(absl::StrCat(dir, "/", prog));
-    }
-  }
-  for (const std::string& a : c.argv) p.argv.push_back(a.c_str());
-  p.argv.push_back(nullptr);
-  for (const std::string& e : c.env) p.envp.push_back(e.c_str());
-  p.envp.push_back(nullptr);
-  return p;
-}
-
 [[noreturn]] void Fail(int fd, int step, int index = 0) {
   ChildError e{step, index, errno};
   (void)!write(fd, &e, sizeof(e));
@@ -81,7 +53,7 @@ Prepared Prepare(const EnterConfig& c) {
 }
 
 // The command, in the task's namespaces. Async-signal-safe calls only.
-[[noreturn]] void CommandMain(const EnterConfig& c, const Prepared& p,
+[[noreturn]] void CommandMain(const EnterConfig& c, const ExecArgs& p,
                               int err_fd) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (setsid() < 0) Fail(err_fd, kSetsid);
@@ -102,18 +74,12 @@ Prepared Prepare(const EnterConfig& c) {
   }
   if (c.gid.has_value() && setgid(*c.gid) < 0) Fail(err_fd, kSetgid);
   if (c.uid.has_value() && setuid(*c.uid) < 0) Fail(err_fd, kSetuid);
-  int exec_errno = ENOENT;
-  for (const std::string& candidate : p.exec_candidates) {
-    execve(candidate.c_str(), const_cast<char* const*>(p.argv.data()),
-           const_cast<char* const*>(p.envp.data()));
-    if (errno != ENOENT && errno != ENOTDIR) exec_errno = errno;
-  }
-  errno = exec_errno;
+  ExecFirst(p);
   Fail(err_fd, kExec);
 }
 
 // The helper: joins the namespaces, forks the command, passes its status on.
-[[noreturn]] void HelperMain(const EnterConfig& c, const Prepared& p,
+[[noreturn]] void HelperMain(const EnterConfig& c, const ExecArgs& p,
                              const int* ns_fds, int sync_fd, int err_fd) {
   char go;
   if (read(sync_fd, &go, 1) != 1) _exit(127);
@@ -174,7 +140,7 @@ absl::StatusOr<pid_t> SpawnInside(
   if (config.stdin_fd < 0 || config.stdout_fd < 0 || config.stderr_fd < 0) {
     return absl::InvalidArgumentError("exec: stdin, stdout and stderr needed");
   }
-  Prepared prepared = Prepare(config);
+  ExecArgs prepared = PrepareExec(config.argv, config.env);
   // Opened here, before the helper enters the mount namespace (after which
   // /proc/<pid> would name a different process).
   Fd ns[kNumNamespaces];
