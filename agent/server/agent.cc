@@ -458,10 +458,22 @@ void Agent::SampleUsage() {
   const absl::Time now = options_.clock->Now();
   if (now < next_usage_) return;
   next_usage_ = now + options_.usage_interval;
+  const double elapsed_ns = last_usage_ == absl::InfinitePast()
+                                ? 0
+                                : absl::ToDoubleNanoseconds(now - last_usage_);
+  last_usage_ = now;
   for (const auto& [id, r] : records_) {
     if (r.state != AllocState::kRunning) continue;
     absl::StatusOr<Usage> u = runtime_->GetUsage(id);
     if (!u.ok()) continue;
+    // cpu_ns is cumulative; the rate over the last interval is what a
+    // person watching `berth top` wants to see.
+    if (auto prev = usage_.find(id); prev != usage_.end() && elapsed_ns > 0 &&
+                                     u->cpu_ns >= prev->second.cpu_ns) {
+      cpu_millicores_[id] = static_cast<int64_t>(
+          static_cast<double>(u->cpu_ns - prev->second.cpu_ns) * 1000.0 /
+          elapsed_ns);
+    }
     usage_[id] = *u;
     dirty_.insert(id);
   }
@@ -498,6 +510,9 @@ void Agent::ReportDirty() {
     if (auto u = usage_.find(id); u != usage_.end()) usage = u->second;
     agentpb::AllocationStatus st =
         ToStatus(rec, options_.node, usage, d->second.revision, now);
+    if (auto c = cpu_millicores_.find(id); c != cpu_millicores_.end()) {
+      st.mutable_usage()->set_cpu_millicores(c->second);
+    }
     FillHealth(rec, st);
     ids.push_back(id);
     puts.push_back(lock::TxnOp::Put(StatusKey(id), st.SerializeAsString()));

@@ -242,6 +242,10 @@ class Agent {
   std::set<std::string> dirty_;           // status to report
   std::set<std::string> draining_;        // exited; pump still attached
   std::map<std::string, Usage> usage_;
+  // CPU rate between the last two periodic samples, per allocation, and
+  // when the last periodic sample was taken.
+  std::map<std::string, int64_t> cpu_millicores_;
+  absl::Time last_usage_ = absl::InfinitePast();
   absl::Time next_usage_ = absl::InfinitePast();
   // When Forget next sweeps the logs kept of forgotten allocations.
   absl::Time next_log_sweep_ = absl::InfinitePast();

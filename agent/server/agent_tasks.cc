@@ -98,6 +98,7 @@ void Agent::PrepareLaunch(const std::string& id) {
   draining_.erase(id);
   adopted_.erase(id);
   usage_.erase(id);
+  cpu_millicores_.erase(id);
 
   AllocRecord r;
   r.alloc_id = id;
@@ -246,6 +247,7 @@ void Agent::RecordExit(const std::string& id, const ExitStatus& exit) {
   if (metrics_ != nullptr) metrics_->ObserveExit(r.state);
   r.finish_time = options_.clock->Now();
   if (absl::StatusOr<Usage> u = runtime_->GetUsage(id); u.ok()) usage_[id] = *u;
+  cpu_millicores_.erase(id);  // an exited task uses none
   Save(r);
   // Release cgroups now; the record keeps what the scheduler needs.
   if (absl::Status s = runtime_->Cleanup(id); !s.ok()) {
@@ -276,6 +278,7 @@ void Agent::Forget(const std::string& id) {
   adopted_.erase(id);
   stop_requested_.erase(id);
   usage_.erase(id);
+  cpu_millicores_.erase(id);
   dirty_.erase(id);
   records_.erase(id);
   unsaved_.erase(id);  // a queued write must not bring the record back

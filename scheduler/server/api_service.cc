@@ -59,9 +59,9 @@ grpc::Status ApiService::JobHistory(grpc::ServerContext* ctx,
 }
 
 grpc::Status ApiService::ListNodes(grpc::ServerContext* ctx,
-                                   const schedpb::ListNodesRequest*,
+                                   const schedpb::ListNodesRequest* req,
                                    schedpb::ListNodesResponse* resp) {
-  return Reply(ctx, s_->ListNodes(), resp);
+  return Reply(ctx, s_->ListNodes(req->include_allocations()), resp);
 }
 
 grpc::Status ApiService::DrainNode(grpc::ServerContext* ctx,

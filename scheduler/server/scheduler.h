@@ -82,7 +82,10 @@ class Scheduler {
       const std::string& ns, const std::string& job) const;
   absl::StatusOr<schedpb::JobHistoryResponse> JobHistory(
       const std::string& ns, const std::string& job) const;
-  absl::StatusOr<schedpb::ListNodesResponse> ListNodes() const;
+  // With `with_allocations`, each node also lists its live allocations
+  // and their latest agent status (berth top).
+  absl::StatusOr<schedpb::ListNodesResponse> ListNodes(
+      bool with_allocations = false) const;
   // berth job logs / alloc logs: the allocation to show and its node;
   // NotFound for an unknown job or allocation (logs_api.cc).
   absl::StatusOr<LogsTarget> FindLogsTarget(

@@ -333,7 +333,8 @@ absl::StatusOr<schedpb::JobHistoryResponse> Scheduler::JobHistory(
   return resp;
 }
 
-absl::StatusOr<schedpb::ListNodesResponse> Scheduler::ListNodes() const {
+absl::StatusOr<schedpb::ListNodesResponse> Scheduler::ListNodes(
+    bool with_allocations) const {
   absl::MutexLock l(&mu_);
   if (absl::Status st = MirrorReadyLocked(); !st.ok()) return st;
   schedpb::ListNodesResponse resp;
@@ -354,6 +355,12 @@ absl::StatusOr<schedpb::ListNodesResponse> Scheduler::ListNodes() const {
     r->set_memory_bytes(r->memory_bytes() + a.resources().memory_bytes());
     r->set_pids(r->pids() + a.resources().pids());
     it->second->set_allocations(it->second->allocations() + 1);
+    if (!with_allocations) continue;
+    schedpb::AllocationView* view = it->second->add_allocs();
+    *view->mutable_alloc() = a;
+    if (const agentpb::AllocationStatus* s = state_.FindStatus(id)) {
+      *view->mutable_status() = *s;
+    }
   }
   return resp;
 }
