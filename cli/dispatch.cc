@@ -42,6 +42,7 @@ std::vector<Command> BuildTable() {
   AddCompletionCommands(&table);
   AddLogsCommands(&table);
   AddExecCommands(&table);
+  AddTopCommands(&table);
   std::sort(table.begin(), table.end(),
             [](const Command& a, const Command& b) { return a.path < b.path; });
   return table;

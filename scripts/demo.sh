@@ -52,8 +52,8 @@ echo "--- submitting examples/jobs"
 # After a restart the scheduler leads once its previous session's lease has
 # expired (a few seconds); until then submits are refused, so retry.
 # Submitting an unchanged job is a no-op.
-wait_for 60 "the scheduler to lead" b job run examples/jobs/*.yaml
-b job run examples/jobs/*.yaml
+wait_for 60 "the scheduler to lead" b job run --detach examples/jobs/*.yaml
+b job run --detach examples/jobs/*.yaml
 
 job_state() {  # job_state JOB STATE...: true when JOB is in one of STATEs
   local job=$1 line

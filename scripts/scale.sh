@@ -188,7 +188,7 @@ done > "$WORK/jobs.yaml"
 TASKS=$((JOBS * REPLICAS))
 read -r L0_TICKS _ _ < <(proc "$LPID")
 T0=$(date +%s.%N)
-"$BERTH" --timeout 60s job run "$WORK/jobs.yaml" >"$WORK/submit.log" 2>&1 || {
+"$BERTH" --timeout 60s job run --detach "$WORK/jobs.yaml" >"$WORK/submit.log" 2>&1 || {
   log "some submits failed:"; grep -v "version" "$WORK/submit.log" | head >&2 || true; }
 T_SUBMITTED=$(date +%s.%N)
 running() {
@@ -224,7 +224,7 @@ EOF
 T_KILL=$(date +%s.%N)
 kill -9 "${PIDS[sched$LEADER]}"
 unset "PIDS[sched$LEADER]"
-submitted() { "$BERTH" --timeout 5s job run "$WORK/after.yaml" >/dev/null 2>&1; }
+submitted() { "$BERTH" --timeout 5s job run --detach "$WORK/after.yaml" >/dev/null 2>&1; }
 await "$FAILOVER_TIMEOUT" "a submit to the new leader" submitted || true
 T_ACCEPTED=$(date +%s.%N)
 placed() {

@@ -8,6 +8,8 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "cli/command.h"
+#include "cli/commands/job_wait.h"
+#include "cli/flags.h"
 #include "cli/output.h"
 #include "cli/sched_client.h"
 #include "google/protobuf/util/json_util.h"
@@ -75,6 +77,72 @@ int Validate(Context& ctx) {
   return code;
 }
 
+// Poll period while `job run` waits for a job to settle.
+constexpr absl::Duration kWaitPoll = absl::Milliseconds(500);
+
+// The job's next cron tick as ListJobs reports it (0: none).
+absl::StatusOr<int64_t> NextRun(SchedClient& client, const jobpb::Job& job) {
+  schedpb::ListJobsRequest req;
+  req.set_namespace_(job.namespace_());
+  schedpb::ListJobsResponse resp;
+  absl::Status st = client.Run(
+      [&](auto* stub, auto* c) { return stub->ListJobs(c, req, &resp); });
+  if (!st.ok()) return st;
+  for (const schedpb::JobSummary& j : resp.jobs()) {
+    if (j.name() == job.name()) return j.next_run_unix();
+  }
+  return 0;
+}
+
+// Follows one submitted job until JobProgress says it settled, failed, or
+// `deadline` passes. Progress goes to `progress` (stderr under --output
+// json, so stdout stays one JSON document per job).
+int WaitForJob(Context& ctx, SchedClient& client, const jobpb::Job& job,
+               int64_t version, absl::Time deadline, std::ostream& progress) {
+  const std::string name = absl::StrCat(job.namespace_(), "/", job.name());
+  JobProgress tracker(name, version);
+  schedpb::JobStatusRequest req;
+  req.set_namespace_(job.namespace_());
+  req.set_job(job.name());
+  while (true) {
+    schedpb::JobStatusResponse resp;
+    absl::Status st = client.Run(
+        [&](auto* stub, auto* c) { return stub->JobStatus(c, req, &resp); });
+    if (!st.ok()) {
+      *ctx.err << "berth job run: " << name << ": " << st.message()
+               << " (the job was submitted; see berth job status)\n";
+      return kExitFailure;
+    }
+    int64_t next_run = 0;
+    if (job.kind() == jobpb::CRON) {
+      absl::StatusOr<int64_t> n = NextRun(client, job);
+      if (n.ok()) next_run = *n;
+    }
+    std::vector<std::string> lines;
+    JobProgress::Verdict v =
+        tracker.Observe(resp, next_run, absl::Now(), &lines);
+    for (const std::string& l : lines) progress << l << "\n";
+    progress << std::flush;
+    if (v == JobProgress::Verdict::kDone) {
+      progress << "==> " << name << ": " << tracker.outcome() << "\n";
+      return kExitOk;
+    }
+    if (v == JobProgress::Verdict::kFailed) {
+      *ctx.err << "berth job run: " << name << ": " << tracker.outcome()
+               << "\n";
+      return kExitFailure;
+    }
+    if (absl::Now() + kWaitPoll > deadline) {
+      *ctx.err << "berth job run: " << name
+               << ": not settled within --wait-timeout; it keeps going "
+                  "(berth job status "
+               << job.name() << ")\n";
+      return kExitFailure;
+    }
+    absl::SleepFor(kWaitPoll);
+  }
+}
+
 int Run(Context& ctx) {
   std::vector<jobpb::Job> all;
   for (const std::string& file :
@@ -94,8 +162,16 @@ int Run(Context& ctx) {
           "--expected-version: want a positive version number"));
     }
   }
+  absl::Duration wait_timeout = absl::Minutes(5);
+  if (ctx.Has("wait-timeout")) {
+    absl::StatusOr<absl::Duration> d =
+        ParseDurationFlag("--wait-timeout", ctx.Arg("wait-timeout"));
+    if (!d.ok()) return ctx.UsageError(d.status());
+    wait_timeout = *d;
+  }
   SchedClient client = Client(ctx);
   int code = kExitOk;
+  std::vector<std::pair<const jobpb::Job*, int64_t>> submitted;
   for (const jobpb::Job& job : all) {
     schedpb::SubmitJobRequest req;
     *req.mutable_job() = job;
@@ -115,6 +191,14 @@ int Run(Context& ctx) {
       *ctx.out << name << ": version " << resp.version() << " ("
                << resp.message() << ")\n";
     }
+    submitted.emplace_back(&job, resp.version());
+  }
+  if (ctx.Has("detach")) return code;
+  const absl::Time deadline = absl::Now() + wait_timeout;
+  for (const auto& [job, version] : submitted) {
+    int c = WaitForJob(ctx, client, *job, version, deadline,
+                       ctx.json() ? *ctx.err : *ctx.out);
+    if (c != kExitOk) code = c;
   }
   return code;
 }
@@ -322,13 +406,16 @@ void NamespaceFlag(po::options_description& d) {
 
 void AddJobCommands(std::vector<Command>* table) {
   table->push_back({"job run",
-                    "submit (create or update) the jobs in YAML files",
+                    "submit (create or update) jobs and wait until they run",
                     {{"FILE", true, true}},
                     false,
                     [](po::options_description& d) {
                       d.add_options()(
                           "expected-version", po::value<std::string>(),
-                          "fail unless the stored job has this version");
+                          "fail unless the stored job has this version")(
+                          "detach", "return once submitted, without waiting")(
+                          "wait-timeout", po::value<std::string>(),
+                          "give up waiting after this long (default 5m)");
                     },
                     Run});
   table->push_back({"job validate",

@@ -435,7 +435,7 @@ task: {command: ["/bin/true"], resources: {cpu: 64000m, memory: 16MiB}}
   const std::string file = lockd_->dir() + "/conflict.yaml";
   std::ofstream(file) << kWeb;
   RunResult conflict =
-      scheds_->Cli({"job", "run", "--expected-version", "7", file});
+      scheds_->Cli({"job", "run", "--detach", "--expected-version", "7", file});
   EXPECT_NE(conflict.exit_code, 0);
   EXPECT_NE(conflict.err.find("conflicting update"), std::string::npos)
       << conflict.err;

@@ -127,7 +127,8 @@ RunResult SchedulerSet::Cli(const std::vector<std::string>& args,
 RunResult SchedulerSet::Submit(const std::string& yaml) {
   std::string path = absl::StrCat(lockd_->dir(), "/job-", ++files_, ".yaml");
   std::ofstream(path) << yaml;
-  return Cli({"job", "run", path});
+  // --detach: callers wait for what they need themselves.
+  return Cli({"job", "run", "--detach", path});
 }
 
 namespace {
