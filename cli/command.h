@@ -96,6 +96,8 @@ void AddNodeCommands(std::vector<Command>* table);
 void AddDevCommands(std::vector<Command>* table);
 void AddScheduleBenchCommands(std::vector<Command>* table);
 void AddCompletionCommands(std::vector<Command>* table);
+void AddLogsCommands(std::vector<Command>* table);
+void AddExecCommands(std::vector<Command>* table);
 
 // The flags every command accepts.
 po::options_description GlobalFlags();

@@ -142,5 +142,19 @@ TEST_F(BashCompletion, CompletesNodeDrainAndItsFlags) {
               UnorderedElementsAre("--ignore-batch"));
 }
 
+TEST_F(BashCompletion, CompletesJobAndAllocLogs) {
+  EXPECT_THAT(Complete("berth job lo"), UnorderedElementsAre("logs"));
+  EXPECT_THAT(Complete("berth al"), UnorderedElementsAre("alloc"));
+  EXPECT_THAT(Complete("berth alloc "), ::testing::Contains("logs"));
+  EXPECT_THAT(Complete("berth job logs web --f"),
+              UnorderedElementsAre("--follow"));
+  EXPECT_THAT(Complete("berth job logs web --tail 5 --s"),
+              UnorderedElementsAre("--stderr", "--since", "--scheduler"));
+  EXPECT_THAT(Complete("berth job logs web --al"),
+              UnorderedElementsAre("--alloc"));
+  EXPECT_THAT(Complete("berth alloc logs a1 --ta"),
+              UnorderedElementsAre("--tail"));
+}
+
 }  // namespace
 }  // namespace berth::cli

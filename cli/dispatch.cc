@@ -40,6 +40,8 @@ std::vector<Command> BuildTable() {
   AddDevCommands(&table);
   AddScheduleBenchCommands(&table);
   AddCompletionCommands(&table);
+  AddLogsCommands(&table);
+  AddExecCommands(&table);
   std::sort(table.begin(), table.end(),
             [](const Command& a, const Command& b) { return a.path < b.path; });
   return table;

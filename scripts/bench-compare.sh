@@ -23,6 +23,7 @@
 #   PEER_ATTEMPT_TIMEOUT [1s]  etcd failover: bound on each put attempt
 #   BENCH_TMP [${TMPDIR:-/tmp}]  parent of the data dirs
 #   BERTH_PORT [17511] ETCD_PORT [23791] ZK_PORT [21811]   first of 3 ports
+#   BERTH_TICK_MS [50] BERTH_ELECTION_TICKS [10]   berth-lockd's defaults
 #   NICE [-10]                 niceness of every server and of the driver, so
 #                              background jobs on a shared machine disturb
 #                              all three systems less (same for each; 0 = off)
@@ -54,8 +55,10 @@ BERTH_PORT=${BERTH_PORT:-17511}
 ETCD_PORT=${ETCD_PORT:-23791}
 ZK_PORT=${ZK_PORT:-21811}
 NICE=${NICE:--10}
-BERTH_TICK_MS=50
-BERTH_ELECTION_TICKS=20
+# berth-lockd's defaults (lockservice/lockd/main.cc), so the table shows what
+# an operator gets without tuning.
+BERTH_TICK_MS=${BERTH_TICK_MS:-50}
+BERTH_ELECTION_TICKS=${BERTH_ELECTION_TICKS:-10}
 
 log() { echo "bench-compare.sh: $*" >&2; }
 # Every server and driver process runs at the same niceness. nice execs

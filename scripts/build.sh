@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Configures and builds berth into ${BUILD_DIR:-build} with -j${JOBS:-2}.
+# CMAKE_ARGS adds configure flags on the first configure of a build dir.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
@@ -16,7 +17,8 @@ if command -v ccache >/dev/null 2>&1; then
   export CCACHE_NOHASHDIR=${CCACHE_NOHASHDIR:-1}
 fi
 if [[ ! -f "$BUILD_DIR/build.ninja" ]]; then
+  # shellcheck disable=SC2086  # CMAKE_ARGS is a list of -D flags
   cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    "${launcher[@]}"
+    "${launcher[@]}" ${CMAKE_ARGS:-}
 fi
 cmake --build "$BUILD_DIR" -j"$JOBS" "$@"

@@ -25,6 +25,7 @@ PACKAGES=(
   libabsl-dev
   libsqlite3-dev sqlite3
   libcgroup-dev cgroup-tools
+  libmicrohttpd-dev
   libboost-program-options-dev
   libyaml-cpp-dev libhowardhinnant-date-dev tzdata
   libgtest-dev libgmock-dev libbenchmark-dev

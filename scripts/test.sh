@@ -3,14 +3,31 @@
 #
 #   scripts/test.sh              all labels (unit, sim, root, e2e)
 #   LABELS=unit scripts/test.sh  one label (a ctest -L regex)
+#   SANITIZE=address,undefined scripts/test.sh   ASan + UBSan build in
+#   SANITIZE=thread scripts/test.sh              build-<sanitizers>, running
+#                                the unit and sim labels unless LABELS says
+#
+# The full run ends with a 30 s smoke run of three fuzz targets
+# (scripts/fuzz.sh; FUZZ_SECONDS, FUZZ_TARGETS to change it).
 #
 # Root-only tests (label "root") need root and cgroup v1/v2 mounted read-write;
 # CI runs as root, so they run there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-scripts/build.sh
+if [[ -n "${SANITIZE:-}" ]]; then
+  # Its own build directory; the unit and simulation labels by default (the
+  # e2e daemons would run instrumented too, but slowly).
+  BUILD_DIR=${BUILD_DIR:-build-${SANITIZE//,/-}}
+  LABELS=${LABELS:-unit|sim}
+  export CMAKE_ARGS="-DBERTH_SANITIZE=$SANITIZE -DBERTH_BUILD_BENCHMARKS=OFF"
+  # UBSan findings fail the test; stacks are symbolized.
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+  export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+fi
 BUILD_DIR=${BUILD_DIR:-build}
+export BUILD_DIR
+scripts/build.sh
 args=(--test-dir "$BUILD_DIR" --output-on-failure -j2 --timeout 600)
 if [[ -n "${LABELS:-}" ]]; then
   args+=(-L "$LABELS")
@@ -21,4 +38,12 @@ ctest "${args[@]}"
 # installed berth-lockd, and the .deb. Part of the full run only.
 if [[ -z "${LABELS:-}" ]]; then
   BUILD_DIR="$BUILD_DIR" scripts/check-install.sh
+  # The libFuzzer targets for a short while (clang build in build-fuzz);
+  # scripts/fuzz.sh with a larger FUZZ_SECONDS is the long run. jobspec_fuzz
+  # is left out here: yaml-cpp 0.7 still has inputs on which it allocates
+  # without bound (two shapes are refused by scheduler/spec/yaml_guard.cc,
+  # the fuzzer keeps finding relatives), which would fail CI at random.
+  FUZZ_SECONDS=${FUZZ_SECONDS:-30} \
+    TARGETS=${FUZZ_TARGETS:-"cron_fuzz lockd_apply_fuzz raft_step_fuzz"} \
+    scripts/fuzz.sh
 fi

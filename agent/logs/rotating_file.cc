@@ -33,6 +33,10 @@ absl::StatusOr<std::unique_ptr<RotatingFile>> RotatingFile::Open(
     if (unlink(LogFilePath(dir, stream, k).c_str()) != 0) break;
   }
   if (absl::Status s = f->OpenLive(); !s.ok()) return s;
+  absl::StatusOr<std::unique_ptr<LogTimesWriter>> times =
+      LogTimesWriter::Open(dir, stream);
+  if (!times.ok()) return times.status();
+  f->times_ = *std::move(times);
   // A live file left larger than the limit (limits lowered) rotates first.
   if (f->size_ >= limits.max_bytes) {
     if (absl::Status s = f->Rotate(); !s.ok()) return s;
@@ -50,7 +54,10 @@ absl::Status RotatingFile::OpenLive() {
   return absl::OkStatus();
 }
 
-absl::Status RotatingFile::Append(absl::string_view data) {
+absl::Status RotatingFile::Append(absl::string_view data, absl::Time now) {
+  // A lost mark only makes --since coarser; the output itself matters more,
+  // so its error is not the caller's.
+  if (!data.empty()) times_->Note(end_offset(), now).IgnoreError();
   while (!data.empty()) {
     if (size_ >= limits_.max_bytes) {
       if (absl::Status s = Rotate(); !s.ok()) return s;
@@ -91,7 +98,11 @@ absl::Status RotatingFile::Rotate() {
   start_ += size_;
   size_ = 0;
   if (absl::Status s = WriteLogStart(dir_, stream_, start_); !s.ok()) return s;
-  return OpenLive();
+  if (absl::Status s = OpenLive(); !s.ok()) return s;
+  // Rotated files hold at most max_bytes each.
+  const uint64_t kept = limits_.max_bytes * limits_.max_files;
+  times_->Trim(start_ > kept ? start_ - kept : 0).IgnoreError();
+  return absl::OkStatus();
 }
 
 }  // namespace berth::agent

@@ -19,7 +19,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "agent/logs/log_files.h"
+#include "agent/logs/log_times.h"
 #include "agent/runtime/proc.h"
 
 namespace berth::agent {
@@ -30,9 +33,10 @@ class RotatingFile {
   static absl::StatusOr<std::unique_ptr<RotatingFile>> Open(
       const std::string& dir, LogStream stream, const LogLimits& limits);
 
-  // Writes all of `data`, rotating as often as needed. On error some prefix
-  // may have been written; end_offset() tells how much.
-  absl::Status Append(absl::string_view data);
+  // Writes all of `data`, rotating as often as needed, and dates it `now`
+  // in the time marks (log_times.h). On error some prefix may have been
+  // written; end_offset() tells how much.
+  absl::Status Append(absl::string_view data, absl::Time now = absl::Now());
 
   // Logical offset one past the last byte stored.
   uint64_t end_offset() const { return start_ + size_; }
@@ -47,6 +51,7 @@ class RotatingFile {
   const LogStream stream_;
   const LogLimits limits_;
   Fd fd_;
+  std::unique_ptr<LogTimesWriter> times_;
   uint64_t start_ = 0;  // logical offset of the live file's first byte
   uint64_t size_ = 0;   // bytes in the live file
 };

@@ -70,6 +70,14 @@ absl::StatusOr<TaskRecord> LinuxRuntime::Launch(const TaskSpec& spec) {
   return AddChild(std::move(task));
 }
 
+absl::StatusOr<pid_t> LinuxRuntime::SpawnInTask(Task& task,
+                                                EnterConfig config) {
+  config.target_pid = task.record.pid;
+  // Joined before the command starts, so its limits hold for it too.
+  return SpawnInside(config,
+                     [&](pid_t helper) { return task.cgroup->Attach(helper); });
+}
+
 std::vector<std::string> LinuxRuntime::Unenforced(const TaskSpec& spec) const {
   return {};  // everything in TaskSpec is enforced
 }

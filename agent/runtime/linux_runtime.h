@@ -45,6 +45,8 @@ class LinuxRuntime : public PidRuntime {
   absl::StatusOr<Usage> TaskUsage(Task& task) override;
   absl::Status Release(Task& task) override;
   absl::Status AdoptResources(Task& task) override;
+  // Joins the task's namespaces and cgroup.
+  absl::StatusOr<pid_t> SpawnInTask(Task& task, EnterConfig config) override;
 
  private:
   explicit LinuxRuntime(Options options);

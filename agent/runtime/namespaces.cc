@@ -18,14 +18,11 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
+#include "agent/runtime/exec_args.h"
 #include "agent/runtime/proc.h"
 
 namespace berth::agent {
 namespace {
-
-constexpr char kDefaultPath[] =
-    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 enum Step : int {
   kSync,
@@ -57,9 +54,7 @@ struct ChildError {
 
 // Everything the child touches, as C strings that outlive the clone.
 struct Prepared {
-  std::vector<std::string> exec_candidates;
-  std::vector<const char*> argv;
-  std::vector<const char*> envp;
+  ExecArgs exec;
   std::string sandbox_in_rootfs;          // <rootfs>/sandbox
   std::vector<std::string> bind_targets;  // <rootfs><target>
   std::string workdir;
@@ -67,22 +62,7 @@ struct Prepared {
 
 Prepared Prepare(const ChildConfig& c) {
   Prepared p;
-  const std::string& prog = c.argv[0];
-  if (prog.find('/') != std::string::npos) {
-    p.exec_candidates.push_back(prog);
-  } else {
-    std::string path = kDefaultPath;
-    for (const std::string& kv : c.env) {
-      if (kv.rfind("PATH=", 0) == 0) path = kv.substr(5);
-    }
-    for (absl::string_view dir : absl::StrSplit(path, ':', absl::SkipEmpty())) {
-      p.exec_candidates.push_back(absl::StrCat(dir, "/", prog));
-    }
-  }
-  for (const std::string& a : c.argv) p.argv.push_back(a.c_str());
-  p.argv.push_back(nullptr);
-  for (const std::string& e : c.env) p.envp.push_back(e.c_str());
-  p.envp.push_back(nullptr);
+  p.exec = PrepareExec(c.argv, c.env);
   if (!c.rootfs.empty()) {
     p.sandbox_in_rootfs = c.rootfs + kSandboxMount;
     for (const BindMount& b : c.binds)
@@ -219,14 +199,7 @@ bool LoopbackUp() {
   if (c.gid.has_value() && setgid(*c.gid) < 0) Fail(err_fd, kSetgid);
   if (c.uid.has_value() && setuid(*c.uid) < 0) Fail(err_fd, kSetuid);
 
-  // Like execvp: a candidate that exists but cannot run is the better error.
-  int exec_errno = ENOENT;
-  for (const std::string& candidate : p.exec_candidates) {
-    execve(candidate.c_str(), const_cast<char* const*>(p.argv.data()),
-           const_cast<char* const*>(p.envp.data()));
-    if (errno != ENOENT && errno != ENOTDIR) exec_errno = errno;
-  }
-  errno = exec_errno;
+  ExecFirst(p.exec);
   Fail(err_fd, kExec);
 }
 

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include <cerrno>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 
@@ -112,6 +113,45 @@ absl::Status PidRuntime::Signal(const std::string& id, int sig) {
     return absl::ErrnoToStatus(errno, absl::StrCat("kill task ", id));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<pid_t> PidRuntime::Exec(const std::string& id,
+                                       const ExecSpec& spec) {
+  std::lock_guard<std::mutex> l(mu_);
+  absl::StatusOr<Task*> t = Find(id);
+  if (!t.ok()) return t.status();
+  Reap(**t);
+  if ((*t)->exit.has_value()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("task ", id, " has already ", (*t)->exit->ToString()));
+  }
+  absl::StatusOr<ProcIdentity> who = ReadProcIdentity((*t)->record.pid);
+  if (!who.ok()) return who.status();
+  EnterConfig c;
+  c.argv = spec.argv;
+  c.uid = who->uid;
+  c.gid = who->gid;
+  // The task's environment, with the caller's entries replacing same keys.
+  std::map<std::string, std::string> env;
+  const std::vector<std::string>* const layers[] = {&who->env, &spec.env};
+  for (const std::vector<std::string>* from : layers) {
+    for (const std::string& kv : *from) {
+      size_t eq = kv.find('=');
+      if (eq != std::string::npos) env[kv.substr(0, eq)] = kv;
+    }
+  }
+  for (auto& [k, kv] : env) c.env.push_back(std::move(kv));
+  c.workdirs = spec.workdirs;
+  c.workdirs.push_back("/");
+  c.stdin_fd = spec.stdin_fd;
+  c.stdout_fd = spec.stdout_fd;
+  c.stderr_fd = spec.stderr_fd;
+  c.tty = spec.tty;
+  return SpawnInTask(**t, std::move(c));
+}
+
+absl::StatusOr<pid_t> PidRuntime::SpawnInTask(Task&, EnterConfig config) {
+  return SpawnInside(config, [](pid_t) { return absl::OkStatus(); });
 }
 
 absl::StatusOr<std::optional<ExitStatus>> PidRuntime::Poll(

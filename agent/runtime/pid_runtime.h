@@ -18,6 +18,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "agent/runtime/cgroup.h"
+#include "agent/runtime/enter.h"
 #include "agent/runtime/exit_notifier.h"
 #include "agent/runtime/proc.h"
 #include "agent/runtime/runtime.h"
@@ -41,6 +42,8 @@ class PidRuntime : public Runtime {
   absl::Status Adopt(const TaskRecord& record) override;
   absl::Status SetExitListener(
       std::function<void(const std::string& id)> listener) override;
+  absl::StatusOr<pid_t> Exec(const std::string& id,
+                             const ExecSpec& spec) override;
 
  protected:
   struct Task {
@@ -64,6 +67,9 @@ class PidRuntime : public Runtime {
   virtual absl::Status Release(Task& task) = 0;
   // Re-acquires per-task resources for an adopted task.
   virtual absl::Status AdoptResources(Task& task) = 0;
+  // Starts `config` (user, env and command filled in) inside the live task;
+  // the default joins no namespaces or cgroups (the process runtime).
+  virtual absl::StatusOr<pid_t> SpawnInTask(Task& task, EnterConfig config);
 
   // Registers a freshly launched child; fills in start time and pidfd.
   absl::StatusOr<TaskRecord> AddChild(std::unique_ptr<Task> task);

@@ -113,6 +113,20 @@ struct TaskRecord {
   absl::Time started_at;  // wall clock, for people
 };
 
+// A command run inside a running task (berth alloc exec, exec probes).
+struct ExecSpec {
+  std::vector<std::string> argv;  // argv[0] resolved against PATH
+  // "KEY=VALUE", over the task's own initial environment.
+  std::vector<std::string> env;
+  // Working directory: the first that exists inside the task, then "/".
+  std::vector<std::string> workdirs;
+  // Borrowed descriptors for the command's 0, 1 and 2; all required.
+  int stdin_fd = -1;
+  int stdout_fd = -1;
+  int stderr_fd = -1;
+  bool tty = false;  // stdin_fd is a terminal (controlling terminal)
+};
+
 class Runtime {
  public:
   virtual ~Runtime() = default;
@@ -148,6 +162,16 @@ class Runtime {
   // or adopted before the first listener was set are watched from then on.
   virtual absl::Status SetExitListener(
       std::function<void(const std::string& id)> listener) = 0;
+
+  // Starts `spec` inside running task `id`: in its namespaces and cgroups
+  // (linux runtime), as its user, with its environment. Returns a child of
+  // the calling process, to be waited for with waitpid; its exit status is
+  // the command's (128+N when killed by signal N). FailedPrecondition once
+  // the task has exited; Unimplemented where tasks are not processes.
+  virtual absl::StatusOr<pid_t> Exec(const std::string& id,
+                                     const ExecSpec& spec) {
+    return absl::UnimplementedError("this runtime cannot exec into tasks");
+  }
 
   // Parts of `spec` this runtime accepts but cannot enforce, one sentence
   // each ("memory limit is not enforced by the process runtime").

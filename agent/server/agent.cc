@@ -37,7 +37,11 @@ Agent::Agent(AgentOptions options, std::unique_ptr<Runtime> runtime,
       store_(std::move(store)),
       pump_(std::move(pump)),
       health_(std::make_unique<HealthChecker>(options_.clock, std::move(prober),
-                                              [this] { Wake(); })) {}
+                                              [this] { Wake(); })) {
+  if (options_.metrics != nullptr) {
+    metrics_ = std::make_unique<AgentMetrics>(options_.metrics);
+  }
+}
 
 absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(
     AgentOptions options, std::unique_ptr<Runtime> runtime,
@@ -66,7 +70,8 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(
   absl::StatusOr<std::unique_ptr<LogPump>> pump = LogPump::Create();
   if (!pump.ok()) return pump.status();
   std::unique_ptr<Prober> prober = std::move(options.prober);
-  if (prober == nullptr) prober = std::make_unique<SystemProber>();
+  // Exec probes run inside the task, through the runtime.
+  if (prober == nullptr) prober = std::make_unique<SystemProber>(runtime.get());
   auto agent = std::unique_ptr<Agent>(
       new Agent(std::move(options), std::move(runtime), std::move(store),
                 client, std::move(*pump), std::move(prober)));
@@ -126,10 +131,12 @@ absl::Status Agent::Recover() {
         adopted_.insert(r.alloc_id);
         // The task writes into named FIFOs that outlive the previous agent;
         // read them again so that its output keeps flowing.
-        if (absl::Status s =
-                pump_->Reattach(r.alloc_id, LogDir(r.alloc_id),
-                                FifoDir(r.alloc_id), options_.log_limits);
-            s.ok()) {
+        if (!options_.capture_logs) {
+          // Nothing was captured; there are no FIFOs to read again.
+        } else if (absl::Status s = pump_->Reattach(
+                       r.alloc_id, LogDir(r.alloc_id), FifoDir(r.alloc_id),
+                       options_.log_limits);
+                   s.ok()) {
           SetLogsLive(r.alloc_id, true);
         } else {
           Log(absl::StrCat("logs of ", r.alloc_id, ": ", s.ToString()));
@@ -274,6 +281,7 @@ void Agent::Tick() {
   DetachDrained();
   SampleUsage();
   ReportDirty();
+  if (metrics_ != nullptr) metrics_->PublishTasks(records_);
 }
 
 void Agent::EnsureRegistered() {

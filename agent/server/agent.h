@@ -57,10 +57,13 @@
 #include "absl/time/time.h"
 #include "agent/logs/log_pump.h"
 #include "agent/runtime/runtime.h"
+#include "agent/server/agent_metrics.h"
 #include "agent/server/health_checker.h"
+#include "agent/server/log_retention.h"
 #include "agent/server/reconcile.h"
 #include "agent/store/alloc_store.h"
 #include "common/clock.h"
+#include "common/metrics/registry.h"
 #include "lockservice/client/client.h"
 #include "lockservice/client/session.h"
 #include "lockservice/client/watch.h"
@@ -84,10 +87,20 @@ struct AgentOptions {
   absl::Duration safety_interval = absl::Seconds(5);
   absl::Duration usage_interval = absl::Seconds(10);
   LogLimits log_limits;
+  // How long the logs of a forgotten allocation stay (log_retention.h).
+  LogRetention log_retention;
+  // False only for simulated agents (berth-agent-swarm): their tasks write
+  // nothing, and the FIFOs, log files and descriptors a task's capture
+  // costs (about four per task) would cap a swarm process at a few
+  // thousand tasks under a 20,000-descriptor hard limit.
+  bool capture_logs = true;
   bool stop_tasks_on_exit = false;
   Clock* clock = Clock::Real();
   // Runs health checks; null: the real probes (health_probe.h).
   std::unique_ptr<Prober> prober;
+  // Where the agent registers its metrics (agent_metrics.h); null = none.
+  // Borrowed; must outlive the Agent.
+  ::berth::metrics::Registry* metrics = nullptr;
 };
 
 class Agent {
@@ -117,6 +130,10 @@ class Agent {
   // True when no more output can appear for `id`: it is terminal (or
   // unknown) and its pipes are drained.
   bool LogsFinished(const std::string& id) const;
+
+  // berth alloc exec: starts `spec` inside allocation `id`'s running task
+  // (Runtime::Exec), in its sandbox; NotFound when it does not run here.
+  absl::StatusOr<pid_t> Exec(const std::string& id, ExecSpec spec) const;
 
   // Runs the loop soon. The agent's own event sources call it; a test that
   // advances a SimClock calls it so that due timers are looked at.
@@ -226,6 +243,8 @@ class Agent {
   std::set<std::string> draining_;        // exited; pump still attached
   std::map<std::string, Usage> usage_;
   absl::Time next_usage_ = absl::InfinitePast();
+  // When Forget next sweeps the logs kept of forgotten allocations.
+  absl::Time next_log_sweep_ = absl::InfinitePast();
   // After a failed status write: when to try the dirty ones again.
   absl::Time next_report_ = absl::InfinitePast();
 
@@ -235,6 +254,9 @@ class Agent {
     std::shared_ptr<std::atomic<bool>> done;
   };
   std::map<std::string, StopJob> stops_;
+
+  // Null without AgentOptions::metrics.
+  std::unique_ptr<AgentMetrics> metrics_;
 
   std::thread loop_;
 };

@@ -113,6 +113,7 @@ class AgentEventsTest : public ::testing::Test {
     // Neither timer can fire while the test runs: only events drive it.
     o.safety_interval = absl::Hours(1);
     o.usage_interval = absl::Hours(1);
+    o.capture_logs = capture_logs_;
     auto store = AllocStore::Open(o.data_dir + "/agent.db");
     ASSERT_TRUE(store.ok()) << store.status();
     auto a = Agent::Create(std::move(o),
@@ -143,6 +144,12 @@ class AgentEventsTest : public ::testing::Test {
             .ok());
   }
 
+  bool FifosExist(const std::string& id) const {
+    return std::filesystem::exists(
+        absl::StrCat(dir_, "/agent/allocs/", id, "/fifo/stdout"));
+  }
+
+  bool capture_logs_ = true;
   std::string dir_;
   SimClock clock_;
   SimMachine machine_;
@@ -158,6 +165,7 @@ TEST_F(AgentEventsTest, LaunchesOnWatchEventAndReportsExitWithoutClockAdvance) {
   // is RUNNING only once that read is done and the watch is open.
   WriteAlloc("a1");
   ASSERT_TRUE(board_->WaitFor("a1", agentpb::RUNNING).has_value());
+  EXPECT_TRUE(FifosExist("a1"));
   // This one can only arrive as a watch event.
   WriteAlloc("a2");
   std::optional<agentpb::AllocationStatus> st =
@@ -171,6 +179,29 @@ TEST_F(AgentEventsTest, LaunchesOnWatchEventAndReportsExitWithoutClockAdvance) {
   ASSERT_TRUE(st.has_value());
   EXPECT_EQ(st->exit_code(), 3);
   EXPECT_EQ(clock_.Now(), start);  // nothing advanced the clock
+}
+
+// berth-agent-swarm's agents capture no output: a simulated task writes
+// nothing, and thousands of them per process must not hold FIFOs and
+// descriptors. The task still runs and its exit is still reported.
+class AgentWithoutLogCaptureTest : public AgentEventsTest {
+ protected:
+  void SetUp() override {
+    capture_logs_ = false;
+    AgentEventsTest::SetUp();
+  }
+};
+
+TEST_F(AgentWithoutLogCaptureTest, RunsTasksWithoutFifos) {
+  WriteAlloc("a1");
+  ASSERT_TRUE(board_->WaitFor("a1", agentpb::RUNNING).has_value());
+  EXPECT_TRUE(machine_.Running("a1"));
+  EXPECT_FALSE(FifosExist("a1"));
+  ASSERT_TRUE(machine_.Exit("a1", 0).ok());
+  std::optional<agentpb::AllocationStatus> st =
+      board_->WaitFor("a1", agentpb::EXITED);
+  ASSERT_TRUE(st.has_value());
+  EXPECT_EQ(st->exit_code(), 0);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/server/agent.h"
 #include "agent/server/alloc_convert.h"
+#include "agent/server/log_retention.h"
 
 namespace berth::agent {
 namespace {
@@ -19,6 +20,7 @@ namespace {
 // pump lets go of them anyway (a grandchild that kept them open, or a FIFO
 // re-attached after a restart, which never signals end-of-file).
 constexpr absl::Duration kDrainTimeout = absl::Seconds(5);
+constexpr absl::Duration kLogSweepEvery = absl::Minutes(1);
 
 // Launches of one burst in flight at once. More than the cores: a launch
 // is mostly kernel waits, not CPU.
@@ -67,8 +69,12 @@ void Agent::LaunchAll(const std::vector<std::string>& ids) {
       if (!p.fds.ok()) continue;
       p.task.stdout_fd = p.fds->stdout_fd.get();
       p.task.stderr_fd = p.fds->stderr_fd.get();
+      const absl::Time start = options_.clock->Monotonic();
       p.launched = runtime_->Launch(p.task);
       p.at = options_.clock->Now();
+      if (metrics_ != nullptr && p.launched.ok()) {
+        metrics_->ObserveLaunch(options_.clock->Monotonic() - start);
+      }
       // Drop our copies of the write ends so the pump sees end-of-file
       // once the task is gone.
       *p.fds = TaskLogFds{};
@@ -107,13 +113,18 @@ Agent::PendingLaunch Agent::ReadyLaunch(const std::string& id) {
   PendingLaunch p;
   p.id = id;
   const std::string alloc_dir = absl::StrCat(options_.data_dir, "/allocs/", id);
+  UnmarkForgotten(absl::StrCat(options_.data_dir, "/allocs"), id);
   absl::StatusOr<TaskSpec> task_or = ToTaskSpec(d.spec, alloc_dir + "/sandbox");
   absl::Status runnable = CheckRunnable(d.spec, options_.info);
   if (runnable.ok()) runnable = task_or.status();
   if (task_or.ok()) p.task = std::move(*task_or);
-  p.fds = runnable.ok() ? pump_->AttachFifo(id, LogDir(id), FifoDir(id),
-                                            options_.log_limits)
-                        : absl::StatusOr<TaskLogFds>(runnable);
+  if (!runnable.ok()) {
+    p.fds = runnable;
+  } else if (options_.capture_logs) {
+    p.fds = pump_->AttachFifo(id, LogDir(id), FifoDir(id), options_.log_limits);
+  } else {
+    p.fds = TaskLogFds();
+  }
   if (!p.fds.ok()) p.launched = p.fds.status();
   p.at = options_.clock->Now();
   return p;
@@ -137,6 +148,19 @@ void Agent::FinishLaunch(PendingLaunch& p) {
   WatchHealth(id, desired_.at(id).spec);
 }
 
+absl::StatusOr<pid_t> Agent::Exec(const std::string& id, ExecSpec spec) const {
+  // The host path serves a task without a rootfs; inside one the sandbox is
+  // mounted at kSandboxMount.
+  spec.workdirs = {absl::StrCat(options_.data_dir, "/allocs/", id, "/sandbox"),
+                   kSandboxMount};
+  // Asked first: Exec's own NotFound may be the command's (exec: ENOENT).
+  if (absl::IsNotFound(runtime_->Poll(id).status())) {
+    return absl::NotFoundError(
+        absl::StrCat("allocation ", id, " has no task on this node"));
+  }
+  return runtime_->Exec(id, spec);
+}
+
 void Agent::WatchHealth(const std::string& id,
                         const agentpb::AllocationSpec& spec) {
   if (!spec.has_health() || !ValidateHealthCheck(spec).ok()) {
@@ -146,10 +170,10 @@ void Agent::WatchHealth(const std::string& id,
   const std::string sandbox =
       absl::StrCat(options_.data_dir, "/allocs/", id, "/sandbox");
   absl::StatusOr<TaskSpec> task = ToTaskSpec(spec, sandbox);
-  health_->Watch(
-      id,
-      MakeProbeTarget(spec, task.ok() ? task->env : std::vector<std::string>{},
-                      sandbox));
+  ProbeTarget target = MakeProbeTarget(
+      spec, task.ok() ? task->env : std::vector<std::string>{}, sandbox);
+  target.alloc_id = id;
+  health_->Watch(id, std::move(target));
 }
 
 void Agent::FillHealth(const AllocRecord& rec,
@@ -219,6 +243,7 @@ void Agent::RecordExit(const std::string& id, const ExitStatus& exit) {
   }
   stop_requested_.erase(id);
   health_->Forget(id);
+  if (metrics_ != nullptr) metrics_->ObserveExit(r.state);
   r.finish_time = options_.clock->Now();
   if (absl::StatusOr<Usage> u = runtime_->GetUsage(id); u.ok()) usage_[id] = *u;
   Save(r);
@@ -257,9 +282,23 @@ void Agent::Forget(const std::string& id) {
   if (absl::StatusOr<bool> s = store_->Delete(id); !s.ok()) {
     Log(absl::StrCat("forget ", id, ": ", s.status().ToString()));
   }
-  std::error_code ec;
-  std::filesystem::remove_all(absl::StrCat(options_.data_dir, "/allocs/", id),
-                              ec);
+  const std::string allocs = absl::StrCat(options_.data_dir, "/allocs");
+  if (!options_.capture_logs) {  // no logs to keep
+    std::error_code ec;
+    std::filesystem::remove_all(absl::StrCat(allocs, "/", id), ec);
+    return;
+  }
+  // Its logs stay readable for a while (berth job logs of a finished task).
+  const absl::Time now = options_.clock->Now();
+  if (absl::Status s = MarkForgotten(allocs, id, now, options_.log_retention);
+      !s.ok()) {
+    Log(s.ToString());
+  }
+  // The sweep lists every allocation directory; at most once a minute.
+  if (now >= next_log_sweep_) {
+    SweepForgotten(allocs, now, options_.log_retention);
+    next_log_sweep_ = now + kLogSweepEvery;
+  }
 }
 
 void Agent::DetachDrained() {

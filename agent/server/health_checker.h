@@ -41,6 +41,7 @@ namespace berth::agent {
 // What a probe needs to know about its task.
 struct ProbeTarget {
   agentpb::HealthCheck check;
+  std::string alloc_id;          // exec: the task to run the probe in
   int port = 0;                  // tcp / http: the resolved host port
   std::vector<std::string> env;  // exec: the task's environment
   std::string cwd;               // exec: the task's sandbox

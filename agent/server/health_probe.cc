@@ -113,7 +113,7 @@ ProbeResult Http(int port, const std::string& path_in, absl::Time deadline) {
   return {code >= 200 && code < 400, absl::StrCat("GET ", path, ": ", line)};
 }
 
-ProbeResult Exec(const ProbeTarget& t, absl::Time deadline) {
+ProbeResult Exec(const ProbeTarget& t, absl::Time deadline, Runtime* runtime) {
   // Everything the child needs is built before fork: after fork only
   // async-signal-safe calls are allowed in a threaded process.
   std::vector<std::string> args(t.check.exec().argv().begin(),
@@ -130,19 +130,39 @@ ProbeResult Exec(const ProbeTarget& t, absl::Time deadline) {
   }
   Fd read_end(pipefd[0]), write_end(pipefd[1]);
   const char* cwd = t.cwd.empty() ? "/" : t.cwd.c_str();
-  pid_t pid = fork();
-  if (pid < 0) return {false, absl::StrCat("fork: ", strerror(errno))};
-  if (pid == 0) {
-    setpgid(0, 0);
-    int devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0) dup2(devnull, 0);
-    dup2(write_end.get(), 1);
-    dup2(write_end.get(), 2);
-    if (chdir(cwd) < 0) _exit(126);
-    execvpe(argv[0], argv.data(), envp.data());
-    _exit(127);
+  pid_t pid = -1;
+  bool in_task = false;  // the helper of Runtime::Exec; else our own child
+  if (runtime != nullptr && !t.alloc_id.empty()) {
+    Fd devnull(open("/dev/null", O_RDONLY | O_CLOEXEC));
+    ExecSpec spec;
+    spec.argv = args;
+    spec.workdirs = {t.cwd, kSandboxMount};
+    spec.stdin_fd = devnull.get();
+    spec.stdout_fd = write_end.get();
+    spec.stderr_fd = write_end.get();
+    absl::StatusOr<pid_t> p = runtime->Exec(t.alloc_id, spec);
+    if (p.ok()) {
+      pid = *p;
+      in_task = true;
+    } else if (!absl::IsUnimplemented(p.status())) {
+      return {false, absl::StrCat("exec probe: ", p.status().message())};
+    }
   }
-  setpgid(pid, pid);
+  if (!in_task) {
+    pid = fork();
+    if (pid < 0) return {false, absl::StrCat("fork: ", strerror(errno))};
+    if (pid == 0) {
+      setpgid(0, 0);
+      int devnull = open("/dev/null", O_RDONLY);
+      if (devnull >= 0) dup2(devnull, 0);
+      dup2(write_end.get(), 1);
+      dup2(write_end.get(), 2);
+      if (chdir(cwd) < 0) _exit(126);
+      execvpe(argv[0], argv.data(), envp.data());
+      _exit(127);
+    }
+    setpgid(pid, pid);
+  }
   write_end = Fd();
   std::string out;
   char buf[512];
@@ -160,7 +180,8 @@ ProbeResult Exec(const ProbeTarget& t, absl::Time deadline) {
     if (r <= 0) break;  // EOF: every writer is gone
     if (out.size() < 4096) out.append(buf, r);
   }
-  if (timed_out) kill(-pid, SIGKILL);
+  // The helper's command dies with it (PR_SET_PDEATHSIG).
+  if (timed_out) kill(in_task ? pid : -pid, SIGKILL);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
@@ -189,7 +210,7 @@ ProbeResult SystemProber::Probe(const ProbeTarget& target,
     case agentpb::HealthCheck::kHttp:
       return Http(target.port, target.check.http().path(), deadline);
     case agentpb::HealthCheck::kExec:
-      return Exec(target, deadline);
+      return Exec(target, deadline, runtime_);
     case agentpb::HealthCheck::PROBE_NOT_SET:
       break;
   }

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "agent/logs/log_reader.h"
+#include "agent/logs/log_times.h"
 #include "agent/runtime/runtime.h"
 
 namespace berth::agent {
@@ -65,6 +66,14 @@ grpc::Status LogsService::Logs(grpc::ServerContext* ctx,
     if (!tail.ok()) return ToGrpc(tail.status());
     if (!tail->data.empty() && !Send(writer, *tail)) return grpc::Status::OK;
     offset = tail->next_offset;
+  } else if (req->offset() == 0 && req->since_unix_ms() > 0) {
+    absl::StatusOr<LogChunk> end = (*reader)->Tail(0);
+    if (!end.ok()) return ToGrpc(end.status());
+    absl::StatusOr<uint64_t> since = LogOffsetSince(
+        agent_->LogDir(req->alloc_id()), stream,
+        absl::FromUnixMillis(req->since_unix_ms()), end->next_offset);
+    if (!since.ok()) return ToGrpc(since.status());
+    offset = *since;
   }
   while (!ctx->IsCancelled()) {
     // Asked before reading, so output written just before the allocation

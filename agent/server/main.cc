@@ -19,9 +19,12 @@
 #include "agent/runtime/process_runtime.h"
 #include "agent/runtime/sim_runtime.h"
 #include "agent/server/agent.h"
+#include "agent/server/exec_service.h"
 #include "agent/server/logs_service.h"
 #include "agent/server/node_flags.h"
 #include "boost/program_options.hpp"
+#include "common/fd_limit.h"
+#include "common/metrics/listen_flag.h"
 #include "grpcpp/grpcpp.h"
 
 namespace po = boost::program_options;
@@ -44,7 +47,9 @@ struct Flags {
   int64_t usage_interval_s = 10;
   std::string log_max_bytes;
   int log_max_files = 3;
+  int64_t log_retention_s = 3600;
   bool stop_tasks_on_exit = false;
+  std::string metrics_listen;
 };
 
 int Fail(const std::string& msg) {
@@ -82,6 +87,11 @@ int main(int argc, char** argv) {
   // Debian's abseil keeps a lock graph on every Mutex acquisition
   // (deadlock detection); tests keep it, production binaries do not.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // A few descriptors per task (log FIFOs and files, pidfd): see
+  // common/fd_limit.h.
+  if (absl::StatusOr<uint64_t> n = berth::RaiseOpenFileLimit(65536); !n.ok()) {
+    std::cerr << "warning: open-file limit: " << n.status() << "\n";
+  }
   using namespace berth::agent;
   Flags f;
   po::options_description desc("berth-agent options");
@@ -111,8 +121,14 @@ int main(int argc, char** argv) {
       "rotate a task's stdout/stderr file at this size")(
       "log-max-files", po::value(&f.log_max_files)->default_value(3),
       "rotated log files kept per stream")(
+      "log-retention-s", po::value(&f.log_retention_s)->default_value(3600),
+      "keep a finished allocation's logs this long after it is removed "
+      "(0: delete them at once)")(
       "stop-tasks-on-exit", po::bool_switch(&f.stop_tasks_on_exit),
-      "stop every task on SIGTERM instead of leaving them to be adopted");
+      "stop every task on SIGTERM instead of leaving them to be adopted")(
+      "metrics-listen", po::value(&f.metrics_listen)->default_value("off"),
+      "host:port serving Prometheus /metrics and /healthz; off (default) = "
+      "none, auto = 127.0.0.1:<--listen port + 1000> (docs/metrics.md)");
   try {
     po::variables_map vm;
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -129,7 +145,14 @@ int main(int argc, char** argv) {
     return Fail("--session-ttl-s and --usage-interval-s must be positive");
   }
 
+  absl::StatusOr<berth::metrics::MetricsListen> metrics_at =
+      berth::metrics::ParseMetricsListen(f.metrics_listen, f.listen, 1000);
+  if (!metrics_at.ok()) return Fail(std::string(metrics_at.status().message()));
+  // Outlives the agent: main never destroys it before exiting.
+  berth::metrics::Registry registry;
+
   AgentOptions opts;
+  opts.metrics = &registry;
   opts.node = f.node;
   opts.data_dir = f.data_dir;
   opts.session_ttl = absl::Seconds(f.session_ttl_s);
@@ -142,6 +165,8 @@ int main(int argc, char** argv) {
   }
   opts.log_limits.max_bytes = *log_bytes;
   opts.log_limits.max_files = f.log_max_files;
+  opts.log_retention.keep =
+      absl::Seconds(std::max<int64_t>(0, f.log_retention_s));
 
   berth::agentpb::NodeInfo& info = opts.info;
   info.set_name(f.node);
@@ -205,21 +230,29 @@ int main(int argc, char** argv) {
   if (!agent.ok()) return Fail(agent.status().ToString());
 
   LogsService logs(agent->get());
+  ExecService exec(agent->get());
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(f.listen, grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&logs);
+  builder.RegisterService(&exec);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return Fail(absl::StrCat("--listen ", f.listen, ": cannot listen"));
   }
   std::cerr << "berth-agent: node " << f.node << " serving logs on " << f.listen
             << " (runtime " << f.runtime << ")" << std::endl;
+  absl::StatusOr<std::unique_ptr<berth::metrics::HttpServer>> metrics_http =
+      berth::metrics::ServeMetrics(*metrics_at, &registry, "berth-agent");
+  if (!metrics_http.ok()) {
+    return Fail(std::string(metrics_http.status().message()));
+  }
 
   int sig = 0;
   sigwait(&set, &sig);
   std::cerr << "berth-agent: signal " << sig << ", shutting down" << std::endl;
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  metrics_http->reset();
   (*agent)->Shutdown();
   if (f.stop_tasks_on_exit) {
     agent->reset();  // closes the session: the node key goes at once

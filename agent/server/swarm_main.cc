@@ -39,6 +39,7 @@
 #include "agent/server/agent.h"
 #include "agent/server/alloc_convert.h"
 #include "boost/program_options.hpp"
+#include "common/fd_limit.h"
 
 namespace po = boost::program_options;
 using namespace berth::agent;
@@ -100,6 +101,12 @@ int main(int argc, char** argv) {
   // Debian's abseil keeps a lock graph on every Mutex acquisition
   // (deadlock detection); tests keep it, production binaries do not.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // Thousands of agents, each with its tasks' log FIFOs and files: see
+  // common/fd_limit.h.
+  if (absl::StatusOr<uint64_t> n = berth::RaiseOpenFileLimit(1 << 20);
+      !n.ok()) {
+    std::cerr << "warning: open-file limit: " << n.status() << "\n";
+  }
   std::string endpoints_flag, data_dir, prefix, lockd_pids;
   int agents = 1000, allocs_per_agent = 1, idle_s = 30, ready_timeout_s = 600;
   int64_t session_ttl_s = 10, safety_ms = 5000;
@@ -191,6 +198,7 @@ int main(int argc, char** argv) {
     o.session_ttl = absl::Seconds(session_ttl_s);
     o.safety_interval = absl::Milliseconds(safety_ms);
     o.usage_interval = absl::Seconds(60);
+    o.capture_logs = false;  // sim tasks write nothing
     o.info.set_name(node);
     o.info.set_runtime("sim");
     o.info.set_cpu_millicores(4000);

@@ -16,6 +16,7 @@
 #include "agent/runtime/linux_runtime.h"
 #include "agent/runtime/process_runtime.h"
 #include "agent/server/agent.h"
+#include "agent/server/exec_service.h"
 #include "agent/server/logs_service.h"
 #include "agent/server/node_flags.h"
 #include "cli/command.h"
@@ -136,11 +137,13 @@ int Dev(Context& ctx) {
                                     std::move(*store), std::move(*client));
   if (!agent.ok()) return ctx.Fail(agent.status());
   agent::LogsService logs(agent->get());
+  agent::ExecService exec(agent->get());
   grpc::ServerBuilder ab;
   int agent_port = 0;
   ab.AddListeningPort(agent_addr, grpc::InsecureServerCredentials(),
                       &agent_port);
   ab.RegisterService(&logs);
+  ab.RegisterService(&exec);
   std::unique_ptr<grpc::Server> agent_server = ab.BuildAndStart();
 
   // Ready when the scheduler leads: then `berth job run` is accepted.

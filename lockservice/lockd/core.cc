@@ -89,7 +89,22 @@ absl::StatusOr<lockpb::CommandResult> Core::Propose(lockpb::Command cmd,
                                                     absl::Time deadline) {
   absl::StatusOr<std::string> bytes = PrepareCommand(cmd);
   if (!bytes.ok()) return bytes.status();
-  return ToCommandResult(node_->Propose(std::move(*bytes), deadline));
+  absl::Time start = Started();
+  absl::StatusOr<std::string> raw = node_->Propose(std::move(*bytes), deadline);
+  Finished(start, raw.ok());
+  return ToCommandResult(std::move(raw));
+}
+
+absl::Time Core::Started() {
+  if (pending_metric_ == nullptr) return absl::InfinitePast();
+  pending_metric_->Inc();
+  return clock_->Monotonic();
+}
+
+void Core::Finished(absl::Time start, bool applied) {
+  if (pending_metric_ == nullptr) return;
+  pending_metric_->Dec();
+  if (applied) duration_metric_->ObserveDuration(clock_->Monotonic() - start);
 }
 
 uint64_t Core::ProposeAsync(lockpb::Command cmd, absl::Time deadline,
@@ -99,11 +114,13 @@ uint64_t Core::ProposeAsync(lockpb::Command cmd, absl::Time deadline,
     std::move(done)(bytes.status());
     return 0;
   }
-  return node_->ProposeAsync(
-      std::move(*bytes), deadline,
-      [done = std::move(done)](absl::StatusOr<std::string> raw) mutable {
-        std::move(done)(ToCommandResult(std::move(raw)));
-      });
+  absl::Time start = Started();
+  return node_->ProposeAsync(std::move(*bytes), deadline,
+                             [this, start, done = std::move(done)](
+                                 absl::StatusOr<std::string> raw) mutable {
+                               Finished(start, raw.ok());
+                               std::move(done)(ToCommandResult(std::move(raw)));
+                             });
 }
 
 uint64_t Core::ReadBarrierAsync(bool serializable, absl::Time deadline,

@@ -25,6 +25,8 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "common/clock.h"
+#include "common/metrics/gauge.h"
+#include "common/metrics/histogram.h"
 #include "grpcpp/grpcpp.h"
 #include "lockservice/lockd/replicated_store.h"
 #include "lockservice/lockd/timer_queue.h"
@@ -63,6 +65,13 @@ class Core {
   // before the services start; borrowed, must outlive the Core.
   void set_lease_keeper(LeaseKeeper* keeper) { lease_keeper_ = keeper; }
   LeaseKeeper* lease_keeper() const { return lease_keeper_; }
+  // Where proposals are counted and timed (docs/metrics.md). Set once,
+  // before the services start; borrowed, must outlive the Core.
+  void set_proposal_metrics(metrics::Gauge* pending,
+                            metrics::Histogram* duration) {
+    pending_metric_ = pending;
+    duration_metric_ = duration;
+  }
 
   void FillHeader(lockpb::ResponseHeader* h);
   // FailedPrecondition naming the leader, unless this replica leads.
@@ -120,12 +129,17 @@ class Core {
  private:
   // Checks leadership and stamps `cmd`; returns the bytes to propose.
   absl::StatusOr<std::string> PrepareCommand(lockpb::Command& cmd);
+  // Counts a proposal as pending until Finished(start, applied).
+  absl::Time Started();
+  void Finished(absl::Time start, bool applied);
 
   const CoreOptions opts_;
   Clock* const clock_;
   node::RaftNode* const node_;
   ReplicatedStore* const store_;
   LeaseKeeper* lease_keeper_ = nullptr;
+  metrics::Gauge* pending_metric_ = nullptr;
+  metrics::Histogram* duration_metric_ = nullptr;
   std::atomic<uint64_t> next_request_{0};
   absl::Mutex mu_;
   std::map<uint64_t, std::string> bootstrap_ ABSL_GUARDED_BY(mu_);

@@ -7,8 +7,10 @@
 #include "absl/strings/str_split.h"
 #include "grpcpp/grpcpp.h"
 #include "lockservice/lockd/core.h"
+#include "lockservice/lockd/etcd/etcd_server.h"
 #include "lockservice/lockd/leader_duties.h"
 #include "lockservice/lockd/lease_keeper.h"
+#include "lockservice/lockd/lockd_metrics.h"
 #include "lockservice/lockd/services.h"
 #include "lockservice/node/grpc_transport.h"
 #include "lockservice/storage/sqlite_storage.h"
@@ -89,6 +91,9 @@ class LockdImpl : public Lockd {
                                        transport_.get());
     if (!node.ok()) return node.status();
     node_ = std::move(*node);
+    metrics_ = std::make_unique<LockdMetrics>(&registry_, opts_.id, node_.get(),
+                                              store_.get(), &hub_);
+    store_->SetApplyBatchHistogram(metrics_->apply_batch());
     store_->OnMembersChanged([this] {
       for (auto& [id, addr] : store_->Members()) {
         std::string a = addr.substr(0, addr.find(' '));
@@ -119,8 +124,11 @@ class LockdImpl : public Lockd {
     if (!keeper.ok()) return keeper.status();
     keeper_ = std::move(*keeper);
     core_->set_lease_keeper(keeper_.get());
+    core_->set_proposal_metrics(metrics_->proposals().pending,
+                                metrics_->proposals().duration);
     node_->OnLeaderChange([this](uint64_t leader, uint64_t term) {
       keeper_->ObserveLeader(leader, term);
+      metrics_->ObserveLeader(leader, term);
     });
 
     kv_ = std::make_unique<KvService>(core_.get());
@@ -155,6 +163,17 @@ class LockdImpl : public Lockd {
           absl::StrCat("cannot listen on ", opts_.listen,
                        " (address in use, or not a valid host:port?)"));
     }
+    if (!opts_.etcd_listen.empty()) {
+      auto etcd = etcd::EtcdServer::Start(
+          opts_.etcd_listen, core_.get(),
+          server_->InProcessChannel(grpc::ChannelArguments()));
+      if (!etcd.ok()) return etcd.status();
+      etcd_ = std::move(*etcd);
+    }
+    auto http = metrics::ServeMetrics(opts_.metrics, &registry_,
+                                      absl::StrCat("berth-lockd ", opts_.id));
+    if (!http.ok()) return http.status();
+    metrics_http_ = std::move(*http);
     node_->Start();
     LeaderDutiesOptions lo;
     lo.max_expiries_per_second = opts_.max_expiries_per_second;
@@ -182,6 +201,10 @@ class LockdImpl : public Lockd {
       }
       stopped_ = true;
     }
+    // Scrapes read the node and the store.
+    metrics_http_.reset();
+    // First: its calls are relayed to the services below.
+    if (etcd_) etcd_->Shutdown();
     if (duties_) duties_->Stop();
     // Stopping the node first fails every RPC blocked on replication, so
     // the server's drain below is quick.
@@ -203,6 +226,9 @@ class LockdImpl : public Lockd {
   std::unique_ptr<ReplicatedStore> store_;
   std::unique_ptr<node::GrpcTransport> transport_;
   std::unique_ptr<node::RaftNode> node_;
+  metrics::Registry registry_;
+  std::unique_ptr<LockdMetrics> metrics_;
+  std::unique_ptr<metrics::HttpServer> metrics_http_;
   std::unique_ptr<Core> core_;
   std::unique_ptr<LeaseKeeper> keeper_;
   std::unique_ptr<KvService> kv_;
@@ -213,6 +239,7 @@ class LockdImpl : public Lockd {
   std::unique_ptr<ClusterService> cluster_;
   std::unique_ptr<node::RaftPeerService> peer_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<etcd::EtcdServer> etcd_;
   std::unique_ptr<LeaderDuties> duties_;
   absl::Mutex mu_;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;

@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/metrics/listen_flag.h"
 #include "lockservice/lockd/auto_compactor.h"
 
 namespace berth::lockd {
@@ -50,6 +51,13 @@ struct LockdOptions {
   // Above this SQLite file size the leader raises the NOSPACE alarm; 0 =
   // no quota. etcd's default is 2 GiB too.
   int64_t quota_backend_bytes = int64_t{2} << 30;
+  // host:port serving the etcd v3 API (lockservice/lockd/etcd/); empty =
+  // off. Replicas should keep the same port offset from `listen`, which
+  // etcd member lists use to name the others' client URLs.
+  std::string etcd_listen;
+  // The Prometheus endpoint (docs/metrics.md); off by default here, "auto"
+  // (127.0.0.1:<listen port + 1000>) by default in berth-lockd's flags.
+  ::berth::metrics::MetricsListen metrics;
 };
 
 absl::StatusOr<std::map<uint64_t, std::string>> ParsePeers(

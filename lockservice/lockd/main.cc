@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   int64_t lease_checkpoint_ms = 2000;
   std::string compaction_mode = "revision";
   std::string compaction_retention;
+  std::string metrics_listen;
   po::options_description desc("berth-lockd options");
   desc.add_options()("help,h", "show this help")(
       "id", po::value<uint64_t>(&opts.id)->default_value(1),
@@ -85,7 +86,17 @@ int main(int argc, char** argv) {
       po::value<int64_t>(&opts.quota_backend_bytes)
           ->default_value(int64_t{2} << 30),
       "raise the NOSPACE alarm (refusing writes that grow the database) "
-      "when the leader's SQLite file exceeds this size; 0 disables it");
+      "when the leader's SQLite file exceeds this size; 0 disables it")(
+      "etcd-listen",
+      po::value<std::string>(&opts.etcd_listen)->default_value(""),
+      "host:port serving the etcd v3 gRPC API (etcdctl, etcd client "
+      "libraries) on the same state; empty (default) = off. Give every "
+      "replica the same port offset from --listen (docs/etcd-compat.md)")(
+      "metrics-listen",
+      po::value<std::string>(&metrics_listen)->default_value("auto"),
+      "host:port serving Prometheus /metrics and /healthz; auto = "
+      "127.0.0.1:<--listen port + 1000> (skipped with a warning if taken), "
+      "off = none (docs/metrics.md)");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -139,6 +150,13 @@ int main(int argc, char** argv) {
       opts.listen = self->second;
     }
   }
+  auto metrics =
+      berth::metrics::ParseMetricsListen(metrics_listen, opts.listen, 1000);
+  if (!metrics.ok()) {
+    std::cerr << "berth-lockd: " << metrics.status().message() << "\n";
+    return 2;
+  }
+  opts.metrics = *metrics;
 
   // Block the signals in every thread; one thread waits for them.
   sigset_t set;
@@ -157,7 +175,10 @@ int main(int argc, char** argv) {
             << opts.listen << ", data in " << opts.data_dir
             << ", auto-compaction "
             << berth::lockd::DescribeAutoCompaction(opts.auto_compaction)
-            << ", quota " << opts.quota_backend_bytes << " bytes" << std::endl;
+            << ", quota " << opts.quota_backend_bytes << " bytes"
+            << (opts.etcd_listen.empty() ? std::string()
+                                         : ", etcd API on " + opts.etcd_listen)
+            << std::endl;
   std::thread sig([&] {
     int s = 0;
     sigwait(&set, &s);

@@ -4,6 +4,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 
 namespace berth::lockd {
 namespace {
@@ -135,6 +136,7 @@ void ReplicatedStore::ApplyConfChange(uint64_t index,
 }
 
 void ReplicatedStore::BeginApplyBatch() {
+  if (apply_batch_ != nullptr) batch_start_ = Clock::Real()->Monotonic();
   absl::MutexLock l(&mu_);
   if (absl::Status st = sm_->BeginBatch(); !st.ok()) {
     DieOnApplyFailure("starting an apply batch", st);
@@ -146,6 +148,9 @@ void ReplicatedStore::EndApplyBatch() {
   if (absl::Status st = sm_->CommitBatch(); !st.ok()) {
     // The indexes in memory are ahead of the file now.
     DieOnApplyFailure("committing an apply batch", st);
+  }
+  if (apply_batch_ != nullptr) {
+    apply_batch_->ObserveDuration(Clock::Real()->Monotonic() - batch_start_);
   }
 }
 

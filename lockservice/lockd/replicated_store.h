@@ -26,6 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "common/metrics/histogram.h"
 #include "lockservice/lockd/watch_hub.h"
 #include "lockservice/node/raft_node.h"
 #include "lockservice/server/sm_snapshot_source.h"
@@ -105,6 +106,9 @@ class ReplicatedStore : public node::StateMachine {
   // The replica's SQLite file, from which PinSnapshot reads through a
   // second connection. Set before the node starts.
   void SetSnapshotPath(std::string path) { snapshot_path_ = std::move(path); }
+  // Times each apply batch (docs/metrics.md). Set before the node starts;
+  // borrowed.
+  void SetApplyBatchHistogram(metrics::Histogram* h) { apply_batch_ = h; }
 
  private:
   absl::Mutex mu_;
@@ -112,6 +116,8 @@ class ReplicatedStore : public node::StateMachine {
   WatchHub* const hub_;
   std::function<void()> on_members_;
   std::string snapshot_path_;
+  metrics::Histogram* apply_batch_ = nullptr;
+  absl::Time batch_start_;  // driver thread only
   // Opened on first use. Used by the driver (Pin) and then by the node's
   // builder thread (Build), never both at once (one builder at a time).
   std::unique_ptr<lock::SnapshotSource> snapshot_source_;

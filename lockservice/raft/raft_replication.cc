@@ -128,6 +128,25 @@ void RaftImpl::BcastHeartbeat() {
   RetrySnapshotChunks();
 }
 
+namespace {
+
+// A leader's AppendEntries carries entries numbered index+1, index+2, ...
+// whose terms never fall below log_term or rise above the message's term.
+bool WellFormedAppend(const raftpb::Message& m) {
+  uint64_t prev_term = m.log_term();
+  for (int i = 0; i < m.entries_size(); ++i) {
+    const raftpb::Entry& e = m.entries(i);
+    if (e.index() != m.index() + 1 + static_cast<uint64_t>(i) ||
+        e.term() < prev_term || e.term() > m.term()) {
+      return false;
+    }
+    prev_term = e.term();
+  }
+  return m.log_term() <= m.term();
+}
+
+}  // namespace
+
 void RaftImpl::HandleAppendEntries(const raftpb::Message& m) {
   raftpb::Message resp;
   resp.set_to(m.from());
@@ -136,6 +155,13 @@ void RaftImpl::HandleAppendEntries(const raftpb::Message& m) {
     // Already committed here, so it matches (log matching, §5.3).
     resp.set_index(log_.committed());
     Send(std::move(resp));
+    return;
+  }
+  if (!WellFormedAppend(m)) {
+    // No leader sends this; answering or appending it could only corrupt
+    // the log (found by tests/fuzz/raft_step_fuzz: a commit past the log
+    // after entries with the wrong indexes aborted the replica). Dropped
+    // like a message lost on the wire.
     return;
   }
   if (m.index() == 0) MaybeAdoptBootstrapMembership(m);

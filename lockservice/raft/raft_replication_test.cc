@@ -83,6 +83,48 @@ TEST(RaftReplication, Figure8CommitOnlyCurrentTermByCounting) {
 }
 
 // §5.3 conflict resolution with fast back-off: a deposed leader's long
+
+// Found by tests/fuzz/raft_step_fuzz: an AppendEntries whose entries do not
+// follow its index (or whose terms are impossible) made the follower append
+// them and then commit past its log, which aborts. Such a message is now
+// dropped: no answer, log and commit index unchanged.
+TEST(RaftReplication, MalformedAppendEntriesIsDropped) {
+  auto storage = *MemoryStorage::Bootstrap({1, 2, 3});
+  Config c;
+  c.id = 1;
+  c.storage = storage.get();
+  auto r = *RaftImpl::New(c);
+  const uint64_t last = r->raft_log().LastIndex();
+  const uint64_t committed = r->raft_log().committed();
+  auto app = [&](uint64_t first_index, uint64_t entry_term) {
+    raftpb::Message m;
+    m.set_type(raftpb::MSG_APP);
+    m.set_from(2);
+    m.set_to(1);
+    m.set_term(5);
+    m.set_index(last);
+    m.set_log_term(0);
+    m.set_commit(last + 50);
+    for (uint64_t k = 0; k < 3; ++k) {
+      raftpb::Entry* e = m.add_entries();
+      e->set_index(first_index + k * 7);  // not contiguous
+      e->set_term(entry_term);
+    }
+    return m;
+  };
+  for (const raftpb::Message& m :
+       {app(last + 1, 5), app(last + 3, 5), app(last + 1, 9)}) {
+    ASSERT_TRUE(r->Step(m).ok());
+    EXPECT_EQ(r->raft_log().LastIndex(), last);
+    EXPECT_EQ(r->raft_log().committed(), committed);
+    Ready rd = r->GetReady();
+    for (const raftpb::Message& out : rd.messages) {
+      EXPECT_NE(out.type(), raftpb::MSG_APP_RESP);
+    }
+    r->Advance(rd);
+  }
+}
+
 // uncommitted tail is replaced in a few round trips, not one per entry.
 TEST(RaftReplication, ConflictingTailResolvedWithFastBackoff) {
   Network net(3);

@@ -2,6 +2,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "lockservice/server/past_range.h"
 #include "lockservice/server/state_machine.h"
 
 namespace berth::lock {
@@ -24,10 +25,18 @@ absl::StatusOr<lockpb::RangeResponse> StateMachine::Range(
           absl::StrCat("revision ", req.revision(),
                        " is in the future (current revision ", revision_, ")"));
     }
-    return absl::FailedPreconditionError(
-        absl::StrCat("range at past revision ", req.revision(),
-                     " is not supported: only the latest revision (", revision_,
-                     ") is kept; use the watch history for changes"));
+    // Rebuilt from the latest state and the history after it.
+    lockpb::RangeRequest whole;
+    whole.set_key(req.key());
+    whole.set_range_end(req.range_end());
+    absl::StatusOr<lockpb::RangeResponse> now = kv_.Range(whole);
+    if (!now.ok()) return now.status();
+    absl::StatusOr<std::vector<lockpb::Event>> later =
+        kv_.EventsSince(req.revision() + 1, req.key(), req.range_end(), 0);
+    if (!later.ok()) return later.status();
+    lockpb::RangeResponse past = RangeAtPast(req, *now, *later);
+    past.mutable_header()->set_revision(revision_);
+    return past;
   }
   absl::StatusOr<lockpb::RangeResponse> out = kv_.Range(req);
   if (out.ok()) out->mutable_header()->set_revision(revision_);

@@ -144,6 +144,14 @@ class StateMachine {
     int64_t in_use_bytes = 0;  // minus the free pages
   };
   absl::StatusOr<DbSize> DatabaseSize();
+  // Row counts for the metrics endpoint (sm_counts.cc): stored leases,
+  // locks with a holder, and queued lock waiters. Each is one COUNT(*).
+  struct RowCounts {
+    int64_t leases = 0;
+    int64_t locks_held = 0;
+    int64_t lock_waiters = 0;
+  };
+  absl::StatusOr<RowCounts> CountRows();
   // The active NOSPACE alarm as applied from the log; active() is false
   // when there is none.
   const lockpb::AlarmCmd& nospace_alarm() const { return alarm_; }

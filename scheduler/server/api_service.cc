@@ -40,11 +40,10 @@ grpc::Status ApiService::CreateNamespace(
   return Reply(ctx, s_->CreateNamespace(req->name()));
 }
 
-grpc::Status ApiService::ListJobs(grpc::ServerContext*,
+grpc::Status ApiService::ListJobs(grpc::ServerContext* ctx,
                                   const schedpb::ListJobsRequest* req,
                                   schedpb::ListJobsResponse* resp) {
-  *resp = s_->ListJobs(req->namespace_());
-  return grpc::Status::OK;
+  return Reply(ctx, s_->ListJobs(req->namespace_()), resp);
 }
 
 grpc::Status ApiService::JobStatus(grpc::ServerContext* ctx,
@@ -59,11 +58,10 @@ grpc::Status ApiService::JobHistory(grpc::ServerContext* ctx,
   return Reply(ctx, s_->JobHistory(req->namespace_(), req->job()), resp);
 }
 
-grpc::Status ApiService::ListNodes(grpc::ServerContext*,
+grpc::Status ApiService::ListNodes(grpc::ServerContext* ctx,
                                    const schedpb::ListNodesRequest*,
                                    schedpb::ListNodesResponse* resp) {
-  *resp = s_->ListNodes();
-  return grpc::Status::OK;
+  return Reply(ctx, s_->ListNodes(), resp);
 }
 
 grpc::Status ApiService::DrainNode(grpc::ServerContext* ctx,

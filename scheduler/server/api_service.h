@@ -52,6 +52,15 @@ class ApiService final : public schedpb::Scheduler::Service {
   grpc::Status ResumeJob(grpc::ServerContext* ctx,
                          const schedpb::SuspendJobRequest* req,
                          schedpb::SuspendJobResponse* resp) override;
+  // Proxies the agent's log stream (logs_proxy.h); api_logs.cc.
+  grpc::Status AllocLogs(
+      grpc::ServerContext* ctx, const schedpb::AllocLogsRequest* req,
+      grpc::ServerWriter<schedpb::AllocLogsChunk>* writer) override;
+  // Proxies berth alloc exec to the agent's AgentExec; api_exec.cc.
+  grpc::Status AllocExec(
+      grpc::ServerContext* ctx,
+      grpc::ServerReaderWriter<agentpb::ExecOutput, agentpb::ExecInput>* stream)
+      override;
 
  private:
   grpc::Status Reply(grpc::ServerContext* ctx, const absl::Status& s);

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "boost/program_options.hpp"
+#include "common/metrics/listen_flag.h"
 #include "grpcpp/grpcpp.h"
 #include "lockservice/client/client.h"
 #include "scheduler/server/api_service.h"
@@ -21,7 +22,7 @@ int main(int argc, char** argv) {
   // Debian's abseil keeps a lock graph on every Mutex acquisition
   // (deadlock detection); tests keep it, production binaries do not.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  std::string endpoints, id, listen;
+  std::string endpoints, id, listen, metrics_listen;
   int64_t ttl_s = 2;
   int64_t progress_s = 30;
   po::options_description desc("berth-scheduler options");
@@ -38,7 +39,11 @@ int main(int argc, char** argv) {
       "resigns and the standby takes over at once)")(
       "update-progress-deadline-s", po::value(&progress_s)->default_value(30),
       "a rolling update rolls back when a new replica is not healthy this "
-      "long (plus min_healthy) after it was created");
+      "long (plus min_healthy) after it was created")(
+      "metrics-listen", po::value(&metrics_listen)->default_value("auto"),
+      "host:port serving Prometheus /metrics and /healthz; auto = "
+      "127.0.0.1:<--listen port + 1000> (skipped with a warning if taken), "
+      "off = none (docs/metrics.md)");
   try {
     po::variables_map vm;
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -63,6 +68,13 @@ int main(int argc, char** argv) {
               << std::endl;
     return 2;
   }
+  auto metrics_at =
+      berth::metrics::ParseMetricsListen(metrics_listen, listen, 1000);
+  if (!metrics_at.ok()) {
+    std::cerr << "berth-scheduler: " << metrics_at.status().message()
+              << std::endl;
+    return 2;
+  }
 
   sigset_t set;
   sigemptyset(&set);
@@ -71,7 +83,11 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
+  // Declared before the scheduler and its endpoint after it: the endpoint
+  // stops first, then the scheduler its callbacks read.
+  berth::metrics::Registry registry;
   berth::sched::SchedulerOptions opts;
+  opts.metrics = &registry;
   opts.id = id;
   opts.advertise_address = listen;
   opts.lock_endpoints = *eps;
@@ -95,11 +111,19 @@ int main(int argc, char** argv) {
   }
   std::cerr << "berth-scheduler[" << id << "]: serving on " << listen
             << std::endl;
+  auto metrics_http = berth::metrics::ServeMetrics(
+      *metrics_at, &registry, absl::StrCat("berth-scheduler[", id, "]"));
+  if (!metrics_http.ok()) {
+    std::cerr << "berth-scheduler: " << metrics_http.status().message()
+              << std::endl;
+    return 1;
+  }
 
   int sig = 0;
   sigwait(&set, &sig);
   std::cerr << "berth-scheduler[" << id << "]: signal " << sig
             << ", shutting down" << std::endl;
+  metrics_http->reset();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   (*sched)->Shutdown();
   return 0;

@@ -28,6 +28,7 @@ absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(
     return absl::InvalidArgumentError("--lock-endpoints is empty");
   }
   std::unique_ptr<Scheduler> s(new Scheduler(std::move(options)));
+  if (s->opts_.metrics != nullptr) s->RegisterMetrics(s->opts_.metrics);
   if (absl::Status st = s->Connect(); !st.ok()) return st;
   return s;
 }
@@ -207,7 +208,15 @@ void Scheduler::ElectionLoop() {
         absl::MutexLock l(&mu_);
         leader_ = true;
         fence_ = Fence{kLeaderElection, election.token()};
-        cron_ = std::make_unique<cron::CronEngine>(store_.get(), opts_.id);
+        cron::EngineOptions eo;
+        if (cron_lag_ != nullptr) {
+          eo.on_claim = [this](const JobId&, int64_t tick) {
+            cron_lag_->ObserveDuration(opts_.clock->Now() -
+                                       absl::FromUnixSeconds(tick));
+          };
+        }
+        cron_ = std::make_unique<cron::CronEngine>(store_.get(), opts_.id,
+                                                   std::move(eo));
         cron_synced_ = false;
         need_reload_ = true;
         last_commit_revision_ = 0;
@@ -271,7 +280,13 @@ void Scheduler::LeaderLoop() {
         continue;
       }
     }
+    const int64_t before = passes_.load();
+    const absl::Time start = opts_.clock->Monotonic();
     next = Pass();
+    // Only passes that planned (not the early returns while waiting).
+    if (pass_duration_ != nullptr && passes_.load() != before) {
+      pass_duration_->ObserveDuration(opts_.clock->Monotonic() - start);
+    }
   }
 }
 

@@ -29,12 +29,14 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/metrics/registry.h"
 #include "lockservice/client/client.h"
 #include "lockservice/client/election.h"
 #include "lockservice/client/session.h"
 #include "proto/scheduler.pb.h"
 #include "scheduler/cron/engine.h"
 #include "scheduler/reconcile/reconciler.h"
+#include "scheduler/server/logs_proxy.h"
 #include "scheduler/state/cluster_state.h"
 #include "scheduler/state/store.h"
 
@@ -52,6 +54,10 @@ struct SchedulerOptions {
   absl::Duration idle_pass = absl::Seconds(5);
   ReconcileOptions reconcile;
   Clock* clock = Clock::Real();
+  // Where the scheduler registers its metrics (scheduler_metrics.cc); null
+  // = none. Borrowed; it must outlive the Scheduler, and its endpoint must
+  // stop before the Scheduler is destroyed (the callbacks read it).
+  ::berth::metrics::Registry* metrics = nullptr;
 };
 
 class Scheduler {
@@ -70,12 +76,20 @@ class Scheduler {
   schedpb::LeaderResponse Leader() const;
 
   // Reads, from the mirror.
-  schedpb::ListJobsResponse ListJobs(const std::string& ns) const;
+  absl::StatusOr<schedpb::ListJobsResponse> ListJobs(
+      const std::string& ns) const;
   absl::StatusOr<schedpb::JobStatusResponse> JobStatus(
       const std::string& ns, const std::string& job) const;
   absl::StatusOr<schedpb::JobHistoryResponse> JobHistory(
       const std::string& ns, const std::string& job) const;
-  schedpb::ListNodesResponse ListNodes() const;
+  absl::StatusOr<schedpb::ListNodesResponse> ListNodes() const;
+  // berth job logs / alloc logs: the allocation to show and its node;
+  // NotFound for an unknown job or allocation (logs_api.cc).
+  absl::StatusOr<LogsTarget> FindLogsTarget(
+      const schedpb::AllocLogsRequest& req) const;
+  // The agent address node `node` registered; nullopt when it is not
+  // registered (its session expired).
+  std::optional<std::string> NodeAddress(const std::string& node) const;
 
   // Writes; FAILED_PRECONDITION naming the leader when not leading.
   absl::StatusOr<schedpb::SubmitJobResponse> Submit(
@@ -119,6 +133,14 @@ class Scheduler {
   // a job it has not loaded yet (the CLI then asks the next scheduler).
   absl::Status MirrorReadyLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StepDown(const std::string& why);
+  // Registers the metrics in opts_.metrics (scheduler_metrics.cc).
+  void RegisterMetrics(metrics::Registry* r);
+  // Live and unplaced allocations that want to run, from the mirror.
+  struct AllocCounts {
+    int64_t placed = 0;
+    int64_t pending = 0;
+  };
+  AllocCounts CountAllocs() const ABSL_LOCKS_EXCLUDED(mu_);
   // Reloads the mirror from lockd (leader start, compaction).
   absl::Status Reload() ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -146,6 +168,9 @@ class Scheduler {
   int64_t sweep_missed_ ABSL_GUARDED_BY(mu_) = 0;
 
   std::atomic<int64_t> passes_{0};
+  // Null without a registry.
+  metrics::Histogram* pass_duration_ = nullptr;
+  metrics::Histogram* cron_lag_ = nullptr;
   std::unique_ptr<lock::Observer> observer_;
   std::thread mirror_thread_;
   std::thread election_thread_;

@@ -254,8 +254,12 @@ absl::Status Scheduler::CreateNamespace(const std::string& name) {
   return CommitOne(txn);
 }
 
-schedpb::ListJobsResponse Scheduler::ListJobs(const std::string& ns) const {
+absl::StatusOr<schedpb::ListJobsResponse> Scheduler::ListJobs(
+    const std::string& ns) const {
   absl::MutexLock l(&mu_);
+  // An empty list from a scheduler that has not loaded the mirror would
+  // look like "no jobs"; Unavailable sends the CLI to the next scheduler.
+  if (absl::Status st = MirrorReadyLocked(); !st.ok()) return st;
   schedpb::ListJobsResponse resp;
   for (const auto& [id, v] : state_.jobs()) {
     if (!ns.empty() && id.first != ns) continue;
@@ -329,8 +333,9 @@ absl::StatusOr<schedpb::JobHistoryResponse> Scheduler::JobHistory(
   return resp;
 }
 
-schedpb::ListNodesResponse Scheduler::ListNodes() const {
+absl::StatusOr<schedpb::ListNodesResponse> Scheduler::ListNodes() const {
   absl::MutexLock l(&mu_);
+  if (absl::Status st = MirrorReadyLocked(); !st.ok()) return st;
   schedpb::ListNodesResponse resp;
   std::map<std::string, schedpb::NodeView*> by_name;
   for (const auto& [name, info] : state_.nodes()) {

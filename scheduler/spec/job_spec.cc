@@ -13,6 +13,7 @@
 #include "scheduler/cron/schedule.h"
 #include "scheduler/spec/task_spec.h"
 #include "scheduler/spec/yaml_fields.h"
+#include "scheduler/spec/yaml_guard.h"
 #include "yaml-cpp/yaml.h"
 
 namespace berth::sched {
@@ -315,6 +316,7 @@ absl::Status ParseJob(const YAML::Node& doc, jobpb::Job* job,
 
 absl::StatusOr<std::vector<jobpb::Job>> ParseDocuments(
     absl::string_view yaml, absl::string_view filename) {
+  if (absl::Status s = CheckYamlInput(yaml, filename); !s.ok()) return s;
   std::vector<YAML::Node> docs;
   try {
     docs = YAML::LoadAll(std::string(yaml));

@@ -195,12 +195,18 @@ TEST_P(AgentE2ETest, ReportsExitCodeAndDoesNotRestart) {
   EXPECT_EQ(st->exit_code(), 4) << st->DebugString();
 
   // Garbage collection: once the scheduler deletes the key, the finished
-  // allocation's record, logs and FIFOs go.
+  // allocation's record, sandbox and FIFOs go; its logs stay for
+  // --log-retention-s (berth job logs of a finished task).
   const std::string dir = agent_->data_dir() + "/allocs/a2";
   EXPECT_TRUE(std::filesystem::exists(dir + "/logs"));
   ASSERT_TRUE(writer_->Delete("n1", "a2").ok());
-  EXPECT_TRUE(WaitFor([&] { return !std::filesystem::exists(dir); }))
-      << dir << " survived the deletion of its allocation";
+  EXPECT_TRUE(WaitFor([&] {
+    return !std::filesystem::exists(dir + "/sandbox") &&
+           !std::filesystem::exists(dir + "/fifo");
+  })) << dir
+      << " survived the deletion of its allocation";
+  EXPECT_TRUE(std::filesystem::exists(dir + "/logs/stdout.log"));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/forgotten"));
 }
 
 TEST_P(AgentE2ETest, BadCommandIsReportedFailed) {

@@ -5,9 +5,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
@@ -87,6 +89,14 @@ absl::Status LockdCluster::Spawn(uint64_t id,
   std::string bin = LockdBinary();
   argv.push_back(bin.data());
   std::vector<std::string> copy = args;
+  // berth-lockd serves metrics on --listen's port + 1000 by default, which
+  // may be another cluster's port in this harness's range: off unless the
+  // test asks for an endpoint.
+  if (std::none_of(copy.begin(), copy.end(), [](const std::string& a) {
+        return absl::StartsWith(a, "--metrics-listen");
+      })) {
+    copy.push_back("--metrics-listen=off");
+  }
   for (std::string& a : copy) argv.push_back(a.data());
   argv.push_back(nullptr);
   std::string log = absl::StrCat(dir_, "/lockd-", id, ".log");
@@ -112,6 +122,7 @@ absl::Status LockdCluster::Start(uint64_t id) {
       absl::StrCat("--peers=", absl::StrJoin(peers, ",")),
       absl::StrCat("--data-dir=", dir_, "/r", id)};
   for (auto& f : extra_flags_) args.push_back(f);
+  for (auto& f : replica_flags_[id]) args.push_back(f);
   return Spawn(id, args);
 }
 
@@ -134,6 +145,7 @@ absl::Status LockdCluster::StartJoining(uint64_t id,
       absl::StrCat("--peers=", absl::StrJoin(peers, ",")),
       absl::StrCat("--data-dir=", dir_, "/r", id), "--join"};
   for (auto& f : extra_flags_) args.push_back(f);
+  for (auto& f : replica_flags_[id]) args.push_back(f);
   return Spawn(id, args);
 }
 

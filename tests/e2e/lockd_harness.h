@@ -40,6 +40,11 @@ class LockdCluster {
   LockdCluster(int replicas, std::vector<std::string> extra_flags = {});
   ~LockdCluster();
 
+  // Flags for one replica only (e.g. its own --etcd-listen), added after
+  // the shared ones whenever it starts.
+  void SetReplicaFlags(uint64_t id, std::vector<std::string> flags) {
+    replica_flags_[id] = std::move(flags);
+  }
   absl::Status StartAll();
   absl::Status Start(uint64_t id);
   // Starts an extra replica that joins (after a MemberAdd).
@@ -72,6 +77,7 @@ class LockdCluster {
   std::map<uint64_t, std::string> addrs_;
   std::map<uint64_t, pid_t> pids_;
   std::vector<std::string> extra_flags_;
+  std::map<uint64_t, std::vector<std::string>> replica_flags_;
   std::map<uint64_t, std::shared_ptr<grpc::Channel>> channels_;
 };
 

@@ -1,8 +1,10 @@
 #include "tests/e2e/scheduler_harness.h"
 
+#include <algorithm>
 #include <csignal>
 #include <fstream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/util/json_util.h"
@@ -39,6 +41,13 @@ absl::Status SchedulerSet::Start(int i) {
                                    "--listen",
                                    addrs_[i]};
   argv.insert(argv.end(), extra_flags_.begin(), extra_flags_.end());
+  // As in LockdCluster: no default metrics port (--listen + 1000) that
+  // might be another test's, unless the test asks for one.
+  if (std::none_of(argv.begin(), argv.end(), [](const std::string& a) {
+        return absl::StartsWith(a, "--metrics-listen");
+      })) {
+    argv.push_back("--metrics-listen=off");
+  }
   absl::StatusOr<std::unique_ptr<Subprocess>> p = Subprocess::Start(
       argv, absl::StrCat(lockd_->dir(), "/scheduler-s", i + 1, "-", ++starts_));
   if (!p.ok()) return p.status();

@@ -1,0 +1,28 @@
+# Sanitizer and fuzzing builds (issue #15). Both are meant for their own
+# build directory: scripts/test.sh SANITIZE=... and scripts/fuzz.sh make one.
+#
+#   -DBERTH_SANITIZE=address,undefined   or   -DBERTH_SANITIZE=thread
+#   -DBERTH_FUZZ=ON   (clang only) libFuzzer targets in tests/fuzz, with
+#                     ASan and UBSan; every library gets coverage hooks.
+set(BERTH_SANITIZE "" CACHE STRING
+    "Sanitizers for every target, e.g. address,undefined or thread")
+option(BERTH_FUZZ "Build the libFuzzer targets (needs clang)" OFF)
+
+if(BERTH_SANITIZE)
+  # Frame pointers keep the reports' stacks readable; UBSan findings must
+  # fail the test, not scroll past.
+  add_compile_options(-fsanitize=${BERTH_SANITIZE} -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=${BERTH_SANITIZE})
+  if(BERTH_SANITIZE MATCHES "undefined")
+    add_compile_options(-fno-sanitize-recover=undefined)
+  endif()
+endif()
+
+if(BERTH_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "BERTH_FUZZ needs clang (CXX=clang++-14)")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link,address,undefined
+                      -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()
