@@ -529,7 +529,6 @@ TEST(LockdE2E, EveryWatchFromHistoryAnswers) {
   EXPECT_EQ(unanswered, 0) << "watches from revision 1 that never answered";
 }
 
-}  // namespace
 // The Status RPC reports the replica's Raft-thread stall count (issue #13
 // item 2). With --stall-threshold-ms 0 every driver step counts, so the
 // count is positive and grows, and the replica logged the stalls it counts.
@@ -558,4 +557,5 @@ TEST(LockdE2E, StatusReportsRaftThreadStalls) {
   EXPECT_NE(text.str().find("raft thread stall: "), std::string::npos);
 }
 
+}  // namespace
 }  // namespace berth::e2e
