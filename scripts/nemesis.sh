@@ -36,7 +36,7 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 if [[ $build == 1 ]]; then
   BUILD_DIR="$BUILD_DIR" scripts/build.sh --target berth-nemesis berth-lockd \
-    berth-e2e-contender
+    berth-nemesis-contender
 fi
 bin="$BUILD_DIR/tests/nemesis/berth-nemesis"
 work=$(mktemp -d /tmp/berth-nemesis-XXXXXX)

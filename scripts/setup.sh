@@ -30,6 +30,8 @@ PACKAGES=(
   libyaml-cpp-dev libhowardhinnant-date-dev tzdata
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format iproute2 procps util-linux
+  # The nemesis suite's clock-skew fault (tests/nemesis, libfaketime).
+  faketime
   # Peers of scripts/bench-compare.sh (issue #8). Not zookeeperd: it runs a
   # system service; the script starts its own instances on 127.0.0.1.
   etcd-server etcd-client zookeeper libzookeeper-mt-dev jq

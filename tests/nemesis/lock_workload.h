@@ -1,7 +1,8 @@
-// Lock workload: several berth-e2e-contender processes (the client
+// Lock workload: several berth-nemesis-contender processes (the client
 // library's Session + Mutex, and a Txn guarded by the fencing token for
-// every write made while holding the lock) fight over one lock. Being
-// processes, they can be paused like a client stuck in a GC pause past its
+// every write made while holding the lock, to its own key and a shared
+// one) fight over one lock. Being processes, they can be frozen inside
+// their critical section like a client stuck in a GC pause past its
 // session's TTL: the fence must then refuse its writes.
 //
 // The judge is tests/e2e/lock_history's CheckHistory, run on the merged
@@ -44,6 +45,7 @@ class LockWorkload {
         contenders_(contenders) {}
 
   absl::Status Start(int max_seconds);
+  // Freezes the contender holding the lock now, else the `pick`th.
   void Pause(uint64_t pick);
   void ResumeAll();
   // SIGTERM; every contender must exit 0. Returns the failures.
@@ -51,6 +53,8 @@ class LockWorkload {
   LockVerdict Check();
 
  private:
+  int Holder() const;
+
   const std::string bin_;
   const std::vector<std::string> endpoints_;
   const std::string work_dir_;

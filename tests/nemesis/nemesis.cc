@@ -32,6 +32,8 @@ const char* FaultName(Fault f) {
       return "full-disk";
     case Fault::kPauseClient:
       return "pause-client";
+    case Fault::kClockSkew:
+      return "clock-skew";
   }
   return "?";
 }
@@ -41,7 +43,7 @@ std::vector<Fault> AllFaults() {
       Fault::kIsolateLeader, Fault::kPartitionLeader, Fault::kPartitionFollower,
       Fault::kBridge,        Fault::kSlowLink,        Fault::kPauseLeader,
       Fault::kPauseReplica,  Fault::kKillLeader,      Fault::kKillReplica,
-      Fault::kFullDisk,      Fault::kPauseClient};
+      Fault::kFullDisk,      Fault::kPauseClient,     Fault::kClockSkew};
 }
 
 namespace {
@@ -132,6 +134,16 @@ absl::Status Nemesis::Apply(Fault f, Applied* a) {
       a->target = static_cast<int>(rng_() % 1000);
       if (options_.pause_client) options_.pause_client(true, a->target);
       return absl::OkStatus();
+    case Fault::kClockSkew: {
+      static constexpr int kSteps[] = {-60, -10, 10, 60};
+      int step = kSteps[rng_() % 4];
+      a->target = PickReplica(std::bernoulli_distribution(0.5)(rng_));
+      if (!replicas_->clock_control()) {
+        return absl::FailedPreconditionError("no libfaketime");
+      }
+      Note(absl::StrCat("clock of replica ", a->target, " steps ", step, " s"));
+      return replicas_->SetClockOffset(a->target, step);
+    }
   }
   return absl::InternalError("unknown fault");
 }
@@ -145,6 +157,11 @@ void Nemesis::Heal(const Applied& a, NemesisReport* report) {
   }
   ReapInto(report, a.fault == Fault::kFullDisk, a.target);
   for (int id = 1; id <= replicas_->count(); ++id) {
+    if (replicas_->clock_control()) {
+      if (absl::Status s = replicas_->SetClockOffset(id, 0); !s.ok()) {
+        report->errors.push_back(std::string(s.message()));
+      }
+    }
     replicas_->Resume(id);
     if (!replicas_->Running(id)) {
       if (absl::Status s = replicas_->Start(id); !s.ok()) {

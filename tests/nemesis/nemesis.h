@@ -37,6 +37,7 @@ enum class Fault {
   kKillReplica,        // kill -9 a random replica, restart at heal
   kFullDisk,           // fill a replica's tmpfs data dir, free at heal
   kPauseClient,        // SIGSTOP a lock contender past its session TTL
+  kClockSkew,          // step one replica's wall clock by +-10..60 s
 };
 
 const char* FaultName(Fault f);

@@ -2,6 +2,9 @@
 
 #include <signal.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "proto/lock.grpc.pb.h"
@@ -54,16 +57,42 @@ absl::Status Replicas::Start(int id) {
   // Each start logs to its own file so a crash's last words survive the
   // restart.
   int n = ++starts_[id];
+  std::map<std::string, std::string> env;
+  if (clock_control()) {
+    std::string file = absl::StrCat(work_dir_, "/clock-r", id);
+    if (!std::filesystem::exists(file)) {
+      if (absl::Status st = SetClockOffset(id, 0); !st.ok()) return st;
+    }
+    env = {{"LD_PRELOAD", libfaketime_},
+           {"FAKETIME_TIMESTAMP_FILE", file},
+           {"FAKETIME_CACHE_DURATION", "1"},
+           {"FAKETIME_DONT_FAKE_MONOTONIC", "1"}};
+  }
   auto p = e2e::Subprocess::Start(
       {FindTool("ip"), "netns", "exec", net_->Namespace(id), lockd_bin_,
        absl::StrCat("--id=", id), absl::StrCat("--listen=", Endpoint(id)),
        absl::StrCat("--peers=", absl::StrJoin(peers, ",")),
        absl::StrCat("--data-dir=", disks_[id]->dir(), "/lockd"),
        "--metrics-listen=off", "--lock-delay-ms=1000"},
-      absl::StrCat(work_dir_, "/lockd-", id, "-start", n));
+      absl::StrCat(work_dir_, "/lockd-", id, "-start", n), env);
   if (!p.ok()) return p.status();
   procs_[id] = std::move(*p);
   paused_[id] = false;
+  return absl::OkStatus();
+}
+
+absl::Status Replicas::SetClockOffset(int id, int seconds) {
+  // Written beside and renamed over, so a reader never sees half a line.
+  std::string file = absl::StrCat(work_dir_, "/clock-r", id);
+  std::string tmp = file + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << (seconds >= 0 ? "+" : "") << seconds << "s\n";
+    if (!out) return absl::InternalError(absl::StrCat("cannot write ", tmp));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, file, ec);
+  if (ec) return absl::InternalError(absl::StrCat("rename ", file));
   return absl::OkStatus();
 }
 

@@ -41,6 +41,16 @@ class Replicas {
            int count);
   ~Replicas();
 
+  // From now on, replicas start with libfaketime preloaded, reading their
+  // clock offset from a file of their own (re-read at most once a second)
+  // so that SetClockOffset can step a running replica's wall clock.
+  // CLOCK_MONOTONIC is left alone, as an NTP step would leave it.
+  void EnableClockControl(std::string libfaketime) {
+    libfaketime_ = std::move(libfaketime);
+  }
+  bool clock_control() const { return !libfaketime_.empty(); }
+  absl::Status SetClockOffset(int id, int seconds);
+
   // Mounts every replica's tmpfs data dir.
   absl::Status MountDisks(int size_mb);
   absl::Status Start(int id);
@@ -76,6 +86,7 @@ class Replicas {
   std::map<int, bool> paused_;
   std::map<int, std::shared_ptr<grpc::Channel>> channels_;
   std::map<int, int> starts_;
+  std::string libfaketime_;
 };
 
 inline constexpr int kLockdPort = 7400;
