@@ -2,6 +2,7 @@
 // seeds and reports the first violation with the command that replays it.
 //
 //   berth-raft-sim --seeds N [--start S] [--nodes 3|5] [--steps K] [-v]
+//                  [--no-pauses] [--no-slow-clocks]
 //                  [--plant-bug stale-read]
 //
 // --plant-bug is for measuring the checkers: it plants a known bug (test
@@ -35,10 +36,13 @@ void OnFatalSignal(int sig) {
 
 // The flags that replay a seed exactly, after --start.
 std::string ReplayFlags(int nodes, uint64_t steps, bool no_joiner_workaround,
+                        bool no_pauses, bool no_slow_clocks,
                         const std::string& planted) {
   return " --nodes " + std::to_string(nodes) + " --steps " +
          std::to_string(steps) +
          (no_joiner_workaround ? " --no-joiner-workaround" : "") +
+         (no_pauses ? " --no-pauses" : "") +
+         (no_slow_clocks ? " --no-slow-clocks" : "") +
          (planted.empty() ? "" : " --plant-bug " + planted) + " -v";
 }
 
@@ -63,6 +67,8 @@ int main(int argc, char** argv) {
   bool keep_going = false;
   std::string plant_bug;
   bool expect_violation = false;
+  bool no_pauses = false;
+  bool no_slow_clocks = false;
   po::options_description desc("berth-raft-sim options");
   desc.add_options()("help,h", "show this help")(
       "seeds", po::value<uint64_t>(&seeds)->required(),
@@ -77,11 +83,17 @@ int main(int argc, char** argv) {
       "no-joiner-workaround", po::bool_switch(&no_joiner_workaround),
       "do not pre-compact logs before adding members (reproduces sim "
       "finding #1)")(
+      "no-pauses", po::bool_switch(&no_pauses),
+      "leave process pauses out of the fault mix (their slot isolates the "
+      "leader instead): partitions alone must expose a planted bug")(
+      "no-slow-clocks", po::bool_switch(&no_slow_clocks),
+      "leave slow clocks (clock skew) out of the fault mix")(
       "plant-bug", po::value<std::string>(&plant_bug),
       "TEST ONLY: plant a known bug the run should catch; 'stale-read' = "
       "ReadIndex answered without confirming leadership")(
       "expect-violation", po::bool_switch(&expect_violation),
-      "exit 0 only if a violation was found (with --plant-bug, in tests)");
+      "exit 0 only if a violation was found (with --plant-bug, in tests) and "
+      "the same seeds, up to the first violating one, pass without the bug");
   try {
     po::variables_map vm;
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -120,20 +132,27 @@ int main(int argc, char** argv) {
   uint64_t snapshots = 0;
   uint64_t pauses = 0;
   uint64_t deposed_reads = 0;
+  uint64_t minority_reads = 0;
   uint64_t ran = 0;
   uint64_t first_violation = 0;
-  const std::string replay =
-      ReplayFlags(nodes, steps, no_joiner_workaround, plant_bug);
-  for (uint64_t seed = start; seed < start + seeds; ++seed) {
-    std::cout.flush();
-    PrepareCrashLine(seed, replay);
+  const std::string replay = ReplayFlags(nodes, steps, no_joiner_workaround,
+                                         no_pauses, no_slow_clocks, plant_bug);
+  auto options_for = [&](uint64_t seed, bool planted) {
     berth::sim::SimOptions o;
     o.seed = seed;
     o.nodes = nodes;
     o.steps = steps;
     o.verbose = verbose;
     o.joiner_workaround = !no_joiner_workaround;
-    o.plant_stale_read = plant_bug == "stale-read";
+    o.plant_stale_read = planted && plant_bug == "stale-read";
+    o.pauses = !no_pauses;
+    o.slow_clocks = !no_slow_clocks;
+    return o;
+  };
+  for (uint64_t seed = start; seed < start + seeds; ++seed) {
+    std::cout.flush();
+    PrepareCrashLine(seed, replay);
+    const berth::sim::SimOptions o = options_for(seed, !plant_bug.empty());
     berth::sim::Simulator sim(o);
     const berth::sim::SimResult r = sim.Run();
     ++ran;
@@ -144,6 +163,7 @@ int main(int argc, char** argv) {
     snapshots += r.snapshots_installed;
     pauses += r.pauses;
     deposed_reads += r.deposed_leader_reads;
+    minority_reads += r.minority_leader_reads;
     if (r.lin_gave_up) ++gave_up;
     if (verbose) {
       std::cout << "seed " << seed << ": " << (r.ok ? "ok" : "VIOLATION")
@@ -153,9 +173,9 @@ int main(int argc, char** argv) {
                 << " snapshots installed, " << r.conf_changes
                 << " conf changes, " << r.pauses << " pauses, " << r.ops
                 << " client ops (" << r.unknown_ops << " unknown, "
-                << r.deposed_leader_reads
-                << " reads sent to a deposed leader), " << r.lin_states
-                << " linearizability states\n";
+                << r.deposed_leader_reads << " reads sent to a deposed leader, "
+                << r.minority_leader_reads << " of them in a minority), "
+                << r.lin_states << " linearizability states\n";
     }
     if (!r.ok) {
       ++violations;
@@ -172,7 +192,8 @@ int main(int argc, char** argv) {
             << " entries committed, " << ops << " client ops checked, "
             << crashes << " crashes, " << snapshots << " snapshots installed, "
             << conf_changes << " conf changes, " << pauses << " pauses, "
-            << deposed_reads << " reads sent to a deposed leader"
+            << deposed_reads << " reads sent to a deposed leader ("
+            << minority_reads << " in a minority partition)"
             << (gave_up ? ", linearizability search gave up on " : "")
             << (gave_up ? std::to_string(gave_up) + " seeds" : "")
             << (plant_bug.empty() ? "" : "; planted bug " + plant_bug) << ")\n";
@@ -184,8 +205,26 @@ int main(int argc, char** argv) {
     if (violations == 0) {
       std::cout << "expected a violation (planted bug " << plant_bug
                 << ") and found none\n";
+      return 1;
     }
-    return violations == 0 ? 1 : 0;
+    if (plant_bug.empty()) return 0;
+    // The violation must be the planted bug's doing: the same seeds, up to
+    // the first violating one, must pass without it (else the checkers or
+    // the core are at fault, and the catch proves nothing).
+    for (uint64_t seed = start; seed <= first_violation; ++seed) {
+      PrepareCrashLine(seed, ReplayFlags(nodes, steps, no_joiner_workaround,
+                                         no_pauses, no_slow_clocks, ""));
+      berth::sim::Simulator sim(options_for(seed, false));
+      const berth::sim::SimResult r = sim.Run();
+      if (!r.ok) {
+        std::cout << "VIOLATION without the planted bug, seed " << seed << ": "
+                  << r.violation << "\n";
+        return 1;
+      }
+    }
+    std::cout << "without the planted bug: seeds " << start << ".."
+              << first_violation << " pass\n";
+    return 0;
   }
   return violations == 0 ? 0 : 1;
 }

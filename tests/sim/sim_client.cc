@@ -96,6 +96,10 @@ void Workload::Start(Client& c, uint64_t now,
   // node may answer within the call (a read with a planted bug does).
   for (int attempt = 0; attempt < options_.max_attempts; ++attempt) {
     const uint64_t node = Pick(c, members);
+    if (!Reaches(c, node)) {
+      NoteFailure(c, node, members);
+      continue;
+    }
     op.call = ++logical_time_;
     history_.push_back(op);
     c.pending = history_.size() - 1;
@@ -138,7 +142,7 @@ void Workload::GiveUp(Client& c) {
 void Workload::OnApplied(uint64_t node, uint64_t op_id, bool ok,
                          const LeaderHint& header) {
   for (Client& c : clients_) {
-    if (c.pending == kNone || c.node != node) continue;
+    if (c.pending == kNone || c.node != node || !Reaches(c, node)) continue;
     if (history_[c.pending].id != op_id) continue;
     Complete(c, ok ? Outcome::kOk : Outcome::kFailed, nullptr);
     NoteHeader(c, header);
@@ -149,7 +153,7 @@ void Workload::OnReadServed(uint64_t node, const std::string& ctx,
                             const std::string& value,
                             const LeaderHint& header) {
   for (Client& c : clients_) {
-    if (c.pending == kNone || c.node != node) continue;
+    if (c.pending == kNone || c.node != node || !Reaches(c, node)) continue;
     if (ReadContext(history_[c.pending].id) != ctx) continue;
     Complete(c, Outcome::kOk, &value);
     NoteHeader(c, header);
@@ -159,7 +163,7 @@ void Workload::OnReadServed(uint64_t node, const std::string& ctx,
 void Workload::OnRefused(uint64_t node, uint64_t op_id,
                          const LeaderHint& hint) {
   for (Client& c : clients_) {
-    if (c.pending == kNone || c.node != node) continue;
+    if (c.pending == kNone || c.node != node || !Reaches(c, node)) continue;
     if (history_[c.pending].id != op_id) continue;
     // Recorded as unknown: a write never applied anywhere is then left out
     // of the checked history, and so is a read without an answer.
@@ -181,6 +185,28 @@ void Workload::OnNodeDown(uint64_t node) {
     GiveUp(c);
     if (c.leader == node) c.leader = 0;
   }
+}
+
+bool Workload::Reaches(const Client& c, uint64_t node) {
+  return std::find(c.cut.begin(), c.cut.end(), node) == c.cut.end();
+}
+
+void Workload::SplitClients(const std::vector<uint64_t>& group,
+                            const std::vector<uint64_t>& all) {
+  for (Client& c : clients_) {
+    const int side = std::uniform_int_distribution<int>(0, 2)(*rng_);
+    if (side == 2) continue;  // reaches both sides
+    for (uint64_t n : all) {
+      const bool in_group =
+          std::find(group.begin(), group.end(), n) != group.end();
+      // side 0: with `group`, cut from the rest; side 1: the reverse.
+      if (in_group == (side == 1) && Reaches(c, n)) c.cut.push_back(n);
+    }
+  }
+}
+
+void Workload::HealClients() {
+  for (Client& c : clients_) c.cut.clear();
 }
 
 void Workload::Finish() {

@@ -93,6 +93,16 @@ class Workload {
   void OnNodeDown(uint64_t node);
   // Everything still outstanding becomes unknown (end of run).
   void Finish();
+  // A partition splits the clients too (they live on the same network):
+  // each client independently ends up with `group`, with the other `all`
+  // nodes, or (a third of them) still reaching both sides. A client cannot
+  // reach the nodes on the far side (its attempt fails at once, as a refused
+  // connection does) and their answers to it are lost (it times out). So the
+  // clients on the majority side go looking for the new leader while those
+  // left with an isolated leader keep talking to it.
+  void SplitClients(const std::vector<uint64_t>& group,
+                    const std::vector<uint64_t>& all);
+  void HealClients();
 
   bool idle() const;
   const History& history() const { return history_; }
@@ -109,6 +119,7 @@ class Workload {
     uint64_t max_term = 0;          // highest term any answer carried
     size_t next = 0;                // round-robin position among members
     std::vector<std::string> seen;  // values this client has observed
+    std::vector<uint64_t> cut;      // nodes it cannot reach (partition)
   };
   static constexpr size_t kNone = static_cast<size_t>(-1);
 
@@ -120,6 +131,7 @@ class Workload {
   // `node` failed to answer: forget it as leader, move on (NoteFailure).
   void NoteFailure(Client& c, uint64_t node,
                    const std::vector<uint64_t>& members);
+  static bool Reaches(const Client& c, uint64_t node);
   void Complete(Client& c, Outcome outcome, const std::string* read_value);
   void GiveUp(Client& c);
 

@@ -116,5 +116,43 @@ TEST(SimClientTest, UnreachableNodeIsSkippedWithinOneCall) {
   EXPECT_EQ(w.history().size(), 1u);
 }
 
+// A partition cuts clients off too: one left with the isolated node keeps
+// its answers; one on the far side loses the answer, times out and moves on.
+TEST(SimClientTest, PartitionSplitsClientsBetweenTheSides) {
+  int stayed = 0;
+  int moved = 0;
+  for (uint64_t seed = 1; seed <= 30; ++seed) {
+    std::mt19937_64 rng(seed);
+    Workload w(OneClient(), &rng);
+    FakePort port;
+    port.accepting = {1, 2, 3};
+    const std::vector<uint64_t> members = {1, 2, 3};
+    w.Tick(0, members, port, true);
+    ASSERT_EQ(port.attempts, (std::vector<uint64_t>{1}));
+    w.SplitClients({1}, members);
+    w.OnApplied(1, port.last_op, true, LeaderHint{1, 1});
+    port.attempts.clear();
+    if (w.history()[0].outcome == Outcome::kOk) {
+      ++stayed;  // still reaches node 1, and sticks to it
+      w.Tick(1, members, port, true);
+      EXPECT_EQ(port.attempts, (std::vector<uint64_t>{1}));
+    } else {
+      ++moved;  // the answer was lost: the op stays open until the deadline
+      EXPECT_EQ(w.history()[0].outcome, Outcome::kUnknown);
+      w.Tick(1, members, port, true);
+      EXPECT_TRUE(port.attempts.empty());
+      w.Tick(10, members, port, true);
+      EXPECT_EQ(port.attempts, (std::vector<uint64_t>{2}));
+      // Healed, node 1 is reachable again.
+      w.HealClients();
+      w.OnApplied(2, port.last_op, true, LeaderHint{2, 1});
+      w.Tick(11, members, port, true);
+      EXPECT_EQ(port.attempts.back(), 1u);
+    }
+  }
+  EXPECT_GT(stayed, 0);
+  EXPECT_GT(moved, 0);
+}
+
 }  // namespace
 }  // namespace berth::sim

@@ -223,12 +223,26 @@ absl::Status Simulator::HandleRead(uint64_t node, uint64_t op_id,
   if (hint->leader == node && !checker_.leaders().empty() &&
       checker_.leaders().rbegin()->first > hint->term) {
     ++result_.deposed_leader_reads;
-    Trace(absl::StrCat("n", node, " (leader of term ", hint->term,
-                       ", deposed) asked to read ", key));
+    const bool minority = InMinority(node);
+    if (minority) ++result_.minority_leader_reads;
+    Trace(absl::StrCat("n", node, " (leader of term ", hint->term, ", deposed",
+                       minority ? ", in a minority partition" : "",
+                       ") asked to read ", key));
   }
   absl::Status s = n.Read(ReadContext(op_id), key);
   if (s.ok()) Check(n.Drain());
   return s;
+}
+
+bool Simulator::InMinority(uint64_t id) const {
+  const std::vector<uint64_t> all = Members(false);
+  size_t reach = 1;  // itself
+  for (uint64_t m : all) {
+    if (m != id && network_.Connected(id, m) && network_.Connected(m, id)) {
+      ++reach;
+    }
+  }
+  return 2 * reach <= all.size();
 }
 
 // --- Faults -----------------------------------------------------------------
@@ -333,7 +347,7 @@ void Simulator::ChangeMembership() {
 void Simulator::InjectFault() {
   const std::vector<uint64_t> all = Members(false);
   const std::vector<uint64_t> up = Members(true);
-  switch (Pick(10)) {
+  switch (Pick(11)) {
     case 0: {  // symmetric partition: a random minority is cut off
       std::vector<uint64_t> group = all;
       std::shuffle(group.begin(), group.end(), rng_);
@@ -344,7 +358,7 @@ void Simulator::InjectFault() {
           std::find(group.begin(), group.end(), lead) == group.end()) {
         group[0] = lead;
       }
-      network_.Isolate(group, all);
+      Partition(group, all);
       Trace(absl::StrCat("partition {", absl::StrJoin(group, ","), "}"));
       break;
     }
@@ -358,6 +372,7 @@ void Simulator::InjectFault() {
     }
     case 2:
       network_.HealAll();
+      workload_.HealClients();
       Trace("heal all links");
       break;
     case 3: {
@@ -403,6 +418,14 @@ void Simulator::InjectFault() {
     case 9: {  // a process pause (GC, SIGSTOP, a stalled VM), mostly the
                // leader's: it wakes up believing it still leads
       const uint64_t lead = Leader();
+      if (!options_.pauses) {
+        // No pauses: cut the leader off alone instead, so the partition
+        // nemesis by itself must leave clients on a deposed leader.
+        if (lead == 0) break;
+        Partition({lead}, all);
+        Trace(absl::StrCat("partition {", lead, "} (the leader)"));
+        break;
+      }
       uint64_t id = lead;
       if (id == 0 || Chance(0.25)) {
         if (up.empty()) break;
@@ -415,12 +438,46 @@ void Simulator::InjectFault() {
       if (Chance(0.5)) {
         // ...and, often, cut off from the others too, so that after waking
         // it stays leader until check-quorum deposes it.
-        network_.Isolate({id}, all);
+        Partition({id}, all);
         Trace(absl::StrCat("partition {", id, "}"));
       }
       break;
     }
+    case 10: {  // clock skew: a node's clock runs slow (faketime, a VM
+                // starved of CPU), mostly the leader's, so its timers,
+                // check-quorum's among them, fire late
+      if (!options_.slow_clocks) break;
+      const uint64_t lead = Leader();
+      uint64_t id = lead;
+      if (id == 0 || Chance(0.25)) {
+        if (up.empty()) break;
+        id = up[Pick(up.size())];
+      }
+      const uint64_t factor = 2 + Pick(4);
+      const uint64_t ticks = 20 + Pick(200);
+      slow_clocks_[id] = SlowClock{factor, now_ + ticks};
+      Trace(absl::StrCat("n", id, " clock runs ", factor, "x slow for ", ticks,
+                         " ticks"));
+      break;
+    }
   }
+}
+
+void Simulator::Partition(const std::vector<uint64_t>& group,
+                          const std::vector<uint64_t>& all) {
+  network_.Isolate(group, all);
+  workload_.SplitClients(group, all);
+}
+
+bool Simulator::ClockTicks(uint64_t id) {
+  auto it = slow_clocks_.find(id);
+  if (it == slow_clocks_.end()) return true;
+  if (it->second.until <= now_) {
+    slow_clocks_.erase(it);
+    Trace(absl::StrCat("n", id, " clock back to normal rate"));
+    return true;
+  }
+  return now_ % it->second.factor == 0;
 }
 
 void Simulator::PauseNode(uint64_t id, uint64_t ticks) {
@@ -481,7 +538,9 @@ void Simulator::RunTick(bool faults) {
     events.push_back(Event{m.to(), std::move(m)});
   }
   for (uint64_t id : Members(true)) {
-    if (!Paused(id)) events.push_back(Event{id, std::nullopt});
+    if (!Paused(id) && ClockTicks(id)) {
+      events.push_back(Event{id, std::nullopt});
+    }
   }
   for (size_t i = 0; i < woken_requests.size(); ++i) {
     events.push_back(Event{woken_nodes[i], std::nullopt, &woken_requests[i]});
@@ -524,6 +583,8 @@ bool Simulator::LivenessPhase() {
   in_liveness_ = true;
   Trace("=== liveness phase: heal everything, restart every member ===");
   network_.HealAll();
+  workload_.HealClients();
+  slow_clocks_.clear();
   network_.SetFaults(NetworkFaults{});
   for (uint64_t id : Members(false)) RestartNode(id);
   // The probe must commit within liveness_ticks. Convergence may take

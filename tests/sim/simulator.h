@@ -49,6 +49,14 @@ struct SimOptions {
   // checkers need to catch it: ReadIndex answered without confirming
   // leadership (raft::Config::test_only_unsafe_read_index_without_quorum).
   bool plant_stale_read = false;
+  // Process pauses in the fault mix. Off, the pause slot isolates the leader
+  // instead, so that the partition nemesis alone must produce the deposed
+  // leader a client still talks to (berth-raft-sim --no-pauses).
+  bool pauses = true;
+  // Slow clocks in the fault mix (a node ticks at 1/2..1/5 of the rate for
+  // a while): its election and check-quorum timers fire late, as they do
+  // under clock skew. berth-raft-sim --no-slow-clocks leaves them out.
+  bool slow_clocks = true;
 };
 
 struct SimResult {
@@ -69,6 +77,10 @@ struct SimResult {
   // Reads a client sent to a node that still believed it led, in a term
   // older than the newest leader's: what a ReadIndex bug would turn stale.
   uint64_t deposed_leader_reads = 0;
+  // Of those, reads to a deposed leader that was cut off from a quorum by a
+  // partition at the time: the old leader isolated in a minority with a
+  // client still attached.
+  uint64_t minority_leader_reads = 0;
 };
 
 class Simulator : public NodeObserver, public ClusterPort {
@@ -120,6 +132,12 @@ class Simulator : public NodeObserver, public ClusterPort {
   // SIGSTOP/SIGCONT: a paused node neither ticks nor receives; messages and
   // client requests to it wait, and are handled in its first tick back.
   void PauseNode(uint64_t id, uint64_t ticks);
+  // Cuts `group` off from the other `all` nodes, and splits the clients
+  // between the two sides (Workload::SplitClients).
+  void Partition(const std::vector<uint64_t>& group,
+                 const std::vector<uint64_t>& all);
+  // False on the ticks a slow-clocked node's timer does not advance.
+  bool ClockTicks(uint64_t id);
   bool Paused(uint64_t id) const { return paused_until_.contains(id); }
   // Up, not retired and not paused.
   bool Active(uint64_t id) const;
@@ -129,6 +147,8 @@ class Simulator : public NodeObserver, public ClusterPort {
                            LeaderHint* hint);
   absl::Status HandleRead(uint64_t node, uint64_t op_id, const std::string& key,
                           LeaderHint* hint);
+  // True if `id` reaches (both ways) fewer than a majority of the members.
+  bool InMinority(uint64_t id) const;
   // What node `id`'s response header would say.
   LeaderHint HeaderOf(uint64_t id);
   void ChangeMembership();
@@ -172,6 +192,11 @@ class Simulator : public NodeObserver, public ClusterPort {
     std::string data;  // payload (write) or key (read)
   };
   std::map<uint64_t, uint64_t> paused_until_;
+  struct SlowClock {
+    uint64_t factor = 1;  // the node ticks once every `factor` ticks
+    uint64_t until = 0;
+  };
+  std::map<uint64_t, SlowClock> slow_clocks_;
   std::map<uint64_t, std::vector<DeferredRequest>> deferred_;
   uint64_t next_id_ = 0;
   uint64_t incarnations_ = 0;
