@@ -32,6 +32,8 @@ PACKAGES=(
   clang-format iproute2 procps util-linux
   # The nemesis suite's clock-skew fault (tests/nemesis, libfaketime).
   faketime
+  # Headless browser for the dashboard's e2e test (dashboard_e2e_test).
+  chromium
   # Peers of scripts/bench-compare.sh (issue #8). Not zookeeperd: it runs a
   # system service; the script starts its own instances on 127.0.0.1.
   etcd-server etcd-client zookeeper libzookeeper-mt-dev jq

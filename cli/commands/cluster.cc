@@ -70,6 +70,8 @@ int Status(Context& ctx) {
               {"db_size_in_use_bytes", JNum(s->db_size_in_use_bytes)},
               {"quota_backend_bytes", JNum(s->quota_backend_bytes)},
               {"alarms", JList(alarms)},
+              {"raft_thread_stalls",
+               JNum(static_cast<int64_t>(s->raft_thread_stalls))},
               {"members", MembersJson(s->members)}}));
     return st.ok() ? kExitOk : ctx.Fail(st);
   }
@@ -86,6 +88,8 @@ int Status(Context& ctx) {
            << (s->quota_backend_bytes > 0 ? Bytes(s->quota_backend_bytes)
                                           : std::string("none"))
            << "\n";
+  *ctx.out << "raft thread stalls (member " << s->member_id
+           << "): " << s->raft_thread_stalls << "\n";
   if (s->alarms.empty()) *ctx.out << "alarms: none\n";
   for (const std::string& a : s->alarms) *ctx.out << "ALARM: " << a << "\n";
   *ctx.out << "\n";

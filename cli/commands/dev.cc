@@ -24,6 +24,7 @@
 #include "lockservice/client/client.h"
 #include "lockservice/lockd/lockd.h"
 #include "scheduler/server/api_service.h"
+#include "scheduler/server/dashboard/dashboard.h"
 #include "scheduler/server/scheduler.h"
 
 namespace berth::cli {
@@ -66,6 +67,9 @@ int Dev(Context& ctx) {
   const std::string lock_addr = absl::StrCat("127.0.0.1:", base);
   const std::string sched_addr = absl::StrCat("127.0.0.1:", base + 100);
   const std::string agent_addr = absl::StrCat("127.0.0.1:", base + 200);
+  const std::string http_addr = ctx.Has("http-listen")
+                                    ? ctx.Arg("http-listen")
+                                    : absl::StrCat("127.0.0.1:", base + 300);
   std::error_code ec;
   std::filesystem::create_directories(dir + "/lockd", ec);
   std::filesystem::create_directories(dir + "/agent/allocs", ec);
@@ -112,6 +116,9 @@ int Dev(Context& ctx) {
                                             "already running?)")));
   }
 
+  auto dashboard = sched::Dashboard::Start(http_addr, scheduler->get(), "dev");
+  if (!dashboard.ok()) return ctx.Fail(dashboard.status());
+
   std::string runtime_name;
   std::unique_ptr<agent::Runtime> runtime = PickRuntime(err, &runtime_name);
   if (!runtime) return ctx.Fail(absl::InternalError("no agent runtime"));
@@ -152,8 +159,10 @@ int Dev(Context& ctx) {
   }
   err << "berth dev: ready in " << absl::FormatDuration(absl::Now() - t0)
       << ": lockd " << lock_addr << ", scheduler " << sched_addr
-      << ", agent \"local\" " << agent_addr << ", data in " << dir
-      << "\nberth dev: Ctrl-C to stop\n";
+      << ", agent \"local\" " << agent_addr << ", data in " << dir << "\n";
+  if (*dashboard)
+    err << "berth dev: dashboard at " << (*dashboard)->url() << "\n";
+  err << "berth dev: Ctrl-C to stop\n";
   err.flush();
 
   int sig = 0;
@@ -161,6 +170,7 @@ int Dev(Context& ctx) {
   err << "berth dev: stopping\n";
   if (agent_server) agent_server->Shutdown();
   agent->reset();  // stops the tasks and revokes the node's session
+  dashboard->reset();
   sched_server->Shutdown();
   (*scheduler)->Shutdown();
   (*lockd)->Shutdown();
@@ -180,8 +190,11 @@ void AddDevCommands(std::vector<Command>* table) {
          d.add_options()("data-dir", po::value<std::string>(),
                          "where state lives (default /var/lib/berth/dev)")(
              "port-base", po::value<std::string>(),
-             "lockd on this port, the scheduler on +100, the agent on +200 "
-             "(default 7400)");
+             "lockd on this port, the scheduler on +100, the agent on +200, "
+             "the dashboard on +300 (default 7400)")(
+             "http-listen", po::value<std::string>(),
+             "host:port of the web dashboard (default 127.0.0.1:<port-base + "
+             "300>, i.e. 7700); off = none");
        },
        Dev});
 }

@@ -49,6 +49,32 @@ TEST(HttpServer, BindsOnlyTheGivenAddress) {
   EXPECT_FALSE(again.ok());
 }
 
+TEST(HttpServer, ServesAHandlerWithQueryArguments) {
+  auto s = HttpServer::Serve(
+      "127.0.0.1:0",
+      [](const HttpRequest& req) {
+        HttpResponse r;
+        r.content_type = "application/json";
+        r.body = req.path;
+        for (const auto& [k, v] : req.query) {
+          absl::StrAppend(&r.body, " ", k, "=", v);
+        }
+        if (req.path == "/missing") r.status = 404;
+        return r;
+      },
+      2);
+  ASSERT_TRUE(s.ok()) << s.status();
+  const std::string addr = absl::StrCat("127.0.0.1:", (*s)->port());
+  auto a = HttpGet(addr, "/api/x?tail=5&who=a%20b");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->status, 200);
+  EXPECT_EQ(a->content_type, "application/json");
+  EXPECT_EQ(a->body, "/api/x tail=5 who=a b");
+  auto m = HttpGet(addr, "/missing");
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(m->status, 404);
+}
+
 TEST(HttpServer, RejectsBadAddresses) {
   Registry r;
   EXPECT_FALSE(HttpServer::Start("no-port", &r).ok());

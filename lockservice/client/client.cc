@@ -122,6 +122,7 @@ absl::StatusOr<ClusterStatus> Client::Status() {
   st.quota_backend_bytes = resp->quota_backend_bytes();
   st.alarms.assign(resp->alarms().begin(), resp->alarms().end());
   st.compact_revision = resp->compact_revision();
+  st.raft_thread_stalls = resp->raft_thread_stalls();
   for (const lockpb::Member& m : resp->members()) {
     st.members.push_back(internal::FromProto(m));
   }

@@ -95,6 +95,8 @@ struct ClusterStatus {
   // Cluster-wide alarms ("database space exceeded ..."); empty when none.
   std::vector<std::string> alarms;
   int64_t compact_revision = 0;
+  // The answering replica's Raft-thread steps over its stall threshold.
+  uint64_t raft_thread_stalls = 0;
 };
 
 struct LeaseGrant {

@@ -44,6 +44,7 @@ grpc::Status ClusterService::Status(grpc::ServerContext* ctx,
   resp->set_raft_term(s.term);
   resp->set_raft_index(s.commit);
   resp->set_applied_index(s.applied);
+  resp->set_raft_thread_stalls(s.stalls);
   resp->set_quota_backend_bytes(quota_backend_bytes_);
   absl::Status st = core_->store()->Read([&](lock::StateMachine& sm) {
     absl::StatusOr<lock::StateMachine::DbSize> size = sm.DatabaseSize();

@@ -84,6 +84,7 @@ class LockdImpl : public Lockd {
     no.id = opts_.id;
     no.tick_interval = opts_.tick;
     no.election_tick = opts_.election_ticks;
+    no.stall_threshold = opts_.stall_threshold;
     no.snapshot_every = opts_.snapshot_every;
     no.keep_entries = opts_.snapshot_keep_entries;
     auto node = node::RaftNode::Create(no, storage_.get(), store_.get(),

@@ -32,6 +32,9 @@ struct LockdOptions {
   // on its Raft thread (0.6-3 s stalls); snapshots are now built off that
   // thread and any step over 50 ms is logged as a "raft thread stall".
   int election_ticks = 10;
+  // A Raft-thread step slower than this is logged ("raft thread stall") and
+  // counted; the count is in the Status RPC (`berth cluster status`).
+  absl::Duration stall_threshold = absl::Milliseconds(50);
   // Compact the Raft log every this many applied entries. Compaction takes
   // no image any more, only a DELETE of the entries, so small steps keep
   // each one short on the Raft thread.

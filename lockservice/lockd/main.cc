@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   berth::lockd::LockdOptions opts;
   std::string peers;
   int64_t tick_ms = 50;
+  int64_t stall_threshold_ms = 50;
   int64_t lock_delay_ms = 5000;
   int64_t lease_checkpoint_ms = 2000;
   std::string compaction_mode = "revision";
@@ -60,6 +61,10 @@ int main(int argc, char** argv) {
       "snapshot-keep-entries",
       po::value<uint64_t>(&opts.snapshot_keep_entries)->default_value(5000),
       "log entries kept behind each snapshot for slow followers")(
+      "stall-threshold-ms",
+      po::value<int64_t>(&stall_threshold_ms)->default_value(50),
+      "log and count every Raft-thread step slower than this (shown by "
+      "`berth cluster status`)")(
       "lock-delay-ms", po::value<int64_t>(&lock_delay_ms)->default_value(5000),
       "default lock-delay after a holder's session expires")(
       "max-expiries-per-second",
@@ -109,6 +114,10 @@ int main(int argc, char** argv) {
                  ">= 3\n";
     return 2;
   }
+  if (stall_threshold_ms < 0) {
+    std::cerr << "berth-lockd: --stall-threshold-ms must be >= 0\n";
+    return 2;
+  }
   if (lease_checkpoint_ms <= 0) {
     std::cerr << "berth-lockd: --lease-checkpoint-ms must be > 0\n";
     return 2;
@@ -127,6 +136,7 @@ int main(int argc, char** argv) {
   opts.auto_compaction = *compaction;
   opts.lease_checkpoint_interval = absl::Milliseconds(lease_checkpoint_ms);
   opts.tick = absl::Milliseconds(tick_ms);
+  opts.stall_threshold = absl::Milliseconds(stall_threshold_ms);
   opts.default_lock_delay_ms = lock_delay_ms;
   if (!peers.empty()) {
     auto p = berth::lockd::ParsePeers(peers);

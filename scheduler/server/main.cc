@@ -2,6 +2,7 @@
 //
 //   berth-scheduler --lock-endpoints 127.0.0.1:7401,... --id s1
 //                   [--listen 127.0.0.1:7500] [--session-ttl-s 2]
+//                   [--http-listen HOST:PORT]
 #include <csignal>
 #include <iostream>
 #include <memory>
@@ -14,6 +15,7 @@
 #include "grpcpp/grpcpp.h"
 #include "lockservice/client/client.h"
 #include "scheduler/server/api_service.h"
+#include "scheduler/server/dashboard/dashboard.h"
 #include "scheduler/server/scheduler.h"
 
 namespace po = boost::program_options;
@@ -22,7 +24,7 @@ int main(int argc, char** argv) {
   // Debian's abseil keeps a lock graph on every Mutex acquisition
   // (deadlock detection); tests keep it, production binaries do not.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  std::string endpoints, id, listen, metrics_listen;
+  std::string endpoints, id, listen, metrics_listen, http_listen;
   int64_t ttl_s = 2;
   int64_t progress_s = 30;
   po::options_description desc("berth-scheduler options");
@@ -43,7 +45,10 @@ int main(int argc, char** argv) {
       "metrics-listen", po::value(&metrics_listen)->default_value("auto"),
       "host:port serving Prometheus /metrics and /healthz; auto = "
       "127.0.0.1:<--listen port + 1000> (skipped with a warning if taken), "
-      "off = none (docs/metrics.md)");
+      "off = none (docs/metrics.md)")(
+      "http-listen", po::value(&http_listen)->default_value("off"),
+      "host:port serving the read-only web dashboard; off = none "
+      "(docs/dashboard.md)");
   try {
     po::variables_map vm;
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -118,12 +123,23 @@ int main(int argc, char** argv) {
               << std::endl;
     return 1;
   }
+  auto dashboard =
+      berth::sched::Dashboard::Start(http_listen, sched->get(), id);
+  if (!dashboard.ok()) {
+    std::cerr << "berth-scheduler: " << dashboard.status().message() << "\n";
+    return 1;
+  }
+  if (*dashboard) {
+    std::cerr << "berth-scheduler[" << id << "]: dashboard at "
+              << (*dashboard)->url() << std::endl;
+  }
 
   int sig = 0;
   sigwait(&set, &sig);
   std::cerr << "berth-scheduler[" << id << "]: signal " << sig
             << ", shutting down" << std::endl;
   metrics_http->reset();
+  dashboard->reset();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   (*sched)->Shutdown();
   return 0;

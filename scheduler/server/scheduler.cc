@@ -80,6 +80,10 @@ schedpb::LeaderResponse Scheduler::Leader() const {
   return LeaderLocked();
 }
 
+absl::StatusOr<lock::ClusterStatus> Scheduler::LockClusterStatus() const {
+  return client_->Status();
+}
+
 schedpb::LeaderResponse Scheduler::LeaderLocked() const {
   schedpb::LeaderResponse r;
   if (leader_info_.has_value()) {

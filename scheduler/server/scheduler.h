@@ -74,6 +74,9 @@ class Scheduler {
   bool is_leader() const;
   // Who leads (from lockd's election), "" when unknown.
   schedpb::LeaderResponse Leader() const;
+  // The lock service's members, leader and term, asked of lockd (the web
+  // dashboard's cluster view). Blocks for a round trip.
+  absl::StatusOr<lock::ClusterStatus> LockClusterStatus() const;
 
   // Reads, from the mirror.
   absl::StatusOr<schedpb::ListJobsResponse> ListJobs(

@@ -1,7 +1,9 @@
 // End-to-end tests of berth-lockd: real replica processes on loopback, real
 // SQLite files, kill -9, SIGSTOP. They use the raw gRPC API so that failures
 // point at the server, not at the client library.
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -525,6 +527,34 @@ TEST(LockdE2E, EveryWatchFromHistoryAnswers) {
     (void)stream->Finish();
   }
   EXPECT_EQ(unanswered, 0) << "watches from revision 1 that never answered";
+}
+
+// The Status RPC reports the replica's Raft-thread stall count (issue #13
+// item 2). With --stall-threshold-ms 0 every driver step counts, so the
+// count is positive and grows, and the replica logged the stalls it counts.
+TEST(LockdE2E, StatusReportsRaftThreadStalls) {
+  LockdCluster c(1, {"--stall-threshold-ms", "0"});
+  ASSERT_TRUE(c.StartAll().ok());
+  ASSERT_NE(c.AwaitLeader(), 0u);
+  auto status = [&]() -> uint64_t {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     std::chrono::seconds(10));
+    lockpb::StatusResponse resp;
+    grpc::Status st = lockpb::Cluster::NewStub(c.Channel(1))
+                          ->Status(&ctx, lockpb::StatusRequest(), &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return resp.raft_thread_stalls();
+  };
+  const uint64_t first = status();
+  EXPECT_GT(first, 0u);
+  RawClient rc(&c);
+  ASSERT_TRUE(Put(rc, "/stall", "1").ok());
+  EXPECT_GT(status(), first);
+  std::ifstream log(absl::StrCat(c.dir(), "/lockd-1.log"));
+  std::stringstream text;
+  text << log.rdbuf();
+  EXPECT_NE(text.str().find("raft thread stall: "), std::string::npos);
 }
 
 }  // namespace

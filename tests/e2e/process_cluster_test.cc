@@ -8,11 +8,13 @@
 
 namespace berth::e2e {
 
-void ProcessClusterTest::StartCluster(int lockd_replicas) {
+void ProcessClusterTest::StartCluster(int lockd_replicas,
+                                      std::vector<std::string> sched_flags) {
   lockd_ = std::make_unique<LockdCluster>(lockd_replicas);
   ASSERT_TRUE(lockd_->StartAll().ok());
   ASSERT_NE(lockd_->AwaitLeader(), 0u);
-  scheds_ = std::make_unique<SchedulerSet>(lockd_.get(), 2);
+  scheds_ =
+      std::make_unique<SchedulerSet>(lockd_.get(), 2, std::move(sched_flags));
   ASSERT_TRUE(scheds_->StartAll().ok());
   ASSERT_GE(scheds_->AwaitLeader(absl::Seconds(30)), 0);
 }

@@ -22,9 +22,11 @@ namespace berth::e2e {
 
 class ProcessClusterTest : public ::testing::Test {
  protected:
-  // Starts `lockd_replicas` lockd and two schedulers and waits for a
-  // scheduler leader. Call from SetUp under ASSERT_NO_FATAL_FAILURE.
-  void StartCluster(int lockd_replicas);
+  // Starts `lockd_replicas` lockd and two schedulers (with `sched_flags`)
+  // and waits for a scheduler leader. Call from SetUp under
+  // ASSERT_NO_FATAL_FAILURE.
+  void StartCluster(int lockd_replicas,
+                    std::vector<std::string> sched_flags = {});
   // Starts a process-runtime agent (4 cores, 4 GiB) named `node` and waits
   // until the scheduler lists it.
   void StartAgent(const std::string& node);
