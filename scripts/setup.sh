@@ -30,6 +30,8 @@ PACKAGES=(
   libyaml-cpp-dev libhowardhinnant-date-dev tzdata
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format iproute2 procps util-linux
+  # The nemesis suite's clock-skew fault (tests/nemesis, libfaketime).
+  faketime
   # Headless browser for the dashboard's e2e test (dashboard_e2e_test).
   chromium
   # Peers of scripts/bench-compare.sh (issue #8). Not zookeeperd: it runs a
