@@ -141,6 +141,9 @@ BENCH_PIDS=()
 stall_lines=$(grep -hiE 'raft thread stall|snapshot at index .* took' "$WORK"/lockd-*.log || true)
 stalls_over_50=0
 max_stall_ms=0
+stall_wall_ms=0
+stall_cpu_ms=0
+stall_wait_ms=0
 while IFS= read -r line; do
   [[ -n "$line" ]] || continue
   # "raft node 1: raft thread stall: step messages took 75 ms" (lockd's
@@ -150,6 +153,15 @@ while IFS= read -r line; do
   ms=$(awk -v d="$d" 'BEGIN { if (d ~ /ms$/) { sub(/ms$/, "", d); print int(d) } else { sub(/s$/, "", d); print int(d * 1000) } }')
   ((ms > max_stall_ms)) && max_stall_ms=$ms
   ((ms > 50)) && stalls_over_50=$((stalls_over_50 + 1))
+  # StallMeter adds "(N ms on cpu, M ms waiting for a cpu)" from the
+  # thread's schedstat; the rest of the stall it was blocked (fsync, locks).
+  split=$(grep -oE '\([0-9]+ ms on cpu, [0-9]+ ms waiting for a cpu\)' <<<"$line" | grep -oE '[0-9]+' | tr '\n' ' ' || true)
+  if [[ -n "$split" ]]; then
+    read -r cpu wait <<<"$split"
+    stall_wall_ms=$((stall_wall_ms + ms))
+    stall_cpu_ms=$((stall_cpu_ms + cpu))
+    stall_wait_ms=$((stall_wait_ms + wait))
+  fi
 done <<<"$stall_lines"
 
 base_t=$((DUR_S >= 1200 ? 600 : DUR_S / 2))
@@ -179,6 +191,12 @@ done
 echo
 echo "== stall / slow-snapshot lines in the replicas' logs =="
 if [[ -n "$stall_lines" ]]; then echo "$stall_lines" | tail -n 20; else echo "(none)"; fi
+if ((stall_wall_ms > 0)); then
+  # Where the stalled time went: running (slow code), runnable but without
+  # a core (an overloaded host), or blocked (fsync, a lock).
+  blocked=$((stall_wall_ms - stall_cpu_ms - stall_wait_ms))
+  echo "stalls: ${stall_wall_ms} ms of wall time: on a cpu ${stall_cpu_ms} ms ($((100 * stall_cpu_ms / stall_wall_ms))%), waiting for a cpu ${stall_wait_ms} ms ($((100 * stall_wait_ms / stall_wall_ms))%), blocked (fsync, locks) ${blocked} ms ($((100 * blocked / stall_wall_ms))%)"
+fi
 echo
 echo "load: $(uptime)"
 pass=1

@@ -1,5 +1,7 @@
 #include "lockservice/node/log_writer.h"
 
+#include <pthread.h>
+
 #include <utility>
 
 namespace berth::node {
@@ -38,6 +40,7 @@ bool LogWriter::Busy() {
 }
 
 void LogWriter::Run() {
+  pthread_setname_np(pthread_self(), "raft-logwriter");
   while (true) {
     std::vector<Batch> batches;
     {

@@ -1,5 +1,7 @@
 #include "lockservice/node/raft_node.h"
 
+#include <pthread.h>
+
 #include <cstring>
 #include <map>
 #include <set>
@@ -418,6 +420,8 @@ class RaftNodeImpl : public RaftNode {
   }
 
   void Run() {
+    // Named so that top -H, perf and /proc/PID/task/*/schedstat show it.
+    pthread_setname_np(pthread_self(), "raft-driver");
     absl::Time next_tick = clock_->Monotonic() + opts_.tick_interval;
     while (true) {
       std::vector<raftpb::Message> inbox;
