@@ -17,7 +17,7 @@
 #   RUNS [3]                   runs per cell; the table shows the median
 #   CLIENTS ["1 16 64"]
 #   SYSTEMS ["berth etcd zookeeper"]
-#   WORKLOADS ["put get sget cas lock sessions watch"]
+#   WORKLOADS ["put get sget cas lock sessions watch watchd"]
 #   WATCHERS [1000] SESSIONS [1000]
 #   FAILOVER_ROUNDS [3]        per system (berth, etcd); 0 skips
 #   PEER_ATTEMPT_TIMEOUT [1s]  etcd failover: bound on each put attempt
@@ -46,7 +46,7 @@ WARMUP=${WARMUP:-1s}
 RUNS=${RUNS:-3}
 CLIENTS=${CLIENTS:-"1 16 64"}
 SYSTEMS=${SYSTEMS:-"berth etcd zookeeper"}
-WORKLOADS=${WORKLOADS:-"put get sget cas lock sessions watch"}
+WORKLOADS=${WORKLOADS:-"put get sget cas lock sessions watch watchd"}
 WATCHERS=${WATCHERS:-1000}
 SESSIONS=${SESSIONS:-1000}
 FAILOVER_ROUNDS=${FAILOVER_ROUNDS:-3}
@@ -267,6 +267,7 @@ bench_args() {  # workload -> berth bench arguments
     lock) echo "lock" ;;
     sessions) echo "sessions --sessions $SESSIONS" ;;
     watch) echo "watch --watchers $WATCHERS" ;;
+    watchd) echo "watch --watchers $WATCHERS --distinct-keys" ;;
     *) log "unknown workload $1"; return 1 ;;
   esac
 }
@@ -396,7 +397,8 @@ REPORT=$WORK/report.md
     "sget = serializable read; cas = read then compare-and-swap of ONE key by all clients, retried until won (ops = won swaps);" \
     "lock = acquire then release of ONE lock by all clients, latency = call → grant (berth Lock, etcd v3lock, ZooKeeper ephemeral-sequential recipe);" \
     "sessions = $SESSIONS sessions (TTL 10 s) renewed every TTL/3 on a fixed schedule, ops = keepalives;" \
-    "watch = $WATCHERS watchers of one key over the clients' connections, one putter, latency = put due → event."
+    "watch = $WATCHERS watchers of one key over the clients' connections, one putter, latency = put due → event;" \
+    "watchd = $WATCHERS watchers each on its own key (no client-side coalescing possible), one putter writing the keys round-robin, so each put is one event."
   echo
   for sys in berth etcd; do
     [[ " $SYSTEMS " == *" $sys "* ]] || continue

@@ -86,7 +86,13 @@ absl::Status CheckTarget(const Context& ctx) {
 
 // Where the run differs in meaning from the same workload on berth.
 std::string EquivalenceNote(const std::string& target, Workload w,
-                            bool serializable) {
+                            bool serializable, bool distinct_watch_keys) {
+  if (w == Workload::kWatch && distinct_watch_keys) {
+    return target == "zookeeper"
+               ? "one watcher per key, puts round-robin; not equivalent: "
+                 "one-shot watch per session, re-armed"
+               : "one watcher per key, puts round-robin: no coalescing";
+  }
   if (target == "berth" && w == Workload::kWatch) {
     // Disclosed because it changes the server's work, not the watchers'.
     return "client library coalesces identical watches: one server watch "
@@ -156,6 +162,7 @@ absl::StatusOr<BenchSpec> ReadSpec(const Context& ctx, Workload workload) {
     auto watchers = PositiveFlag(ctx, "watchers", spec.watchers);
     if (!watchers.ok()) return watchers.status();
     spec.watchers = static_cast<int>(std::min<int64_t>(*watchers, 100000));
+    spec.distinct_watch_keys = ctx.Has("distinct-keys");
   }
   spec.key_prefix = ctx.args["key-prefix"].as<std::string>();
   if (spec.key_prefix.empty()) {
@@ -174,8 +181,8 @@ struct ServerCost {
 int PrintResult(Context& ctx, const BenchSpec& spec, const BenchResult& r,
                 const std::string& target, const ServerCost& cost) {
   const LatencyHistogram& h = r.latency;
-  const std::string note =
-      EquivalenceNote(target, r.workload, spec.serializable);
+  const std::string note = EquivalenceNote(
+      target, r.workload, spec.serializable, spec.distinct_watch_keys);
   const std::string mode =
       spec.rate > 0 ? absl::StrCat("open@", spec.rate, "/s") : "closed";
   if (ctx.json()) {
@@ -200,6 +207,7 @@ int PrintResult(Context& ctx, const BenchSpec& spec, const BenchResult& r,
              {"mode", JStr(spec.rate > 0 ? "open" : "closed")},
              {"rate", JDouble(spec.rate)},
              {"serializable", JBool(spec.serializable)},
+             {"distinct_keys", JBool(spec.distinct_watch_keys)},
              {"duration_s", JDouble(absl::ToDoubleSeconds(r.measured))},
              {"ops", JNum(r.ops)},
              {"ops_per_sec", JDouble(std::round(r.ops_per_second() * 10) / 10)},
@@ -529,7 +537,11 @@ void AddBenchCommands(std::vector<Command>* table) {
          CommonFlags(d);
          d.add_options()("watchers", po::value<std::string>(),
                          "prefix watchers, spread over the "
-                         "client connections (default 1000)");
+                         "client connections (default 1000)")(
+             "distinct-keys",
+             "each watcher watches its own key and puts go round-robin "
+             "over them: as many server watches as watchers, one event per "
+             "put");
        },
        [](Context& ctx) { return RunWorkload(ctx, Workload::kWatch); }});
   table->push_back(

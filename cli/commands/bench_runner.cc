@@ -345,10 +345,17 @@ absl::StatusOr<BenchResult> RunWatch(BenchTarget* target, const BenchSpec& spec,
   auto sink = std::make_unique<WatchSink>();
   sink->clock = clock;
 
+  // The key each watcher's events come from: one shared key, or (distinct)
+  // one per watcher.
+  auto prefix_of = [&](int w) {
+    return spec.distinct_watch_keys ? absl::StrCat(prefix, "w", w, "/")
+                                    : prefix;
+  };
+  const int keys = spec.distinct_watch_keys ? spec.watchers : 1;
   std::vector<std::unique_ptr<BenchWatch>> watches;
   for (int w = 0; w < spec.watchers; ++w) {
     auto watch = (*clients)[w % spec.clients]->Watch(
-        prefix, [s = sink.get(), w](absl::StatusOr<absl::string_view> v) {
+        prefix_of(w), [s = sink.get(), w](absl::StatusOr<absl::string_view> v) {
           s->OnEvent(w, v);
         });
     if (!watch.ok()) return watch.status();
@@ -360,8 +367,11 @@ absl::StatusOr<BenchResult> RunWatch(BenchTarget* target, const BenchSpec& spec,
   bool ready = false;
   for (int attempt = 0; attempt < 5 && !ready; ++attempt) {
     sink->synced.store(0);
-    absl::Status st = putter.Put(absl::StrCat(prefix, kWatchLeaf), "sync");
-    if (!st.ok()) return st;
+    for (int k = 0; k < keys; ++k) {
+      absl::Status st =
+          putter.Put(absl::StrCat(prefix_of(k), kWatchLeaf), "sync");
+      if (!st.ok()) return st;
+    }
     ready = WaitFor(clock, absl::Seconds(10),
                     [&] { return sink->synced.load() >= want; });
   }
@@ -377,12 +387,17 @@ absl::StatusOr<BenchResult> RunWatch(BenchTarget* target, const BenchSpec& spec,
   BenchSpec one = spec;
   one.clients = 1;  // a single putter: the schedule is the whole rate
   Schedule schedule(one, 0, start);
-  const std::string key = absl::StrCat(prefix, kWatchLeaf);
+  std::vector<std::string> put_keys;
+  for (int k = 0; k < keys; ++k) {
+    put_keys.push_back(absl::StrCat(prefix_of(k), kWatchLeaf));
+  }
   int64_t puts = 0;
+  int64_t next_key = 0;
   ErrorLog put_errors;
   while (schedule.Peek(clock) < sink->end) {
     const absl::Time due = schedule.Next(clock);
-    absl::Status st = putter.Put(key, StampedValue(due, spec.value_size));
+    absl::Status st = putter.Put(put_keys[next_key++ % keys],
+                                 StampedValue(due, spec.value_size));
     if (due < sink->measure_from) continue;
     if (st.ok()) {
       ++puts;
@@ -390,7 +405,10 @@ absl::StatusOr<BenchResult> RunWatch(BenchTarget* target, const BenchSpec& spec,
       put_errors.Add(st);
     }
   }
-  const int64_t expected = puts * spec.watchers;
+  // A put to a distinct key reaches its one watcher; to the shared key,
+  // all of them.
+  const int64_t expected =
+      spec.distinct_watch_keys ? puts : puts * spec.watchers;
   WaitFor(clock, spec.drain_timeout,
           [&] { return sink->received.load() >= expected; });
   watches.clear();  // joins the watch threads: the sink is quiet after this

@@ -55,6 +55,10 @@ struct BenchSpec {
   double rate = 0;  // requests/s over all clients; 0 = closed loop
   bool serializable = false;
   int watchers = 1000;
+  // Watch: each watcher watches its own key and the puts go round-robin
+  // over those keys, so the server holds `watchers` distinct watches
+  // (berth's client library cannot merge them) and each event reaches one.
+  bool distinct_watch_keys = false;
   int sessions = 1000;
   absl::Duration session_ttl = absl::Seconds(10);
   // ttl/3, as berth's and etcd's own clients renew.

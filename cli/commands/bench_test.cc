@@ -60,7 +60,9 @@ class FakeTarget : public BenchTarget {
         return absl::UnavailableError("fake put failure");
       }
       keys_.insert(std::string(key));
-      for (auto& [id, fn] : watches_) watchers.push_back(fn);
+      for (auto& w : watches_) {
+        if (absl::StartsWith(key, w.prefix)) watchers.push_back(w.fn);
+      }
     }
     for (WatchEventFn& fn : watchers) fn(value);
     return absl::OkStatus();
@@ -108,14 +110,14 @@ class FakeTarget : public BenchTarget {
     absl::MutexLock l(&mu_);
     return open_sessions_.size();
   }
-  int AddWatch(WatchEventFn fn) {
+  int AddWatch(absl::string_view prefix, WatchEventFn fn) {
     absl::MutexLock l(&mu_);
-    watches_.emplace_back(next_id_, std::move(fn));
+    watches_.push_back({next_id_, std::string(prefix), std::move(fn)});
     return next_id_++;
   }
   void RemoveWatch(int id) {
     absl::MutexLock l(&mu_);
-    std::erase_if(watches_, [id](auto& w) { return w.first == id; });
+    std::erase_if(watches_, [id](auto& w) { return w.id == id; });
   }
   int64_t puts() {
     absl::MutexLock l(&mu_);
@@ -128,7 +130,12 @@ class FakeTarget : public BenchTarget {
   absl::Mutex mu_;
   int64_t puts_ ABSL_GUARDED_BY(mu_) = 0;
   std::set<std::string> keys_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::pair<int, WatchEventFn>> watches_ ABSL_GUARDED_BY(mu_);
+  struct Watcher {
+    int id;
+    std::string prefix;
+    WatchEventFn fn;
+  };
+  std::vector<Watcher> watches_ ABSL_GUARDED_BY(mu_);
   int next_id_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t cas_attempts_ ABSL_GUARDED_BY(mu_) = 0;
   std::set<int64_t> open_sessions_ ABSL_GUARDED_BY(mu_);
@@ -149,9 +156,9 @@ class FakeClient : public BenchClient {
   absl::StatusOr<absl::Time> LockHandoff(absl::string_view, Clock*) override {
     return t_->LockHandoff();
   }
-  absl::StatusOr<std::unique_ptr<BenchWatch>> Watch(absl::string_view,
+  absl::StatusOr<std::unique_ptr<BenchWatch>> Watch(absl::string_view prefix,
                                                     WatchEventFn fn) override {
-    return std::make_unique<FakeWatch>(t_, t_->AddWatch(std::move(fn)));
+    return std::make_unique<FakeWatch>(t_, t_->AddWatch(prefix, std::move(fn)));
   }
   absl::StatusOr<bool> CompareAndSwap(absl::string_view,
                                       absl::string_view) override {
@@ -282,6 +289,23 @@ TEST(BenchRunnerTest, WatchEventsReachEveryWatcher) {
   EXPECT_EQ(r->events, 500);
   EXPECT_EQ(r->errors, 0) << r->first_error;
   EXPECT_EQ(r->latency.max(), 1 * kMs);
+}
+
+// Distinct keys: each watcher has its own key, so a put is one event, and
+// every watcher (10 of them, 50 puts round-robin) must see its share.
+TEST(BenchRunnerTest, DistinctKeyWatchesGetOneEventPerPut) {
+  SimClock clock;
+  FakeTarget target(&clock, {});
+  BenchSpec spec = Spec(Workload::kWatch);
+  spec.clients = 2;
+  spec.watchers = 10;
+  spec.distinct_watch_keys = true;
+  spec.duration = absl::Milliseconds(50);
+  auto r = RunBench(&target, spec, &clock);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->ops, 50);
+  EXPECT_EQ(r->events, 50);
+  EXPECT_EQ(r->errors, 0) << r->first_error;
 }
 
 // Every 3rd attempt loses: a won swap takes 1ms, or 2ms after a loss.
