@@ -393,11 +393,18 @@ bool Scheduler::CommitAll(const std::vector<StoreTxn>& changes,
   for (const StoreTxn& txn : PackTxns(changes)) {
     absl::Status s = CommitOne(txn);
     if (s.code() == absl::StatusCode::kFailedPrecondition) return false;
+    absl::MutexLock l(&mu_);
+    if (conflicts_.Record(s)) {
+      Log(opts_.id, absl::StrCat(ConflictStreak::kDefaultLimit,
+                                 " commits in a row lost to concurrent "
+                                 "changes the mirror does not show; "
+                                 "reloading it from lockd"));
+      need_reload_ = true;
+    }
     if (!s.ok()) {
       Log(opts_.id, absl::StrCat("commit: ", s.ToString()));
       // The mirror may never show what did not happen: evaluate the pass's
       // jobs again rather than lose the ones in this transaction.
-      absl::MutexLock l(&mu_);
       for (const JobId& id : jobs) state_.dirty().Mark(id);
     }
   }

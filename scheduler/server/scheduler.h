@@ -36,6 +36,7 @@
 #include "proto/scheduler.pb.h"
 #include "scheduler/cron/engine.h"
 #include "scheduler/reconcile/reconciler.h"
+#include "scheduler/server/conflict_streak.h"
 #include "scheduler/server/logs_proxy.h"
 #include "scheduler/state/cluster_state.h"
 #include "scheduler/state/store.h"
@@ -172,6 +173,7 @@ class Scheduler {
   // how many jobs sweeps found needing work the dirty set had missed.
   absl::Time next_sweep_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   int64_t sweep_missed_ ABSL_GUARDED_BY(mu_) = 0;
+  ConflictStreak conflicts_ ABSL_GUARDED_BY(mu_);
 
   std::atomic<int64_t> passes_{0};
   // Null without a registry.
