@@ -187,6 +187,18 @@ done > "$WORK/jobs.yaml"
 
 TASKS=$((JOBS * REPLICAS))
 read -r L0_TICKS _ _ < <(proc "$LPID")
+# CPU ticks of every process by kind (lockd, sched, swarm), to show where
+# the cores went between the first submit and all running.
+ticks_by_kind() {
+  local name t
+  declare -A sum=([lockd]=0 [sched]=0 [swarm]=0)
+  for name in "${!PIDS[@]}"; do
+    read -r t _ _ < <(proc "${PIDS[$name]}")
+    sum[${name%%[0-9]*}]=$((sum[${name%%[0-9]*}] + t))
+  done
+  echo "${sum[lockd]} ${sum[sched]} ${sum[swarm]}"
+}
+read -r C0_LOCKD C0_SCHED C0_SWARM < <(ticks_by_kind)
 T0=$(date +%s.%N)
 "$BERTH" --timeout 60s job run --detach "$WORK/jobs.yaml" >"$WORK/submit.log" 2>&1 || {
   log "some submits failed:"; grep -v "version" "$WORK/submit.log" | head >&2 || true; }
@@ -207,6 +219,9 @@ T1=$(date +%s.%N)
 cat "$WORK/progress" >&2
 ALL_RUN_S=$(awk -v a="$T0" -v b="$T1" 'BEGIN{printf "%.1f", b-a}')
 read -r L1_TICKS L_RSS L_HWM < <(proc "$LPID")
+read -r C1_LOCKD C1_SCHED C1_SWARM < <(ticks_by_kind)
+core_s() { awk -v t="$1" -v hz="$HZ" 'BEGIN{printf "%.0f", t / hz}'; }
+CPU_SPLIT="lockd (3) $(core_s $((C1_LOCKD - C0_LOCKD))) s, schedulers (2) $(core_s $((C1_SCHED - C0_SCHED))) s, swarms ($SWARMS) $(core_s $((C1_SWARM - C0_SWARM))) s, of $(awk -v a="$T0" -v b="$T1" -v n="$(nproc)" 'BEGIN{printf "%.0f", (b - a) * n}') core-seconds"
 L_CPU=$(awk -v t=$((L1_TICKS - L0_TICKS)) -v hz="$HZ" -v a="$T0" -v b="$T1" 'BEGIN{printf "%.0f", 100 * t / hz / (b - a)}')
 read -r _ S1_RSS S1_HWM < <(proc "${PIDS[sched1]}")
 read -r _ S2_RSS S2_HWM < <(proc "${PIDS[sched2]}")
@@ -247,6 +262,7 @@ berth scale run, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$ROOT" rev-p
 | tasks | $JOBS service jobs x $REPLICAS = $TASKS |
 | first submit -> all running | $( ((OK)) && echo "$ALL_RUN_S s" || echo "not reached in ${TIMEOUT} s ($FINAL)") |
 | lockd leader (replica ${LOCKD_LEADER:-?}) CPU over that window | ${L_CPU} % of one core |
+| CPU used from the first submit to all running | $CPU_SPLIT |
 | lockd leader RSS / peak | $((L_RSS / 1024)) / $((L_HWM / 1024)) MiB |
 | scheduler RSS / peak (s1, s2) | $((S1_RSS / 1024)) / $((S1_HWM / 1024)) MiB, $((S2_RSS / 1024)) / $((S2_HWM / 1024)) MiB |
 | scheduler failover (kill -9 s$LEADER, TTL ${SCHED_TTL}s) -> next placement | $FAILOVER |

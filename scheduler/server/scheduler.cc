@@ -6,6 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "scheduler/state/keys.h"
 #include "scheduler/state/lockd_store.h"
 #include "scheduler/state/pack.h"
@@ -13,8 +15,11 @@
 namespace berth::sched {
 namespace {
 
+// Timestamped (UTC, ms): failover and placement timing is read from these.
 void Log(const std::string& id, const std::string& msg) {
-  std::cerr << "berth-scheduler[" << id << "]: " << msg << std::endl;
+  std::cerr << absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ ", absl::Now(),
+                                absl::UTCTimeZone())
+            << "berth-scheduler[" << id << "]: " << msg << std::endl;
 }
 
 }  // namespace
@@ -234,7 +239,12 @@ void Scheduler::ElectionLoop() {
                              absl::Milliseconds(200));
       }
       absl::MutexLock l(&mu_);
-      if (leader_) Log(opts_.id, "leadership ended");
+      if (leader_) {
+        Log(opts_.id, (*session)->lost()
+                          ? absl::StrCat("leadership ended: ",
+                                         (*session)->lost_reason().ToString())
+                          : std::string("leadership ended"));
+      }
       leader_ = false;
       cron_.reset();
     }
