@@ -352,6 +352,10 @@ absl::StatusOr<BenchResult> RunWatch(BenchTarget* target, const BenchSpec& spec,
                                     : prefix;
   };
   const int keys = spec.distinct_watch_keys ? spec.watchers : 1;
+  std::vector<std::string> put_keys;
+  for (int k = 0; k < keys; ++k) {
+    put_keys.push_back(absl::StrCat(prefix_of(k), kWatchLeaf));
+  }
   std::vector<std::unique_ptr<BenchWatch>> watches;
   for (int w = 0; w < spec.watchers; ++w) {
     auto watch = (*clients)[w % spec.clients]->Watch(
@@ -367,9 +371,8 @@ absl::StatusOr<BenchResult> RunWatch(BenchTarget* target, const BenchSpec& spec,
   bool ready = false;
   for (int attempt = 0; attempt < 5 && !ready; ++attempt) {
     sink->synced.store(0);
-    for (int k = 0; k < keys; ++k) {
-      absl::Status st =
-          putter.Put(absl::StrCat(prefix_of(k), kWatchLeaf), "sync");
+    for (const std::string& key : put_keys) {
+      absl::Status st = putter.Put(key, "sync");
       if (!st.ok()) return st;
     }
     ready = WaitFor(clock, absl::Seconds(10),
@@ -387,10 +390,6 @@ absl::StatusOr<BenchResult> RunWatch(BenchTarget* target, const BenchSpec& spec,
   BenchSpec one = spec;
   one.clients = 1;  // a single putter: the schedule is the whole rate
   Schedule schedule(one, 0, start);
-  std::vector<std::string> put_keys;
-  for (int k = 0; k < keys; ++k) {
-    put_keys.push_back(absl::StrCat(prefix_of(k), kWatchLeaf));
-  }
   int64_t puts = 0;
   int64_t next_key = 0;
   ErrorLog put_errors;

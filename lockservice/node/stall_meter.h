@@ -38,8 +38,6 @@ class StallMeter {
   StallMeter(const StallMeter&) = delete;
   StallMeter& operator=(const StallMeter&) = delete;
 
-  // Times the scope it lives in. `what` must outlive it (a literal); `n`,
-  // if non-zero, is printed after it (entries, messages...).
   // The thread's cumulative time on a CPU and waiting in a run queue.
   struct Sched {
     int64_t on_cpu_ns = 0;
@@ -49,6 +47,8 @@ class StallMeter {
     }
   };
 
+  // Times the scope it lives in. `what` must outlive it (a literal); `n`,
+  // if non-zero, is printed after it (entries, messages...).
   class Op {
    public:
     Op(StallMeter* m, const char* what, uint64_t n = 0)
