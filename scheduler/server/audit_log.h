@@ -3,9 +3,11 @@
 // answer was, kept in lockd so it is replicated, survives a scheduler
 // failover and is the same whichever scheduler is asked (`berth audit`).
 //
-// Keys: /berth/audit/<inverted ms>-<scheduler>-<seq>, where the inverted
+// Keys: /berth-audit/<inverted ms>-<scheduler>-<seq>, where the inverted
 // time (9999999999999 - unix ms, zero-padded) sorts the newest first, so
-// "the newest N" is one limited Range. Records older than the retention
+// "the newest N" is one limited Range. Outside /berth/ on purpose: the
+// scheduler's mirror loads and watches /berth/, and a month of audit
+// records must not slow a failover's reload. Records older than the retention
 // are deleted by whichever scheduler records next, at most once a minute.
 //
 // Who: the verified identity of the caller's TLS client certificate when
@@ -42,7 +44,7 @@ class Client;
 
 namespace berth::sched {
 
-inline constexpr char kAuditPrefix[] = "/berth/audit/";
+inline constexpr char kAuditPrefix[] = "/berth-audit/";
 
 // The key of a record made at `time` by `scheduler` (its `seq`th).
 std::string AuditKey(absl::Time time, const std::string& scheduler,
