@@ -93,6 +93,7 @@ void AddCronCommands(std::vector<Command>* table);
 void AddJobCommands(std::vector<Command>* table);
 void AddJobSuspendCommands(std::vector<Command>* table);
 void AddNodeCommands(std::vector<Command>* table);
+void AddAuditCommands(std::vector<Command>* table);
 void AddDevCommands(std::vector<Command>* table);
 void AddScheduleBenchCommands(std::vector<Command>* table);
 void AddCompletionCommands(std::vector<Command>* table);

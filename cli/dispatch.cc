@@ -37,6 +37,7 @@ std::vector<Command> BuildTable() {
   AddJobCommands(&table);
   AddJobSuspendCommands(&table);
   AddNodeCommands(&table);
+  AddAuditCommands(&table);
   AddDevCommands(&table);
   AddScheduleBenchCommands(&table);
   AddCompletionCommands(&table);

@@ -1,6 +1,10 @@
 #include "cli/sched_client.h"
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -17,6 +21,19 @@ bool Transient(const grpc::Status& s) {
   return s.error_code() == grpc::StatusCode::UNAVAILABLE ||
          (s.error_code() == grpc::StatusCode::FAILED_PRECONDITION &&
           absl::StartsWith(s.error_message(), "not the leader"));
+}
+
+// The login name, sent as "berth-user" so the scheduler's audit log can say
+// who a call claims to come from (only a TLS certificate proves it).
+const std::string& LoginName() {
+  static const std::string name = [] {
+    if (const passwd* pw = getpwuid(geteuid()); pw != nullptr) {
+      return std::string(pw->pw_name);
+    }
+    const char* user = std::getenv("USER");
+    return std::string(user != nullptr ? user : "");
+  }();
+  return name;
 }
 
 }  // namespace
@@ -36,6 +53,7 @@ absl::Status SchedClient::RunImpl(const Call& call, bool with_deadline) {
           grpc::CreateChannel(targets[i], grpc::InsecureChannelCredentials());
       auto stub = schedpb::Scheduler::NewStub(channel);
       grpc::ClientContext ctx;
+      if (!LoginName().empty()) ctx.AddMetadata("berth-user", LoginName());
       if (with_deadline) ctx.set_deadline(absl::ToChronoTime(deadline));
       grpc::Status s = call(stub.get(), &ctx);
       if (s.ok()) return absl::OkStatus();

@@ -3,7 +3,8 @@
 #   bin/                           berth, berth-lockd, berth-agent
 #                                  (berth-scheduler once that target exists)
 #   lib/libberth_lock_client.a     the lock client, plus the generated-proto
-#   lib/libberth_lock_proto.a      library it links privately
+#   lib/libberth_lock_proto.a      libraries it links privately
+#   lib/libberth_common.a
 #   include/lockservice/client/    the client's public headers (internal/ is
 #                                  not installed: no public header includes it)
 #   lib/cmake/berth/               berthConfig.cmake, version and targets
@@ -45,7 +46,9 @@ set_target_properties(berth_lock_client PROPERTIES EXPORT_NAME lock_client)
 target_include_directories(berth_lock_client
   INTERFACE $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
 
-install(TARGETS berth_lock_client berth_lock_proto
+# berth_common (the Clock the client reads) is a link-only dependency.
+set_target_properties(berth_common PROPERTIES EXPORT_NAME common)
+install(TARGETS berth_lock_client berth_lock_proto berth_common
         EXPORT berthTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT devel
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT devel)

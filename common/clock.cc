@@ -1,5 +1,6 @@
 #include "common/clock.h"
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -27,37 +28,70 @@ class RealClock : public Clock {
 
 }  // namespace
 
+bool Clock::AwaitWithTimeout(absl::Mutex* mu, const absl::Condition& cond,
+                             absl::Duration timeout) {
+  return mu->AwaitWithTimeout(cond, timeout);
+}
+
 Clock* Clock::Real() {
   static RealClock* clock = new RealClock();
   return clock;
 }
 
 absl::Time SimClock::Now() const {
-  std::lock_guard<std::mutex> l(mu_);
-  return now_;
+  return absl::FromUnixNanos(now_ns_.load(std::memory_order_acquire));
 }
 
 absl::Time SimClock::Monotonic() const { return Now(); }
 
 void SimClock::SleepUntil(absl::Time deadline) {
   std::unique_lock<std::mutex> l(mu_);
-  cv_.wait(l, [&] { return now_ >= deadline; });
+  cv_.wait(l, [&] { return Now() >= deadline; });
+}
+
+bool SimClock::AwaitWithTimeout(absl::Mutex* mu, const absl::Condition& cond,
+                                absl::Duration timeout) {
+  const absl::Time deadline = Now() + timeout;
+  struct Args {
+    const absl::Condition* cond;
+    const SimClock* clock;
+    absl::Time deadline;
+  } args{&cond, this, deadline};
+  const absl::Condition cond_or_time(
+      +[](Args* a) {
+        return a->cond->Eval() || a->clock->Now() >= a->deadline;
+      },
+      &args);
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    awaiting_.push_back(mu);
+  }
+  mu->Await(cond_or_time);
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    awaiting_.erase(std::find(awaiting_.begin(), awaiting_.end(), mu));
+  }
+  return cond.Eval();
+}
+
+void SimClock::WakeAll() {
+  std::lock_guard<std::mutex> l(mu_);
+  // Never blocks on a waiter's mutex: its holder (perhaps registering a
+  // wait, or reading Now() under it) re-evaluates conditions on unlock.
+  for (absl::Mutex* m : awaiting_) {
+    if (m->TryLock()) m->Unlock();
+  }
+  cv_.notify_all();
 }
 
 void SimClock::Advance(absl::Duration d) {
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    now_ += d;
-  }
-  cv_.notify_all();
+  now_ns_.fetch_add(absl::ToInt64Nanoseconds(d), std::memory_order_acq_rel);
+  WakeAll();
 }
 
 void SimClock::Set(absl::Time t) {
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    now_ = t;
-  }
-  cv_.notify_all();
+  now_ns_.store(absl::ToUnixNanos(t), std::memory_order_release);
+  WakeAll();
 }
 
 }  // namespace berth

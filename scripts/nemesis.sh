@@ -6,7 +6,7 @@
 #
 # Builds berth-nemesis and berth-lockd (unless --no-build), then runs three
 # replicas in private network namespaces under a seeded fault schedule with
-# the KV-register and lock workloads, and prints per fault type how many
+# the KV-register, lock and watch workloads, and prints per fault type how many
 # were injected, the operations done, each checker's verdict and one final
 # "RESULT: PASS" / "RESULT: FAIL (replay: ...)" line. Exit 0 only on PASS;
 # 77 when not root (ctest counts that as skipped).

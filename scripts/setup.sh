@@ -41,6 +41,12 @@ PACKAGES=(
 if [[ $WITH_SLURM == 1 ]]; then
   PACKAGES+=(slurmctld slurmd slurm-client munge)
 fi
+# Node.js and npm run the npm etcd3 client test (tests/e2e/etcd3_node).
+# Debian's packages, unless the machine already has a node and an npm (a
+# Debian npm next to another vendor's nodejs would conflict).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
 
 if [[ $(id -u) -ne 0 ]]; then
   echo "setup.sh: must run as root to install packages" >&2
@@ -54,8 +60,20 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
+# The npm etcd3 package, pinned by package-lock.json, into the test's own
+# folder; again only when the lock file changed since the last install.
+npm_deps() {
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/e2e/etcd3_node"
+  if [[ ! "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]]; then
+    echo "setup.sh: npm ci in $dir"
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+  fi
+}
+
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "setup.sh: all ${#PACKAGES[@]} packages present"
+  npm_deps
   exit 0
 fi
 
@@ -85,3 +103,4 @@ if [[ $WITH_SLURM == 1 && -d /run/systemd/system ]]; then
     systemctl disable --now "$unit.service" >/dev/null 2>&1 || true
   done
 fi
+npm_deps

@@ -102,7 +102,7 @@ int Dev(Context& ctx) {
   so.session_ttl = absl::Seconds(5);
   auto scheduler = sched::Scheduler::Create(so);
   if (!scheduler.ok()) return ctx.Fail(scheduler.status());
-  sched::ApiService api(scheduler->get());
+  sched::ApiService api(scheduler->get(), (*scheduler)->audit());
   grpc::ServerBuilder sb;
   int sched_port = 0;
   sb.AddListeningPort(sched_addr, grpc::InsecureServerCredentials(),

@@ -49,7 +49,10 @@ Client::Client(std::unique_ptr<internal::Router> router)
     : router_(std::move(router)),
       kv_(std::make_unique<KV>(router_.get())),
       watch_mux_(std::make_unique<internal::WatchMux>(router_.get())),
-      keepalive_mux_(std::make_unique<internal::KeepAliveMux>(router_.get())) {}
+      keepalive_mux_(std::make_unique<internal::KeepAliveMux>(
+          router_.get(), router_->clock())) {}
+
+Clock* Client::clock() const { return router_->clock(); }
 
 Client::~Client() = default;
 

@@ -32,6 +32,10 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
+namespace berth {
+class Clock;
+}  // namespace berth
+
 namespace berth::lock {
 
 namespace internal {
@@ -61,6 +65,10 @@ struct ClientOptions {
   // against servers that predate WriteId: they ignore it, so a retried
   // write could apply twice.
   bool exactly_once_writes = true;
+  // Where sessions read time (keepalive schedule, expiry, reconnect
+  // backoff); borrowed, must outlive the Client. nullptr: the real clock.
+  // Tests pass a SimClock.
+  Clock* clock = nullptr;
 };
 
 // Parses "host:port[,host:port...]" (e.g. a --lock-endpoints flag), with
@@ -146,6 +154,8 @@ class Client {
   internal::WatchMux& watch_mux() { return *watch_mux_; }
   // The one keepalive stream all of this Client's sessions share.
   internal::KeepAliveMux& keepalive_mux() { return *keepalive_mux_; }
+  // The clock sessions read (ClientOptions::clock, or the real one).
+  Clock* clock() const;
 
  private:
   explicit Client(std::unique_ptr<internal::Router> router);

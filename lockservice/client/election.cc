@@ -151,6 +151,10 @@ Observer::~Observer() {
 void Observer::Loop() {
   internal::Router& router = client_->router();
   internal::Backoff backoff = router.NewBackoff();
+  // A redirect names the leader: follow it without waiting, except when
+  // replicas keep bouncing the stream (mid-election).
+  constexpr int kMaxRedirectsAtOnce = 3;
+  int redirects = 0;  // in a row, without a response in between
   lockpb::LeaderRequest req;
   req.set_name(name_);
   while (true) {
@@ -177,12 +181,17 @@ void Observer::Loop() {
     }
     internal::Classification c = internal::Classify(
         status, Idempotency::kIdempotent, /*maybe_sent=*/true);
-    if (c.verdict == internal::Verdict::kRedirect && !c.hint->addr.empty()) {
+    if (got_any) {
+      backoff.Reset();
+      redirects = 0;
+    }
+    if (c.verdict == internal::Verdict::kRedirect && !c.hint->addr.empty() &&
+        c.hint->addr != stubs->addr) {
       router.NoteLeader(c.hint->addr);
+      if (++redirects <= kMaxRedirectsAtOnce) continue;
     } else if (!got_any) {
       router.NoteFailure(stubs->addr);
     }
-    if (got_any) backoff.Reset();
     absl::MutexLock l(&mu_);
     mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff.Next());
   }

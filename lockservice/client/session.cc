@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "lockservice/client/client.h"
 #include "lockservice/client/internal/keepalive_mux.h"
 
@@ -11,7 +12,7 @@ namespace berth::lock {
 
 absl::StatusOr<std::unique_ptr<Session>> Session::Create(
     Client* client, SessionOptions options) {
-  absl::Time started = absl::Now();
+  absl::Time started = client->clock()->Now();
   int64_t id = options.lease_id;
   absl::Duration ttl = absl::Ceil(options.ttl, absl::Seconds(1));
   if (id == 0) {
@@ -57,12 +58,12 @@ Session::~Session() { Close().IgnoreError(); }
 
 bool Session::lost() const {
   absl::MutexLock l(&mu_);
-  return !lost_.ok() || absl::Now() >= expires_at_;
+  return !lost_.ok() || client_->clock()->Now() >= expires_at_;
 }
 
 absl::Status Session::lost_reason() const {
   absl::MutexLock l(&mu_);
-  if (lost_.ok() && absl::Now() >= expires_at_) {
+  if (lost_.ok() && client_->clock()->Now() >= expires_at_) {
     return absl::UnavailableError(absl::StrCat("session lease ", lease_id_,
                                                " expired without a keepalive"));
   }

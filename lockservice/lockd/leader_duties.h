@@ -34,8 +34,10 @@ namespace berth::lockd {
 struct LeaderDutiesOptions {
   absl::Duration interval = absl::Milliseconds(100);
   int max_expiries_per_second = 1000;
-  // After winning an election, a lease gets at least this much time (capped
-  // at its TTL): clients could not reach any leader during the election.
+  // After winning an election, every lease lives at least its TTL plus
+  // this from the moment this replica saw itself lead (EffectiveDeadline in
+  // lease_table.h): the old leader's last renewals may not be in the log,
+  // and clients could reach no leader during the election.
   absl::Duration election_grace = absl::Seconds(1);
   AutoCompactionOptions auto_compaction;
   // 0 = no quota.

@@ -15,17 +15,15 @@
 // cannot shorten or stretch a lease that was renewed here. Wall time enters
 // only through the leader time that Core stamps on the checkpoint command.
 //
-// Guarantee after a leader change: the new leader starts with an empty map,
-// so it counts down from the checkpointed deadline, extended by the
-// election grace (EffectiveDeadline in lease_table.h). Renewals
-// acknowledged in the last checkpoint interval before the old leader
-// stopped are not in the log: such a lease can lose up to one checkpoint
-// interval of renewal beyond what the grace restores. The interval is
-// capped at a quarter of the shortest TTL renewed since the last checkpoint
-// (see Options), so a client that renews every TTL/3 always has a renewal
-// in the log recent enough that the new leader's deadline falls after the
-// client's next scheduled renewal. docs/lockservice-api.md (Lease expiry)
-// spells out why this is safe in practice and where it is not.
+// Guarantee after a leader change: the new leader starts with an empty map.
+// Renewals acknowledged in the last checkpoint interval before the old
+// leader stopped are not in the log, so the new leader treats every lease
+// as refreshed when it took office, plus the election grace
+// (EffectiveDeadline in lease_table.h): no lease ends sooner than its TTL
+// after its last acknowledged keepalive. Checkpoints keep the stored
+// deadlines (LeaseTimeToLive on any replica) close to the leader's. The
+// interval is capped at a quarter of the shortest TTL renewed since the
+// last checkpoint (see Options). docs/lockservice-api.md (Lease expiry).
 //
 // Terms: the map belongs to one leadership term. Renewals stamped with a
 // term known to have ended (or an older one than the map's) are refused,

@@ -25,8 +25,8 @@ absl::StatusOr<std::vector<LeaseRecord>> ReadAll(SmStmt* st) {
 
 int64_t EffectiveDeadline(const LeaseRecord& lease, int64_t leader_since_ms,
                           int64_t grace_ms) {
-  int64_t grace = std::min(lease.ttl_ms, std::max<int64_t>(grace_ms, 0));
-  return std::max(lease.deadline_ms, leader_since_ms + grace);
+  return std::max(lease.deadline_ms, leader_since_ms + lease.ttl_ms +
+                                         std::max<int64_t>(grace_ms, 0));
 }
 
 absl::StatusOr<std::optional<LeaseRecord>> LeaseTable::Get(int64_t id) {

@@ -33,16 +33,16 @@ struct LeaseRecord {
 
 // When a leader should propose expiry of `lease`.
 //
-// Rule for a leader elected at leader time `leader_since_ms` (its own clock):
-// the countdown resumes from the stored deadline — a leader change never
-// silently resets a lease to its full TTL. But clients could not reach any
-// leader during the election, so a lease whose deadline fell in (or just
-// after) the leaderless window gets a grace: it is treated as if refreshed at
-// the election time, with a TTL of at most `grace_ms`. Thus the effective
-// deadline is max(deadline, leader_since + min(ttl, grace_ms)), never more
-// than "refreshed at the election time". grace_ms = 0 disables the grace.
-// The stored deadline is the last checkpointed one: renewals the old leader
-// acknowledged after its last checkpoint are not known here.
+// Rule for a leader that took office at leader time `leader_since_ms` (its
+// own clock), as etcd's lessor does on promotion: every lease is treated as
+// refreshed then, plus `grace_ms` (an election timeout or so):
+// max(deadline, leader_since + ttl + grace_ms). The stored deadline is only
+// the last checkpointed one: the old leader may have acknowledged renewals
+// after it, which are not known here, and clients could reach no leader
+// during the election. Every acknowledged renewal predates the new leader's
+// term, so no lease ends sooner than TTL after its client's last
+// acknowledged keepalive, across any number of leader changes. The price:
+// a lease whose holder is gone lives up to ttl + grace after each change.
 int64_t EffectiveDeadline(const LeaseRecord& lease, int64_t leader_since_ms,
                           int64_t grace_ms);
 

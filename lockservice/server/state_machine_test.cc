@@ -203,16 +203,37 @@ TEST_F(SmTest, RevokeDeletesKeysAndTimeToLiveListsThem) {
   EXPECT_EQ(Do(RevokeCmd(lease)).status.code(), absl::StatusCode::kNotFound);
 }
 
-TEST(LeaseRule, NewLeaderResumesCountdownWithBoundedGrace) {
+TEST(LeaseRule, NewLeaderTreatsEveryLeaseAsRefreshedWhenItTookOffice) {
   LeaseRecord l{1, 10'000, 0, 50'000};
-  // No grace: the stored deadline stands.
-  EXPECT_EQ(EffectiveDeadline(l, 45'000, 0), 50'000);
-  // Elected long before the deadline: the countdown is not reset.
-  EXPECT_EQ(EffectiveDeadline(l, 30'000, 3'000), 50'000);
-  // Elected near the deadline: the grace applies from the election time.
-  EXPECT_EQ(EffectiveDeadline(l, 49'000, 3'000), 52'000);
-  // Grace is capped at the TTL: never beyond "refreshed at election".
-  EXPECT_EQ(EffectiveDeadline(l, 49'000, 60'000), 59'000);
+  // Elected long before the stored deadline: that deadline stands.
+  EXPECT_EQ(EffectiveDeadline(l, 30'000, 1'000), 50'000);
+  // Elected near or after it: TTL plus the grace from the election, as
+  // etcd's lessor extends leases on promotion.
+  EXPECT_EQ(EffectiveDeadline(l, 45'000, 0), 55'000);
+  EXPECT_EQ(EffectiveDeadline(l, 49'000, 1'000), 60'000);
+  EXPECT_EQ(EffectiveDeadline(l, 70'000, 1'000), 81'000);
+}
+
+// Granted at g with TTL 10 s, the stored deadline is g + 10 s. The old
+// leader may have acknowledged a keepalive (in memory, not checkpointed)
+// just before a new leader took office at g + 9 s, so the client may hold
+// the lease until g + 19 s: the new leader must not expire it before then,
+// and does once TTL + grace has passed since its election.
+TEST_F(SmTest, NewLeaderExpiresNoLeaseSoonerThanTtlAfterElection) {
+  const int64_t granted_at = now_ms;
+  int64_t lease = NewLease(10'000);  // stored deadline granted_at + 10 s
+  const int64_t elected = granted_at + 9'000;
+  const int64_t grace = 1'000;
+  for (int64_t t = granted_at + 10'000; t < elected + 10'000 + grace;
+       t += 500) {
+    EXPECT_TRUE(sm_->LeasesToExpire(t, elected, grace)->empty()) << t;
+  }
+  EXPECT_THAT(*sm_->LeasesToExpire(elected + 10'000 + grace, elected, grace),
+              ::testing::ElementsAre(lease));
+  // The same leader's own view (elected long ago) follows the stored
+  // deadline.
+  EXPECT_THAT(*sm_->LeasesToExpire(granted_at + 10'000, 0, grace),
+              ::testing::ElementsAre(lease));
 }
 
 lockpb::Command CheckpointCmd(

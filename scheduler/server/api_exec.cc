@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "grpcpp/grpcpp.h"
@@ -43,15 +44,23 @@ grpc::Status ApiService::AllocExec(
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "name an allocation");
   }
+  // Recorded as it starts (or is refused): what ran, not how it ended.
+  auto audited = [&](grpc::Status s) {
+    return Audited(ctx, "AllocExec", "", lookup.alloc_id(),
+                   absl::StrCat(first.start().tty() ? "tty: " : "",
+                                absl::StrJoin(first.start().command(), " ")),
+                   std::move(s));
+  };
   absl::StatusOr<LogsTarget> target = s_->FindLogsTarget(lookup);
-  if (!target.ok()) return ToGrpc(target.status());
+  if (!target.ok()) return audited(ToGrpc(target.status()));
   std::optional<std::string> address = s_->NodeAddress(target->node);
   if (!address.has_value()) {
-    return grpc::Status(
+    return audited(grpc::Status(
         grpc::StatusCode::FAILED_PRECONDITION,
         absl::StrCat("node ", target->node,
-                     " is gone (its agent is no longer registered)"));
+                     " is gone (its agent is no longer registered)")));
   }
+  audited(grpc::Status::OK);
   std::unique_ptr<grpc::ClientContext> call =
       grpc::ClientContext::FromServerContext(*ctx);
   auto stub = agentpb::AgentExec::NewStub(

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
+
 namespace berth::sched {
 
 grpc::Status ApiService::Reply(grpc::ServerContext* ctx,
@@ -19,25 +21,32 @@ grpc::Status ApiService::Reply(grpc::ServerContext* ctx,
 grpc::Status ApiService::SubmitJob(grpc::ServerContext* ctx,
                                    const schedpb::SubmitJobRequest* req,
                                    schedpb::SubmitJobResponse* resp) {
-  return Reply(ctx, s_->Submit(*req), resp);
+  return Audited(ctx, "SubmitJob", req->job().namespace_(), req->job().name(),
+                 req->expected_version() ? absl::StrCat("expected version ",
+                                                        req->expected_version())
+                                         : "",
+                 Reply(ctx, s_->Submit(*req), resp));
 }
 
 grpc::Status ApiService::StopJob(grpc::ServerContext* ctx,
                                  const schedpb::StopJobRequest* req,
                                  schedpb::StopJobResponse* resp) {
-  return Reply(ctx, s_->Stop(*req), resp);
+  return Audited(ctx, "StopJob", req->namespace_(), req->job(),
+                 req->purge() ? "purge" : "", Reply(ctx, s_->Stop(*req), resp));
 }
 
 grpc::Status ApiService::TriggerJob(grpc::ServerContext* ctx,
                                     const schedpb::TriggerJobRequest* req,
                                     schedpb::TriggerJobResponse* resp) {
-  return Reply(ctx, s_->Trigger(*req), resp);
+  return Audited(ctx, "TriggerJob", req->namespace_(), req->job(), "",
+                 Reply(ctx, s_->Trigger(*req), resp));
 }
 
 grpc::Status ApiService::CreateNamespace(
     grpc::ServerContext* ctx, const schedpb::CreateNamespaceRequest* req,
     schedpb::CreateNamespaceResponse*) {
-  return Reply(ctx, s_->CreateNamespace(req->name()));
+  return Audited(ctx, "CreateNamespace", req->name(), req->name(), "",
+                 Reply(ctx, s_->CreateNamespace(req->name())));
 }
 
 grpc::Status ApiService::ListJobs(grpc::ServerContext* ctx,
@@ -67,7 +76,16 @@ grpc::Status ApiService::ListNodes(grpc::ServerContext* ctx,
 grpc::Status ApiService::DrainNode(grpc::ServerContext* ctx,
                                    const schedpb::DrainNodeRequest* req,
                                    schedpb::DrainNodeResponse* resp) {
-  return Reply(ctx, s_->DrainNode(*req), resp);
+  std::string detail = req->enable() ? "drain" : "undrain";
+  if (req->enable()) {
+    absl::StrAppend(&detail, req->deadline_ms()
+                                 ? absl::StrCat(", deadline ",
+                                                req->deadline_ms() / 1000, "s")
+                                 : ", no deadline");
+    if (req->ignore_batch()) absl::StrAppend(&detail, ", ignore batch");
+  }
+  return Audited(ctx, "DrainNode", "", req->node(), detail,
+                 Reply(ctx, s_->DrainNode(*req), resp));
 }
 
 grpc::Status ApiService::Leader(grpc::ServerContext*,
@@ -80,13 +98,52 @@ grpc::Status ApiService::Leader(grpc::ServerContext*,
 grpc::Status ApiService::SuspendJob(grpc::ServerContext* ctx,
                                     const schedpb::SuspendJobRequest* req,
                                     schedpb::SuspendJobResponse* resp) {
-  return Reply(ctx, s_->SetSuspended(*req, true), resp);
+  return Audited(ctx, "SuspendJob", req->namespace_(), req->job(), "",
+                 Reply(ctx, s_->SetSuspended(*req, true), resp));
 }
 
 grpc::Status ApiService::ResumeJob(grpc::ServerContext* ctx,
                                    const schedpb::SuspendJobRequest* req,
                                    schedpb::SuspendJobResponse* resp) {
-  return Reply(ctx, s_->SetSuspended(*req, false), resp);
+  return Audited(ctx, "ResumeJob", req->namespace_(), req->job(), "",
+                 Reply(ctx, s_->SetSuspended(*req, false), resp));
+}
+
+grpc::Status ApiService::Audited(
+    grpc::ServerContext* ctx, const std::string& method, const std::string& ns,
+    const std::string& target, const std::string& detail, grpc::Status reply) {
+  if (audit_ == nullptr) return reply;
+  if (reply.error_code() == grpc::StatusCode::FAILED_PRECONDITION &&
+      !s_->is_leader()) {
+    return reply;  // redirected; the leader records the retry
+  }
+  schedpb::AuditRecord r;
+  r.set_method(method);
+  r.set_namespace_(ns);
+  r.set_target(target);
+  r.set_detail(detail);
+  r.set_code(reply.error_code());
+  r.set_message(reply.error_message());
+  audit_->Record(*ctx, std::move(r));
+  return reply;
+}
+
+grpc::Status ApiService::Audit(grpc::ServerContext* ctx,
+                               const schedpb::AuditRequest* req,
+                               schedpb::AuditResponse* resp) {
+  if (audit_ == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                        "this scheduler keeps no audit log");
+  }
+  if (req->limit() < 0) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "limit must be 0 (default) or positive");
+  }
+  auto records =
+      audit_->List(absl::FromUnixMillis(req->since_unix_ms()), req->limit());
+  if (!records.ok()) return Reply(ctx, records.status());
+  for (auto& r : *records) *resp->add_records() = std::move(r);
+  return grpc::Status::OK;
 }
 
 }  // namespace berth::sched

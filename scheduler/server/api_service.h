@@ -2,19 +2,27 @@
 // that reaches a follower fails FAILED_PRECONDITION with the trailing
 // metadata "berth-leader: host:port", which the CLI follows.
 //
+// Every write is recorded in the audit log (audit_log.h) with its answer,
+// except a follower's "not the leader" redirect (the leader records the
+// retried call).
+//
 // Thread safety: thread-safe (gRPC calls it from many threads).
-// Ownership: borrows the Scheduler.
+// Ownership: borrows the Scheduler and the AuditLog.
 #ifndef BERTH_SCHEDULER_SERVER_API_SERVICE_H_
 #define BERTH_SCHEDULER_SERVER_API_SERVICE_H_
 
+#include <string>
+
 #include "proto/scheduler.grpc.pb.h"
+#include "scheduler/server/audit_log.h"
 #include "scheduler/server/scheduler.h"
 
 namespace berth::sched {
 
 class ApiService final : public schedpb::Scheduler::Service {
  public:
-  explicit ApiService(Scheduler* scheduler) : s_(scheduler) {}
+  ApiService(Scheduler* scheduler, AuditLog* audit)
+      : s_(scheduler), audit_(audit) {}
 
   grpc::Status SubmitJob(grpc::ServerContext* ctx,
                          const schedpb::SubmitJobRequest* req,
@@ -61,8 +69,15 @@ class ApiService final : public schedpb::Scheduler::Service {
       grpc::ServerContext* ctx,
       grpc::ServerReaderWriter<agentpb::ExecOutput, agentpb::ExecInput>* stream)
       override;
+  grpc::Status Audit(grpc::ServerContext* ctx, const schedpb::AuditRequest* req,
+                     schedpb::AuditResponse* resp) override;
 
  private:
+  // Records the call and its answer; returns the answer.
+  grpc::Status Audited(grpc::ServerContext* ctx, const std::string& method,
+                       const std::string& ns, const std::string& target,
+                       const std::string& detail, grpc::Status reply);
+
   grpc::Status Reply(grpc::ServerContext* ctx, const absl::Status& s);
   template <typename T>
   grpc::Status Reply(grpc::ServerContext* ctx, absl::StatusOr<T> r, T* out) {
@@ -72,6 +87,7 @@ class ApiService final : public schedpb::Scheduler::Service {
   }
 
   Scheduler* s_;
+  AuditLog* audit_;
 };
 
 }  // namespace berth::sched

@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "boost/program_options.hpp"
 #include "common/metrics/listen_flag.h"
 #include "grpcpp/grpcpp.h"
@@ -25,6 +26,7 @@ int main(int argc, char** argv) {
   // (deadlock detection); tests keep it, production binaries do not.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   std::string endpoints, id, listen, metrics_listen, http_listen;
+  std::string audit_retention = "720h";
   int64_t ttl_s = 2;
   int64_t progress_s = 30;
   po::options_description desc("berth-scheduler options");
@@ -48,7 +50,10 @@ int main(int argc, char** argv) {
       "off = none (docs/metrics.md)")(
       "http-listen", po::value(&http_listen)->default_value("off"),
       "host:port serving the read-only web dashboard; off = none "
-      "(docs/dashboard.md)");
+      "(docs/dashboard.md)")(
+      "audit-retention", po::value(&audit_retention)->default_value("720h"),
+      "how long the audit log of API writes keeps its records (berth "
+      "audit), e.g. 168h");
   try {
     po::variables_map vm;
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -64,6 +69,13 @@ int main(int argc, char** argv) {
   if (ttl_s <= 0 || progress_s <= 0) {
     std::cerr << "berth-scheduler: --session-ttl-s and "
                  "--update-progress-deadline-s must be positive\n";
+    return 2;
+  }
+  absl::Duration retention;
+  if (!absl::ParseDuration(audit_retention, &retention) ||
+      retention <= absl::ZeroDuration()) {
+    std::cerr << "berth-scheduler: --audit-retention: \"" << audit_retention
+              << "\" is not a positive duration such as 168h or 30m\n";
     return 2;
   }
   absl::StatusOr<std::vector<std::string>> eps =
@@ -97,6 +109,7 @@ int main(int argc, char** argv) {
   opts.advertise_address = listen;
   opts.lock_endpoints = *eps;
   opts.session_ttl = absl::Seconds(ttl_s);
+  opts.audit_retention = retention;
   opts.reconcile.update_progress_deadline = absl::Seconds(progress_s);
   absl::StatusOr<std::unique_ptr<berth::sched::Scheduler>> sched =
       berth::sched::Scheduler::Create(opts);
@@ -104,7 +117,7 @@ int main(int argc, char** argv) {
     std::cerr << "berth-scheduler: " << sched.status() << std::endl;
     return 1;
   }
-  berth::sched::ApiService api(sched->get());
+  berth::sched::ApiService api(sched->get(), (*sched)->audit());
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);

@@ -49,6 +49,8 @@ absl::Status Scheduler::Connect() {
   if (!c.ok()) return c.status();
   client_ = std::move(*c);
   store_ = std::make_unique<LockdStore>(client_.get());
+  audit_ = std::make_unique<AuditLog>(client_.get(), opts_.id,
+                                      opts_.audit_retention);
   observer_ = std::make_unique<lock::Observer>(
       client_.get(), kLeaderElection,
       [this](const std::optional<lock::LeaderInfo>& info) {

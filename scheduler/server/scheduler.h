@@ -36,6 +36,7 @@
 #include "proto/scheduler.pb.h"
 #include "scheduler/cron/engine.h"
 #include "scheduler/reconcile/reconciler.h"
+#include "scheduler/server/audit_log.h"
 #include "scheduler/server/conflict_streak.h"
 #include "scheduler/server/logs_proxy.h"
 #include "scheduler/state/cluster_state.h"
@@ -59,6 +60,8 @@ struct SchedulerOptions {
   // = none. Borrowed; it must outlive the Scheduler, and its endpoint must
   // stop before the Scheduler is destroyed (the callbacks read it).
   ::berth::metrics::Registry* metrics = nullptr;
+  // How long the audit log (audit_log.h) keeps its records.
+  absl::Duration audit_retention = absl::Hours(24 * 30);
 };
 
 class Scheduler {
@@ -73,6 +76,8 @@ class Scheduler {
   void Shutdown();
 
   bool is_leader() const;
+  // The audit log of API writes, stored through this scheduler's client.
+  AuditLog* audit() { return audit_.get(); }
   // Who leads (from lockd's election), "" when unknown.
   schedpb::LeaderResponse Leader() const;
   // The lock service's members, leader and term, asked of lockd (the web
@@ -154,6 +159,7 @@ class Scheduler {
   const SchedulerOptions opts_;
   std::unique_ptr<lock::Client> client_;
   std::unique_ptr<Store> store_;
+  std::unique_ptr<AuditLog> audit_;
 
   mutable absl::Mutex mu_;
   ClusterState state_ ABSL_GUARDED_BY(mu_);

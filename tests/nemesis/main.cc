@@ -1,11 +1,12 @@
 // berth-nemesis: fault injection on real berth-lockd processes (issue #15).
 //
 //   berth-nemesis [--duration S] [--seed N] [--faults all|a,b,...]
-//                 [--kv-clients N] [--contenders N] [--work-dir DIR]
+//                 [--kv-clients N] [--contenders N] [--watchers N]
+//                 [--work-dir DIR]
 //
 // Starts three replicas, each in a network namespace of its own on a
-// private bridge, with its data dir on a small tmpfs; runs the KV register
-// and lock workloads from the root namespace while the nemesis injects
+// private bridge, with its data dir on a small tmpfs; runs the KV register,
+// lock and watch workloads from the root namespace while the nemesis injects
 // faults from the seeded schedule; heals everything; requires the cluster
 // to recover; then judges the histories. Prints a report and one final
 // "RESULT: PASS" or "RESULT: FAIL ..." line; exit 0 only on PASS. Needs
@@ -28,6 +29,7 @@
 #include "tests/nemesis/nemesis.h"
 #include "tests/nemesis/network.h"
 #include "tests/nemesis/replicas.h"
+#include "tests/nemesis/watch_workload.h"
 
 namespace po = boost::program_options;
 namespace nm = berth::nemesis;
@@ -40,6 +42,7 @@ struct Flags {
   std::string faults = "all";
   int kv_clients = 4;
   int contenders = 4;
+  int watchers = 3;
   int net_tag = 20 + getpid() % 200;
   std::string work_dir;
   std::string lockd = BERTH_LOCKD_BIN;
@@ -145,8 +148,10 @@ int RunSuite(const Flags& flags, const std::vector<nm::Fault>& faults) {
   nm::KvWorkload kv(replicas.Endpoints(), flags.kv_clients, flags.seed);
   nm::LockWorkload locks(flags.contender, replicas.Endpoints(), flags.work_dir,
                          flags.contenders);
+  nm::WatchWorkload watches(replicas.Endpoints(), flags.watchers);
   kv.Start();
   st = locks.Start(flags.duration_s + 300);
+  if (st.ok()) st = watches.Start();
   if (!st.ok()) {
     std::cout << "RESULT: FAIL (setup: " << st << ")\n";
     return 1;
@@ -174,6 +179,10 @@ int RunSuite(const Flags& flags, const std::vector<nm::Fault>& faults) {
   if (!recovered) failures.push_back("recovery: " + why);
   kv.Stop();
   for (const std::string& s : locks.Stop()) failures.push_back(s);
+  if (!watches.Drain(absl::Seconds(60))) {
+    failures.push_back("a watcher did not reach the last acknowledged write");
+  }
+  watches.Stop();
   uint64_t index = 0;
   bool converged = Converged(replicas, absl::Seconds(60), &index);
   if (!converged) failures.push_back("replicas did not converge");
@@ -248,7 +257,26 @@ int RunSuite(const Flags& flags, const std::vector<nm::Fault>& faults) {
   } else {
     std::cout << "PASS\n";
   }
-  if (lv.stats.grants == 0 || ks.ok == 0) {
+  nm::WatchStats ws = watches.Stats();
+  nm::WatchVerdict wv = watches.Check();
+  std::cout << "== workload watch (" << flags.watchers << " watchers) ==\n"
+            << "  puts " << ws.writes << ": acknowledged " << ws.acked
+            << ", unknown " << ws.unknown << " (" << wv.unknown_seen
+            << " of them delivered); events " << ws.events
+            << "; restarts after compaction " << ws.restarts << " ("
+            << wv.excused << " acknowledged puts compacted before delivery)"
+            << "\n  checker watch (each acknowledged put once, in revision "
+               "order, nothing else): ";
+  if (!wv.violations.empty()) {
+    std::cout << "FAIL (" << wv.violations.size() << " violations)\n";
+    for (size_t i = 0; i < wv.violations.size() && i < 20; ++i) {
+      std::cout << "    " << wv.violations[i] << "\n";
+    }
+    failures.push_back("watch violations");
+  } else {
+    std::cout << "PASS (" << wv.acked_checked << " deliveries checked)\n";
+  }
+  if (lv.stats.grants == 0 || ks.ok == 0 || ws.acked == 0) {
     failures.push_back("a workload made no progress");
   }
 
@@ -278,6 +306,8 @@ int main(int argc, char** argv) {
       "KV register client threads")(
       "contenders", po::value<int>(&flags.contenders)->default_value(4),
       "lock contender processes")(
+      "watchers", po::value<int>(&flags.watchers)->default_value(3),
+      "watch workload watchers, each with its own client")(
       "net-tag", po::value<int>(&flags.net_tag),
       "20..219: names (bnem<tag>*) and subnet (10.213.<tag>.0/24) of this "
       "run's namespaces, bridge and links (default from the pid)")(

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "grpcpp/grpcpp.h"
 #include "lockservice/client/internal/retry.h"
 #include "lockservice/client/internal/router.h"
@@ -73,12 +74,22 @@ absl::Time KeepAliveMux::EarliestExpiryLocked() const {
 }
 
 void KeepAliveMux::ExpireAndDispatchLocked() {
-  const absl::Time now = absl::Now();
+  const absl::Time now = clock_->Now();
   for (auto& [h, e] : entries_) {
     if (!e.lost.ok() || now < e.expires_at) continue;
+    // Name what the mux was waiting on when time ran out: after a
+    // redirect the last error is the follower's, not the stream that
+    // actually failed to renew.
+    std::string waiting;
+    if (!stream_addr_.empty() && !in_flight_.empty()) {
+      waiting = absl::StrCat(
+          "; no answer from ", stream_addr_, " for ",
+          absl::FormatDuration(absl::Trunc(now - in_flight_.front().sent,
+                                           absl::Milliseconds(1))));
+    }
     e.lost = absl::UnavailableError(absl::StrCat(
         "session lease ", e.lease_id, " expired: no keepalive succeeded for ",
-        absl::FormatDuration(e.ttl),
+        absl::FormatDuration(e.ttl), waiting,
         last_error_.empty() ? "" : "; last error from ", last_error_));
   }
   while (true) {
@@ -118,11 +129,11 @@ void KeepAliveMux::ReadLoop(Stream* stream, grpc::ClientContext* ctx,
     }
     const InFlight f = in_flight_.front();
     in_flight_.pop_front();
-    last_answer_ = absl::Now();
+    last_answer_ = clock_->Now();
     auto it = entries_.find(f.handle);
     if (it == entries_.end()) continue;  // removed meanwhile
     Entry& e = it->second;
-    const absl::Time sent = e.sent.value_or(absl::Now());
+    const absl::Time sent = e.sent.value_or(clock_->Now());
     e.sent.reset();
     if (resp.ttl() <= 0) {
       if (e.lost.ok()) {
@@ -136,6 +147,9 @@ void KeepAliveMux::ReadLoop(Stream* stream, grpc::ClientContext* ctx,
     ++successes_;
     e.expires_at = sent + absl::Seconds(resp.ttl());
     if (e.handlers.on_renewed) e.handlers.on_renewed(e.expires_at);
+    // Answered after its next renewal fell due: the writer is not waiting
+    // for that time any more.
+    if (e.next_due <= clock_->Now() + kCoalesce) changed_ = true;
   }
   absl::MutexLock l(&mu_);
   if (generation == generation_) stream_ended_ = true;
@@ -153,12 +167,13 @@ void KeepAliveMux::RunStream(StreamOutcome* out) {
       return;
     }
     ctx_ = &ctx;
+    stream_addr_ = out->addr;
     generation = ++generation_;
     stream_ended_ = false;
     successes_ = 0;
     last_answer_ = absl::InfinitePast();
     // Requests the previous stream never answered go out again at once.
-    const absl::Time now = absl::Now();
+    const absl::Time now = clock_->Now();
     for (const InFlight& f : in_flight_) {
       auto it = entries_.find(f.handle);
       if (it == entries_.end()) continue;
@@ -180,7 +195,7 @@ void KeepAliveMux::RunStream(StreamOutcome* out) {
       break;
     }
     if (stream_ended_) break;
-    const absl::Time now = absl::Now();
+    const absl::Time now = clock_->Now();
     // The stream counts as stuck once the oldest request has waited its
     // patience since it was sent or since the last answer, whichever is
     // later.
@@ -197,7 +212,13 @@ void KeepAliveMux::RunStream(StreamOutcome* out) {
     absl::Time wake = EarliestExpiryLocked();
     batch.clear();
     for (auto& [h, e] : entries_) {
-      if (!e.lost.ok() || e.sent.has_value()) continue;
+      if (!e.lost.ok()) continue;
+      if (e.sent.has_value()) {
+        // Answered before it falls due (the usual case), it goes out on
+        // schedule; answered later, the reader wakes us.
+        if (e.next_due > now) wake = std::min(wake, e.next_due);
+        continue;
+      }
       if (e.next_due > now + kCoalesce) {
         wake = std::min(wake, e.next_due);
         continue;
@@ -227,7 +248,8 @@ void KeepAliveMux::RunStream(StreamOutcome* out) {
     auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return shutdown_ || stream_ended_ || changed_;
     };
-    mu_.AwaitWithDeadline(absl::Condition(&woken), wake);
+    clock_->AwaitWithTimeout(&mu_, absl::Condition(&woken),
+                             wake - clock_->Now());
   }
   mu_.Unlock();
   // Cancel only streams we end ourselves: the server's own status (with a
@@ -237,6 +259,7 @@ void KeepAliveMux::RunStream(StreamOutcome* out) {
   out->status = stream->Finish();
   absl::MutexLock l(&mu_);
   ctx_ = nullptr;
+  stream_addr_.clear();
   out->progressed = successes_ > 0;
   if (out->status.error_code() == grpc::StatusCode::NOT_FOUND &&
       !in_flight_.empty()) {
@@ -252,6 +275,7 @@ void KeepAliveMux::RunStream(StreamOutcome* out) {
 
 void KeepAliveMux::Loop() {
   Backoff backoff = router_->NewBackoff();
+  int hops = 0;  // streams reopened at once since the last renewal
   while (true) {
     {
       absl::MutexLock l(&mu_);
@@ -265,14 +289,25 @@ void KeepAliveMux::Loop() {
     RunStream(&out);
     if (out.hung_up && !out.stuck) {
       backoff.Reset();  // idle or shutting down; not a replica failure
+      hops = 0;
       continue;
     }
+    if (out.progressed) hops = 0;
     Classification c =
         Classify(out.status, Idempotency::kIdempotent, /*maybe_sent=*/true);
     bool again_now = out.progressed && !out.stuck;
-    if (c.verdict == Verdict::kRedirect && !c.hint->addr.empty()) {
+    if (c.verdict == Verdict::kRedirect && !c.hint->addr.empty() &&
+        c.hint->addr != out.addr) {
+      // The next stream goes to the hinted leader (Pick returns it), at
+      // once: every lease on this stream is waiting. Replicas that keep
+      // bouncing us (mid-election) get the backoff of a failure instead.
       router_->NoteLeader(c.hint->addr);
-      again_now = true;
+      again_now = ++hops <= kMaxRedirectsAtOnce;
+    } else if (out.stuck) {
+      // This replica sat on our requests for a whole patience: that wait
+      // was the backoff; try the next replica at once.
+      router_->NoteFailure(out.addr);
+      again_now = ++hops <= kMaxRedirectsAtOnce;
     } else if (!again_now) {
       router_->NoteFailure(out.addr);
     }
@@ -285,15 +320,16 @@ void KeepAliveMux::Loop() {
       continue;
     }
     // Back off before the next stream, still expiring leases meanwhile.
-    const absl::Time until = absl::Now() + backoff.Next();
-    while (!shutdown_ && !entries_.empty() && absl::Now() < until) {
+    const absl::Time until = clock_->Now() + backoff.Next();
+    while (!shutdown_ && !entries_.empty() && clock_->Now() < until) {
       ExpireAndDispatchLocked();
       changed_ = false;
       auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return shutdown_ || changed_;
       };
-      mu_.AwaitWithDeadline(absl::Condition(&woken),
-                            std::min(until, EarliestExpiryLocked()));
+      clock_->AwaitWithTimeout(
+          &mu_, absl::Condition(&woken),
+          std::min(until, EarliestExpiryLocked()) - clock_->Now());
     }
     ExpireAndDispatchLocked();
   }

@@ -24,12 +24,20 @@
 // The stream exists only while at least one lease is registered; the mux
 // thread starts with the first Add and ends with the mux.
 //
+// A replica that is not the leader ends the stream naming the leader
+// ("not the leader; leader=ID@ADDR"): the mux tells the Router and opens the
+// next stream there at once, without backoff (up to kMaxRedirectsAtOnce in
+// a row without a renewal, so that replicas that disagree mid-election
+// cannot bounce it in a tight loop). Time (schedule, patience, expiry,
+// backoff) is read from the Client's Clock, so tests drive it.
+//
 // Thread safety: all methods are thread-safe. `on_renewed` runs on the
 // stream's reader thread with the mux's lock held: it must only record the
 // new expiry (it may take a leaf lock of its own) and never call the mux.
 // `on_lost` runs once, on the mux thread, with no mux lock held; it may call
-// Remove (for its own lease too). Ownership: the mux borrows the Router,
-// which must outlive it; every lease must be removed before the mux dies.
+// Remove (for its own lease too). Ownership: the mux borrows the Router and
+// the Clock, which must outlive it; every lease must be removed before the
+// mux dies.
 #ifndef BERTH_LOCKSERVICE_CLIENT_INTERNAL_KEEPALIVE_MUX_H_
 #define BERTH_LOCKSERVICE_CLIENT_INTERNAL_KEEPALIVE_MUX_H_
 
@@ -50,6 +58,10 @@ namespace grpc {
 class ClientContext;
 }  // namespace grpc
 
+namespace berth {
+class Clock;
+}  // namespace berth
+
 namespace berth::lock::internal {
 
 class Router;
@@ -64,7 +76,7 @@ struct KeepAliveHandlers {
 
 class KeepAliveMux {
  public:
-  explicit KeepAliveMux(Router* router) : router_(router) {}
+  KeepAliveMux(Router* router, Clock* clock) : router_(router), clock_(clock) {}
   // Ends the stream. Every lease must have been removed.
   ~KeepAliveMux();
   KeepAliveMux(const KeepAliveMux&) = delete;
@@ -113,7 +125,12 @@ class KeepAliveMux {
   // The earliest expiry of any entry (InfiniteFuture if none).
   absl::Time EarliestExpiryLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  // Streams reopened at once in a row (after a redirect, or after a
+  // replica that stopped answering) without a renewal in between.
+  static constexpr int kMaxRedirectsAtOnce = 3;
+
   Router* const router_;
+  Clock* const clock_;
 
   absl::Mutex mu_;
   std::map<int64_t, Entry> entries_ ABSL_GUARDED_BY(mu_);
@@ -122,10 +139,11 @@ class KeepAliveMux {
   // Bumped per stream; a reader of an older stream touches nothing.
   uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
   bool stream_ended_ ABSL_GUARDED_BY(mu_) = false;  // its reader saw the end
-  bool changed_ ABSL_GUARDED_BY(mu_) = false;    // an Add or a loss to act on
-  int successes_ ABSL_GUARDED_BY(mu_) = 0;       // on the current stream
-  absl::Time last_answer_ ABSL_GUARDED_BY(mu_);  // on the current stream
-  std::string last_error_ ABSL_GUARDED_BY(mu_);  // of the last failed stream
+  bool changed_ ABSL_GUARDED_BY(mu_) = false;     // an Add or a loss to act on
+  int successes_ ABSL_GUARDED_BY(mu_) = 0;        // on the current stream
+  absl::Time last_answer_ ABSL_GUARDED_BY(mu_);   // on the current stream
+  std::string last_error_ ABSL_GUARDED_BY(mu_);   // of the last failed stream
+  std::string stream_addr_ ABSL_GUARDED_BY(mu_);  // of the current stream
   // The handle whose on_lost runs right now (0: none).
   int64_t dispatching_ ABSL_GUARDED_BY(mu_) = 0;
   bool shutdown_ ABSL_GUARDED_BY(mu_) = false;

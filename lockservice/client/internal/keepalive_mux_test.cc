@@ -1,6 +1,10 @@
 // Many Sessions of one Client over one LeaseKeepAlive stream, against an
 // in-process fake Lease service on 127.0.0.1 that counts streams. The fake
-// answers at once; tests wait on conditions with deadlines, never on time.
+// answers at once (or, as told, like a follower or a stalled replica);
+// tests wait on conditions with deadlines, never on time. The leader-change
+// tests drive the mux's time with a SimClock.
+#include "lockservice/client/internal/keepalive_mux.h"
+
 #include <atomic>
 #include <map>
 #include <memory>
@@ -11,10 +15,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "common/clock.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "lockservice/client/client.h"
+#include "lockservice/client/internal/router.h"
 #include "lockservice/client/session.h"
 #include "proto/lock.grpc.pb.h"
 
@@ -72,7 +78,18 @@ class FakeLease final : public pb::Lease::Service {
           result = grpc::Status(grpc::StatusCode::UNAVAILABLE, "no quorum");
           break;
         }
-        r.set_ttl(gone_.count(q.id()) > 0 ? 0 : 5);
+        if (!not_leader_.empty()) {
+          // What lockd's keepalive round says on a follower.
+          result =
+              grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, not_leader_);
+          break;
+        }
+        if (frozen_) {
+          ++held_;
+          continue;  // a stalled replica: reads, never answers
+        }
+        r.set_ttl(gone_.count(q.id()) > 0 ? 0 : answer_ttl_);
+        ++answered_;
       }
       if (!stream->Write(r)) break;
     }
@@ -92,7 +109,13 @@ class FakeLease final : public pb::Lease::Service {
   int64_t next_id_ ABSL_GUARDED_BY(mu_) = 100;
   int streams_ ABSL_GUARDED_BY(mu_) = 0;
   int open_streams_ ABSL_GUARDED_BY(mu_) = 0;
-  int fail_stream_ ABSL_GUARDED_BY(mu_) = 0;  // this stream fails at once
+  int fail_stream_ ABSL_GUARDED_BY(mu_) = 0;     // this stream fails at once
+  int64_t answer_ttl_ ABSL_GUARDED_BY(mu_) = 5;  // seconds, in answers
+  // Not empty: keepalives end the stream with this FAILED_PRECONDITION.
+  std::string not_leader_ ABSL_GUARDED_BY(mu_);
+  bool frozen_ ABSL_GUARDED_BY(mu_) = false;  // read, never answer
+  int held_ ABSL_GUARDED_BY(mu_) = 0;         // read while frozen
+  int answered_ ABSL_GUARDED_BY(mu_) = 0;     // keepalives answered
   std::map<int64_t, int> renewals_ ABSL_GUARDED_BY(mu_);
   std::set<int64_t> gone_ ABSL_GUARDED_BY(mu_);
   std::set<int64_t> revoked_ ABSL_GUARDED_BY(mu_);
@@ -223,6 +246,141 @@ TEST(KeepAliveMuxTest, FailedStreamIsReopenedForEverySession) {
   for (const auto& s : sessions) EXPECT_FALSE(s->lost());
   absl::MutexLock l(&fake.mu_);
   EXPECT_EQ(fake.streams_, 2);
+}
+
+// Records what the mux reports for one lease, for tests that use the mux
+// directly (Session keeps its expiry to itself).
+class Probe {
+ public:
+  internal::KeepAliveHandlers Handlers() {
+    internal::KeepAliveHandlers h;
+    h.on_renewed = [this](absl::Time until) {
+      absl::MutexLock l(&mu_);
+      ++renewals_;
+      until_ = until;
+    };
+    h.on_lost = [this](const absl::Status& why) {
+      absl::MutexLock l(&mu_);
+      lost_ = why;
+    };
+    return h;
+  }
+  // Waits (30 s of real time at most) until the lease is renewed until
+  // `t` or later.
+  bool WaitRenewedUntil(absl::Time t) {
+    absl::MutexLock l(&mu_);
+    auto done = [&]()
+                    ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return until_ >= t; };
+    return mu_.AwaitWithTimeout(absl::Condition(&done), absl::Seconds(30));
+  }
+  absl::Time until() {
+    absl::MutexLock l(&mu_);
+    return until_;
+  }
+  absl::Status lost() {
+    absl::MutexLock l(&mu_);
+    return lost_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  int renewals_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time until_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Status lost_ ABSL_GUARDED_BY(mu_);
+};
+
+std::string NotLeader(uint64_t id, const FakeLease& leader) {
+  return absl::StrCat("not the leader; leader=", id, "@", leader.addr());
+}
+
+TEST(KeepAliveMuxTest, FollowsLeaderHintAtOnceAndRemembersIt) {
+  SimClock clock;
+  FakeLease follower, leader;
+  {
+    absl::MutexLock l(&follower.mu_);
+    follower.not_leader_ = NotLeader(2, leader);
+  }
+  ClientOptions o = Fast();
+  o.clock = &clock;
+  // Only the follower is known: the leader is learnt from its hint.
+  auto client = Client::Connect({follower.addr()}, o);
+  ASSERT_TRUE(client.ok());
+  Probe probe;
+  const absl::Time t0 = clock.Now();
+  const int64_t handle = (*client)->keepalive_mux().Add(
+      7, absl::Seconds(3), t0 + absl::Seconds(3), probe.Handlers());
+  // Renewed by the leader with no simulated time passing: the follower's
+  // rejection sent the very next stream there, without a backoff.
+  ASSERT_TRUE(probe.WaitRenewedUntil(t0 + absl::Seconds(5)));
+  EXPECT_EQ(clock.Now(), t0);
+  EXPECT_EQ((*client)->router().leader(), leader.addr());
+  // Later renewals go straight to the leader: the hint is remembered.
+  clock.Advance(absl::Seconds(1));
+  ASSERT_TRUE(probe.WaitRenewedUntil(t0 + absl::Seconds(6)));
+  clock.Advance(absl::Seconds(1));
+  ASSERT_TRUE(probe.WaitRenewedUntil(t0 + absl::Seconds(7)));
+  EXPECT_TRUE(probe.lost().ok()) << probe.lost();
+  (*client)->keepalive_mux().Remove(handle);
+  absl::MutexLock lf(&follower.mu_);
+  EXPECT_EQ(follower.streams_, 1);
+  EXPECT_EQ(follower.renewals_[7], 1);
+  absl::MutexLock ll(&leader.mu_);
+  EXPECT_EQ(leader.streams_, 1);
+  EXPECT_EQ(leader.answered_, 3);
+}
+
+TEST(KeepAliveMuxTest, LeaseSurvivesLeaderChangeShorterThanItsTtl) {
+  SimClock clock;
+  FakeLease a, b;  // b leads first; a takes over
+  {
+    absl::MutexLock l(&a.mu_);
+    a.not_leader_ = NotLeader(2, b);
+    a.answer_ttl_ = 3;
+  }
+  {
+    absl::MutexLock l(&b.mu_);
+    b.answer_ttl_ = 3;
+  }
+  ClientOptions o = Fast();
+  o.clock = &clock;
+  auto client = Client::Connect({a.addr(), b.addr()}, o);
+  ASSERT_TRUE(client.ok());
+  Probe probe;
+  const absl::Duration ttl = absl::Seconds(3);  // renewed every 1 s
+  const absl::Time t0 = clock.Now();
+  const int64_t handle =
+      (*client)->keepalive_mux().Add(9, ttl, t0 + ttl, probe.Handlers());
+  ASSERT_TRUE(probe.WaitRenewedUntil(t0 + ttl));
+  ASSERT_EQ((*client)->router().leader(), b.addr());
+
+  // b stalls (CPU-starved, then deposed) right after renewing at t0: the
+  // renewal due at t0+1s reaches it and is never answered.
+  {
+    absl::MutexLock l(&b.mu_);
+    b.frozen_ = true;
+  }
+  clock.Advance(absl::Seconds(1));
+  ASSERT_TRUE(b.WaitFor(
+      [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(b.mu_) { return b.held_ >= 1; }));
+  // a wins the election 1.5 s after b's last answer, half the TTL.
+  clock.Advance(absl::Milliseconds(500));
+  {
+    absl::MutexLock l(&a.mu_);
+    a.not_leader_.clear();
+  }
+  // The request has waited its patience (half the lease's remaining life,
+  // 1 s): the mux hangs up on b and renews on a at once.
+  clock.Advance(absl::Milliseconds(700));
+  const absl::Time after_change = clock.Now();
+  ASSERT_TRUE(probe.WaitRenewedUntil(after_change + ttl));
+  // Past the lease's original end (t0 + 3 s): alive, renewed by a.
+  clock.Advance(absl::Seconds(1));
+  ASSERT_TRUE(probe.WaitRenewedUntil(clock.Now() + ttl));
+  EXPECT_GT(clock.Now(), t0 + ttl);
+  EXPECT_TRUE(probe.lost().ok()) << probe.lost();
+  (*client)->keepalive_mux().Remove(handle);
+  absl::MutexLock l(&a.mu_);
+  EXPECT_EQ(a.answered_, 2);
 }
 
 }  // namespace

@@ -3,7 +3,9 @@
 namespace berth::lock::internal {
 
 Router::Router(std::vector<std::string> endpoints, const ClientOptions& options)
-    : options_(options), endpoints_(std::move(endpoints)) {}
+    : options_(options),
+      clock_(options.clock != nullptr ? options.clock : Clock::Real()),
+      endpoints_(std::move(endpoints)) {}
 
 Stubs* Router::StubsFor(const std::string& addr) {
   absl::MutexLock l(&mu_);

@@ -21,6 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "grpcpp/grpcpp.h"
 #include "lockservice/client/client.h"
 #include "lockservice/client/internal/retry.h"
@@ -50,6 +51,8 @@ class Router {
   Router(std::vector<std::string> endpoints, const ClientOptions& options);
 
   const ClientOptions& options() const { return options_; }
+  // ClientOptions::clock, or the real clock.
+  Clock* clock() const { return clock_; }
   CallLimits DefaultLimits() const {
     return {options_.attempt_timeout, options_.request_timeout};
   }
@@ -94,6 +97,7 @@ class Router {
 
  private:
   const ClientOptions options_;
+  Clock* const clock_;
   mutable absl::Mutex mu_;
   std::vector<std::string> endpoints_ ABSL_GUARDED_BY(mu_);
   size_t next_ ABSL_GUARDED_BY(mu_) = 0;

@@ -162,7 +162,7 @@ bool WatchMux::Dispatch(int64_t id,
   return true;
 }
 
-bool WatchMux::RunStream(bool* progressed) {
+bool WatchMux::RunStream(bool* progressed, bool* redirected_out) {
   Stubs* stubs = router_->Pick();
   grpc::ClientContext ctx;
   auto stream = stubs->watch->Watch(&ctx);
@@ -237,13 +237,19 @@ bool WatchMux::RunStream(bool* progressed) {
   { absl::MutexLock w(&write_mu_); }  // no Write is in flight past this point
   grpc::Status status = stream->Finish();
   if (hung_up) return true;
-  if (redirected) return false;
+  if (redirected) {
+    *redirected_out = true;  // the watch's handler noted the leader
+    return false;
+  }
 
   Classification c =
       Classify(status, Idempotency::kIdempotent, /*maybe_sent=*/true);
   switch (c.verdict) {
     case Verdict::kRedirect:
-      if (!c.hint->addr.empty()) router_->NoteLeader(c.hint->addr);
+      if (!c.hint->addr.empty() && c.hint->addr != stubs->addr) {
+        router_->NoteLeader(c.hint->addr);
+        *redirected_out = true;
+      }
       return false;
     case Verdict::kRetry:
       router_->NoteFailure(stubs->addr);
@@ -272,7 +278,11 @@ bool WatchMux::RunStream(bool* progressed) {
 }
 
 void WatchMux::Loop() {
+  // A redirect names the leader: follow it without waiting, except when
+  // replicas keep bouncing the stream (mid-election).
+  constexpr int kMaxRedirectsAtOnce = 3;
   Backoff backoff = router_->NewBackoff();
+  int redirects = 0;  // in a row, without a response in between
   absl::MutexLock l(&mu_);
   while (true) {
     auto wake = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
@@ -281,12 +291,17 @@ void WatchMux::Loop() {
     mu_.Await(absl::Condition(&wake));
     if (shutdown_) return;
     bool progressed = false;
+    bool redirected = false;
     mu_.Unlock();
-    const bool at_once = RunStream(&progressed);
+    const bool at_once = RunStream(&progressed, &redirected);
     mu_.Lock();
-    if (progressed) backoff.Reset();
+    if (progressed) {
+      backoff.Reset();
+      redirects = 0;
+    }
     if (shutdown_) return;
     if (at_once || watches_.empty()) continue;
+    if (redirected && ++redirects <= kMaxRedirectsAtOnce) continue;
     mu_.AwaitWithTimeout(absl::Condition(&shutdown_), backoff.Next());
   }
 }

@@ -89,9 +89,11 @@ class WatchMux {
 
   void Loop();
   // Runs one stream until it breaks, is redirected or becomes idle. Sets
-  // `progressed` if any response arrived. True if the next stream may open
-  // at once (we hung up ourselves), false if it should back off first.
-  bool RunStream(bool* progressed);
+  // `progressed` if any response arrived, and `redirected` if a replica
+  // named the leader (the Router now points there). True if the next
+  // stream may open at once (we hung up ourselves), false if it should
+  // back off first (Loop skips that wait for a few redirects in a row).
+  bool RunStream(bool* progressed, bool* redirected);
   // Writes on the stream of `generation`; false if that stream is gone.
   bool Send(const lockpb::WatchRequest& req, uint64_t generation);
   // The create request that (re)opens group `gid`.
