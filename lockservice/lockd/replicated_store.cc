@@ -194,7 +194,9 @@ absl::Status ReplicatedStore::Restore(const raftpb::Snapshot& snap) {
   absl::Status st;
   {
     absl::MutexLock l(&mu_);
+    const int64_t before = sm_->revision();
     st = sm_->Restore(snap.data());
+    if (st.ok() && sm_->revision() > before) CatchUpWatchesLocked(before + 1);
   }
   {
     absl::MutexLock l(&members_mu_);
@@ -227,6 +229,48 @@ void ReplicatedStore::RemoveLockWaiter(uint64_t handle) {
   }
   dropped = std::move(w->second.fn);
   waiters_.erase(w);
+}
+
+void ReplicatedStore::CatchUpWatchesLocked(int64_t from) {
+  // Every watch here has been sent each event up to `from` - 1; the
+  // restored history holds the rest unless it was compacted meanwhile.
+  // Watches on one range share a history read.
+  std::map<std::pair<std::string, std::string>,
+           absl::StatusOr<std::vector<lockpb::Event>>>
+      history;
+  const int64_t revision = sm_->revision();
+  for (const WatchHub::Registration& r : hub_->Registrations()) {
+    auto key = std::make_pair(r.spec.key, r.spec.range_end);
+    auto h = history.find(key);
+    if (h == history.end()) {
+      h = history
+              .emplace(key,
+                       sm_->EventsSince(from, r.spec.key, r.spec.range_end, 0))
+              .first;
+    }
+    if (h->second.ok()) {
+      if (!h->second->empty()) {
+        hub_->Replay(r.sink, r.watch_id, *h->second, revision);
+      }
+      continue;
+    }
+    int64_t compact = 0;
+    std::string reason;
+    if (lock::IsHistoryCompacted(h->second.status())) {
+      absl::StatusOr<int64_t> c = sm_->compact_revision();
+      compact = c.ok() ? *c : revision;
+      reason = absl::StrCat(
+          "this replica installed a snapshot and the history from revision ",
+          from, " is compacted up to ", compact, "; resume from there");
+    } else {
+      reason = absl::StrCat(
+          "this replica installed a snapshot and cannot read the history "
+          "from revision ",
+          from, ": ", h->second.status().message(),
+          "; resume from the last revision received");
+    }
+    hub_->Cancel(r.sink, r.watch_id, reason, compact, revision);
+  }
 }
 
 absl::Status ReplicatedStore::StartWatch(WatchSink* sink, int64_t watch_id,

@@ -111,6 +111,9 @@ class ReplicatedStore : public node::StateMachine {
   void SetApplyBatchHistogram(metrics::Histogram* h) { apply_batch_ = h; }
 
  private:
+  // After a snapshot install: sends each watch the events from `from` on
+  // that the install skipped, or ends it if they were compacted.
+  void CatchUpWatchesLocked(int64_t from) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Mutex mu_;
   std::unique_ptr<lock::StateMachine> sm_ ABSL_GUARDED_BY(mu_);
   WatchHub* const hub_;

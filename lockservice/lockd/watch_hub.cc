@@ -266,6 +266,36 @@ bool WatchHub::Replay(WatchSink* sink, int64_t watch_id,
   return true;
 }
 
+std::vector<WatchHub::Registration> WatchHub::Registrations() {
+  absl::MutexLock l(&mu_);
+  std::vector<Registration> out;
+  for (const auto& [sink, ids] : watches_) {
+    for (const auto& [id, entry] : ids) {
+      out.push_back(Registration{sink, id, entry->spec});
+    }
+  }
+  return out;
+}
+
+void WatchHub::Cancel(WatchSink* sink, int64_t watch_id,
+                      const std::string& reason, int64_t compact_revision,
+                      int64_t revision) {
+  absl::MutexLock l(&mu_);
+  auto it = watches_.find(sink);
+  if (it == watches_.end()) return;
+  auto w = it->second.find(watch_id);
+  if (w == it->second.end()) return;
+  lockpb::WatchResponse r;
+  r.set_watch_id(watch_id);
+  r.set_canceled(true);
+  r.set_compact_revision(compact_revision);
+  r.mutable_header()->set_revision(revision);
+  r.set_cancel_reason(reason);
+  sink->PushControl(std::move(r));
+  UnindexLocked(w->second.get());
+  it->second.erase(w);
+}
+
 void WatchHub::CancelSinkLocked(WatchSink* sink, const std::string& reason) {
   auto it = watches_.find(sink);
   if (it == watches_.end()) return;

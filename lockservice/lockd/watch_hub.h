@@ -100,6 +100,21 @@ class WatchHub {
   bool Replay(WatchSink* sink, int64_t watch_id,
               const std::vector<lockpb::Event>& events, int64_t revision);
 
+  // Every registered watch, for delivering what a snapshot install jumped
+  // over (the applies it replaces published nothing).
+  struct Registration {
+    WatchSink* sink;
+    int64_t watch_id;
+    Spec spec;
+  };
+  std::vector<Registration> Registrations();
+
+  // Ends one watch with a reason the client sees; a non-zero
+  // `compact_revision` says its next events were compacted away before they
+  // could be sent, as when a watch starts at a compacted revision.
+  void Cancel(WatchSink* sink, int64_t watch_id, const std::string& reason,
+              int64_t compact_revision, int64_t revision);
+
   size_t size();
 
  private:

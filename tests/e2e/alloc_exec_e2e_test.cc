@@ -174,7 +174,9 @@ TEST_F(AllocExecE2ETest, LinuxRunsInsideTheTasksCgroupAndNamespaces) {
 }
 
 // Exec health probes run inside the task too: this probe passes only where
-// /proc/1 is the task's own sleep, not the host's init.
+// /proc/1 is the task's own sleep, not the host's init. The probe is charged
+// to the task's cgroup, so its CPU share and timeout leave room for a sh and
+// a grep on a busy CI machine (10m and 400ms timed out there).
 TEST_F(AllocExecE2ETest, LinuxExecProbesRunInsideTheTask) {
   if (!Linux()) GTEST_SKIP() << "namespaces: linux runtime only";
   ASSERT_TRUE(SubmitUntilAccepted("probed", R"(
@@ -183,8 +185,8 @@ kind: service
 replicas: 1
 task:
   command: ["sleep", "600"]
-  resources: {cpu: 10m, memory: 64MiB}
-  health: {exec: ["sh", "-c", "grep -q sleep /proc/1/cmdline"], interval: 500ms, timeout: 400ms}
+  resources: {cpu: 200m, memory: 64MiB}
+  health: {exec: ["sh", "-c", "grep -q sleep /proc/1/cmdline"], interval: 500ms, timeout: 3s}
   kill_timeout: 1s
 )"));
   std::string output;

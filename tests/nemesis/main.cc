@@ -183,6 +183,9 @@ int RunSuite(const Flags& flags, const std::vector<nm::Fault>& faults) {
     failures.push_back("a watcher did not reach the last acknowledged write");
   }
   watches.Stop();
+  if (absl::Status hs = watches.WriteHistories(flags.work_dir); !hs.ok()) {
+    std::cerr << "nemesis: " << hs << "\n";
+  }
   uint64_t index = 0;
   bool converged = Converged(replicas, absl::Seconds(60), &index);
   if (!converged) failures.push_back("replicas did not converge");

@@ -1,6 +1,7 @@
 #include "tests/nemesis/watch_workload.h"
 
 #include <algorithm>
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "lockservice/client/client.h"
@@ -33,6 +34,7 @@ struct WatchWorkload::Watcher {
   WatcherLog log ABSL_GUARDED_BY(mu);
   int64_t max_revision ABSL_GUARDED_BY(mu) = 0;
   int64_t restarts ABSL_GUARDED_BY(mu) = 0;
+  std::vector<std::string> journal ABSL_GUARDED_BY(mu);
 };
 
 WatchWorkload::WatchWorkload(std::vector<std::string> endpoints, int watchers)
@@ -41,6 +43,7 @@ WatchWorkload::WatchWorkload(std::vector<std::string> endpoints, int watchers)
 WatchWorkload::~WatchWorkload() { Stop(); }
 
 absl::Status WatchWorkload::Start() {
+  started_ = absl::Now();
   auto client = lock::Client::Connect(endpoints_);
   if (!client.ok()) return client.status();
   // The watchers start right after this marker, so every value the writer
@@ -89,12 +92,22 @@ void WatchWorkload::RunWatcher(Watcher* w) {
   auto client =
       ConnectRetrying(endpoints_, [this] { return stop_watchers_.load(); });
   int64_t from = start_revision_;
+  std::string why = "first start";
+  auto note = [&](std::string line) {
+    absl::MutexLock l(&w->mu);
+    w->journal.push_back(
+        absl::StrCat(absl::FormatDuration(absl::Trunc(absl::Now() - started_,
+                                                      absl::Milliseconds(1))),
+                     " ", line));
+  };
   while (client && !stop_watchers_.load()) {
     lock::WatchOptions opts;
     opts.prefix = true;
     opts.start_revision = from;
+    note(absl::StrCat("start from ", from, " (", why, ")"));
     auto watch = lock::Watch::Start(client.get(), kPrefix, opts);
     if (!watch.ok()) {
+      why = watch.status().ToString();
       absl::SleepFor(absl::Milliseconds(100));
       continue;
     }
@@ -104,6 +117,7 @@ void WatchWorkload::RunWatcher(Watcher* w) {
         // The watch resumes by itself across reconnects; it ends only when
         // its next revision was compacted away (or on a server refusal).
         from = std::max(from, (*watch)->next_revision());
+        why = item.status().ToString();
         if (absl::IsOutOfRange(item.status())) {
           int64_t oldest = (*watch)->compact_revision();
           absl::MutexLock l(&w->mu);
@@ -120,6 +134,11 @@ void WatchWorkload::RunWatcher(Watcher* w) {
       for (const lock::WatchEvent& e : (*item)->events) {
         if (e.type != lock::WatchEvent::Type::kPut) continue;
         w->log.events.push_back({e.kv.key, e.kv.value, e.kv.mod_revision});
+        w->journal.push_back(absl::StrCat(
+            absl::FormatDuration(
+                absl::Trunc(absl::Now() - started_, absl::Milliseconds(1))),
+            " event ", e.kv.mod_revision, " ", e.kv.key, "=", e.kv.value,
+            " (batch header ", (*item)->revision, ")"));
         w->max_revision = std::max(w->max_revision, e.kv.mod_revision);
       }
     }
@@ -183,6 +202,21 @@ WatchVerdict WatchWorkload::Check() const {
   }
   absl::MutexLock l(&mu_);
   return CheckWatches(writes_, logs);
+}
+
+absl::Status WatchWorkload::WriteHistories(const std::string& dir) const {
+  for (size_t i = 0; i < watcher_state_.size(); ++i) {
+    std::string path = absl::StrCat(dir, "/watch-history-", i);
+    std::ofstream out(path);
+    absl::MutexLock l(&watcher_state_[i]->mu);
+    for (const std::string& line : watcher_state_[i]->journal) {
+      out << line << "\n";
+    }
+    if (!out.flush()) {
+      return absl::InternalError(absl::StrCat("cannot write ", path));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace berth::nemesis

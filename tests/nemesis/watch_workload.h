@@ -45,6 +45,10 @@ class WatchWorkload {
   void Stop();
   WatchStats Stats() const;
   WatchVerdict Check() const;
+  // Writes watch-history-<i> under `dir`: every event a watcher received and
+  // every (re)start with the revision it asked for and why the last ended,
+  // each stamped with the time since Start, to line up with the fault log.
+  absl::Status WriteHistories(const std::string& dir) const;
 
  private:
   struct Watcher;
@@ -54,6 +58,7 @@ class WatchWorkload {
   const std::vector<std::string> endpoints_;
   const int watchers_;
   int64_t start_revision_ = 0;
+  absl::Time started_;
   std::atomic<bool> stop_writer_{false};
   std::atomic<bool> stop_watchers_{false};
   std::thread writer_;
