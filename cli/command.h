@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "boost/program_options.hpp"
+#include "common/tls/credentials.h"
 
 namespace berth::lock {
 class Client;
@@ -37,6 +38,8 @@ struct GlobalOptions {
   std::vector<std::string> scheduler_endpoints;
   OutputFormat output = OutputFormat::kTable;
   absl::Duration timeout = absl::Seconds(10);
+  // --tls-ca/--tls-cert/--tls-key (or BERTH_TLS_*); plaintext without them.
+  tls::Credentials credentials;
 };
 
 // What a command's Run sees.

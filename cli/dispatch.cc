@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "cli/command.h"
 #include "cli/flags.h"
+#include "common/tls/tls_flags.h"
 #include "lockservice/client/client.h"
 
 namespace berth::cli {
@@ -20,8 +21,9 @@ namespace {
 constexpr char kDefaultEndpoints[] = "127.0.0.1:7400";
 constexpr char kDefaultScheduler[] = "127.0.0.1:7500";
 // Global flags that take a value, so that the command scan skips the value.
-const char* const kValueFlags[] = {"--lock-endpoints", "--scheduler",
-                                   "--output", "--timeout"};
+const char* const kValueFlags[] = {
+    "--lock-endpoints", "--scheduler", "--output", "--timeout",
+    "--tls-ca",         "--tls-cert",  "--tls-key"};
 
 std::vector<Command> BuildTable() {
   std::vector<Command> table;
@@ -118,6 +120,17 @@ absl::StatusOr<GlobalOptions> ReadGlobals(const po::variables_map& vm) {
       ParseDurationFlag("--timeout", vm["timeout"].as<std::string>());
   if (!timeout.ok()) return timeout.status();
   g.timeout = *timeout;
+  tls::TlsFiles files = tls::WithEnvironment({vm["tls-ca"].as<std::string>(),
+                                              vm["tls-cert"].as<std::string>(),
+                                              vm["tls-key"].as<std::string>()});
+  if (!files.empty()) {
+    // Only unreadable files stop us here: an expired or foreign certificate
+    // is sent anyway, so that the server's refusal is what the user sees,
+    // with DiagnoseClient's reading of the files next to it.
+    auto creds = tls::Credentials::Load(files, /*need_identity=*/false);
+    if (!creds.ok()) return creds.status();
+    g.credentials = *std::move(creds);
+  }
   return g;
 }
 
@@ -286,7 +299,14 @@ po::options_description GlobalFlags() {
                           po::value<std::string>()->default_value("table"),
                           "table or json")(
       "timeout", po::value<std::string>()->default_value("10s"),
-      "deadline of each request, across retries (e.g. 5s)");
+      "deadline of each request, across retries (e.g. 5s)")(
+      "tls-ca", po::value<std::string>()->default_value(""),
+      "PEM CA that signed the cluster's certificates; dial with mutual TLS "
+      "(env BERTH_TLS_CA; without it, plaintext)")(
+      "tls-cert", po::value<std::string>()->default_value(""),
+      "PEM client certificate (`berth cert issue --kind user`; env "
+      "BERTH_TLS_CERT)")("tls-key", po::value<std::string>()->default_value(""),
+                         "PEM key of --tls-cert (env BERTH_TLS_KEY)");
   return d;
 }
 
@@ -295,11 +315,25 @@ absl::StatusOr<std::unique_ptr<lock::Client>> Context::ConnectLock() const {
   options.request_timeout = global.timeout;
   options.attempt_timeout = std::min(global.timeout, absl::Seconds(5));
   options.dial_timeout = std::min(global.timeout, absl::Seconds(2));
+  options.credentials = global.credentials.channel();
   return lock::Client::Connect(global.lock_endpoints, options);
 }
 
 int Context::Fail(const absl::Status& status) const {
   *err << "berth " << command_path << ": " << status.message() << "\n";
+  // A refused TLS handshake reaches the client as UNAVAILABLE (or as a
+  // deadline while it retries); the client's own files usually say why.
+  const absl::StatusCode code = status.code();
+  const bool tls_symptom = code == absl::StatusCode::kUnavailable ||
+                           code == absl::StatusCode::kUnauthenticated ||
+                           (global.credentials.secure() &&
+                            code == absl::StatusCode::kDeadlineExceeded);
+  if (tls_symptom) {
+    std::string why = tls::DiagnoseClient(global.credentials);
+    if (!why.empty()) {
+      *err << "berth " << command_path << ": hint: " << why << "\n";
+    }
+  }
   return kExitFailure;
 }
 

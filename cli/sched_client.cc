@@ -49,8 +49,7 @@ absl::Status SchedClient::RunImpl(const Call& call, bool with_deadline) {
     std::vector<std::string> targets = endpoints_;
     bool redirected = false;
     for (size_t i = 0; i < targets.size(); ++i) {
-      auto channel =
-          grpc::CreateChannel(targets[i], grpc::InsecureChannelCredentials());
+      auto channel = grpc::CreateChannel(targets[i], credentials_);
       auto stub = schedpb::Scheduler::NewStub(channel);
       grpc::ClientContext ctx;
       if (!LoginName().empty()) ctx.AddMetadata("berth-user", LoginName());

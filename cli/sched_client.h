@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/tls/credentials.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/scheduler.grpc.pb.h"
 
@@ -28,10 +29,16 @@ class SchedClient {
   // Waits between rounds; tests record instead of waiting.
   using Sleeper = std::function<void(absl::Duration)>;
 
+  // `credentials` dial the schedulers (GlobalOptions::credentials); null =
+  // plaintext.
   SchedClient(std::vector<std::string> endpoints, absl::Duration timeout,
+              std::shared_ptr<grpc::ChannelCredentials> credentials,
               Sleeper sleep = absl::SleepFor)
       : endpoints_(std::move(endpoints)),
         timeout_(timeout),
+        credentials_(credentials != nullptr
+                         ? std::move(credentials)
+                         : tls::Credentials::Insecure().channel()),
         sleep_(std::move(sleep)) {}
 
   using Call = std::function<grpc::Status(schedpb::Scheduler::Stub*,
@@ -49,6 +56,7 @@ class SchedClient {
 
   std::vector<std::string> endpoints_;
   absl::Duration timeout_;
+  std::shared_ptr<grpc::ChannelCredentials> credentials_;
   Sleeper sleep_;
 };
 

@@ -47,7 +47,7 @@ class SchedClientTest : public ::testing::Test {
     if (server_ != nullptr) server_->Shutdown();
   }
   absl::Status Submit(std::vector<absl::Duration>* slept) {
-    SchedClient c({address_}, absl::Seconds(30),
+    SchedClient c({address_}, absl::Seconds(30), nullptr,
                   [slept](absl::Duration d) { slept->push_back(d); });
     return c.Run([](schedpb::Scheduler::Stub* stub, grpc::ClientContext* ctx) {
       schedpb::SubmitJobRequest req;

@@ -26,6 +26,7 @@
 #include "common/fd_limit.h"
 #include "common/metrics/listen_flag.h"
 #include "common/tls/listen.h"
+#include "common/tls/tls_flags.h"
 #include "grpcpp/grpcpp.h"
 
 namespace po = boost::program_options;
@@ -130,6 +131,8 @@ int main(int argc, char** argv) {
       "metrics-listen", po::value(&f.metrics_listen)->default_value("off"),
       "host:port serving Prometheus /metrics and /healthz; off (default) = "
       "none, auto = 127.0.0.1:<--listen port + 1000> (docs/metrics.md)");
+  berth::tls::TlsFlags tls_flags;
+  berth::tls::AddTlsFlags(&desc, &tls_flags);
   try {
     po::variables_map vm;
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -145,6 +148,10 @@ int main(int argc, char** argv) {
   if (f.session_ttl_s <= 0 || f.usage_interval_s <= 0) {
     return Fail("--session-ttl-s and --usage-interval-s must be positive");
   }
+
+  absl::StatusOr<berth::tls::Credentials> creds =
+      berth::tls::DaemonCredentialsFromFlags(tls_flags);
+  if (!creds.ok()) return Fail(std::string(creds.status().message()));
 
   absl::StatusOr<berth::metrics::MetricsListen> metrics_at =
       berth::metrics::ParseMetricsListen(f.metrics_listen, f.listen, 1000);
@@ -221,6 +228,7 @@ int main(int argc, char** argv) {
   }
   berth::lock::ClientOptions co;
   co.request_timeout = absl::Seconds(5);
+  co.credentials = creds->channel();
   absl::StatusOr<std::unique_ptr<berth::lock::Client>> client =
       berth::lock::Client::Connect(*endpoints, co);
   if (!client.ok()) return Fail(client.status().ToString());
@@ -234,15 +242,17 @@ int main(int argc, char** argv) {
   ExecService exec(agent->get());
   grpc::ServerBuilder builder;
   int port = 0;
-  berth::tls::AddListener(&builder, f.listen, nullptr, &port);
+  berth::tls::AddListener(&builder, f.listen, creds->server(), &port);
   builder.RegisterService(&logs);
   builder.RegisterService(&exec);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
-    return Fail(absl::StrCat("--listen ", f.listen, ": cannot listen"));
+    return Fail(absl::StrCat("--listen ", f.listen,
+                             ": cannot listen (address in use?)"));
   }
   std::cerr << "berth-agent: node " << f.node << " serving logs on " << f.listen
-            << " (runtime " << f.runtime << ")" << std::endl;
+            << " (runtime " << f.runtime << ", " << creds->Describe() << ")"
+            << std::endl;
   absl::StatusOr<std::unique_ptr<berth::metrics::HttpServer>> metrics_http =
       berth::metrics::ServeMetrics(*metrics_at, &registry, "berth-agent");
   if (!metrics_http.ok()) {

@@ -74,7 +74,8 @@ int Audit(Context& ctx) {
   req.set_limit(limit);
   schedpb::AuditResponse resp;
   absl::Status st =
-      SchedClient(ctx.global.scheduler_endpoints, ctx.global.timeout)
+      SchedClient(ctx.global.scheduler_endpoints, ctx.global.timeout,
+                  ctx.global.credentials.channel())
           .Run([&](auto* stub, auto* c) { return stub->Audit(c, req, &resp); });
   if (!st.ok()) return ctx.Fail(st);
   if (ctx.json()) {

@@ -223,7 +223,7 @@ void PrintPhases(Context& ctx, const std::vector<PhaseOutput>& phases) {
 // Stops and purges the bench's jobs on a cluster that outlives the run.
 void Purge(Context& ctx, const std::vector<std::string>& endpoints,
            const std::vector<std::string>& jobs) {
-  SchedClient client(endpoints, ctx.global.timeout);
+  SchedClient client(endpoints, ctx.global.timeout, nullptr);
   int64_t failed = 0;
   for (const std::string& job : jobs) {
     schedpb::StopJobRequest req;

@@ -150,10 +150,11 @@ int Transfer(Context& ctx) {
 
 // Defragments one replica through its own address (the call is local to
 // the replica, not forwarded to the leader).
-absl::StatusOr<lockpb::DefragmentResponse> DefragOne(const std::string& address,
-                                                     absl::Duration timeout) {
+absl::StatusOr<lockpb::DefragmentResponse> DefragOne(
+    const std::string& address, absl::Duration timeout,
+    std::shared_ptr<grpc::ChannelCredentials> credentials) {
   auto stub = lockpb::Cluster::NewStub(
-      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+      grpc::CreateChannel(address, std::move(credentials)));
   grpc::ClientContext gctx;
   gctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   lockpb::DefragmentResponse resp;
@@ -193,7 +194,8 @@ int Defrag(Context& ctx) {
   std::vector<Json> results;
   bool failed = false;
   for (const lock::Member& m : order) {
-    auto r = DefragOne(m.address, ctx.global.timeout);
+    auto r = DefragOne(m.address, ctx.global.timeout,
+                       ctx.global.credentials.channel());
     if (!r.ok()) {
       failed = true;
       *ctx.err << "berth cluster defrag: member " << m.id << ": "

@@ -161,6 +161,8 @@ int Dev(Context& ctx) {
       << ", agent \"local\" " << agent_addr << ", data in " << dir << "\n";
   if (*dashboard)
     err << "berth dev: dashboard at " << (*dashboard)->url() << "\n";
+  err << "berth dev: no TLS: plaintext on 127.0.0.1, for this machine only "
+         "(a cluster can use mutual TLS, docs/security.md)\n";
   err << "berth dev: Ctrl-C to stop\n";
   err.flush();
 

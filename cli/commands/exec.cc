@@ -98,7 +98,8 @@ int Exec(Context& ctx) {
   absl::Status failure;  // the exec could not run or broke off
   bool sent = false;
   auto shared = std::make_shared<Shared>();
-  SchedClient client(ctx.global.scheduler_endpoints, ctx.global.timeout);
+  SchedClient client(ctx.global.scheduler_endpoints, ctx.global.timeout,
+                     ctx.global.credentials.channel());
   absl::Status st = client.Stream(
       [&](schedpb::Scheduler::Stub* stub, grpc::ClientContext* c) {
         if (sent) {

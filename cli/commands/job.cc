@@ -20,7 +20,8 @@ namespace berth::cli {
 namespace {
 
 SchedClient Client(const Context& ctx) {
-  return SchedClient(ctx.global.scheduler_endpoints, ctx.global.timeout);
+  return SchedClient(ctx.global.scheduler_endpoints, ctx.global.timeout,
+                     ctx.global.credentials.channel());
 }
 
 std::string Namespace(const Context& ctx) {

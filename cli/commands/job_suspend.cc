@@ -18,7 +18,8 @@ int SetSuspended(Context& ctx, bool suspend) {
   req.set_namespace_(ns.empty() ? "default" : ns);
   req.set_job(ctx.Arg("JOB"));
   schedpb::SuspendJobResponse resp;
-  SchedClient client(ctx.global.scheduler_endpoints, ctx.global.timeout);
+  SchedClient client(ctx.global.scheduler_endpoints, ctx.global.timeout,
+                     ctx.global.credentials.channel());
   absl::Status st = client.Run([&](auto* stub, auto* c) {
     return suspend ? stub->SuspendJob(c, req, &resp)
                    : stub->ResumeJob(c, req, &resp);

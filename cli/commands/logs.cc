@@ -68,7 +68,8 @@ int Logs(Context& ctx, const std::string& job, const std::string& alloc) {
   const std::string who = absl::StrCat("berth ", ctx.command_path, ": ");
   bool announced = false;
   absl::Status print_error;
-  SchedClient client(ctx.global.scheduler_endpoints, ctx.global.timeout);
+  SchedClient client(ctx.global.scheduler_endpoints, ctx.global.timeout,
+                     ctx.global.credentials.channel());
   absl::Status st = client.Stream(
       [&](schedpb::Scheduler::Stub* stub, grpc::ClientContext* c) {
         std::unique_ptr<grpc::ClientReader<schedpb::AllocLogsChunk>> reader =

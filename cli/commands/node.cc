@@ -23,7 +23,8 @@ constexpr absl::Duration kPoll = absl::Milliseconds(500);
 constexpr absl::Duration kUnreachable = absl::Seconds(60);
 
 SchedClient Client(const Context& ctx) {
-  return SchedClient(ctx.global.scheduler_endpoints, ctx.global.timeout);
+  return SchedClient(ctx.global.scheduler_endpoints, ctx.global.timeout,
+                     ctx.global.credentials.channel());
 }
 
 int PrintProto(Context& ctx, const google::protobuf::Message& m) {

@@ -44,7 +44,8 @@ int Top(Context& ctx) {
   }
   const bool redraw = ctx.out == &std::cout && isatty(STDOUT_FILENO) &&
                       iterations != 1 && !ctx.json();
-  SchedClient client(ctx.global.scheduler_endpoints, ctx.global.timeout);
+  SchedClient client(ctx.global.scheduler_endpoints, ctx.global.timeout,
+                     ctx.global.credentials.channel());
   for (int64_t i = 0; iterations == 0 || i < iterations; ++i) {
     if (i > 0) absl::SleepFor(*interval);
     schedpb::ListNodesRequest req;

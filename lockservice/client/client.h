@@ -36,6 +36,10 @@ namespace berth {
 class Clock;
 }  // namespace berth
 
+namespace grpc {
+class ChannelCredentials;
+}  // namespace grpc
+
 namespace berth::lock {
 
 namespace internal {
@@ -69,6 +73,9 @@ struct ClientOptions {
   // backoff); borrowed, must outlive the Client. nullptr: the real clock.
   // Tests pass a SimClock.
   Clock* clock = nullptr;
+  // How to dial the replicas (berth::tls::Credentials::channel()); null =
+  // plaintext.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
 };
 
 // Parses "host:port[,host:port...]" (e.g. a --lock-endpoints flag), with

@@ -75,10 +75,12 @@ class LockdImpl : public Lockd {
     store_ = std::make_unique<ReplicatedStore>(std::move(*sm), &hub_);
     store_->SetSnapshotPath(path);
 
-    transport_ =
-        std::make_unique<node::GrpcTransport>(opts_.id, [this](uint64_t peer) {
+    transport_ = std::make_unique<node::GrpcTransport>(
+        opts_.id,
+        [this](uint64_t peer) {
           if (node_) node_->ReportUnreachable(peer);
-        });
+        },
+        opts_.credentials.channel());
     for (auto& [id, addr] : opts_.peers) transport_->AddPeer(id, addr);
 
     node::NodeOptions no;
@@ -143,7 +145,7 @@ class LockdImpl : public Lockd {
 
     grpc::ServerBuilder b;
     int port = 0;
-    tls::AddListener(&b, opts_.listen, nullptr, &port);
+    tls::AddListener(&b, opts_.listen, opts_.credentials.server(), &port);
     b.SetMaxReceiveMessageSize(64 << 20);
     b.SetMaxSendMessageSize(64 << 20);
     // The sync server holds one thread per in-flight call and, by default,
@@ -167,7 +169,8 @@ class LockdImpl : public Lockd {
     if (!opts_.etcd_listen.empty()) {
       auto etcd = etcd::EtcdServer::Start(
           opts_.etcd_listen, core_.get(),
-          server_->InProcessChannel(grpc::ChannelArguments()));
+          server_->InProcessChannel(grpc::ChannelArguments()),
+          opts_.credentials);
       if (!etcd.ok()) return etcd.status();
       etcd_ = std::move(*etcd);
     }

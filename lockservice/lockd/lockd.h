@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/metrics/listen_flag.h"
+#include "common/tls/credentials.h"
 #include "lockservice/lockd/auto_compactor.h"
 
 namespace berth::lockd {
@@ -58,6 +59,9 @@ struct LockdOptions {
   // The Prometheus endpoint (docs/metrics.md); off by default here, "auto"
   // (127.0.0.1:<listen port + 1000>) by default in berth-lockd's flags.
   ::berth::metrics::MetricsListen metrics;
+  // Serves the client, peer and etcd ports and dials the peers
+  // (common/tls); plaintext by default, as `berth dev` and tests run.
+  ::berth::tls::Credentials credentials;
 };
 
 absl::StatusOr<std::map<uint64_t, std::string>> ParsePeers(

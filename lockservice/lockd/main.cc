@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "boost/program_options.hpp"
+#include "common/tls/tls_flags.h"
 #include "lockservice/lockd/lockd.h"
 
 namespace po = boost::program_options;
@@ -97,6 +98,8 @@ int main(int argc, char** argv) {
       "host:port serving Prometheus /metrics and /healthz; auto = "
       "127.0.0.1:<--listen port + 1000> (skipped with a warning if taken), "
       "off = none (docs/metrics.md)");
+  berth::tls::TlsFlags tls_flags;
+  berth::tls::AddTlsFlags(&desc, &tls_flags);
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -157,6 +160,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   opts.metrics = *metrics;
+  auto creds = berth::tls::DaemonCredentialsFromFlags(tls_flags);
+  if (!creds.ok()) {
+    std::cerr << "berth-lockd: " << creds.status().message() << "\n";
+    return 2;
+  }
+  opts.credentials = *creds;
 
   // Block the signals in every thread; one thread waits for them.
   sigset_t set;
@@ -175,7 +184,8 @@ int main(int argc, char** argv) {
             << opts.listen << ", data in " << opts.data_dir
             << ", auto-compaction "
             << berth::lockd::DescribeAutoCompaction(opts.auto_compaction)
-            << ", quota " << opts.quota_backend_bytes << " bytes"
+            << ", quota " << opts.quota_backend_bytes << " bytes, "
+            << opts.credentials.Describe()
             << (opts.etcd_listen.empty() ? std::string()
                                          : ", etcd API on " + opts.etcd_listen)
             << std::endl;

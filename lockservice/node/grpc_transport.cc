@@ -11,11 +11,13 @@ namespace berth::node {
 class PeerSender {
  public:
   PeerSender(uint64_t self, uint64_t peer, std::string address,
-             std::function<void(uint64_t)> on_unreachable)
+             std::function<void(uint64_t)> on_unreachable,
+             std::shared_ptr<grpc::ChannelCredentials> credentials)
       : self_(self),
         peer_(peer),
         address_(std::move(address)),
-        on_unreachable_(std::move(on_unreachable)) {
+        on_unreachable_(std::move(on_unreachable)),
+        credentials_(std::move(credentials)) {
     thread_ = std::thread([this] { Run(); });
   }
 
@@ -56,8 +58,7 @@ class PeerSender {
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
-    auto channel = grpc::CreateCustomChannel(
-        address_, grpc::InsecureChannelCredentials(), args);
+    auto channel = grpc::CreateCustomChannel(address_, credentials_, args);
     auto stub = raftpb::RaftPeer::NewStub(channel);
     while (true) {
       auto ctx = std::make_unique<grpc::ClientContext>();
@@ -109,6 +110,7 @@ class PeerSender {
   const uint64_t peer_;
   const std::string address_;
   const std::function<void(uint64_t)> on_unreachable_;
+  const std::shared_ptr<grpc::ChannelCredentials> credentials_;
   absl::Mutex mu_;
   absl::CondVar cv_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
@@ -118,9 +120,12 @@ class PeerSender {
   std::thread thread_;
 };
 
-GrpcTransport::GrpcTransport(uint64_t self_id,
-                             std::function<void(uint64_t)> on_unreachable)
-    : self_id_(self_id), on_unreachable_(std::move(on_unreachable)) {}
+GrpcTransport::GrpcTransport(
+    uint64_t self_id, std::function<void(uint64_t)> on_unreachable,
+    std::shared_ptr<grpc::ChannelCredentials> credentials)
+    : self_id_(self_id),
+      on_unreachable_(std::move(on_unreachable)),
+      credentials_(std::move(credentials)) {}
 
 GrpcTransport::~GrpcTransport() {
   std::map<uint64_t, std::unique_ptr<PeerSender>> peers;
@@ -148,8 +153,8 @@ void GrpcTransport::AddPeer(uint64_t id, const std::string& address) {
     if (it->second->address() == address) return;
     old = std::move(it->second);
   }
-  peers_[id] =
-      std::make_unique<PeerSender>(self_id_, id, address, on_unreachable_);
+  peers_[id] = std::make_unique<PeerSender>(self_id_, id, address,
+                                            on_unreachable_, credentials_);
 }
 
 void GrpcTransport::RemovePeer(uint64_t id) {

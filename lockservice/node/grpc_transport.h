@@ -18,6 +18,7 @@
 #include <string>
 
 #include "absl/synchronization/mutex.h"
+#include "grpcpp/security/credentials.h"
 #include "lockservice/node/raft_node.h"
 #include "proto/raft_peer.grpc.pb.h"
 
@@ -27,8 +28,10 @@ class PeerSender;
 
 class GrpcTransport : public Transport {
  public:
-  // `on_unreachable(peer)` is called from sender threads.
-  GrpcTransport(uint64_t self_id, std::function<void(uint64_t)> on_unreachable);
+  // `on_unreachable(peer)` is called from sender threads. `credentials`
+  // dial the peers (berth::tls::Credentials::channel()).
+  GrpcTransport(uint64_t self_id, std::function<void(uint64_t)> on_unreachable,
+                std::shared_ptr<grpc::ChannelCredentials> credentials);
   ~GrpcTransport() override;
 
   void Send(std::vector<raftpb::Message> msgs) override;
@@ -41,6 +44,7 @@ class GrpcTransport : public Transport {
  private:
   const uint64_t self_id_;
   const std::function<void(uint64_t)> on_unreachable_;
+  const std::shared_ptr<grpc::ChannelCredentials> credentials_;
   absl::Mutex mu_;
   std::map<uint64_t, std::unique_ptr<PeerSender>> peers_ ABSL_GUARDED_BY(mu_);
 };

@@ -63,8 +63,7 @@ grpc::Status ApiService::AllocExec(
   audited(grpc::Status::OK);
   std::unique_ptr<grpc::ClientContext> call =
       grpc::ClientContext::FromServerContext(*ctx);
-  auto stub = agentpb::AgentExec::NewStub(
-      grpc::CreateChannel(*address, grpc::InsecureChannelCredentials()));
+  auto stub = agentpb::AgentExec::NewStub(s_->DialAgent(*address));
   auto agent = stub->Exec(call.get());
 
   // The agent stream is written by the up thread and finished by this one;

@@ -16,11 +16,11 @@ namespace {
 
 class GrpcAgentLogStream final : public AgentLogStream {
  public:
-  GrpcAgentLogStream(grpc::ServerContext* parent, const std::string& address,
+  GrpcAgentLogStream(grpc::ServerContext* parent,
+                     std::shared_ptr<grpc::Channel> channel,
                      const agentpb::LogsRequest& req)
       : ctx_(grpc::ClientContext::FromServerContext(*parent)),
-        stub_(agentpb::AgentLogs::NewStub(
-            grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))),
+        stub_(agentpb::AgentLogs::NewStub(std::move(channel))),
         reader_(stub_->Logs(ctx_.get(), req)) {}
 
   bool Read(agentpb::LogChunk* chunk) override { return reader_->Read(chunk); }
@@ -43,8 +43,9 @@ grpc::Status ApiService::AllocLogs(
                         std::string(target.status().message()));
   }
   LogsProxyDeps deps;
-  deps.open = [ctx](const std::string& address, const agentpb::LogsRequest& r) {
-    return std::make_unique<GrpcAgentLogStream>(ctx, address, r);
+  deps.open = [this, ctx](const std::string& address,
+                          const agentpb::LogsRequest& r) {
+    return std::make_unique<GrpcAgentLogStream>(ctx, s_->DialAgent(address), r);
   };
   deps.node_address = [this](const std::string& node) {
     return s_->NodeAddress(node);

@@ -14,6 +14,7 @@
 #include "boost/program_options.hpp"
 #include "common/metrics/listen_flag.h"
 #include "common/tls/listen.h"
+#include "common/tls/tls_flags.h"
 #include "grpcpp/grpcpp.h"
 #include "lockservice/client/client.h"
 #include "scheduler/server/api_service.h"
@@ -55,6 +56,9 @@ int main(int argc, char** argv) {
       "audit-retention", po::value(&audit_retention)->default_value("720h"),
       "how long the audit log of API writes keeps its records (berth "
       "audit), e.g. 168h");
+
+  berth::tls::TlsFlags tls_flags;
+  berth::tls::AddTlsFlags(&desc, &tls_flags);
   try {
     po::variables_map vm;
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -94,6 +98,12 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  auto creds = berth::tls::DaemonCredentialsFromFlags(tls_flags);
+  if (!creds.ok()) {
+    std::cerr << "berth-scheduler: " << creds.status().message() << std::endl;
+    return 2;
+  }
+
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
@@ -109,6 +119,7 @@ int main(int argc, char** argv) {
   opts.id = id;
   opts.advertise_address = listen;
   opts.lock_endpoints = *eps;
+  opts.credentials = *creds;
   opts.session_ttl = absl::Seconds(ttl_s);
   opts.audit_retention = retention;
   opts.reconcile.update_progress_deadline = absl::Seconds(progress_s);
@@ -121,15 +132,16 @@ int main(int argc, char** argv) {
   berth::sched::ApiService api(sched->get(), (*sched)->audit());
   grpc::ServerBuilder builder;
   int port = 0;
-  berth::tls::AddListener(&builder, listen, nullptr, &port);
+  berth::tls::AddListener(&builder, listen, creds->server(), &port);
   builder.RegisterService(&api);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
-    std::cerr << "berth-scheduler: cannot listen on " << listen << std::endl;
+    std::cerr << "berth-scheduler: cannot listen on " << listen
+              << " (address in use, or not a valid host:port?)" << std::endl;
     return 1;
   }
-  std::cerr << "berth-scheduler[" << id << "]: serving on " << listen
-            << std::endl;
+  std::cerr << "berth-scheduler[" << id << "]: serving on " << listen << ", "
+            << creds->Describe() << std::endl;
   auto metrics_http = berth::metrics::ServeMetrics(
       *metrics_at, &registry, absl::StrCat("berth-scheduler[", id, "]"));
   if (!metrics_http.ok()) {

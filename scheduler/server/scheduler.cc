@@ -38,12 +38,18 @@ absl::StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(
   return s;
 }
 
+std::shared_ptr<grpc::Channel> Scheduler::DialAgent(
+    const std::string& address) const {
+  return grpc::CreateChannel(address, opts_.credentials.channel());
+}
+
 absl::Status Scheduler::Connect() {
   lock::ClientOptions co;
   // A dead replica must not stall the leader loop for long.
   co.dial_timeout = absl::Milliseconds(300);
   co.attempt_timeout = absl::Seconds(3);
   co.request_timeout = absl::Seconds(8);
+  co.credentials = opts_.credentials.channel();
   absl::StatusOr<std::unique_ptr<lock::Client>> c =
       lock::Client::Connect(opts_.lock_endpoints, co);
   if (!c.ok()) return c.status();

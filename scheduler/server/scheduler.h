@@ -30,6 +30,8 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/metrics/registry.h"
+#include "common/tls/credentials.h"
+#include "grpcpp/create_channel.h"
 #include "lockservice/client/client.h"
 #include "lockservice/client/election.h"
 #include "lockservice/client/session.h"
@@ -62,6 +64,9 @@ struct SchedulerOptions {
   ::berth::metrics::Registry* metrics = nullptr;
   // How long the audit log (audit_log.h) keeps its records.
   absl::Duration audit_retention = absl::Hours(24 * 30);
+  // Dial lockd and the agents with these (common/tls); plaintext by
+  // default, as `berth dev` and tests run.
+  ::berth::tls::Credentials credentials;
 };
 
 class Scheduler {
@@ -74,6 +79,10 @@ class Scheduler {
 
   // Stops the loops; resigns leadership so a standby takes over at once.
   void Shutdown();
+
+  // A channel to an agent's API (logs, exec) with the scheduler's
+  // credentials.
+  std::shared_ptr<grpc::Channel> DialAgent(const std::string& address) const;
 
   bool is_leader() const;
   // The audit log of API writes, stored through this scheduler's client.

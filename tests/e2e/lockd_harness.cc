@@ -191,9 +191,22 @@ std::shared_ptr<grpc::Channel> LockdCluster::Channel(uint64_t id) {
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 300);
   auto ch = grpc::CreateCustomChannel(addrs_[id],
-                                      grpc::InsecureChannelCredentials(), args);
+                                      credentials_ != nullptr
+                                          ? credentials_
+                                          : grpc::InsecureChannelCredentials(),
+                                      args);
   channels_[id] = ch;
   return ch;
+}
+
+// A process with no gRPC server (this test) moves a connection forward
+// only while some thread waits on a call, and otherwise only on gRPC's
+// 5-second backup poller. A plaintext connect finishes within one short
+// probe, but a TLS handshake takes several round trips: without waiting
+// for the channel to be ready, each probe fails fast during the reconnect
+// backoff and the handshake times out, so no leader is ever seen.
+void LockdCluster::WaitForTls(grpc::ClientContext* ctx) const {
+  if (credentials_ != nullptr) ctx->set_wait_for_ready(true);
 }
 
 uint64_t LockdCluster::Leader() {
@@ -203,6 +216,7 @@ uint64_t LockdCluster::Leader() {
     auto stub = lockpb::Cluster::NewStub(Channel(id));
     grpc::ClientContext ctx;
     ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Milliseconds(300)));
+    WaitForTls(&ctx);
     lockpb::StatusRequest req;
     lockpb::StatusResponse resp;
     if (stub->Status(&ctx, req, &resp).ok() && resp.leader_id() != 0) {
@@ -216,6 +230,7 @@ uint64_t LockdCluster::Leader() {
       grpc::ClientContext ctx;
       ctx.set_deadline(
           absl::ToChronoTime(absl::Now() + absl::Milliseconds(300)));
+      WaitForTls(&ctx);
       lockpb::StatusResponse resp;
       if (stub->Status(&ctx, lockpb::StatusRequest(), &resp).ok() &&
           resp.leader_id() == id) {

@@ -66,10 +66,17 @@ class LockdCluster {
                        uint64_t not_this = 0);
 
   std::shared_ptr<grpc::Channel> Channel(uint64_t id);
+  // How Channel (and so Leader and RawClient) dials: plaintext unless set.
+  // A TLS test sets client credentials before the first Channel call.
+  void set_credentials(std::shared_ptr<grpc::ChannelCredentials> c) {
+    credentials_ = std::move(c);
+  }
   const std::string& dir() const { return dir_; }
 
  private:
   absl::Status Spawn(uint64_t id, const std::vector<std::string>& args);
+  // Makes a probe wait for the channel when it dials with TLS.
+  void WaitForTls(grpc::ClientContext* ctx) const;
 
   std::string dir_;
   int base_port_;
@@ -79,6 +86,7 @@ class LockdCluster {
   std::vector<std::string> extra_flags_;
   std::map<uint64_t, std::vector<std::string>> replica_flags_;
   std::map<uint64_t, std::shared_ptr<grpc::Channel>> channels_;
+  std::shared_ptr<grpc::ChannelCredentials> credentials_;
 };
 
 // A minimal client that follows "leader=<id>@<addr>" redirects; enough for

@@ -19,7 +19,10 @@ Stubs* Router::StubsFor(const std::string& addr) {
     auto s = std::make_unique<Stubs>();
     s->addr = addr;
     s->channel = grpc::CreateCustomChannel(
-        addr, grpc::InsecureChannelCredentials(), args);
+        addr,
+        options_.credentials != nullptr ? options_.credentials
+                                        : grpc::InsecureChannelCredentials(),
+        args);
     s->kv = lockpb::KV::NewStub(s->channel);
     s->lease = lockpb::Lease::NewStub(s->channel);
     s->watch = lockpb::Watch::NewStub(s->channel);

@@ -21,9 +21,11 @@ std::pair<std::string, int> SplitHostPort(const std::string& addr) {
 }  // namespace
 
 Backend::Backend(Core* core, std::shared_ptr<grpc::Channel> local,
-                 std::string etcd_listen)
+                 std::string etcd_listen,
+                 std::shared_ptr<grpc::ChannelCredentials> credentials)
     : core_(core),
       local_(std::move(local)),
+      credentials_(std::move(credentials)),
       etcd_listen_(std::move(etcd_listen)) {}
 
 // A write reached a follower, or the replicas are electing a leader (the
@@ -47,7 +49,7 @@ std::shared_ptr<grpc::Channel> Backend::LeaderChannel() {
   if (addr.empty()) return local_;
   absl::MutexLock l(&mu_);
   std::shared_ptr<grpc::Channel>& ch = remotes_[addr];
-  if (!ch) ch = grpc::CreateChannel(addr, grpc::InsecureChannelCredentials());
+  if (!ch) ch = grpc::CreateChannel(addr, credentials_);
   return ch;
 }
 

@@ -35,8 +35,10 @@ class Backend {
  public:
   // `local` reaches this replica's berth services in-process. `listen` is
   // this replica's etcd address (member lists derive the others from it).
+  // `credentials` dial the leader's berth port.
   Backend(Core* core, std::shared_ptr<grpc::Channel> local,
-          std::string etcd_listen);
+          std::string etcd_listen,
+          std::shared_ptr<grpc::ChannelCredentials> credentials);
 
   Core* core() const { return core_; }
   const std::shared_ptr<grpc::Channel>& Local() const { return local_; }
@@ -90,6 +92,7 @@ class Backend {
  private:
   Core* const core_;
   const std::shared_ptr<grpc::Channel> local_;
+  const std::shared_ptr<grpc::ChannelCredentials> credentials_;
   const std::string etcd_listen_;
   absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<grpc::Channel>> remotes_

@@ -8,8 +8,10 @@
 namespace berth::lockd::etcd {
 
 struct EtcdServer::Parts {
-  Parts(Core* core, std::shared_ptr<grpc::Channel> local, std::string listen)
-      : backend(core, std::move(local), std::move(listen)),
+  Parts(Core* core, std::shared_ptr<grpc::Channel> local, std::string listen,
+        std::shared_ptr<grpc::ChannelCredentials> credentials)
+      : backend(core, std::move(local), std::move(listen),
+                std::move(credentials)),
         kv(&backend),
         lease(&backend),
         watch(&backend),
@@ -30,14 +32,15 @@ struct EtcdServer::Parts {
 };
 
 absl::StatusOr<std::unique_ptr<EtcdServer>> EtcdServer::Start(
-    const std::string& listen, Core* core,
-    std::shared_ptr<grpc::Channel> local) {
+    const std::string& listen, Core* core, std::shared_ptr<grpc::Channel> local,
+    const tls::Credentials& credentials) {
   std::unique_ptr<EtcdServer> s(new EtcdServer());
-  s->parts_ = std::make_unique<Parts>(core, std::move(local), listen);
+  s->parts_ = std::make_unique<Parts>(core, std::move(local), listen,
+                                      credentials.channel());
   Parts& p = *s->parts_;
   grpc::ServerBuilder b;
   int port = 0;
-  tls::AddListener(&b, listen, nullptr, &port);
+  tls::AddListener(&b, listen, credentials.server(), &port);
   b.SetMaxReceiveMessageSize(64 << 20);
   b.SetMaxSendMessageSize(64 << 20);
   // Each relayed call holds a thread (services.h); keep idle ones around.

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/tls/credentials.h"
 #include "grpcpp/grpcpp.h"
 #include "lockservice/lockd/core.h"
 
@@ -18,11 +19,13 @@ namespace berth::lockd::etcd {
 
 class EtcdServer {
  public:
-  // Listens on `listen` (host:port). `local` reaches this replica's berth
-  // services; `core` must outlive the server.
+  // Listens on `listen` (host:port) with `credentials`, which also dial the
+  // leader's berth port. `local` reaches this replica's berth services;
+  // `core` must outlive the server.
   static absl::StatusOr<std::unique_ptr<EtcdServer>> Start(
       const std::string& listen, Core* core,
-      std::shared_ptr<grpc::Channel> local);
+      std::shared_ptr<grpc::Channel> local,
+      const tls::Credentials& credentials);
   ~EtcdServer();
   // Stops accepting calls and cancels those still running after a short
   // grace period (a relayed Lock or Watch may wait forever).

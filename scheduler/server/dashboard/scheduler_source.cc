@@ -21,9 +21,9 @@ constexpr size_t kMaxTailBytes = 256 << 10;
 // CLI's call instead; a page request has no gRPC parent).
 class AgentTailStream final : public AgentLogStream {
  public:
-  AgentTailStream(const std::string& address, const agentpb::LogsRequest& req)
-      : stub_(agentpb::AgentLogs::NewStub(
-            grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))) {
+  AgentTailStream(std::shared_ptr<grpc::Channel> channel,
+                  const agentpb::LogsRequest& req)
+      : stub_(agentpb::AgentLogs::NewStub(std::move(channel))) {
     ctx_.set_deadline(std::chrono::system_clock::now() + kAgentDeadline);
     reader_ = stub_->Logs(&ctx_, req);
   }
@@ -47,8 +47,9 @@ absl::StatusOr<LogTail> SchedulerSource::Logs(
   tail.alloc_id = target->alloc_id;
   tail.node = target->node;
   LogsProxyDeps deps;
-  deps.open = [](const std::string& address, const agentpb::LogsRequest& r) {
-    return std::make_unique<AgentTailStream>(address, r);
+  deps.open = [this](const std::string& address,
+                     const agentpb::LogsRequest& r) {
+    return std::make_unique<AgentTailStream>(s_->DialAgent(address), r);
   };
   deps.node_address = [this](const std::string& node) {
     return s_->NodeAddress(node);
