@@ -44,6 +44,7 @@ std::vector<Command> BuildTable() {
   AddLogsCommands(&table);
   AddExecCommands(&table);
   AddTopCommands(&table);
+  AddCertCommands(&table);
   std::sort(table.begin(), table.end(),
             [](const Command& a, const Command& b) { return a.path < b.path; });
   return table;

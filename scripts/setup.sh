@@ -27,6 +27,8 @@ PACKAGES=(
   libcgroup-dev cgroup-tools
   libmicrohttpd-dev
   libboost-program-options-dev
+  # berth cert and the TLS checks (OpenSSL libcrypto, issue #16).
+  libssl-dev
   libyaml-cpp-dev libhowardhinnant-date-dev tzdata
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format iproute2 procps util-linux

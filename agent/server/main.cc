@@ -25,6 +25,7 @@
 #include "boost/program_options.hpp"
 #include "common/fd_limit.h"
 #include "common/metrics/listen_flag.h"
+#include "common/tls/listen.h"
 #include "grpcpp/grpcpp.h"
 
 namespace po = boost::program_options;
@@ -233,7 +234,7 @@ int main(int argc, char** argv) {
   ExecService exec(agent->get());
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(f.listen, grpc::InsecureServerCredentials(), &port);
+  berth::tls::AddListener(&builder, f.listen, nullptr, &port);
   builder.RegisterService(&logs);
   builder.RegisterService(&exec);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();

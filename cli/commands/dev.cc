@@ -20,6 +20,7 @@
 #include "agent/server/logs_service.h"
 #include "agent/server/node_flags.h"
 #include "cli/command.h"
+#include "common/tls/listen.h"
 #include "grpcpp/grpcpp.h"
 #include "lockservice/client/client.h"
 #include "lockservice/lockd/lockd.h"
@@ -105,8 +106,7 @@ int Dev(Context& ctx) {
   sched::ApiService api(scheduler->get(), (*scheduler)->audit());
   grpc::ServerBuilder sb;
   int sched_port = 0;
-  sb.AddListeningPort(sched_addr, grpc::InsecureServerCredentials(),
-                      &sched_port);
+  tls::AddListener(&sb, sched_addr, nullptr, &sched_port);
   sb.RegisterService(&api);
   std::unique_ptr<grpc::Server> sched_server = sb.BuildAndStart();
   if (!sched_server || sched_port == 0) {
@@ -147,8 +147,7 @@ int Dev(Context& ctx) {
   agent::ExecService exec(agent->get());
   grpc::ServerBuilder ab;
   int agent_port = 0;
-  ab.AddListeningPort(agent_addr, grpc::InsecureServerCredentials(),
-                      &agent_port);
+  tls::AddListener(&ab, agent_addr, nullptr, &agent_port);
   ab.RegisterService(&logs);
   ab.RegisterService(&exec);
   std::unique_ptr<grpc::Server> agent_server = ab.BuildAndStart();

@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/tls/listen.h"
 #include "grpcpp/grpcpp.h"
 #include "lockservice/lockd/core.h"
 #include "lockservice/lockd/etcd/etcd_server.h"
@@ -143,7 +144,7 @@ class LockdImpl : public Lockd {
 
     grpc::ServerBuilder b;
     int port = 0;
-    b.AddListeningPort(opts_.listen, grpc::InsecureServerCredentials(), &port);
+    tls::AddListener(&b, opts_.listen, nullptr, &port);
     b.SetMaxReceiveMessageSize(64 << 20);
     b.SetMaxSendMessageSize(64 << 20);
     // The sync server holds one thread per in-flight call and, by default,

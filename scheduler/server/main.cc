@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "boost/program_options.hpp"
 #include "common/metrics/listen_flag.h"
+#include "common/tls/listen.h"
 #include "grpcpp/grpcpp.h"
 #include "lockservice/client/client.h"
 #include "scheduler/server/api_service.h"
@@ -120,7 +121,7 @@ int main(int argc, char** argv) {
   berth::sched::ApiService api(sched->get(), (*sched)->audit());
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  berth::tls::AddListener(&builder, listen, nullptr, &port);
   builder.RegisterService(&api);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {

@@ -1,6 +1,7 @@
 #include "lockservice/lockd/etcd/etcd_server.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/tls/listen.h"
 #include "lockservice/lockd/etcd/services.h"
 #include "lockservice/lockd/etcd/unimplemented.h"
 
@@ -36,7 +37,7 @@ absl::StatusOr<std::unique_ptr<EtcdServer>> EtcdServer::Start(
   Parts& p = *s->parts_;
   grpc::ServerBuilder b;
   int port = 0;
-  b.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  tls::AddListener(&b, listen, nullptr, &port);
   b.SetMaxReceiveMessageSize(64 << 20);
   b.SetMaxSendMessageSize(64 << 20);
   // Each relayed call holds a thread (services.h); keep idle ones around.
