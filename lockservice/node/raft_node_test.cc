@@ -348,6 +348,9 @@ class RaftNodeTest : public ::testing::Test {
     return 0;
   }
 
+  // A member, not a test's local: the replicas record into it until
+  // TearDown stops them, after the test body has returned.
+  Journal journal_;
   Net net_;
   std::map<uint64_t, Replica> replicas_;
   absl::Mutex failures_mu_;
@@ -526,7 +529,7 @@ TEST_F(RaftNodeTest, SnapshotIsBuiltOffTheDriverWhileWritesContinue) {
 // them. (A commit counts the leader's copy only once its write reported
 // durable: Raft::OnPersisted.)
 TEST_F(RaftNodeTest, LeaderSendsAppendsBeforePersistingThem) {
-  Journal journal;
+  Journal& journal = journal_;
   StartCluster(3, 0, &journal);
   uint64_t leader = AwaitLeader();
   ASSERT_NE(leader, 0u);
@@ -556,7 +559,7 @@ TEST_F(RaftNodeTest, LeaderSendsAppendsBeforePersistingThem) {
 // The commit index is volatile (Raft Figure 2): a Ready that only moves it
 // must not cost an fsync, on the leader or on a follower.
 TEST_F(RaftNodeTest, CommitOnlyReadiesAreNotPersisted) {
-  Journal journal;
+  Journal& journal = journal_;
   StartCluster(3, 0, &journal);
   uint64_t leader = AwaitLeader();
   ASSERT_NE(leader, 0u);
@@ -737,7 +740,7 @@ TEST_F(RaftNodeTest, CancelledProposalIsNotAnsweredWhenItCommitsLater) {
 // majority of three without the leader) commit its entries; but the leader
 // applies and answers them only once its own copy is durable.
 TEST_F(RaftNodeTest, LeaderReplicatesAndCommitsWhileItsOwnWriteIsStuck) {
-  Journal journal;
+  Journal& journal = journal_;
   StartCluster(3, 0, &journal);
   uint64_t leader = AwaitLeader();
   ASSERT_NE(leader, 0u);
@@ -798,7 +801,7 @@ TEST_F(RaftNodeTest, LeaderReplicatesAndCommitsWhileItsOwnWriteIsStuck) {
 // watch streams that would never see another event. The node now reports
 // the failure once, and berth-lockd exits on it.
 TEST_F(RaftNodeTest, FailedSaveStopsTheReplicaAndReportsItOnce) {
-  Journal journal;
+  Journal& journal = journal_;
   StartCluster(3, 0, &journal);
   uint64_t leader = AwaitLeader();
   ASSERT_NE(leader, 0u);
