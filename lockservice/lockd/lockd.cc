@@ -90,6 +90,7 @@ class LockdImpl : public Lockd {
     no.stall_threshold = opts_.stall_threshold;
     no.snapshot_every = opts_.snapshot_every;
     no.keep_entries = opts_.snapshot_keep_entries;
+    no.on_storage_failure = opts_.on_storage_failure;
     auto node = node::RaftNode::Create(no, storage_.get(), store_.get(),
                                        transport_.get());
     if (!node.ok()) return node.status();

@@ -7,6 +7,7 @@
 #define BERTH_LOCKSERVICE_LOCKD_LOCKD_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -56,6 +57,8 @@ struct LockdOptions {
   // off. Replicas should keep the same port offset from `listen`, which
   // etcd member lists use to name the others' client URLs.
   std::string etcd_listen;
+  // See NodeOptions::on_storage_failure (berth-lockd exits).
+  std::function<void(const absl::Status&)> on_storage_failure;
   // The Prometheus endpoint (docs/metrics.md); off by default here, "auto"
   // (127.0.0.1:<listen port + 1000>) by default in berth-lockd's flags.
   ::berth::metrics::MetricsListen metrics;

@@ -9,6 +9,7 @@
 // its SQLite file alone.
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <thread>
 
@@ -166,6 +167,15 @@ int main(int argc, char** argv) {
     return 2;
   }
   opts.credentials = *creds;
+  // Fail-stop: a replica that cannot persist has stopped taking part in
+  // Raft, and clients (watch streams above all) would otherwise wait on it
+  // forever. _Exit, not exit: other threads still hold the state machine.
+  opts.on_storage_failure = [](const absl::Status& st) {
+    std::cerr << "berth-lockd: exiting: the replica cannot persist ("
+              << st.message() << "); restart it once its disk is fixed"
+              << std::endl;
+    std::_Exit(1);
+  };
 
   // Block the signals in every thread; one thread waits for them.
   sigset_t set;

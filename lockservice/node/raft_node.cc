@@ -699,6 +699,7 @@ class RaftNodeImpl : public RaftNode {
                     &out);
     }
     RunCompletions(out);
+    if (opts_.on_storage_failure) opts_.on_storage_failure(st);
   }
 
   void RestoreSnapshot(const raftpb::Snapshot& snap) {

@@ -117,6 +117,12 @@ struct NodeOptions {
   absl::Duration stall_threshold = absl::Milliseconds(50);
   uint64_t max_inflight_bytes = 64 << 20;
   Clock* clock = nullptr;  // borrowed; Clock::Real() if null
+  // Called once, on the driver thread, after a failed write of the log or
+  // hard state stopped the node (the replica takes no further part in
+  // Raft). Null leaves it at that; berth-lockd exits instead, so that its
+  // clients and watch streams fail over rather than wait on a replica that
+  // will never apply again (found by the nemesis: a full disk).
+  std::function<void(const absl::Status&)> on_storage_failure;
 };
 
 struct NodeStatus {

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lockservice/raft/memory_storage.h"
 
@@ -182,6 +183,15 @@ class Journal {
     absl::MutexLock l(&mu_);
     blocked_ = 0;
   }
+  // Replica `id`'s saves of entries fail from now on (a full disk).
+  void FailSaves(uint64_t id) {
+    absl::MutexLock l(&mu_);
+    failing_ = id;
+  }
+  bool Failing(uint64_t id) {
+    absl::MutexLock l(&mu_);
+    return failing_ == id;
+  }
   void WaitIfBlocked(uint64_t id) {
     absl::MutexLock l(&mu_);
     auto open = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -194,6 +204,7 @@ class Journal {
   absl::Mutex mu_;
   std::vector<std::string> events_ ABSL_GUARDED_BY(mu_);
   uint64_t blocked_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t failing_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 class RecordingTransport : public Transport {
@@ -249,6 +260,9 @@ class RecordingStorage : public raft::LogStore {
       j_->Add(absl::StrCat("save ", id_, " ", e.index()));
     }
     if (!entries.empty()) j_->WaitIfBlocked(id_);
+    if (!entries.empty() && j_->Failing(id_)) {
+      return absl::ResourceExhaustedError("database or disk is full");
+    }
     return inner_->Save(hs, entries, snap);
   }
   absl::Status CreateSnapshot(uint64_t index, const raftpb::ConfState& cs,
@@ -288,6 +302,10 @@ class RaftNodeTest : public ::testing::Test {
       opts.tick_interval = absl::Milliseconds(5);
       opts.snapshot_every = snapshot_every;
       opts.keep_entries = 10;
+      opts.on_storage_failure = [this, id](const absl::Status& st) {
+        absl::MutexLock l(&failures_mu_);
+        storage_failures_.push_back(absl::StrCat(id, ": ", st.message()));
+      };
       raft::LogStore* storage = r.storage.get();
       Transport* transport = r.transport.get();
       if (journal != nullptr) {
@@ -330,8 +348,13 @@ class RaftNodeTest : public ::testing::Test {
     return 0;
   }
 
+  // A member, not a test's local: the replicas record into it until
+  // TearDown stops them, after the test body has returned.
+  Journal journal_;
   Net net_;
   std::map<uint64_t, Replica> replicas_;
+  absl::Mutex failures_mu_;
+  std::vector<std::string> storage_failures_ ABSL_GUARDED_BY(failures_mu_);
 };
 
 TEST_F(RaftNodeTest, ElectsLeaderAndReplicatesProposalsToAllReplicas) {
@@ -506,7 +529,7 @@ TEST_F(RaftNodeTest, SnapshotIsBuiltOffTheDriverWhileWritesContinue) {
 // them. (A commit counts the leader's copy only once its write reported
 // durable: Raft::OnPersisted.)
 TEST_F(RaftNodeTest, LeaderSendsAppendsBeforePersistingThem) {
-  Journal journal;
+  Journal& journal = journal_;
   StartCluster(3, 0, &journal);
   uint64_t leader = AwaitLeader();
   ASSERT_NE(leader, 0u);
@@ -536,7 +559,7 @@ TEST_F(RaftNodeTest, LeaderSendsAppendsBeforePersistingThem) {
 // The commit index is volatile (Raft Figure 2): a Ready that only moves it
 // must not cost an fsync, on the leader or on a follower.
 TEST_F(RaftNodeTest, CommitOnlyReadiesAreNotPersisted) {
-  Journal journal;
+  Journal& journal = journal_;
   StartCluster(3, 0, &journal);
   uint64_t leader = AwaitLeader();
   ASSERT_NE(leader, 0u);
@@ -717,7 +740,7 @@ TEST_F(RaftNodeTest, CancelledProposalIsNotAnsweredWhenItCommitsLater) {
 // majority of three without the leader) commit its entries; but the leader
 // applies and answers them only once its own copy is durable.
 TEST_F(RaftNodeTest, LeaderReplicatesAndCommitsWhileItsOwnWriteIsStuck) {
-  Journal journal;
+  Journal& journal = journal_;
   StartCluster(3, 0, &journal);
   uint64_t leader = AwaitLeader();
   ASSERT_NE(leader, 0u);
@@ -771,6 +794,33 @@ TEST_F(RaftNodeTest, LeaderReplicatesAndCommitsWhileItsOwnWriteIsStuck) {
   EXPECT_TRUE(p2.status().ok()) << p2.status();
   EXPECT_EQ(p1.value(), absl::StrCat(first, ":p1"));
   EXPECT_EQ(p2.value(), absl::StrCat(first + 1, ":p2"));
+}
+
+// Regression (nemesis, full disk): a replica whose write failed stopped
+// taking part in Raft but said so to nobody, so berth-lockd kept serving
+// watch streams that would never see another event. The node now reports
+// the failure once, and berth-lockd exits on it.
+TEST_F(RaftNodeTest, FailedSaveStopsTheReplicaAndReportsItOnce) {
+  Journal& journal = journal_;
+  StartCluster(3, 0, &journal);
+  uint64_t leader = AwaitLeader();
+  ASSERT_NE(leader, 0u);
+  uint64_t follower = leader % 3 + 1;
+  journal.FailSaves(follower);
+  for (int i = 0; i < 3; ++i) {
+    // The other two still commit.
+    absl::StatusOr<std::string> r = replicas_[leader].node->Propose(
+        absl::StrCat("p", i), absl::Now() + absl::Seconds(10));
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+  absl::MutexLock l(&failures_mu_);
+  auto reported = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(failures_mu_) {
+    return !storage_failures_.empty();
+  };
+  ASSERT_TRUE(failures_mu_.AwaitWithTimeout(absl::Condition(&reported),
+                                            absl::Seconds(10)));
+  EXPECT_THAT(storage_failures_, ::testing::ElementsAre(absl::StrCat(
+                                     follower, ": database or disk is full")));
 }
 
 }  // namespace

@@ -1,14 +1,18 @@
-// berth-nemesis: fault injection on real berth-lockd processes (issue #15).
+// berth-nemesis: fault injection on real berth-lockd, berth-scheduler and
+// berth-agent processes (issue #15).
 //
 //   berth-nemesis [--duration S] [--seed N] [--faults all|a,b,...]
 //                 [--kv-clients N] [--contenders N] [--watchers N]
+//                 [--schedulers=true|false] [--service-replicas N]
 //                 [--work-dir DIR]
 //
 // Starts three replicas, each in a network namespace of its own on a
 // private bridge, with its data dir on a small tmpfs; runs the KV register,
-// lock and watch workloads from the root namespace while the nemesis injects
-// faults from the seeded schedule; heals everything; requires the cluster
-// to recover; then judges the histories. Prints a report and one final
+// lock and watch workloads from the root namespace; with --schedulers (the
+// default), also two schedulers in namespaces of their own and one agent
+// running a cron and a service job (sched_suite.h). The nemesis injects
+// faults from the seeded schedule; then it heals everything, requires the
+// cluster to recover, and judges the histories. Prints a report and one final
 // "RESULT: PASS" or "RESULT: FAIL ..." line; exit 0 only on PASS. Needs
 // root (namespaces, mounts).
 #include <unistd.h>
@@ -29,6 +33,7 @@
 #include "tests/nemesis/nemesis.h"
 #include "tests/nemesis/network.h"
 #include "tests/nemesis/replicas.h"
+#include "tests/nemesis/sched_suite.h"
 #include "tests/nemesis/watch_workload.h"
 
 namespace po = boost::program_options;
@@ -47,6 +52,11 @@ struct Flags {
   std::string work_dir;
   std::string lockd = BERTH_LOCKD_BIN;
   std::string contender = BERTH_CONTENDER_BIN;
+  bool schedulers = true;
+  int service_replicas = 1;
+  std::string scheduler = BERTH_SCHEDULER_BIN;
+  std::string agent = BERTH_AGENT_BIN;
+  std::string cli = BERTH_CLI_BIN;
   std::string libfaketime =
       "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
 };
@@ -124,7 +134,8 @@ int RunSuite(const Flags& flags, const std::vector<nm::Fault>& faults) {
   std::cout << "nemesis: seed=" << flags.seed
             << " duration=" << flags.duration_s
             << "s work_dir=" << flags.work_dir << std::endl;
-  auto net = nm::Network::Create(3, flags.net_tag, flags.work_dir);
+  const int sched_hosts = flags.schedulers ? nm::SchedSuite::kSchedulers : 0;
+  auto net = nm::Network::Create(3, sched_hosts, flags.net_tag, flags.work_dir);
   if (!net.ok()) {
     std::cout << "RESULT: FAIL (setup: " << net.status() << ")\n";
     return 1;
@@ -144,6 +155,17 @@ int RunSuite(const Flags& flags, const std::vector<nm::Fault>& faults) {
                            absl::Seconds(30))) {
     std::cout << "RESULT: FAIL (setup: no first leader)\n";
     return 1;
+  }
+  std::unique_ptr<nm::SchedSuite> sched;
+  if (flags.schedulers) {
+    auto s = nm::SchedSuite::Start(net->get(), 4, replicas.Endpoints(),
+                                   {flags.scheduler, flags.agent, flags.cli,
+                                    flags.work_dir, flags.service_replicas});
+    if (!s.ok()) {
+      std::cout << "RESULT: FAIL (setup: " << s.status() << ")\n";
+      return 1;
+    }
+    sched = std::move(*s);
   }
   nm::KvWorkload kv(replicas.Endpoints(), flags.kv_clients, flags.seed);
   nm::LockWorkload locks(flags.contender, replicas.Endpoints(), flags.work_dir,
@@ -168,7 +190,8 @@ int RunSuite(const Flags& flags, const std::vector<nm::Fault>& faults) {
       locks.ResumeAll();
     }
   };
-  nm::Nemesis nemesis(net->get(), &replicas, opts);
+  nm::Nemesis nemesis(net->get(), &replicas,
+                      sched ? sched->schedulers() : nullptr, opts);
   nm::NemesisReport report = nemesis.Run();
 
   std::vector<std::string> failures;
@@ -279,6 +302,11 @@ int RunSuite(const Flags& flags, const std::vector<nm::Fault>& faults) {
   } else {
     std::cout << "PASS (" << wv.acked_checked << " deliveries checked)\n";
   }
+  if (sched) {
+    for (const std::string& f : sched->Finish(report, healed)) {
+      failures.push_back(f);
+    }
+  }
   if (lv.stats.grants == 0 || ks.ok == 0 || ws.acked == 0) {
     failures.push_back("a workload made no progress");
   }
@@ -319,6 +347,16 @@ int main(int argc, char** argv) {
       "lockd", po::value<std::string>(&flags.lockd), "berth-lockd binary")(
       "contender", po::value<std::string>(&flags.contender),
       "berth-e2e-contender binary")(
+      "schedulers", po::value<bool>(&flags.schedulers)->default_value(true),
+      "also run two schedulers and an agent with the cron and service "
+      "workloads and the scheduler faults (--schedulers=false: lockd only)")(
+      "service-replicas",
+      po::value<int>(&flags.service_replicas)->default_value(1),
+      "replicas of the service workload's job")(
+      "scheduler", po::value<std::string>(&flags.scheduler),
+      "berth-scheduler binary")("agent", po::value<std::string>(&flags.agent),
+                                "berth-agent binary")(
+      "cli", po::value<std::string>(&flags.cli), "berth CLI binary")(
       "libfaketime", po::value<std::string>(&flags.libfaketime),
       "libfaketimeMT.so for the clock-skew fault (Debian package faketime)");
   po::variables_map vm;
@@ -335,6 +373,11 @@ int main(int argc, char** argv) {
   }
   std::vector<nm::Fault> faults;
   if (!ParseFaults(flags.faults, &faults)) return 2;
+  if (!flags.schedulers) std::erase_if(faults, nm::IsSchedulerFault);
+  if (faults.empty()) {
+    std::cerr << "berth-nemesis: no faults left to inject\n";
+    return 2;
+  }
   if (access(flags.libfaketime.c_str(), R_OK) != 0) {
     // Without it the other faults still run; the report says so.
     std::erase(faults, nm::Fault::kClockSkew);

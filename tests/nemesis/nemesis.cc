@@ -34,16 +34,30 @@ const char* FaultName(Fault f) {
       return "pause-client";
     case Fault::kClockSkew:
       return "clock-skew";
+    case Fault::kPartitionScheduler:
+      return "partition-scheduler";
+    case Fault::kPauseScheduler:
+      return "pause-scheduler";
+    case Fault::kKillScheduler:
+      return "kill-scheduler";
   }
   return "?";
 }
 
 std::vector<Fault> AllFaults() {
-  return {
-      Fault::kIsolateLeader, Fault::kPartitionLeader, Fault::kPartitionFollower,
-      Fault::kBridge,        Fault::kSlowLink,        Fault::kPauseLeader,
-      Fault::kPauseReplica,  Fault::kKillLeader,      Fault::kKillReplica,
-      Fault::kFullDisk,      Fault::kPauseClient,     Fault::kClockSkew};
+  return {Fault::kIsolateLeader,      Fault::kPartitionLeader,
+          Fault::kPartitionFollower,  Fault::kBridge,
+          Fault::kSlowLink,           Fault::kPauseLeader,
+          Fault::kPauseReplica,       Fault::kKillLeader,
+          Fault::kKillReplica,        Fault::kFullDisk,
+          Fault::kPauseClient,        Fault::kClockSkew,
+          Fault::kPartitionScheduler, Fault::kPauseScheduler,
+          Fault::kKillScheduler};
+}
+
+bool IsSchedulerFault(Fault f) {
+  return f == Fault::kPartitionScheduler || f == Fault::kPauseScheduler ||
+         f == Fault::kKillScheduler;
 }
 
 namespace {
@@ -70,7 +84,41 @@ int Nemesis::PickReplica(bool prefer_leader) {
   return leader != 0 ? leader : any;
 }
 
+int Nemesis::PickSchedulerLeader() {
+  int any = std::uniform_int_distribution<int>(1, schedulers_->count())(rng_);
+  int leader = schedulers_->Leader();
+  return leader != 0 ? leader : any;
+}
+
+absl::Time Nemesis::AwaitSchedulerLeader(NemesisReport* report) {
+  if (schedulers_ == nullptr) return absl::Now();
+  absl::Time healed = absl::Now();
+  int leader = 0;
+  e2e::WaitFor([&] { return (leader = schedulers_->Leader()) != 0; },
+               absl::Seconds(15));
+  absl::Duration took = absl::Now() - healed;
+  report->sched_max_recovery = std::max(report->sched_max_recovery, took);
+  if (leader == 0) {
+    ++report->sched_slow_recoveries;
+    Note("no scheduler leader within 15 s");
+  } else {
+    Note(absl::StrCat(
+        "scheduler leader s", leader, " after ",
+        absl::FormatDuration(absl::Trunc(took, absl::Milliseconds(1)))));
+  }
+  return absl::Now();
+}
+
 void Nemesis::ReapInto(NemesisReport* report, bool disk_full, int disk_target) {
+  if (schedulers_ != nullptr) {
+    for (int i : schedulers_->Reap()) {
+      std::string what =
+          absl::StrCat("scheduler s", i, " exited on its own (see ",
+                       schedulers_->LogPath(i), "*)");
+      Note(what);
+      report->unexpected_exits.push_back(what);
+    }
+  }
   for (int id : replicas_->Reap()) {
     if (disk_full && id == disk_target) {
       ++report->full_disk_exits;
@@ -144,6 +192,26 @@ absl::Status Nemesis::Apply(Fault f, Applied* a) {
       Note(absl::StrCat("clock of replica ", a->target, " steps ", step, " s"));
       return replicas_->SetClockOffset(a->target, step);
     }
+    case Fault::kPartitionScheduler:
+    case Fault::kPauseScheduler:
+    case Fault::kKillScheduler:
+      if (schedulers_ == nullptr) {
+        return absl::FailedPreconditionError("no schedulers");
+      }
+      a->target = PickSchedulerLeader();
+      if (f == Fault::kPauseScheduler) {
+        schedulers_->Pause(a->target);
+      } else if (f == Fault::kKillScheduler) {
+        schedulers_->Kill9(a->target);
+      } else {
+        // Cut from lockd only: the harness (root namespace) can still ask
+        // it whether it believes it leads.
+        for (int r = 1; r <= n; ++r) {
+          absl::Status st = net_->Cut(schedulers_->host(a->target), r);
+          if (!st.ok()) return st;
+        }
+      }
+      return absl::OkStatus();
   }
   return absl::InternalError("unknown fault");
 }
@@ -169,6 +237,14 @@ void Nemesis::Heal(const Applied& a, NemesisReport* report) {
       }
     }
   }
+  for (int i = 1; schedulers_ != nullptr && i <= schedulers_->count(); ++i) {
+    schedulers_->Resume(i);
+    if (!schedulers_->Running(i)) {
+      if (absl::Status s = schedulers_->Start(i); !s.ok()) {
+        report->errors.push_back(std::string(s.message()));
+      }
+    }
+  }
 }
 
 void Nemesis::HealAll(NemesisReport* report) {
@@ -186,10 +262,14 @@ NemesisReport Nemesis::Run() {
   const absl::Time end = start_ + options_.duration;
   while (absl::Now() < end) {
     Fault f = options_.faults[rng_() % options_.faults.size()];
+    // Client and scheduler pauses outlast their session TTLs.
     absl::Duration hold = f == Fault::kPauseClient ? Uniform(rng_, 5000, 9000)
-                                                   : Uniform(rng_, 2000, 8000);
+                          : f == Fault::kPauseScheduler
+                              ? Uniform(rng_, 4000, 9000)
+                              : Uniform(rng_, 2000, 8000);
     absl::Duration settle = Uniform(rng_, 1000, 4000);
     Applied a;
+    const absl::Time applied = absl::Now();
     absl::Status st = Apply(f, &a);
     ++report.rounds;
     if (!st.ok()) {
@@ -222,6 +302,8 @@ NemesisReport Nemesis::Run() {
           "healed; leader ", leader, " after ",
           absl::FormatDuration(absl::Trunc(took, absl::Milliseconds(1)))));
     }
+    report.windows.push_back(
+        {f, applied, healed, AwaitSchedulerLeader(&report)});
     e2e::WaitFor([&] { return absl::Now() >= end; }, settle);
   }
   HealAll(&report);

@@ -22,6 +22,7 @@
 #include "absl/time/time.h"
 #include "tests/nemesis/network.h"
 #include "tests/nemesis/replicas.h"
+#include "tests/nemesis/schedulers.h"
 
 namespace berth::nemesis {
 
@@ -38,10 +39,15 @@ enum class Fault {
   kFullDisk,           // fill a replica's tmpfs data dir, free at heal
   kPauseClient,        // SIGSTOP a lock contender past its session TTL
   kClockSkew,          // step one replica's wall clock by +-10..60 s
+  // Only with the scheduler workloads (a Schedulers to act on):
+  kPartitionScheduler,  // scheduler leader cut from every lockd replica
+  kPauseScheduler,      // SIGSTOP the scheduler leader past its session TTL
+  kKillScheduler,       // kill -9 the scheduler leader, restart at heal
 };
 
 const char* FaultName(Fault f);
 std::vector<Fault> AllFaults();
+bool IsSchedulerFault(Fault f);
 
 struct NemesisOptions {
   uint64_t seed = 1;
@@ -51,8 +57,19 @@ struct NemesisOptions {
   std::function<void(bool pause, uint64_t pick)> pause_client;
 };
 
+// When a fault was applied, healed, and a scheduler leader seen again
+// (`recovered` is `healed` without schedulers, and heal + 15 s when no
+// leader came back).
+struct FaultWindow {
+  Fault fault;
+  absl::Time applied;
+  absl::Time healed;
+  absl::Time recovered;
+};
+
 struct NemesisReport {
   std::map<Fault, int> injected;
+  std::vector<FaultWindow> windows;
   int rounds = 0;
   // Replica exits the nemesis did not cause, outside full-disk rounds: a
   // crash under network or process faults is a bug.
@@ -62,15 +79,22 @@ struct NemesisReport {
   // Rounds that ended with no leader within 10 s of the heal.
   int slow_recoveries = 0;
   absl::Duration max_recovery;
+  // With schedulers: rounds with no scheduler leader 15 s after the heal,
+  // and the slowest time to one.
+  int sched_slow_recoveries = 0;
+  absl::Duration sched_max_recovery;
   std::vector<std::string> errors;  // a fault that could not be applied
 };
 
 class Nemesis {
  public:
-  // Borrows both, which must outlive it.
-  Nemesis(Network* net, Replicas* replicas, NemesisOptions options)
+  // Borrows all three, which must outlive it; `schedulers` may be null
+  // (no scheduler faults then).
+  Nemesis(Network* net, Replicas* replicas, Schedulers* schedulers,
+          NemesisOptions options)
       : net_(net),
         replicas_(replicas),
+        schedulers_(schedulers),
         options_(std::move(options)),
         rng_(options_.seed) {}
 
@@ -86,11 +110,15 @@ class Nemesis {
   absl::Status Apply(Fault f, Applied* a);
   void Heal(const Applied& a, NemesisReport* report);
   int PickReplica(bool prefer_leader);
+  int PickSchedulerLeader();
+  // Returns when a scheduler leader was seen (now, without schedulers).
+  absl::Time AwaitSchedulerLeader(NemesisReport* report);
   void Note(const std::string& line);
   void ReapInto(NemesisReport* report, bool disk_full, int disk_target);
 
   Network* net_;
   Replicas* replicas_;
+  Schedulers* schedulers_;
   NemesisOptions options_;
   std::mt19937_64 rng_;
   absl::Time start_ = absl::Now();

@@ -6,21 +6,25 @@
 namespace berth::nemesis {
 
 absl::StatusOr<std::unique_ptr<Network>> Network::Create(
-    int replicas, int tag, const std::string& log_dir) {
+    int replicas, int extra_hosts, int tag, const std::string& log_dir) {
   if (tag < 20 || tag > 219) {
     return absl::InvalidArgumentError("network tag must be in 20..219");
   }
-  std::unique_ptr<Network> n(new Network(replicas, tag, log_dir));
+  std::unique_ptr<Network> n(new Network(replicas, extra_hosts, tag, log_dir));
   absl::Status st = n->Setup();
   if (!st.ok()) return st;
   return n;
 }
 
 std::string Network::Namespace(int id) const {
-  return absl::StrCat("bnem", tag_, "-r", id);
+  if (id <= replicas_) return absl::StrCat("bnem", tag_, "-r", id);
+  return absl::StrCat("bnem", tag_, "-s", id - replicas_);
 }
 std::string Network::Ip(int id) const {
   return absl::StrCat("10.213.", tag_, ".", 10 + id);
+}
+std::string Network::RootIp() const {
+  return absl::StrCat("10.213.", tag_, ".1");
 }
 std::string Network::Bridge() const { return absl::StrCat("bnem", tag_, "br"); }
 std::string Network::HostVeth(int id) const {
@@ -32,12 +36,11 @@ absl::Status Network::Setup() {
   auto run = [&](std::vector<std::string> argv) { return Run(argv, log_dir_); };
   for (auto& argv : std::vector<std::vector<std::string>>{
            {"ip", "link", "add", br, "type", "bridge"},
-           {"ip", "addr", "add", absl::StrCat("10.213.", tag_, ".1/24"), "dev",
-            br},
+           {"ip", "addr", "add", absl::StrCat(RootIp(), "/24"), "dev", br},
            {"ip", "link", "set", br, "up"}}) {
     if (absl::Status st = run(argv); !st.ok()) return st;
   }
-  for (int id = 1; id <= replicas_; ++id) {
+  for (int id = 1; id <= hosts(); ++id) {
     const std::string ns = Namespace(id);
     const std::string veth = HostVeth(id);
     for (auto& argv : std::vector<std::vector<std::string>>{
@@ -57,7 +60,7 @@ absl::Status Network::Setup() {
 }
 
 Network::~Network() {
-  for (int id = 1; id <= replicas_; ++id) {
+  for (int id = 1; id <= hosts(); ++id) {
     Run({"ip", "link", "del", HostVeth(id)}, log_dir_).IgnoreError();
     Run({"ip", "netns", "del", Namespace(id)}, log_dir_).IgnoreError();
   }
@@ -99,7 +102,7 @@ absl::Status Network::Slow(int id) {
 
 absl::Status Network::HealAll() {
   absl::Status first;
-  for (int id = 1; id <= replicas_; ++id) {
+  for (int id = 1; id <= hosts(); ++id) {
     first.Update(Unisolate(id));
     // Absent qdiscs and routes are not errors here.
     Run({"tc", "qdisc", "del", "dev", HostVeth(id), "root"}, log_dir_)
