@@ -7,8 +7,11 @@
 // transactions carrying its election token, so a deposed leader's writes
 // are refused by lockd. Before each pass the leader waits until its mirror
 // has caught up with its own last commit, so it never plans from a state
-// older than what it already wrote. A new leader reloads everything from
-// lockd first; nothing is kept only in memory.
+// older than what it already wrote. A new leader plans only once its mirror
+// has applied the revision of its own election grant (its fencing token),
+// which every write of the previous leader precedes; nothing is kept only
+// in memory, and the mirror is reloaded from lockd only when its watch
+// breaks or commits keep losing to changes it does not show.
 //
 // Threads: mirror, election, leader loop, plus gRPC's. Thread safety: all
 // public methods are thread-safe. Ownership: owns its lockd client.

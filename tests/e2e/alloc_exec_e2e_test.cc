@@ -186,7 +186,7 @@ replicas: 1
 task:
   command: ["sleep", "600"]
   resources: {cpu: 200m, memory: 64MiB}
-  health: {exec: ["sh", "-c", "grep -q sleep /proc/1/cmdline"], interval: 500ms, timeout: 3s}
+  health: {exec: ["sh", "-c", "grep -q sleep /proc/1/cmdline"], interval: 2s, timeout: 2s}
   kill_timeout: 1s
 )"));
   std::string output;

@@ -81,21 +81,9 @@ TEST(Etcd3NodeClientTest, LockAndWatchWorkAsOnEtcd) {
   absl::StatusOr<int> base = FindFreePortBlock(10, getpid() ^ 0xe73d);
   ASSERT_TRUE(base.ok()) << base.status();
   LockdCluster cluster(3);
-  std::vector<std::string> eps;
-  for (uint64_t id = 1; id <= 3; ++id) {
-    std::string ep = absl::StrCat("127.0.0.1:", *base + id);
-    cluster.SetReplicaFlags(id, {absl::StrCat("--etcd-listen=", ep)});
-    eps.push_back(ep);
-  }
-  ASSERT_TRUE(cluster.StartAll().ok());
-  ASSERT_NE(cluster.AwaitLeader(), 0u);
-  ASSERT_TRUE(WaitFor([&] {
-    for (const std::string& ep : eps) {
-      if (Etcdctl(ep, {"get", "/none"}, cluster.dir() + "/ready").exit_code)
-        return false;
-    }
-    return true;
-  }));
+  absl::StatusOr<std::vector<std::string>> eps =
+      StartWithEtcdPorts(&cluster, 3, *base);
+  ASSERT_TRUE(eps.ok()) << eps.status();
 
   auto etcd = EtcdProcess::Start(*base + 5, *base + 6);
   ASSERT_TRUE(etcd.ok()) << etcd.status();
@@ -103,7 +91,7 @@ TEST(Etcd3NodeClientTest, LockAndWatchWorkAsOnEtcd) {
       RunClient((*etcd)->endpoint(), "/npm", cluster.dir() + "/etcd3-vs-etcd"),
       "real etcd");
 
-  ExpectCorrect(RunClient(absl::StrJoin(eps, ","), "/npm",
+  ExpectCorrect(RunClient(absl::StrJoin(*eps, ","), "/npm",
                           cluster.dir() + "/etcd3-vs-berth"),
                 "berth-lockd");
 }

@@ -91,28 +91,16 @@ class EtcdCompatTest : public ::testing::Test {
   void SetUp() override {
     absl::StatusOr<int> base = FindFreePortBlock(10, getpid() ^ 0xe7cd);
     ASSERT_TRUE(base.ok()) << base.status();
-    std::vector<std::string> eps;
-    for (uint64_t id = 1; id <= 3; ++id) {
-      std::string ep = absl::StrCat("127.0.0.1:", *base + id);
-      cluster_.SetReplicaFlags(id, {absl::StrCat("--etcd-listen=", ep)});
-      eps.push_back(ep);
-    }
-    ASSERT_TRUE(cluster_.StartAll().ok());
-    ASSERT_NE(cluster_.AwaitLeader(), 0u);
+    absl::StatusOr<std::vector<std::string>> started =
+        StartWithEtcdPorts(&cluster_, 3, *base);
+    ASSERT_TRUE(started.ok()) << started.status();
+    const std::vector<std::string>& eps = *started;
     berth_ = {"berth", absl::StrJoin(eps, ","), eps[0], cluster_.dir()};
     berth_eps_ = eps;
     auto etcd = EtcdProcess::Start(*base + 5, *base + 6);
     ASSERT_TRUE(etcd.ok()) << etcd.status();
     etcd_ = std::move(*etcd);
     real_ = {"etcd", etcd_->endpoint(), etcd_->endpoint(), cluster_.dir()};
-    // Every berth replica answers through its etcd port before we start.
-    ASSERT_TRUE(WaitFor([&] {
-      for (const std::string& ep : eps) {
-        if (Etcdctl(ep, {"get", "/none"}, cluster_.dir() + "/ready").exit_code)
-          return false;
-      }
-      return true;
-    }));
   }
 
   // Runs the same command on both and expects the same normalised result.

@@ -75,4 +75,33 @@ EtcdProcess::~EtcdProcess() {
   if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
 }
 
+absl::StatusOr<std::vector<std::string>> StartWithEtcdPorts(
+    LockdCluster* cluster, int replicas, int base_port) {
+  std::vector<std::string> eps;
+  for (int id = 1; id <= replicas; ++id) {
+    std::string ep = absl::StrCat("127.0.0.1:", base_port + id);
+    cluster->SetReplicaFlags(id, {absl::StrCat("--etcd-listen=", ep)});
+    eps.push_back(ep);
+  }
+  if (absl::Status st = cluster->StartAll(); !st.ok()) return st;
+  if (cluster->AwaitLeader() == 0) {
+    return absl::DeadlineExceededError("no lockd leader within the deadline");
+  }
+  std::string waiting;
+  bool ready = WaitFor([&] {
+    for (const std::string& ep : eps) {
+      if (Etcdctl(ep, {"get", "/none"}, cluster->dir() + "/ready").exit_code) {
+        waiting = ep;
+        return false;
+      }
+    }
+    return true;
+  });
+  if (!ready) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("the etcd port ", waiting, " never answered etcdctl"));
+  }
+  return eps;
+}
+
 }  // namespace berth::e2e

@@ -8,8 +8,10 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "tests/e2e/lockd_harness.h"
 #include "tests/e2e/subprocess.h"
 
 namespace berth::e2e {
@@ -37,6 +39,12 @@ RunResult Etcdctl(const std::string& endpoints,
                   const std::vector<std::string>& args,
                   const std::string& log_prefix,
                   const std::string& stdin_text = "");
+
+// Gives replica i (1-based, of `replicas`) of `cluster` the etcd API on
+// 127.0.0.1:`base_port` + i, starts them all, and waits for a leader and for
+// every replica to answer etcdctl there. Returns those endpoints in order.
+absl::StatusOr<std::vector<std::string>> StartWithEtcdPorts(
+    LockdCluster* cluster, int replicas, int base_port);
 
 }  // namespace berth::e2e
 

@@ -22,20 +22,10 @@ class EtcdV3ServicesTest : public ::testing::Test {
   void SetUp() override {
     absl::StatusOr<int> base = FindFreePortBlock(10, getpid() ^ 0x53b1);
     ASSERT_TRUE(base.ok()) << base.status();
-    for (uint64_t id = 1; id <= 3; ++id) {
-      std::string ep = absl::StrCat("127.0.0.1:", *base + id);
-      cluster_.SetReplicaFlags(id, {absl::StrCat("--etcd-listen=", ep)});
-      berth_eps_.push_back(ep);
-    }
-    ASSERT_TRUE(cluster_.StartAll().ok());
-    ASSERT_NE(cluster_.AwaitLeader(), 0u);
-    ASSERT_TRUE(WaitFor([&] {
-      for (const std::string& ep : berth_eps_) {
-        if (Etcdctl(ep, {"get", "/none"}, cluster_.dir() + "/ready").exit_code)
-          return false;
-      }
-      return true;
-    }));
+    absl::StatusOr<std::vector<std::string>> eps =
+        StartWithEtcdPorts(&cluster_, 3, *base);
+    ASSERT_TRUE(eps.ok()) << eps.status();
+    berth_eps_ = *eps;
   }
 
   LockdCluster cluster_{3};

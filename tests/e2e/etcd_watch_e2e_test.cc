@@ -150,16 +150,12 @@ TEST(EtcdWatchTest, FiltersProgressCancelAndCompactionMatchEtcd) {
   absl::StatusOr<int> base = FindFreePortBlock(10, getpid() ^ 0x3a7c);
   ASSERT_TRUE(base.ok()) << base.status();
   LockdCluster cluster(1);
-  std::string ep = absl::StrCat("127.0.0.1:", *base + 1);
-  cluster.SetReplicaFlags(1, {absl::StrCat("--etcd-listen=", ep)});
-  ASSERT_TRUE(cluster.StartAll().ok());
-  ASSERT_NE(cluster.AwaitLeader(), 0u);
+  absl::StatusOr<std::vector<std::string>> eps =
+      StartWithEtcdPorts(&cluster, 1, *base);
+  ASSERT_TRUE(eps.ok()) << eps.status();
+  const std::string& ep = (*eps)[0];
   auto etcd = EtcdProcess::Start(*base + 5, *base + 6);
   ASSERT_TRUE(etcd.ok()) << etcd.status();
-  ASSERT_TRUE(WaitFor([&] {
-    return Etcdctl(ep, {"get", "/none"}, cluster.dir() + "/ready").exit_code ==
-           0;
-  }));
 
   std::string berth = Scenario(ep).Run();
   std::string real = Scenario((*etcd)->endpoint()).Run();

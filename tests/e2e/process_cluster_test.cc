@@ -51,7 +51,20 @@ bool ProcessClusterTest::SubmitUntilAccepted(const std::string& job,
                                              const std::string& yaml,
                                              absl::Duration timeout) {
   jobs_.insert(job);
-  return WaitFor([&] { return scheds_->Submit(yaml).exit_code == 0; }, timeout);
+  RunResult last;
+  bool ok = WaitFor(
+      [&] {
+        last = scheds_->Submit(yaml);
+        return last.exit_code == 0;
+      },
+      timeout);
+  // A spec the scheduler refuses is refused every time: say why.
+  if (!ok) {
+    ADD_FAILURE() << "job " << job
+                  << " was never accepted; the last answer: " << last.out
+                  << last.err;
+  }
+  return ok;
 }
 
 void ProcessClusterTest::TearDown() {
