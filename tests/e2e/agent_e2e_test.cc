@@ -200,13 +200,16 @@ TEST_P(AgentE2ETest, ReportsExitCodeAndDoesNotRestart) {
   const std::string dir = agent_->data_dir() + "/allocs/a2";
   EXPECT_TRUE(std::filesystem::exists(dir + "/logs"));
   ASSERT_TRUE(writer_->Delete("n1", "a2").ok());
+  // The marker is written after the sandbox and FIFOs are removed: wait
+  // for the whole end state, not the first half of it.
   EXPECT_TRUE(WaitFor([&] {
     return !std::filesystem::exists(dir + "/sandbox") &&
-           !std::filesystem::exists(dir + "/fifo");
+           !std::filesystem::exists(dir + "/fifo") &&
+           std::filesystem::exists(dir + "/forgotten");
   })) << dir
-      << " survived the deletion of its allocation";
+      << " survived the deletion of its allocation, or was never marked "
+         "forgotten";
   EXPECT_TRUE(std::filesystem::exists(dir + "/logs/stdout.log"));
-  EXPECT_TRUE(std::filesystem::exists(dir + "/forgotten"));
 }
 
 TEST_P(AgentE2ETest, BadCommandIsReportedFailed) {
