@@ -61,6 +61,8 @@ absl::Status SchedWorkload::Start(absl::Duration timeout) {
   std::error_code ec;
   std::filesystem::create_directories(dir_ + "/svc", ec);
   // The tasks end when the agent does, so nothing outlives a crashed run.
+  // The service task exits 1 after 8 s: a replacement allocation per slot
+  // about every 9 s gives a deposed leader something to get wrong.
   const std::string cron = absl::StrCat(R"y(job: nem-cron
 kind: cron
 cron:
@@ -93,9 +95,14 @@ task:
                    kServiceMarker, R"y(
       echo $$ > )y",
                    dir_, R"y(/svc/$BERTH_ALLOC_ID.pid
+      i=0
       while kill -0 )y",
-                   agent_pid_, R"y( 2>/dev/null; do sleep 0.2; done
+                   agent_pid_, R"y( 2>/dev/null && [ $i -lt 40 ]; do
+        sleep 0.2; i=$((i+1))
+      done
+      exit 1
   resources: {cpu: 10m, memory: 8MiB, pids: 8}
+  restart: {policy: on-failure, backoff: 1s}
   kill_timeout: 2s
 )y");
   if (absl::Status st = SubmitJob("nem-svc", svc, deadline); !st.ok()) {

@@ -5,7 +5,9 @@
 //     starting_deadline kCronDeadline: each run appends
 //     "<alloc id> <start unix ns>" to cron-runs (the id ends in .t<tick>);
 //   - service `nem-svc`, `replicas` copies: each task writes its pid to
-//     svc/<alloc id>.pid and lives until the agent does; a sampling thread
+//     svc/<alloc id>.pid and exits 1 after 8 s (at once if the agent is
+//     gone), so under `restart: on-failure` the scheduler replaces every
+//     slot's allocation about every 9 s, faults or not; a sampling thread
 //     records, every 100 ms, which allocations have a live process.
 // Judged by cron_check.h and service_check.h.
 //

@@ -1,7 +1,8 @@
 // Service checker: judges samples of which allocations of a service were
 // running (a live process whose pid file names its allocation), with no
 // knowledge of the scheduler's code:
-//   - no sample shows more running allocations than the job's replicas
+//   - no sample shows more running allocations than the job's replicas,
+//     nor two of one slot (an allocation id is <ns>.<job>.<slot>.<attempt>)
 //     (violation: a slot ran twice, e.g. a deposed scheduler leader placed
 //     a replacement while the old allocation still ran);
 //   - after `settled` (the final heal plus the recovery the caller allows),

@@ -35,10 +35,18 @@ TEST(ServiceCheckTest, TwoRunningAtOnceIsOneViolationPerOverlap) {
               ElementsAre(HasSubstr("2 allocations running at once")));
 }
 
-TEST(ServiceCheckTest, TwoReplicasMayRunTwo) {
-  std::vector<ServiceSample> s = {{At(0), {"a1", "a2"}},
-                                  {At(10), {"a1", "a3"}}};
+TEST(ServiceCheckTest, TwoReplicasMayRunTwoInTwoSlots) {
+  std::vector<ServiceSample> s = {{At(0), {"d.svc.0.1", "d.svc.1.1"}},
+                                  {At(10), {"d.svc.0.1", "d.svc.1.2"}}};
   EXPECT_THAT(CheckService(s, 2, At(5)).violations, IsEmpty());
+}
+
+TEST(ServiceCheckTest, OneSlotTwiceIsAViolationEvenUnderTheReplicaCount) {
+  std::vector<ServiceSample> s = {{At(0), {"d.svc.0.1", "d.svc.1.1"}},
+                                  {At(1), {"d.svc.0.1", "d.svc.0.2"}},
+                                  {At(10), {"d.svc.0.2", "d.svc.1.3"}}};
+  EXPECT_THAT(CheckService(s, 2, At(5)).violations,
+              ElementsAre(HasSubstr("one slot running twice at")));
 }
 
 TEST(ServiceCheckTest, NotRunningAfterTheHealIsAViolation) {
