@@ -47,7 +47,12 @@ Caller CallerOf(const grpc::ServerContext& ctx) {
   c.peer = ctx.peer();
   std::shared_ptr<const grpc::AuthContext> auth = ctx.auth_context();
   if (auth != nullptr && auth->IsPeerAuthenticated()) {
-    std::vector<grpc::string_ref> id = auth->GetPeerIdentity();
+    // berth cert puts the user or node name in the CN. gRPC's default peer
+    // identity prefers the subjectAltName, which is a host address on
+    // certificates that also serve; use the CN when there is one.
+    std::vector<grpc::string_ref> id =
+        auth->FindPropertyValues("x509_common_name");
+    if (id.empty()) id = auth->GetPeerIdentity();
     if (!id.empty()) {
       c.principal.assign(id.front().data(), id.front().size());
       c.authenticated = true;

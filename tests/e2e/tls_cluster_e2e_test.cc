@@ -20,6 +20,8 @@
 #include "absl/time/clock.h"
 #include "common/tls/credentials.h"
 #include "common/tls/x509.h"
+#include "google/protobuf/struct.pb.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/agent_harness.h"
 #include "tests/e2e/lockd_harness.h"
@@ -158,6 +160,27 @@ task:
   RunResult logs = scheds_->Cli({"job", "logs", "hello"});
   EXPECT_EQ(logs.exit_code, 0) << logs.err;
   EXPECT_TRUE(absl::StrContains(logs.out, "hello over tls")) << logs.out;
+
+  // The audit log names the certificate's user, proven by the handshake.
+  RunResult audit = scheds_->Cli({"audit", "--output", "json"});
+  ASSERT_EQ(audit.exit_code, 0) << audit.err;
+  google::protobuf::ListValue records;
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(audit.out, &records).ok())
+      << audit.out;
+  bool submit_by_alice = false;
+  for (const auto& v : records.values()) {
+    const auto& f = v.struct_value().fields();
+    if (f.count("method") && f.at("method").string_value() == "SubmitJob" &&
+        f.count("target") && f.at("target").string_value() == "hello") {
+      EXPECT_EQ(f.at("principal").string_value(), "alice") << audit.out;
+      EXPECT_TRUE(f.count("authenticated") &&
+                  f.at("authenticated").bool_value())
+          << audit.out;
+      submit_by_alice = true;
+    }
+  }
+  EXPECT_TRUE(submit_by_alice) << "no SubmitJob of hello in\n" << audit.out;
 
   // What stderr must say. A plaintext client's call to a TLS scheduler
   // runs into its deadline, and the CLI gives no TLS hint for a plaintext
