@@ -283,9 +283,12 @@ void Scheduler::ElectionLoop() {
   }
 }
 
-void Scheduler::StepDown(const std::string& why) {
+void Scheduler::StepDown(int64_t token, const std::string& why) {
   absl::MutexLock l(&mu_);
-  if (!leader_) return;
+  // A commit of an earlier term refused after this process was elected
+  // again says nothing about the new term: stepping down for it would hand
+  // the new leadership away for nothing.
+  if (!leader_ || fence_.token != token) return;
   Log(opts_.id, absl::StrCat("stepping down: ", why));
   leader_ = false;
 }
@@ -394,7 +397,7 @@ absl::Status Scheduler::CommitOne(const StoreTxn& txn) {
   absl::StatusOr<CommitResult> r = store_->Commit(txn, fence);
   if (!r.ok()) {
     if (r.status().code() == absl::StatusCode::kFailedPrecondition) {
-      StepDown(r.status().ToString());
+      StepDown(fence.token, r.status().ToString());
     }
     return r.status();
   }

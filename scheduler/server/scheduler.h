@@ -156,7 +156,8 @@ class Scheduler {
   // scheduler that has just started must not answer "does not exist" for
   // a job it has not loaded yet (the CLI then asks the next scheduler).
   absl::Status MirrorReadyLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void StepDown(const std::string& why);
+  // Ends the leadership the fencing `token` belongs to, if it still runs.
+  void StepDown(int64_t token, const std::string& why);
   // Registers the metrics in opts_.metrics (scheduler_metrics.cc).
   void RegisterMetrics(metrics::Registry* r);
   // Live and unplaced allocations that want to run, from the mirror.
