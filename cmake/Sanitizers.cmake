@@ -13,6 +13,12 @@ if(BERTH_SANITIZE)
   # fail the test, not scroll past.
   add_compile_options(-fsanitize=${BERTH_SANITIZE} -fno-omit-frame-pointer)
   add_link_options(-fsanitize=${BERTH_SANITIZE})
+  if(BERTH_SANITIZE MATCHES "thread")
+    # protobuf's headers must match the uninstrumented libprotobuf's layout
+    # (tsan_prelude.h says why).
+    add_compile_options(
+      "$<$<COMPILE_LANGUAGE:CXX>:SHELL:-include ${CMAKE_CURRENT_LIST_DIR}/tsan_prelude.h>")
+  endif()
   if(BERTH_SANITIZE MATCHES "undefined")
     add_compile_options(-fno-sanitize-recover=undefined)
   endif()

@@ -23,7 +23,15 @@ if [[ -n "${SANITIZE:-}" ]]; then
   export CMAKE_ARGS="-DBERTH_SANITIZE=$SANITIZE -DBERTH_BUILD_BENCHMARKS=OFF"
   # UBSan findings fail the test; stacks are symbolized.
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-  export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+  export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/scripts/tsan.supp}
+  if [[ "$SANITIZE" == *thread* ]]; then
+    # Debian's abseil is not TSan-instrumented, so every absl::Mutex would
+    # look like no lock at all: load instrumented copies of its
+    # synchronization libraries instead (scripts/tsan-absl.sh says why).
+    scripts/tsan-absl.sh "$BUILD_DIR/tsan-absl"
+    tsan_absl=$(cd "$BUILD_DIR/tsan-absl" && pwd)
+    export LD_LIBRARY_PATH="$tsan_absl${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  fi
 fi
 BUILD_DIR=${BUILD_DIR:-build}
 export BUILD_DIR
