@@ -19,10 +19,10 @@ TEST(ListenE2ETest, SecondLockdOnATakenPortFailsAndNamesIt) {
   ASSERT_NE(one.AwaitLeader(), 0u);
   const std::string addr = one.Address(1);
   const std::string second = absl::StrCat(one.dir(), "/second");
-  RunResult r = RunToExit(
-      {LockdBinary(), "--id=1", absl::StrCat("--listen=", addr),
-       absl::StrCat("--data-dir=", second), "--metrics-listen=off"},
-      second, absl::Seconds(20));
+  RunResult r =
+      RunToExit({LockdBinary(), "--id=1", absl::StrCat("--listen=", addr),
+                 absl::StrCat("--data-dir=", second), "--metrics-listen=off"},
+                second, absl::Seconds(20));
   EXPECT_NE(r.exit_code, -1) << "the second lockd kept running: " << r.err;
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_TRUE(absl::StrContains(r.err, "cannot listen on " + addr)) << r.err;

@@ -27,15 +27,10 @@
 #include "tests/e2e/lockd_harness.h"
 #include "tests/e2e/scheduler_harness.h"
 #include "tests/e2e/subprocess.h"
+#include "tests/e2e/tls_test_util.h"
 
 namespace berth::e2e {
 namespace {
-
-std::vector<std::string> TlsFlags(const std::string& dir) {
-  return {absl::StrCat("--tls-ca=", dir, "/ca.pem"),
-          absl::StrCat("--tls-cert=", dir, "/cert.pem"),
-          absl::StrCat("--tls-key=", dir, "/key.pem")};
-}
 
 class TlsClusterE2ETest : public ::testing::Test {
  protected:
@@ -116,9 +111,7 @@ class TlsClusterE2ETest : public ::testing::Test {
   }
 
   void Cert(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {BerthCliBinary()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    RunResult r = RunToExit(argv, P("cert-cli"), absl::Seconds(20));
+    RunResult r = RunCertCli(BerthCliBinary(), args, P("cert-cli"));
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   }
 

@@ -21,6 +21,7 @@
 #include "proto/lock.grpc.pb.h"
 #include "tests/e2e/lockd_harness.h"
 #include "tests/e2e/subprocess.h"
+#include "tests/e2e/tls_test_util.h"
 
 #ifndef BERTH_CLI_BIN
 #error "BERTH_CLI_BIN must name the berth binary"
@@ -28,12 +29,6 @@
 
 namespace berth::e2e {
 namespace {
-
-std::vector<std::string> TlsFlags(const std::string& dir) {
-  return {absl::StrCat("--tls-ca=", dir, "/ca.pem"),
-          absl::StrCat("--tls-cert=", dir, "/cert.pem"),
-          absl::StrCat("--tls-key=", dir, "/key.pem")};
-}
 
 class TlsE2ETest : public ::testing::Test {
  protected:
@@ -78,9 +73,7 @@ class TlsE2ETest : public ::testing::Test {
   }
 
   void Cert(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {BERTH_CLI_BIN};
-    argv.insert(argv.end(), args.begin(), args.end());
-    RunResult r = RunToExit(argv, P("cert-cli"), absl::Seconds(20));
+    RunResult r = RunCertCli(BERTH_CLI_BIN, args, P("cert-cli"));
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   }
 
