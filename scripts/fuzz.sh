@@ -6,6 +6,13 @@
 #   scripts/fuzz.sh                      30 s per target
 #   FUZZ_SECONDS=3600 scripts/fuzz.sh    an hour per target
 #   TARGETS="cron_fuzz" scripts/fuzz.sh
+#   FUZZ_RUNS=10000000 FUZZ_SECONDS=9000 scripts/fuzz.sh
+#                                        10 million executions each (or
+#                                        until the time runs out)
+#   FUZZ_SANITIZE=undefined scripts/fuzz.sh
+#                                        UBSan alone (build-fuzz-undefined):
+#                                        lockd_apply_fuzz runs several times
+#                                        faster without ASan
 #
 # Targets: cron_fuzz (cron parser), jobspec_fuzz (job-spec YAML),
 # lockd_apply_fuzz (lockd's state machine fed arbitrary entries, i.e. any
@@ -15,13 +22,20 @@
 # leaves its input in $BUILD_DIR/crash-<target>-*, prints the command that
 # replays it, and makes the script exit 1.
 #
-# Environment: FUZZ_SECONDS [30], TARGETS [all], FUZZ_BUILD_DIR [build-fuzz],
-# JOBS [2] build parallelism.
+# Environment: FUZZ_SECONDS [30], FUZZ_RUNS [unlimited], TARGETS [all],
+# FUZZ_SANITIZE [address,undefined], FUZZ_BUILD_DIR [build-fuzz, or
+# build-fuzz-<sanitizers> for another FUZZ_SANITIZE], JOBS [2].
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Not BUILD_DIR: scripts/test.sh exports that for its own gcc build.
-BUILD_DIR=${FUZZ_BUILD_DIR:-build-fuzz}
+FUZZ_SANITIZE=${FUZZ_SANITIZE:-address,undefined}
+if [[ $FUZZ_SANITIZE == address,undefined ]]; then
+  BUILD_DIR=${FUZZ_BUILD_DIR:-build-fuzz}
+else
+  BUILD_DIR=${FUZZ_BUILD_DIR:-build-fuzz-${FUZZ_SANITIZE//,/-}}
+fi
 FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+FUZZ_RUNS=${FUZZ_RUNS:--1}
 TARGETS=${TARGETS:-"cron_fuzz jobspec_fuzz lockd_apply_fuzz raft_step_fuzz"}
 
 if [[ ! -f $BUILD_DIR/build.ninja ]]; then
@@ -32,7 +46,8 @@ if [[ ! -f $BUILD_DIR/build.ninja ]]; then
   fi
   CC=clang-14 CXX=clang++-14 cmake -S . -B "$BUILD_DIR" -G Ninja \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBERTH_FUZZ=ON \
-    -DBERTH_BUILD_BENCHMARKS=OFF "${launcher[@]}" >/dev/null
+    -DBERTH_FUZZ_SANITIZE="$FUZZ_SANITIZE" -DBERTH_BUILD_BENCHMARKS=OFF \
+    "${launcher[@]}" >/dev/null
 fi
 # shellcheck disable=SC2086
 cmake --build "$BUILD_DIR" -j"${JOBS:-2}" --target $TARGETS
@@ -47,7 +62,7 @@ for t in $TARGETS; do
   [[ -d tests/fuzz/corpus/$t ]] && seeds+=("tests/fuzz/corpus/$t")
   [[ $t == jobspec_fuzz ]] && seeds+=(examples/jobs)
   log=$BUILD_DIR/fuzz-$t.log
-  if "$BUILD_DIR/tests/fuzz/$t" -max_total_time="$FUZZ_SECONDS" \
+  if "$BUILD_DIR/tests/fuzz/$t" -max_total_time="$FUZZ_SECONDS" -runs="$FUZZ_RUNS" \
       -print_final_stats=1 -timeout=10 -rss_limit_mb=2048 \
       -artifact_prefix="$BUILD_DIR/crash-$t-" "$corpus" "${seeds[@]}" \
       >"$log" 2>&1; then
