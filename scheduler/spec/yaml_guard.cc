@@ -1,12 +1,14 @@
 #include "scheduler/spec/yaml_guard.h"
 
 #include <cstdint>
+#include <sstream>
+#include <string>
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_split.h"
+#include "yaml-cpp/eventhandler.h"
+#include "yaml-cpp/mark.h"
+#include "yaml-cpp/parser.h"
 
 namespace berth::sched {
 namespace {
@@ -45,40 +47,66 @@ absl::Status Bad(absl::string_view filename, int line, absl::string_view why) {
       absl::StrCat(filename, ": line ", line, ": ", why));
 }
 
-// A job document is a mapping, so its first line is "key: ...". A ','
-// outside quotes and brackets before that ':' (e.g. `"-c", "x"`) is a flow
-// separator in block context, the other input yaml-cpp 0.7 allocates on
-// without bound (found by jobspec_fuzz).
-absl::Status CheckFirstLine(absl::string_view l, absl::string_view filename,
-                            int line) {
-  int depth = 0;
-  char quote = 0;
-  for (size_t i = 0; i < l.size(); ++i) {
-    const char c = l[i];
-    if (quote != 0) {
-      if (c == '\\' && quote == '"') {
-        ++i;
-      } else if (c == quote) {
-        quote = 0;
+// Walks the documents as yaml-cpp's LoadAll does, keeping nothing. LoadAll
+// loops "while another document follows"; in yaml-cpp 0.7 a token that
+// cannot start a node (a ',', say, outside any [ ] or { }) is reported as a
+// null document and left unconsumed, so the next document starts on the
+// same token, forever, each one a node LoadAll keeps (yaml-cpp issue 1040,
+// fixed upstream in 0.8.0). A document that starts where the previous one
+// did is exactly that loop.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  // True once a document started where the previous one did.
+  bool stalled() const { return stalled_; }
+  const YAML::Mark& last() const { return last_; }
+  int64_t documents() const { return documents_; }
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (documents_ > 0 && mark.pos == last_.pos) stalled_ = true;
+    last_ = mark;
+    ++documents_;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+ private:
+  bool stalled_ = false;
+  YAML::Mark last_;
+  int64_t documents_ = 0;
+};
+
+absl::Status CheckDocumentsAdvance(absl::string_view yaml,
+                                   absl::string_view filename) {
+  std::istringstream in{std::string(yaml)};
+  YAML::Parser parser(in);
+  DocumentStarts starts;
+  try {
+    while (parser.HandleNextDocument(starts)) {
+      // Every healthy document consumes at least one byte, so more
+      // documents than bytes is a loop too, whatever its shape.
+      if (starts.stalled() ||
+          starts.documents() > static_cast<int64_t>(yaml.size()) + 1) {
+        const YAML::Mark& m = starts.last();
+        const char c = m.pos >= 0 && static_cast<size_t>(m.pos) < yaml.size()
+                           ? yaml[m.pos]
+                           : ' ';
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "%s: line %d, column %d: unexpected '%c' where a value should "
+            "start (',', ']' and '}' belong inside [ ] or { })",
+            filename, m.line + 1, m.column + 1, c));
       }
-      continue;
     }
-    if (c == '"' || c == '\'') {
-      quote = c;
-    } else if (c == '[' || c == '{') {
-      ++depth;
-    } else if (c == ']' || c == '}') {
-      --depth;
-    } else if (c == '#' && (i == 0 || l[i - 1] == ' ')) {
-      break;
-    } else if (c == ':' && depth == 0 &&
-               (i + 1 == l.size() || l[i + 1] == ' ')) {
-      break;  // the mapping key ended; the rest is its value
-    } else if (c == ',' && depth == 0) {
-      return Bad(filename, line,
-                 "a job document must start with a 'key: value' line, not "
-                 "a ',' separated list");
-    }
+  } catch (const YAML::Exception&) {
+    // Invalid YAML; the real parse reports it with its line.
   }
   return absl::OkStatus();
 }
@@ -105,34 +133,7 @@ absl::Status CheckYamlInput(absl::string_view yaml,
     }
     i += n;
   }
-  // The first token of every document: after "---", blank lines, comments
-  // and directives.
-  bool at_document_start = true;
-  line = 0;
-  for (absl::string_view l : absl::StrSplit(yaml, '\n')) {
-    ++line;
-    absl::string_view rest = l;
-    if (absl::StartsWith(l, "---") &&
-        (l.size() == 3 || absl::ascii_isspace(l[3]))) {
-      at_document_start = true;
-      rest = l.substr(3);
-    } else if (absl::StartsWith(l, "%") && at_document_start) {
-      continue;  // a directive such as %YAML 1.2
-    }
-    if (!at_document_start) continue;
-    rest = absl::StripLeadingAsciiWhitespace(rest);
-    if (rest.empty() || rest[0] == '#') continue;
-    if (rest[0] == ',') {
-      return Bad(filename, line,
-                 "a document cannot start with ',' (a flow-collection "
-                 "separator outside any [ ] or { })");
-    }
-    if (absl::Status s = CheckFirstLine(rest, filename, line); !s.ok()) {
-      return s;
-    }
-    at_document_start = false;
-  }
-  return absl::OkStatus();
+  return CheckDocumentsAdvance(yaml, filename);
 }
 
 }  // namespace berth::sched

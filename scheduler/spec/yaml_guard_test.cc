@@ -1,4 +1,6 @@
 // Inputs that yaml-cpp 0.7 cannot take, refused first with the line named.
+// Each ExpectRefused below would otherwise make ParseJobSpecs allocate
+// until bad_alloc, so a regression here shows as a hang, not a mismatch.
 #include "scheduler/spec/yaml_guard.h"
 
 #include <string>
@@ -33,13 +35,18 @@ TEST(YamlGuardTest, DocumentStartingWithACommaIsRefused) {
       "B, pids: 16}\n  timeout: 30s\n";
   const std::string fuzz_found(kFuzzFound, sizeof(kFuzzFound) - 1);
   ExpectRefused(fuzz_found, "line 2", "control character 0x00");
-  ExpectRefused(", a}\n b: c\n", "f.yaml: line 1", "cannot start with ','");
-  ExpectRefused("# c\n\n  , a\n", "line 3", "cannot start with ','");
-  ExpectRefused("job: x\n---\n, a\n", "line 3", "cannot start with ','");
-  ExpectRefused("%YAML 1.2\n--- , a\n", "line 2", "cannot start with ','");
+  const std::string kWhy = "unexpected ',' where a value should start";
+  ExpectRefused(", a}\n b: c\n", "f.yaml: line 1, column 1", kWhy);
+  ExpectRefused("# c\n\n  , a\n", "line 3, column 3", kWhy);
+  ExpectRefused("job: x\n---\n, a\n", "line 3, column 1", kWhy);
+  ExpectRefused("%YAML 1.2\n--- , a\n", "line 2, column 5", kWhy);
   // Found by jobspec_fuzz on its second run: a quoted scalar, then ','.
-  ExpectRefused("# c\n  \"-c\", \"date; echo hi\"\njob: crunch\n", "line 2",
-                "must start with a 'key: value' line");
+  ExpectRefused("# c\n  \"-c\", \"date; echo hi\"\njob: crunch\n",
+                "line 2, column 7", kWhy);
+  // Relatives no line-based rule caught: the document walk does.
+  ExpectRefused("- a\n, b\n", "line 2, column 1", kWhy);
+  ExpectRefused("!tag ,\n", "line 1, column 6", kWhy);
+  ExpectRefused("&anchor , x\n", "line 1, column 9", kWhy);
 }
 
 TEST(YamlGuardTest, BytesThatAreNotPrintableUtf8AreRefused) {
@@ -56,6 +63,7 @@ TEST(YamlGuardTest, ValidYamlPassesUntouched) {
            "job: j\nkind: service\n",
            "args: [x\n  , y]\n",  // a comma inside a flow sequence
            "a: b, c}\n",          // a plain scalar may hold commas
+           "a, b: c\nd: e\n",     // so may a plain key
            "note: \"héllo, wörld ✓\"\n\tkey: 1\r\n",
            "---\n# only a comment\n---\njob: j\n",
            "script: |\n  , not a token here\n",
