@@ -47,11 +47,8 @@ ctest "${args[@]}"
 if [[ -z "${LABELS:-}" ]]; then
   BUILD_DIR="$BUILD_DIR" scripts/check-install.sh
   # The libFuzzer targets for a short while (clang build in build-fuzz);
-  # scripts/fuzz.sh with a larger FUZZ_SECONDS is the long run. jobspec_fuzz
-  # is left out here: yaml-cpp 0.7 still has inputs on which it allocates
-  # without bound (two shapes are refused by scheduler/spec/yaml_guard.cc,
-  # the fuzzer keeps finding relatives), which would fail CI at random.
+  # scripts/fuzz.sh with a larger FUZZ_SECONDS is the long run.
   FUZZ_SECONDS=${FUZZ_SECONDS:-30} \
-    TARGETS=${FUZZ_TARGETS:-"cron_fuzz lockd_apply_fuzz raft_step_fuzz"} \
+    TARGETS=${FUZZ_TARGETS:-"cron_fuzz jobspec_fuzz lockd_apply_fuzz raft_step_fuzz"} \
     scripts/fuzz.sh
 fi

@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "tests/e2e/lockd_harness.h"
 #include "tests/e2e/subprocess.h"
@@ -131,11 +132,24 @@ std::set<std::string> SchedWorkload::RunningServiceAllocs() const {
     int pid = 0;
     std::string text = e2e::ReadFileOrEmpty(e.path().string());
     if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &pid)) continue;
-    // A zombie or a reused pid has no (or another) command line.
-    if (absl::StrContains(
-            e2e::ReadFileOrEmpty(absl::StrCat("/proc/", pid, "/cmdline")),
-            kServiceMarker)) {
-      out.insert(std::string(name));
+    // A zombie or a reused pid has no (or another) command line. The marker
+    // is the job's, not the allocation's, so the environment must also name
+    // this allocation: over a 2-hour run pids wrap (pid_max 32768), and a
+    // later allocation's shell, or a fork of it before exec, took a
+    // finished allocation's pid (7 false "one slot running twice" at seed
+    // 20261208, each pairing an allocation that had ended an hour before).
+    const std::string proc = absl::StrCat("/proc/", pid);
+    if (!absl::StrContains(e2e::ReadFileOrEmpty(proc + "/cmdline"),
+                           kServiceMarker)) {
+      continue;
+    }
+    const std::string environ = e2e::ReadFileOrEmpty(proc + "/environ");
+    const std::string mine = absl::StrCat("BERTH_ALLOC_ID=", name);
+    for (absl::string_view var : absl::StrSplit(environ, '\0')) {
+      if (var == mine) {
+        out.insert(std::string(name));
+        break;
+      }
     }
   }
   return out;
