@@ -8,7 +8,12 @@ namespace berth::lockd {
 
 Core::Core(const CoreOptions& opts, Clock* clock, node::RaftNode* node,
            ReplicatedStore* store)
-    : opts_(opts), clock_(clock), node_(node), store_(store), timers_(clock) {
+    : opts_(opts),
+      clock_(clock),
+      node_(node),
+      store_(store),
+      leader_clock_(clock),
+      timers_(clock) {
   // Request ids must not repeat across restarts of this replica, since a
   // lock waiter is matched to its RPC by id.
   std::random_device rd;
@@ -58,6 +63,18 @@ absl::Status Core::RequireLeader() {
 
 uint64_t Core::NextRequestId() { return ++next_request_; }
 
+int64_t Core::LeaderTimeMs(uint64_t term) {
+  return leader_clock_.NowMs(term, [this] {
+    return store_->Read([](lock::StateMachine& sm) { return sm.now_ms(); });
+  });
+}
+
+int64_t Core::ToLeaderTimeMs(absl::Time wall) {
+  const absl::Duration left = wall - clock_->Now();
+  return LeaderTimeMs(node_->GetStatus().term) +
+         absl::ToInt64Milliseconds(left);
+}
+
 namespace {
 
 absl::StatusOr<lockpb::CommandResult> ToCommandResult(
@@ -78,10 +95,15 @@ absl::StatusOr<lockpb::CommandResult> ToCommandResult(
 }  // namespace
 
 absl::StatusOr<std::string> Core::PrepareCommand(lockpb::Command& cmd) {
-  absl::Status lead = RequireLeader();
-  if (!lead.ok()) return lead;
+  const node::NodeStatus s = node_->GetStatus();
+  if (s.role != raft::Role::kLeader) {
+    absl::Status lead = RequireLeader();
+    // Elected between the two looks: the term is not the one read above.
+    return lead.ok() ? absl::UnavailableError("leadership changed; retry")
+                     : lead;
+  }
   if (cmd.request_id() == 0) cmd.set_request_id(NextRequestId());
-  cmd.set_leader_time_unix_ms(absl::ToUnixMillis(clock_->Now()));
+  cmd.set_leader_time_unix_ms(LeaderTimeMs(s.term));
   return cmd.SerializeAsString();
 }
 

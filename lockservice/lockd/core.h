@@ -28,6 +28,7 @@
 #include "common/metrics/gauge.h"
 #include "common/metrics/histogram.h"
 #include "grpcpp/grpcpp.h"
+#include "lockservice/lockd/leader_clock.h"
 #include "lockservice/lockd/replicated_store.h"
 #include "lockservice/lockd/timer_queue.h"
 #include "lockservice/node/raft_node.h"
@@ -81,6 +82,12 @@ class Core {
   void SetBootstrapAddresses(std::map<uint64_t, std::string> addrs);
 
   uint64_t NextRequestId();
+  // This leader's time in `term` (leader_clock.h): what it stamps on
+  // commands and expires leases by. Immune to wall-clock steps in a term.
+  int64_t LeaderTimeMs(uint64_t term);
+  // `wall` (a deadline on this replica's wall clock) as leader time, for
+  // deadlines the state machine enforces.
+  int64_t ToLeaderTimeMs(absl::Time wall);
   // Stamps, proposes and waits for `cmd` to apply. A state-machine
   // rejection comes back as the returned status.
   absl::StatusOr<lockpb::CommandResult> Propose(lockpb::Command cmd,
@@ -138,6 +145,7 @@ class Core {
   node::RaftNode* const node_;
   ReplicatedStore* const store_;
   LeaseKeeper* lease_keeper_ = nullptr;
+  LeaderClock leader_clock_;
   metrics::Gauge* pending_metric_ = nullptr;
   metrics::Histogram* duration_metric_ = nullptr;
   std::atomic<uint64_t> next_request_{0};

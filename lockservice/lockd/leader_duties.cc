@@ -35,7 +35,9 @@ void LeaderDuties::Run() {
       compactor_.Reset();
       continue;
     }
-    int64_t now_ms = absl::ToUnixMillis(core_->clock()->Now());
+    // Leader time, not the wall clock: a step of it must neither stretch
+    // nor cut short the leases this term decides on (leader_clock.h).
+    int64_t now_ms = core_->LeaderTimeMs(s.term);
     if (leader_since_ms == 0 || led_term != s.term) {
       leader_since_ms = now_ms;
       led_term = s.term;

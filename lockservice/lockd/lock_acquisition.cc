@@ -43,7 +43,7 @@ void LockAcquisition::Begin() {
     // The state machine drops the waiter at this leader time even if this
     // RPC (or this replica) is gone by then.
     cmd.mutable_lock_acquire()->set_wait_deadline_ms(
-        absl::ToUnixMillis(deadline_));
+        core_->ToLeaderTimeMs(deadline_));
   }
   if (!acq_.try_only()) {
     // Register before proposing: the grant may be applied in the same batch
