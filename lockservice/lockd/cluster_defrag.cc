@@ -6,6 +6,7 @@
 // which needs one full VACUUM). If this replica leads and its file is back
 // under the quota, its next leader tick clears the NOSPACE alarm.
 #include "absl/strings/str_cat.h"
+#include "lockservice/lockd/node_authorizer.h"
 #include "lockservice/lockd/services.h"
 
 namespace berth::lockd {
@@ -18,6 +19,9 @@ constexpr int64_t kPagesPerStep = 256;
 grpc::Status ClusterService::Defragment(grpc::ServerContext* ctx,
                                         const lockpb::DefragmentRequest* req,
                                         lockpb::DefragmentResponse* resp) {
+  if (absl::Status a = DenyAgent(*ctx, "defragment"); !a.ok()) {
+    return ToGrpc(a);
+  }
   auto size = [&]() {
     return core_->store()->Read(
         [](lock::StateMachine& sm) { return sm.DatabaseSize(); });

@@ -1,4 +1,5 @@
 #include "absl/strings/str_cat.h"
+#include "lockservice/lockd/node_authorizer.h"
 #include "lockservice/lockd/services.h"
 
 namespace berth::lockd {
@@ -76,6 +77,9 @@ grpc::Status ClusterService::MemberList(grpc::ServerContext* ctx,
 grpc::Status ClusterService::MemberAdd(grpc::ServerContext* ctx,
                                        const lockpb::MemberAddRequest* req,
                                        lockpb::MemberAddResponse* resp) {
+  if (absl::Status a = DenyAgent(*ctx, "add a member"); !a.ok()) {
+    return ToGrpc(a);
+  }
   if (req->address().empty() || req->address().find(':') == std::string::npos) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "member address must be host:port");
@@ -154,6 +158,9 @@ grpc::Status ClusterService::MemberAdd(grpc::ServerContext* ctx,
 grpc::Status ClusterService::MemberRemove(
     grpc::ServerContext* ctx, const lockpb::MemberRemoveRequest* req,
     lockpb::MemberRemoveResponse* resp) {
+  if (absl::Status a = DenyAgent(*ctx, "remove a member"); !a.ok()) {
+    return ToGrpc(a);
+  }
   absl::Status lead = core_->RequireLeader();
   if (!lead.ok()) return ToGrpc(lead);
   node::NodeStatus s = core_->node()->GetStatus();
@@ -177,6 +184,9 @@ grpc::Status ClusterService::MemberRemove(
 grpc::Status ClusterService::TransferLeader(
     grpc::ServerContext* ctx, const lockpb::TransferLeaderRequest* req,
     lockpb::TransferLeaderResponse* resp) {
+  if (absl::Status a = DenyAgent(*ctx, "transfer leadership"); !a.ok()) {
+    return ToGrpc(a);
+  }
   absl::Status lead = core_->RequireLeader();
   if (!lead.ok()) return ToGrpc(lead);
   absl::Status st =

@@ -3,6 +3,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "lockservice/lockd/node_authorizer.h"
 
 namespace berth::lockd {
 
@@ -62,6 +63,15 @@ absl::Status Core::RequireLeader() {
 }
 
 uint64_t Core::NextRequestId() { return ++next_request_; }
+
+absl::Status Core::Authorize(const grpc::ServerContextBase& ctx,
+                             const lockpb::Command& cmd) {
+  std::optional<std::string> node = AgentNodeOf(ctx);
+  if (!node.has_value()) return absl::OkStatus();
+  return store_->Read([&](lock::StateMachine& sm) {
+    return AuthorizeAgentCommand(*node, cmd, sm);
+  });
+}
 
 int64_t Core::LeaderTimeMs(uint64_t term) {
   return leader_clock_.NowMs(term, [this] {

@@ -82,6 +82,11 @@ class Core {
   void SetBootstrapAddresses(std::map<uint64_t, std::string> addrs);
 
   uint64_t NextRequestId();
+  // The node authorizer (node_authorizer.h): OK unless the caller of `ctx`
+  // holds an agent certificate and `cmd` is outside what its node may
+  // change. Every service checks before it proposes a client's command.
+  absl::Status Authorize(const grpc::ServerContextBase& ctx,
+                         const lockpb::Command& cmd);
   // This leader's time in `term` (leader_clock.h): what it stamps on
   // commands and expires leases by. Immune to wall-clock steps in a term.
   int64_t LeaderTimeMs(uint64_t term);
@@ -126,6 +131,7 @@ class Core {
   template <typename Resp>
   grpc::Status ProposeInto(const grpc::ServerContextBase* ctx,
                            lockpb::Command cmd, Resp* resp) {
+    if (absl::Status a = Authorize(*ctx, cmd); !a.ok()) return ToGrpc(a);
     absl::StatusOr<lockpb::CommandResult> r =
         Propose(std::move(cmd), Deadline(ctx));
     if (!r.ok()) return ToGrpc(r.status());

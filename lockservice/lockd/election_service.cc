@@ -12,6 +12,9 @@ grpc::Status ElectionService::Campaign(grpc::ServerContext* ctx,
   acq.set_value(req->value());
   // A leader that dies hands over at once: followers are waiting for it.
   acq.set_lock_delay_ms(0);
+  lockpb::Command cmd;
+  *cmd.mutable_lock_acquire() = acq;
+  if (absl::Status a = core_->Authorize(*ctx, cmd); !a.ok()) return ToGrpc(a);
   absl::Time deadline = absl::InfiniteFuture();
   if (req->timeout_ms() > 0) {
     deadline = absl::Now() + absl::Milliseconds(req->timeout_ms());

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "lockservice/lockd/lease_keeper.h"
+#include "lockservice/lockd/node_authorizer.h"
 
 namespace berth::lockd {
 namespace {
@@ -25,8 +26,12 @@ absl::Status LeadershipLost(Core* core) {
 }  // namespace
 
 KeepAliveStream::KeepAliveStream(Core* core, KeepAliveStats* stats,
-                                 size_t max_queued)
-    : core_(core), stats_(stats), max_queued_(max_queued) {
+                                 size_t max_queued,
+                                 std::optional<std::string> agent_node)
+    : core_(core),
+      stats_(stats),
+      agent_node_(std::move(agent_node)),
+      max_queued_(max_queued) {
   StartRead(&req_);
 }
 
@@ -100,7 +105,16 @@ void KeepAliveStream::OnBarrier(std::vector<int64_t> batch, uint64_t term,
     std::vector<absl::StatusOr<std::optional<lock::LeaseRecord>>> leases;
     leases.reserve(batch.size());
     core_->store()->Read([&](lock::StateMachine& sm) {
-      for (int64_t id : batch) leases.push_back(sm.Lease(id));
+      for (int64_t id : batch) {
+        absl::Status allowed = agent_node_.has_value()
+                                   ? AuthorizeAgentLease(*agent_node_, id, sm)
+                                   : absl::OkStatus();
+        if (allowed.ok()) {
+          leases.push_back(sm.Lease(id));
+        } else {
+          leases.push_back(std::move(allowed));
+        }
+      }
       return 0;
     });
     lockpb::ResponseHeader header;

@@ -33,6 +33,8 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -59,8 +61,11 @@ class KeepAliveStream final
   // Starts reading. At most `max_queued` requests are held unanswered;
   // beyond that the stream stops reading until answers drain (the client
   // has at most one request in flight per lease, so this is only a guard).
-  // `stats` is borrowed and must outlive the stream.
-  KeepAliveStream(Core* core, KeepAliveStats* stats, size_t max_queued = 16384);
+  // `stats` is borrowed and must outlive the stream. `agent_node`: the
+  // caller's node when it presented an agent certificate; it may then
+  // renew only its own leases (node_authorizer.h).
+  KeepAliveStream(Core* core, KeepAliveStats* stats, size_t max_queued = 16384,
+                  std::optional<std::string> agent_node = std::nullopt);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -99,6 +104,7 @@ class KeepAliveStream final
 
   Core* const core_;
   KeepAliveStats* const stats_;
+  const std::optional<std::string> agent_node_;
   const size_t max_queued_;
   lockpb::LeaseKeepAliveRequest req_;  // the read in progress
 

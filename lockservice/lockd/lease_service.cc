@@ -3,6 +3,7 @@
 
 #include "lockservice/lockd/keepalive_stream.h"
 #include "lockservice/lockd/lease_keeper.h"
+#include "lockservice/lockd/node_authorizer.h"
 #include "lockservice/lockd/services.h"
 
 namespace berth::lockd {
@@ -45,8 +46,9 @@ grpc::Status LeaseService::LeaseRevoke(grpc::ServerContext* ctx,
 
 grpc::ServerBidiReactor<lockpb::LeaseKeepAliveRequest,
                         lockpb::LeaseKeepAliveResponse>*
-LeaseService::LeaseKeepAlive(grpc::CallbackServerContext*) {
-  return new KeepAliveStream(core_, &keepalive_stats_);
+LeaseService::LeaseKeepAlive(grpc::CallbackServerContext* ctx) {
+  return new KeepAliveStream(core_, &keepalive_stats_, 16384,
+                             AgentNodeOf(*ctx));
 }
 
 grpc::Status LeaseService::LeaseTimeToLive(

@@ -20,10 +20,18 @@ lockpb::LockAcquireCmd ToAcquire(const lockpb::LockRequest& req,
 // filled in by `fill` and finishes the call; a client that goes away
 // cancels the acquisition, which leaves the queue or hands the lock back.
 template <typename Resp, typename Fill>
-grpc::ServerUnaryReactor* AcquireCall(Core* core, lockpb::LockAcquireCmd acq,
+grpc::ServerUnaryReactor* AcquireCall(Core* core,
+                                      grpc::CallbackServerContext* ctx,
+                                      lockpb::LockAcquireCmd acq,
                                       absl::Time deadline, Resp* resp,
                                       Fill fill) {
   auto* call = new UnaryCall();
+  lockpb::Command cmd;
+  *cmd.mutable_lock_acquire() = acq;
+  if (absl::Status a = core->Authorize(*ctx, cmd); !a.ok()) {
+    call->Reply(a);
+    return call;
+  }
   std::shared_ptr<LockAcquisition> a =
       LockAcquisition::Start(core, std::move(acq), deadline,
                              [core, call, resp, fill = std::move(fill)](
@@ -51,7 +59,7 @@ grpc::ServerUnaryReactor* LockService::Lock(grpc::CallbackServerContext* ctx,
     deadline = std::min(deadline, absl::FromChrono(cd));
   }
   return AcquireCall(
-      core_, ToAcquire(*req, false), deadline, resp,
+      core_, ctx, ToAcquire(*req, false), deadline, resp,
       [](const lockpb::LockAcquireResult& r, lockpb::LockResponse* out) {
         out->set_key(r.key());
         out->set_token(r.token());
@@ -62,7 +70,7 @@ grpc::ServerUnaryReactor* LockService::TryLock(grpc::CallbackServerContext* ctx,
                                                const lockpb::LockRequest* req,
                                                lockpb::TryLockResponse* resp) {
   return AcquireCall(
-      core_, ToAcquire(*req, true), core_->Deadline(ctx), resp,
+      core_, ctx, ToAcquire(*req, true), core_->Deadline(ctx), resp,
       [](const lockpb::LockAcquireResult& r, lockpb::TryLockResponse* out) {
         out->set_acquired(r.granted());
         out->set_key(r.key());

@@ -62,6 +62,10 @@ grpc::ServerUnaryReactor* ProposeCall(Core* core,
                                       lockpb::Command cmd, Resp* resp,
                                       bool result_revision, Fill fill) {
   UnaryCall* call = UnaryCall::ForTicketOf(core);
+  if (absl::Status a = core->Authorize(*ctx, cmd); !a.ok()) {
+    call->Reply(a);
+    return call;
+  }
   call->set_ticket(core->ProposeAsync(
       std::move(cmd), core->Deadline(ctx),
       [core, call, resp, result_revision, fill = std::move(fill)](

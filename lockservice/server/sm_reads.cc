@@ -70,6 +70,16 @@ absl::StatusOr<lockpb::LeaseTimeToLiveResponse> StateMachine::TimeToLive(
   return out;
 }
 
+absl::StatusOr<bool> StateMachine::LeaseInLockQueue(int64_t lease) {
+  absl::StatusOr<std::vector<LockRecord>> held = locks_.HeldBy(lease);
+  if (!held.ok()) return held.status();
+  if (!held->empty()) return true;
+  absl::StatusOr<std::vector<WaiterRecord>> waits =
+      locks_.WaitersOfLease(lease);
+  if (!waits.ok()) return waits.status();
+  return !waits->empty();
+}
+
 absl::StatusOr<std::vector<LeaseRecord>> StateMachine::Leases() {
   return leases_.List();
 }

@@ -121,6 +121,8 @@ class StateMachine {
                                                         int64_t token);
   // Election view of a lock: the holder key and its value.
   absl::StatusOr<lockpb::LeaderResponse> Leader(absl::string_view name);
+  // True when `lease` holds a lock or waits in a lock's queue.
+  absl::StatusOr<bool> LeaseInLockQueue(int64_t lease);
 
   // ---- Leader helpers (deciding what to propose; they change nothing).
   // Leases whose EffectiveDeadline (see lease_table.h) is <= leader_now_ms.

@@ -51,6 +51,9 @@ grpc::Status ApiService::AllocExec(
                                 absl::StrJoin(first.start().command(), " ")),
                    std::move(s));
   };
+  if (absl::Status a = NotAnAgent(*ctx, "AllocExec"); !a.ok()) {
+    return audited(ToGrpc(a));
+  }
   absl::StatusOr<LogsTarget> target = s_->FindLogsTarget(lookup);
   if (!target.ok()) return audited(ToGrpc(target.status()));
   std::optional<std::string> address = s_->NodeAddress(target->node);

@@ -3,8 +3,30 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "common/tls/peer.h"
 
 namespace berth::sched {
+
+absl::Status NotAnAgent(const grpc::ServerContext& ctx,
+                        absl::string_view method) {
+  std::optional<tls::PeerIdentity> id = tls::PeerIdentityOf(ctx);
+  if (!id.has_value() || id->kind != "agent") return absl::OkStatus();
+  return absl::PermissionDeniedError(absl::StrCat(
+      "agent certificate for node \"", id->name, "\" may not call ", method,
+      ": agents reach lockd only; use a user certificate"));
+}
+
+namespace {
+
+// `op()`, unless the caller is an agent.
+template <typename Op>
+auto UnlessAgent(const grpc::ServerContext& ctx, absl::string_view method,
+                 Op op) -> decltype(op()) {
+  if (absl::Status s = NotAnAgent(ctx, method); !s.ok()) return s;
+  return op();
+}
+
+}  // namespace
 
 grpc::Status ApiService::Reply(grpc::ServerContext* ctx,
                                const absl::Status& s) {
@@ -21,32 +43,43 @@ grpc::Status ApiService::Reply(grpc::ServerContext* ctx,
 grpc::Status ApiService::SubmitJob(grpc::ServerContext* ctx,
                                    const schedpb::SubmitJobRequest* req,
                                    schedpb::SubmitJobResponse* resp) {
-  return Audited(ctx, "SubmitJob", req->job().namespace_(), req->job().name(),
-                 req->expected_version() ? absl::StrCat("expected version ",
-                                                        req->expected_version())
-                                         : "",
-                 Reply(ctx, s_->Submit(*req), resp));
+  return Audited(
+      ctx, "SubmitJob", req->job().namespace_(), req->job().name(),
+      req->expected_version()
+          ? absl::StrCat("expected version ", req->expected_version())
+          : "",
+      Reply(ctx,
+            UnlessAgent(*ctx, "SubmitJob", [&] { return s_->Submit(*req); }),
+            resp));
 }
 
 grpc::Status ApiService::StopJob(grpc::ServerContext* ctx,
                                  const schedpb::StopJobRequest* req,
                                  schedpb::StopJobResponse* resp) {
-  return Audited(ctx, "StopJob", req->namespace_(), req->job(),
-                 req->purge() ? "purge" : "", Reply(ctx, s_->Stop(*req), resp));
+  return Audited(
+      ctx, "StopJob", req->namespace_(), req->job(),
+      req->purge() ? "purge" : "",
+      Reply(ctx, UnlessAgent(*ctx, "StopJob", [&] { return s_->Stop(*req); }),
+            resp));
 }
 
 grpc::Status ApiService::TriggerJob(grpc::ServerContext* ctx,
                                     const schedpb::TriggerJobRequest* req,
                                     schedpb::TriggerJobResponse* resp) {
-  return Audited(ctx, "TriggerJob", req->namespace_(), req->job(), "",
-                 Reply(ctx, s_->Trigger(*req), resp));
+  return Audited(
+      ctx, "TriggerJob", req->namespace_(), req->job(), "",
+      Reply(ctx,
+            UnlessAgent(*ctx, "TriggerJob", [&] { return s_->Trigger(*req); }),
+            resp));
 }
 
 grpc::Status ApiService::CreateNamespace(
     grpc::ServerContext* ctx, const schedpb::CreateNamespaceRequest* req,
     schedpb::CreateNamespaceResponse*) {
   return Audited(ctx, "CreateNamespace", req->name(), req->name(), "",
-                 Reply(ctx, s_->CreateNamespace(req->name())));
+                 Reply(ctx, UnlessAgent(*ctx, "CreateNamespace", [&] {
+                         return s_->CreateNamespace(req->name());
+                       })));
 }
 
 grpc::Status ApiService::ListJobs(grpc::ServerContext* ctx,
@@ -84,8 +117,11 @@ grpc::Status ApiService::DrainNode(grpc::ServerContext* ctx,
                                  : ", no deadline");
     if (req->ignore_batch()) absl::StrAppend(&detail, ", ignore batch");
   }
-  return Audited(ctx, "DrainNode", "", req->node(), detail,
-                 Reply(ctx, s_->DrainNode(*req), resp));
+  return Audited(
+      ctx, "DrainNode", "", req->node(), detail,
+      Reply(ctx,
+            UnlessAgent(*ctx, "DrainNode", [&] { return s_->DrainNode(*req); }),
+            resp));
 }
 
 grpc::Status ApiService::Leader(grpc::ServerContext*,
@@ -98,15 +134,23 @@ grpc::Status ApiService::Leader(grpc::ServerContext*,
 grpc::Status ApiService::SuspendJob(grpc::ServerContext* ctx,
                                     const schedpb::SuspendJobRequest* req,
                                     schedpb::SuspendJobResponse* resp) {
-  return Audited(ctx, "SuspendJob", req->namespace_(), req->job(), "",
-                 Reply(ctx, s_->SetSuspended(*req, true), resp));
+  return Audited(
+      ctx, "SuspendJob", req->namespace_(), req->job(), "",
+      Reply(ctx,
+            UnlessAgent(*ctx, "SuspendJob",
+                        [&] { return s_->SetSuspended(*req, true); }),
+            resp));
 }
 
 grpc::Status ApiService::ResumeJob(grpc::ServerContext* ctx,
                                    const schedpb::SuspendJobRequest* req,
                                    schedpb::SuspendJobResponse* resp) {
-  return Audited(ctx, "ResumeJob", req->namespace_(), req->job(), "",
-                 Reply(ctx, s_->SetSuspended(*req, false), resp));
+  return Audited(
+      ctx, "ResumeJob", req->namespace_(), req->job(), "",
+      Reply(ctx,
+            UnlessAgent(*ctx, "ResumeJob",
+                        [&] { return s_->SetSuspended(*req, false); }),
+            resp));
 }
 
 grpc::Status ApiService::Audited(

@@ -4,7 +4,8 @@
 //
 // Every write is recorded in the audit log (audit_log.h) with its answer,
 // except a follower's "not the leader" redirect (the leader records the
-// retried call).
+// retried call). Writes from an agent's certificate are refused
+// (NotAnAgent).
 //
 // Thread safety: thread-safe (gRPC calls it from many threads).
 // Ownership: borrows the Scheduler and the AuditLog.
@@ -18,6 +19,13 @@
 #include "scheduler/server/scheduler.h"
 
 namespace berth::sched {
+
+// PermissionDenied naming the node and `method` when the caller presents
+// an agent certificate: agents talk to lockd (where the node authorizer
+// bounds them), never to the scheduler API, so a stolen agent certificate
+// cannot submit, stop, drain or exec into anything. OK for everyone else.
+absl::Status NotAnAgent(const grpc::ServerContext& ctx,
+                        absl::string_view method);
 
 class ApiService final : public schedpb::Scheduler::Service {
  public:

@@ -23,6 +23,10 @@
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "lockservice/client/client.h"
+#include "lockservice/client/kv.h"
+#include "lockservice/client/mutex.h"
+#include "lockservice/client/session.h"
 #include "tests/e2e/agent_harness.h"
 #include "tests/e2e/lockd_harness.h"
 #include "tests/e2e/scheduler_harness.h"
@@ -191,6 +195,68 @@ task:
     EXPECT_TRUE(absl::StrContains(r.err, names)) << r.err;
     std::cerr << "refused by the schedulers:\n" << r.err;
   }
+  // The node authorizer: with agent a1's own certificate, lockd lets a
+  // client rewrite a1's registration but nothing of a2's, no allocation
+  // status of work not placed on a1, and no lock or election; each refusal
+  // names the node, the key or command, and the rule.
+  auto a1 = tls::Credentials::Load(
+      {P("a1/ca.pem"), P("a1/cert.pem"), P("a1/key.pem")},
+      /*need_identity=*/false);
+  ASSERT_TRUE(a1.ok()) << a1.status();
+  lock::ClientOptions co;
+  co.credentials = a1->channel();
+  absl::StatusOr<std::vector<std::string>> endpoints =
+      lock::ParseEndpoints(lockd_->EndpointsFlag());
+  ASSERT_TRUE(endpoints.ok()) << endpoints.status();
+  absl::StatusOr<std::unique_ptr<lock::Client>> as_a1 =
+      lock::Client::Connect(*endpoints, co);
+  ASSERT_TRUE(as_a1.ok()) << as_a1.status();
+  lock::KV& kv = (*as_a1)->kv();
+  absl::StatusOr<std::optional<lock::KeyValue>> own = kv.Get("/berth/nodes/a1");
+  ASSERT_TRUE(own.ok() && own->has_value()) << own.status();
+  lock::PutOptions same_lease;
+  same_lease.lease = (*own)->lease;
+  EXPECT_TRUE(kv.Put("/berth/nodes/a1", (*own)->value, same_lease).ok());
+  const std::map<std::string, std::string> forged = {
+      {"/berth/nodes/a2", "may not write \"/berth/nodes/a2\""},
+      {"/berth/status/default.hello.9.9", "is not placed on it"},
+      {"/berth/jobs/default/forged", "may not write \"/berth/jobs/"},
+  };
+  for (const auto& [key, why] : forged) {
+    absl::StatusOr<lock::PutResult> r = kv.Put(key, "forged");
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kPermissionDenied)
+        << key << ": " << r.status();
+    EXPECT_TRUE(absl::StrContains(r.status().message(),
+                                  "agent certificate for node \"a1\""))
+        << r.status();
+    EXPECT_TRUE(absl::StrContains(r.status().message(), why)) << r.status();
+  }
+  {
+    absl::StatusOr<std::unique_ptr<lock::Session>> session =
+        lock::Session::Create(as_a1->get());
+    ASSERT_TRUE(session.ok()) << session.status();
+    lock::Mutex leader(session->get(), "/berth/scheduler/leader");
+    absl::StatusOr<bool> took = leader.TryLock();
+    EXPECT_EQ(took.status().code(), absl::StatusCode::kPermissionDenied)
+        << took.status();
+    EXPECT_TRUE(absl::StrContains(took.status().message(), "lock_acquire"))
+        << took.status();
+  }
+  absl::StatusOr<std::optional<lock::KeyValue>> a2 = kv.Get("/berth/nodes/a2");
+  ASSERT_TRUE(a2.ok() && a2->has_value()) << a2.status();
+  EXPECT_NE((*a2)->value, "forged");
+
+  // The scheduler API refuses an agent's certificate for any write.
+  RunResult stop = RunToExit({BerthCliBinary(), "--scheduler", scheds_->Flag(),
+                              "--timeout", "5s", "job", "stop", "hello"},
+                             P("stop-as-a1"), absl::Seconds(20),
+                             {{"BERTH_TLS_CERT", P("a1/cert.pem")},
+                              {"BERTH_TLS_KEY", P("a1/key.pem")}});
+  EXPECT_EQ(stop.exit_code, 1) << stop.out << stop.err;
+  EXPECT_TRUE(absl::StrContains(
+      stop.err, "agent certificate for node \"a1\" may not call StopJob"))
+      << stop.err;
+
   // Everything still serves.
   for (uint64_t id : {1, 2, 3}) EXPECT_TRUE(lockd_->Running(id)) << id;
   EXPECT_TRUE(scheds_->Running(0) && scheds_->Running(1));

@@ -3,6 +3,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "lockservice/lockd/node_authorizer.h"
 
 namespace berth::lockd::etcd {
 namespace {
@@ -53,8 +54,13 @@ std::shared_ptr<grpc::Channel> Backend::LeaderChannel() {
   return ch;
 }
 
+grpc::Status Backend::RefuseAgents(const grpc::ServerContext& server) {
+  return ToGrpc(DenyAgent(server, "write through the etcd API"));
+}
+
 grpc::Status Backend::OnLeader(const grpc::ServerContext* server,
                                const Call& call) {
+  if (grpc::Status a = RefuseAgents(*server); !a.ok()) return a;
   // Without a client deadline, give up redirecting after berth's own
   // default bound on a call's wait.
   absl::Time deadline = core_->Deadline(server);

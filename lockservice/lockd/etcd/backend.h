@@ -59,6 +59,7 @@ class Backend {
   template <typename Resp, typename Take>
   grpc::Status Write(const grpc::ServerContext* server, lockpb::Command cmd,
                      Resp* out, Take take, const Call& relay) {
+    if (grpc::Status a = RefuseAgents(*server); !a.ok()) return a;
     if (core_->RequireLeader().ok()) {
       absl::StatusOr<lockpb::CommandResult> r =
           core_->Propose(std::move(cmd), core_->Deadline(server));
@@ -77,6 +78,12 @@ class Backend {
     }
     return OnLeader(server, relay);
   }
+  // The relays below dial with this replica's own identity, so the node
+  // authorizer (node_authorizer.h) cannot judge an agent's call after
+  // them: an agent certificate may change nothing through the etcd API
+  // (agents use the berth API). PERMISSION_DENIED for an agent, OK for
+  // everyone else.
+  static grpc::Status RefuseAgents(const grpc::ServerContext& server);
   // A redirect to the leader, or no leader yet: worth asking again.
   static bool IsRedirect(const grpc::Status& st);
 

@@ -58,6 +58,7 @@ Status LeaseService::LeaseKeepAlive(
     ServerContext* ctx,
     grpc::ServerReaderWriter<LeaseKeepAliveResponse, LeaseKeepAliveRequest>*
         stream) {
+  if (Status a = Backend::RefuseAgents(*ctx); !a.ok()) return a;
   auto cctx = Backend::ContextFor(ctx);
   auto up =
       lockpb::Lease::NewStub(b_->LeaderChannel())->LeaseKeepAlive(cctx.get());
