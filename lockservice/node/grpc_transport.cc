@@ -1,8 +1,11 @@
 #include "lockservice/node/grpc_transport.h"
 
 #include <deque>
+#include <optional>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
+#include "common/tls/peer.h"
 #include "grpcpp/grpcpp.h"
 
 namespace berth::node {
@@ -175,6 +178,18 @@ std::string GrpcTransport::PeerAddress(uint64_t id) {
 grpc::Status RaftPeerService::Send(
     grpc::ServerContext* ctx, grpc::ServerReader<raftpb::MessageBatch>* reader,
     raftpb::SendAck* ack) {
+  // Clients and peers share the port, and every kind of certificate from
+  // the cluster's CA is accepted by the handshake: without this, any
+  // agent's or user's key could forge Raft messages (votes, appends).
+  std::optional<tls::PeerIdentity> peer = tls::PeerIdentityOf(*ctx);
+  if (peer.has_value() && peer->kind != "server") {
+    return grpc::Status(
+        grpc::StatusCode::PERMISSION_DENIED,
+        absl::StrCat("only lockd replicas (certificates of kind server) may "
+                     "send Raft messages; this certificate is ",
+                     peer->kind.empty() ? "of no kind" : peer->kind, " \"",
+                     peer->name, "\""));
+  }
   raftpb::MessageBatch batch;
   while (reader->Read(&batch)) {
     for (raftpb::Message& m : *batch.mutable_messages()) {

@@ -27,6 +27,7 @@
 #include "lockservice/client/kv.h"
 #include "lockservice/client/mutex.h"
 #include "lockservice/client/session.h"
+#include "proto/raft_peer.grpc.pb.h"
 #include "tests/e2e/agent_harness.h"
 #include "tests/e2e/lockd_harness.h"
 #include "tests/e2e/scheduler_harness.h"
@@ -241,6 +242,24 @@ task:
         << took.status();
     EXPECT_TRUE(absl::StrContains(took.status().message(), "lock_acquire"))
         << took.status();
+  }
+  // Clients and peers share lockd's port: a1's key must not speak Raft.
+  {
+    auto raft = raftpb::RaftPeer::NewStub(
+        grpc::CreateChannel(lockd_->Address(1), a1->channel()));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    raftpb::SendAck ack;
+    std::unique_ptr<grpc::ClientWriter<raftpb::MessageBatch>> w =
+        raft->Send(&ctx, &ack);
+    w->Write(raftpb::MessageBatch());
+    w->WritesDone();
+    grpc::Status st = w->Finish();
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED)
+        << st.error_message();
+    EXPECT_TRUE(absl::StrContains(st.error_message(),
+                                  "this certificate is agent \"a1\""))
+        << st.error_message();
   }
   absl::StatusOr<std::optional<lock::KeyValue>> a2 = kv.Get("/berth/nodes/a2");
   ASSERT_TRUE(a2.ok() && a2->has_value()) << a2.status();
