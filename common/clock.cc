@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "absl/time/clock.h"
+#include "common/monotonic_wait.h"
 
 namespace berth {
 namespace {
@@ -30,7 +31,8 @@ class RealClock : public Clock {
 
 bool Clock::AwaitWithTimeout(absl::Mutex* mu, const absl::Condition& cond,
                              absl::Duration timeout) {
-  return mu->AwaitWithTimeout(cond, timeout);
+  // Not mu->AwaitWithTimeout: that one follows the wall clock.
+  return AwaitMonotonic(mu, cond, timeout);
 }
 
 Clock* Clock::Real() {

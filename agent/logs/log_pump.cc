@@ -11,6 +11,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "common/monotonic_wait.h"
 
 namespace berth::agent {
 namespace {
@@ -197,12 +198,13 @@ bool LogPump::Drained(const Task& task) {
 
 absl::Status LogPump::WaitDrained(const std::string& alloc_id,
                                   absl::Time deadline) {
+  const MonotonicDeadline until = MonotonicDeadline::FromWall(deadline);
   absl::MutexLock lock(&mu_);
   auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     auto it = by_id_.find(alloc_id);
     return it == by_id_.end() || Drained(*tasks_[it->second]);
   };
-  mu_.AwaitWithDeadline(absl::Condition(&done), deadline);
+  AwaitMonotonic(&mu_, absl::Condition(&done), until.Remaining());
   if (!by_id_.contains(alloc_id)) {
     return absl::NotFoundError(
         absl::StrCat("log wait: ", alloc_id, " is not attached"));

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/server/alloc_convert.h"
 #include "agent/server/health_probe.h"
+#include "common/monotonic_wait.h"
 
 namespace berth::agent {
 namespace {
@@ -200,7 +201,7 @@ void Agent::Loop() {
       auto woken = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
         return shutdown_ || wake_ || !batches_.empty();
       };
-      mu_.AwaitWithTimeout(absl::Condition(&woken), wait);
+      AwaitMonotonic(&mu_, absl::Condition(&woken), wait);
       if (shutdown_) return;
       wake_ = false;
     }

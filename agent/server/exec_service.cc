@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "agent/runtime/proc.h"
+#include "common/monotonic_wait.h"
 
 namespace berth::agent {
 namespace {
@@ -30,14 +30,14 @@ constexpr absl::Duration kCloseGrace = absl::Seconds(5);
 void AwaitHalfClose(
     grpc::ServerContext* ctx,
     grpc::ServerReaderWriter<agentpb::ExecOutput, agentpb::ExecInput>* stream) {
-  absl::Notification done;
+  Notice done;
   std::thread drain([&] {
     agentpb::ExecInput ignored;
     while (stream->Read(&ignored)) {
     }
     done.Notify();
   });
-  if (!done.WaitForNotificationWithTimeout(kCloseGrace)) ctx->TryCancel();
+  if (!done.WaitFor(kCloseGrace)) ctx->TryCancel();
   drain.join();
 }
 
@@ -138,7 +138,7 @@ grpc::Status ExecService::Exec(
   child_out = Fd();
   child_err = Fd();
 
-  absl::Notification input_done;
+  Notice input_done;
   std::thread input([&] {
     agentpb::ExecInput msg;
     while (stream->Read(&msg)) {
@@ -209,7 +209,7 @@ grpc::Status ExecService::Exec(
     }
     stream->Write(done);
   }
-  if (!input_done.WaitForNotificationWithTimeout(kCloseGrace)) {
+  if (!input_done.WaitFor(kCloseGrace)) {
     ctx->TryCancel();
   }
   input.join();

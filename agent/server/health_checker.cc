@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/monotonic_wait.h"
 
 namespace berth::agent {
 namespace {
@@ -188,8 +189,8 @@ void HealthChecker::Loop() {
     const absl::Duration wait = next == absl::InfiniteFuture()
                                     ? absl::Hours(1)
                                     : next - clock_->Monotonic();
-    mu_.AwaitWithTimeout(absl::Condition(&woken),
-                         std::max(wait, absl::ZeroDuration()));
+    AwaitMonotonic(&mu_, absl::Condition(&woken),
+                   std::max(wait, absl::ZeroDuration()));
     if (stop_) return;
     wake_ = false;
   }

@@ -145,8 +145,14 @@ TEST(ClientFailoverTest, FollowsRedirectToLeaderAndRemembersIt) {
   ASSERT_TRUE(put.ok()) << put.status();
   EXPECT_EQ(put->revision, 5);
   EXPECT_EQ((*client)->leader(), leader.addr());
+  // Usually 1; on a loaded machine a first dial of the leader can time out,
+  // and the client then rightly asks the follower again, which redirects
+  // again (seen once in CI under load).
+  const int follower_puts = follower.puts.load();
+  EXPECT_GE(follower_puts, 1);
   ASSERT_TRUE((*client)->kv().Put("k", "v2").ok());
-  EXPECT_EQ(follower.puts.load(), 1);  // the second put went straight there
+  // The second put went straight to the remembered leader.
+  EXPECT_EQ(follower.puts.load(), follower_puts);
   EXPECT_EQ(leader.puts.load(), 2);
 }
 

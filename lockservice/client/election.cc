@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/monotonic_wait.h"
 #include "lockservice/client/client.h"
 #include "lockservice/client/internal/router.h"
 #include "lockservice/client/session.h"
@@ -193,7 +194,7 @@ void Observer::Loop() {
       router.NoteFailure(stubs->addr);
     }
     absl::MutexLock l(&mu_);
-    mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff.Next());
+    AwaitMonotonic(&mu_, absl::Condition(&stopping_), backoff.Next());
   }
 }
 

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/monotonic_wait.h"
 #include "lockservice/client/client.h"
 #include "lockservice/client/internal/convert.h"
 #include "lockservice/client/internal/endpoints.h"
@@ -86,7 +87,7 @@ absl::StatusOr<std::optional<WatchBatch>> Watch::Next(absl::Duration timeout) {
   auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     return !queue_.empty() || ended_ || stopping_;
   };
-  mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
+  AwaitMonotonic(&mu_, absl::Condition(&ready), timeout);
   if (!queue_.empty()) {
     WatchBatch batch = std::move(queue_.front());
     queue_.pop_front();

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "common/monotonic_wait.h"
+
 namespace berth::lockd {
 
 void LeaderDuties::Start() {
@@ -25,7 +27,7 @@ void LeaderDuties::Run() {
     {
       absl::MutexLock l(&mu_);
       if (stopping_) return;
-      cv_.WaitWithTimeout(&mu_, opts_.interval);
+      WaitMonotonic(&cv_, &mu_, opts_.interval);
       if (stopping_) return;
     }
     node::NodeStatus s = core_->node()->GetStatus();

@@ -3,7 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
+#include "common/monotonic_wait.h"
 
 namespace berth::lockd {
 namespace {
@@ -260,7 +260,7 @@ absl::StatusOr<lockpb::LockAcquireResult> LockAcquisition::FromNotice(
 absl::StatusOr<lockpb::LockAcquireResult> AcquireLockBlocking(
     Core* core, const grpc::ServerContextBase* ctx,
     const lockpb::LockAcquireCmd& acq, absl::Time deadline) {
-  absl::Notification n;
+  Notice n;
   absl::StatusOr<lockpb::LockAcquireResult> result;
   std::shared_ptr<LockAcquisition> a = LockAcquisition::Start(
       core, acq, deadline, [&](absl::StatusOr<lockpb::LockAcquireResult> r) {
@@ -270,7 +270,7 @@ absl::StatusOr<lockpb::LockAcquireResult> AcquireLockBlocking(
   // This caller owns a thread anyway (a sync RPC); look at the context now
   // and then so that a client that hangs up stops waiting promptly.
   bool cancelled = false;
-  while (!n.WaitForNotificationWithTimeout(absl::Milliseconds(200))) {
+  while (!n.WaitFor(absl::Milliseconds(200))) {
     if (!cancelled && ctx->IsCancelled()) {
       cancelled = true;
       a->Cancel();

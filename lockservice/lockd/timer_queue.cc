@@ -2,6 +2,8 @@
 
 #include <vector>
 
+#include "common/monotonic_wait.h"
+
 namespace berth::lockd {
 
 TimerQueue::TimerQueue(Clock* clock, bool start_thread) : clock_(clock) {
@@ -68,7 +70,7 @@ void TimerQueue::Loop() {
       }
       const absl::Duration wait = order_.begin()->first - clock_->Now();
       if (wait > absl::ZeroDuration()) {
-        cv_.WaitWithTimeout(&mu_, wait);
+        WaitMonotonic(&cv_, &mu_, wait);
         continue;
       }
     }

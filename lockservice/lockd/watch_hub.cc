@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "common/monotonic_wait.h"
+
 namespace berth::lockd {
 
 bool KeyInRange(std::string_view key, std::string_view start,
@@ -38,9 +40,10 @@ void WatchSink::PushControl(lockpb::WatchResponse r) {
 }
 
 bool WatchSink::PopBatch(std::vector<Outbound>* out, absl::Time deadline) {
+  const MonotonicDeadline until = MonotonicDeadline::FromWall(deadline);
   absl::MutexLock l(&mu_);
   while (queue_.empty() && !closed_) {
-    if (cv_.WaitWithDeadline(&mu_, deadline)) break;
+    if (WaitMonotonic(&cv_, &mu_, until)) break;
   }
   const bool had = !queue_.empty();
   while (!queue_.empty()) {

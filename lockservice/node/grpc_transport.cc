@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/monotonic_wait.h"
 #include "common/tls/peer.h"
 #include "grpcpp/grpcpp.h"
 
@@ -105,7 +106,7 @@ class PeerSender {
       on_unreachable_(peer_);
       // Pace reconnect attempts without a fixed sleep on the hot path.
       absl::MutexLock l(&mu_);
-      cv_.WaitWithTimeout(&mu_, absl::Milliseconds(50));
+      WaitMonotonic(&cv_, &mu_, absl::Milliseconds(50));
     }
   }
 

@@ -10,7 +10,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
+#include "common/monotonic_wait.h"
 #include "lockservice/node/concurrent_log_store.h"
 #include "lockservice/node/framing.h"
 #include "lockservice/node/log_writer.h"
@@ -161,7 +161,7 @@ class RaftNodeImpl : public RaftNode {
 
   absl::StatusOr<std::string> Propose(std::string payload,
                                       absl::Time deadline) override {
-    absl::Notification n;
+    Notice n;
     absl::StatusOr<std::string> result;
     uint64_t ticket = ProposeAsync(std::move(payload), deadline,
                                    [&](absl::StatusOr<std::string> r) {
@@ -171,23 +171,23 @@ class RaftNodeImpl : public RaftNode {
     // The driver enforces the deadline, but it may be stuck in a long step
     // (a snapshot); a blocked caller gives up on time regardless. Cancel
     // either completes the proposal here or finds it already completing.
-    if (!n.WaitForNotificationWithDeadline(deadline)) {
+    if (!n.WaitUntil(MonotonicDeadline::FromWall(deadline))) {
       Cancel(ticket, ProposalDeadlineError());
-      n.WaitForNotification();
+      n.Wait();
     }
     return result;
   }
 
   absl::Status ReadBarrier(absl::Time deadline) override {
-    absl::Notification n;
+    Notice n;
     absl::Status result;
     uint64_t ticket = ReadBarrierAsync(deadline, [&](absl::Status st) {
       result = std::move(st);
       n.Notify();
     });
-    if (!n.WaitForNotificationWithDeadline(deadline)) {
+    if (!n.WaitUntil(MonotonicDeadline::FromWall(deadline))) {
       Cancel(ticket, ReadDeadlineError());
-      n.WaitForNotification();
+      n.Wait();
     }
     return result;
   }
@@ -197,12 +197,13 @@ class RaftNodeImpl : public RaftNode {
     absl::Status st =
         RunOnDriver([&] { return raft_->ProposeConfChange(cc); }, deadline);
     if (!st.ok()) return st;
+    const MonotonicDeadline until = MonotonicDeadline::FromWall(deadline);
     absl::MutexLock l(&mu_);
     auto applied = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return ConfChangeVisible(cc, status_.conf_state);
     };
     while (!applied()) {
-      if (done_cv_.WaitWithDeadline(&mu_, deadline) && !applied()) {
+      if (WaitMonotonic(&done_cv_, &mu_, until) && !applied()) {
         return absl::DeadlineExceededError(
             "membership change proposed but not applied before the deadline");
       }
@@ -215,9 +216,10 @@ class RaftNodeImpl : public RaftNode {
     absl::Status st = RunOnDriver(
         [&] { return raft_->TransferLeadership(transferee); }, deadline);
     if (!st.ok()) return st;
+    const MonotonicDeadline until = MonotonicDeadline::FromWall(deadline);
     absl::MutexLock l(&mu_);
     while (status_.leader != transferee) {
-      if (done_cv_.WaitWithDeadline(&mu_, deadline) &&
+      if (WaitMonotonic(&done_cv_, &mu_, until) &&
           status_.leader != transferee) {
         return absl::DeadlineExceededError(absl::StrCat(
             "leadership did not move to ", transferee, " before the deadline"));
@@ -278,6 +280,7 @@ class RaftNodeImpl : public RaftNode {
       bool done = false;
       absl::Status status;
     } call{std::move(fn)};
+    const MonotonicDeadline until = MonotonicDeadline::FromWall(deadline);
     absl::MutexLock l(&mu_);
     if (stopping_) return absl::UnavailableError("replica is shutting down");
     uint64_t id = ++next_call_;
@@ -287,7 +290,7 @@ class RaftNodeImpl : public RaftNode {
     };
     work_cv_.Signal();
     while (!call.done) {
-      if (done_cv_.WaitWithDeadline(&mu_, deadline) && !call.done) {
+      if (WaitMonotonic(&done_cv_, &mu_, until) && !call.done) {
         // The driver runs calls under mu_, so erasing ours here guarantees
         // it never touches `call` after we return.
         calls_.erase(id);
@@ -445,7 +448,7 @@ class RaftNodeImpl : public RaftNode {
                unreachable_.empty() && new_proposals_.empty() &&
                written_.empty() && unassigned_reads_.empty() &&
                wait_for() > absl::ZeroDuration()) {
-          work_cv_.WaitWithTimeout(&mu_, wait_for());
+          WaitMonotonic(&work_cv_, &mu_, wait_for());
         }
         if (stopping_) return;
         ExpireLocked(clock_->Now(), &out);

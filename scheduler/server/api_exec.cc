@@ -12,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
+#include "common/monotonic_wait.h"
 #include "grpcpp/grpcpp.h"
 #include "proto/agent.grpc.pb.h"
 #include "scheduler/server/api_service.h"
@@ -78,7 +78,7 @@ grpc::Status ApiService::AllocExec(
     return !agent_done && agent->Write(in);
   };
   to_agent(first);
-  absl::Notification up_done;
+  Notice up_done;
   std::thread up([&] {
     agentpb::ExecInput in;
     while (stream->Read(&in)) {
@@ -133,7 +133,7 @@ grpc::Status ApiService::AllocExec(
     end.set_error(std::string(why.message()));
     stream->Write(end);
   }
-  if (!up_done.WaitForNotificationWithTimeout(kCloseGrace)) ctx->TryCancel();
+  if (!up_done.WaitFor(kCloseGrace)) ctx->TryCancel();
   up.join();
   return grpc::Status::OK;
 }

@@ -8,6 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/monotonic_wait.h"
 #include "scheduler/state/keys.h"
 #include "scheduler/state/lockd_store.h"
 #include "scheduler/state/pack.h"
@@ -248,9 +249,8 @@ void Scheduler::ElectionLoop() {
       while (true) {
         absl::MutexLock l(&mu_);
         if (stopping_ || !leader_ || (*session)->lost()) break;
-        mu_.AwaitWithTimeout(absl::Condition(
-                                 +[](bool* b) { return *b; }, &stopping_),
-                             absl::Milliseconds(200));
+        AwaitMonotonic(&mu_, absl::Condition(&stopping_),
+                       absl::Milliseconds(200));
       }
       absl::MutexLock l(&mu_);
       if (leader_) {
@@ -303,7 +303,7 @@ void Scheduler::LeaderLoop() {
       };
       absl::Duration wait =
           std::clamp(next - absl::Now(), absl::ZeroDuration(), opts_.idle_pass);
-      mu_.AwaitWithTimeout(absl::Condition(&ready), wait);
+      AwaitMonotonic(&mu_, absl::Condition(&ready), wait);
       if (stopping_) return;
       kick_ = false;
       if (!leader_ || !mirror_ready_ || need_reload_) {

@@ -3,6 +3,7 @@
 // or batch job's allocations; the cron engine records a suspended cron
 // job's ticks as skipped and decides catch-up on resume (cron/suspend.h).
 #include "absl/strings/str_cat.h"
+#include "common/monotonic_wait.h"
 #include "scheduler/server/scheduler.h"
 #include "scheduler/state/keys.h"
 
@@ -95,7 +96,7 @@ absl::StatusOr<schedpb::SuspendJobResponse> Scheduler::SetSuspended(
     auto moved = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return state_.revision() > read_at || stopping_;
     };
-    mu_.AwaitWithTimeout(absl::Condition(&moved), absl::Seconds(2));
+    AwaitMonotonic(&mu_, absl::Condition(&moved), absl::Seconds(2));
   }
   absl::MutexLock l(&mu_);
   kick_ = true;

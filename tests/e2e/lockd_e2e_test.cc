@@ -1,6 +1,8 @@
 // End-to-end tests of berth-lockd: real replica processes on loopback, real
 // SQLite files, kill -9, SIGSTOP. They use the raw gRPC API so that failures
 // point at the server, not at the client library.
+#include <stdlib.h>
+
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -555,6 +557,59 @@ TEST(LockdE2E, StatusReportsRaftThreadStalls) {
   std::stringstream text;
   text << log.rdbuf();
   EXPECT_NE(text.str().find("raft thread stall: "), std::string::npos);
+}
+
+// A replica whose wall clock runs ten minutes ahead of the kernel's
+// (libfaketime, as the nemesis clock-skew fault does it). abseil's timed
+// waits follow absl::Now() but sleep on the kernel's realtime clock, so
+// each of them lasted the whole offset: the leader's duties thread slept
+// for minutes and no lease expired (common/monotonic_wait.h). The replica
+// must elect itself, expire a lease and end a lock wait at its timeout as
+// if its clock were right.
+TEST(LockdE2E, WallClockAheadOfTheKernelDelaysNoTimer) {
+  LockdCluster c(1);
+  setenv("LD_PRELOAD", BERTH_LIBFAKETIME, 1);
+  setenv("FAKETIME", "+600s", 1);
+  setenv("FAKETIME_DONT_FAKE_MONOTONIC", "1", 1);
+  const absl::Status started = c.StartAll();
+  unsetenv("LD_PRELOAD");
+  unsetenv("FAKETIME");
+  unsetenv("FAKETIME_DONT_FAKE_MONOTONIC");
+  ASSERT_TRUE(started.ok()) << started;
+  ASSERT_NE(c.AwaitLeader(absl::Seconds(30)), 0u);
+  RawClient rc(&c);
+
+  const int64_t dying = GrantLease(rc, 2);
+  ASSERT_NE(dying, 0);
+  ASSERT_TRUE(Put(rc, "/clock/eph", "x", dying).ok());
+
+  // A server-side lock wait timeout fires from the replica's timer queue.
+  const int64_t holder = GrantLease(rc, 60);
+  lockpb::LockResponse held;
+  ASSERT_TRUE(
+      LockCall(rc, "/clock/lock", holder, 0, absl::Seconds(10), &held).ok());
+  const int64_t waiter = GrantLease(rc, 60);
+  lockpb::LockResponse none;
+  grpc::Status st =
+      LockCall(rc, "/clock/lock", waiter, 500, absl::Seconds(60), &none);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED)
+      << st.error_message();
+  EXPECT_NE(st.error_message().find("timed out waiting for lock"),
+            std::string::npos)
+      << "the client's own 60 s deadline ended the wait, not the server's "
+         "500 ms timeout: "
+      << st.error_message();
+
+  // Correctness bound, 20 times the TTL and far below the offset: the
+  // lease's key goes once its 2 s pass.
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto r = Get(c, 1, "/clock/eph");
+        return r.ok() && r->kvs_size() == 0;
+      },
+      absl::Seconds(40)))
+      << "a lease outlived its TTL by more than 38 s on a replica whose "
+         "clock runs ahead";
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/monotonic_wait.h"
 #include "lockservice/client/internal/retry.h"
 #include "lockservice/client/internal/router.h"
 
@@ -302,7 +303,7 @@ void WatchMux::Loop() {
     if (shutdown_) return;
     if (at_once || watches_.empty()) continue;
     if (redirected && ++redirects <= kMaxRedirectsAtOnce) continue;
-    mu_.AwaitWithTimeout(absl::Condition(&shutdown_), backoff.Next());
+    AwaitMonotonic(&mu_, absl::Condition(&shutdown_), backoff.Next());
   }
 }
 

@@ -3,6 +3,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/monotonic_wait.h"
 #include "lockservice/lockd/node_authorizer.h"
 
 namespace berth::lockd::etcd {
@@ -75,7 +76,7 @@ grpc::Status Backend::OnLeader(const grpc::ServerContext* server,
     }
     // Leadership moves within an election timeout; poll, do not spin.
     absl::MutexLock l(&mu);
-    cv.WaitWithTimeout(&mu, absl::Milliseconds(50));
+    WaitMonotonic(&cv, &mu, absl::Milliseconds(50));
   }
 }
 

@@ -1,0 +1,181 @@
+#include "common/monotonic_wait.h"
+
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <utility>
+
+#include "absl/time/clock.h"
+
+namespace berth {
+namespace {
+
+using Steady = std::chrono::steady_clock;
+
+// Beyond this a timeout is as good as none; keeps time_point arithmetic
+// clear of overflow.
+constexpr absl::Duration kLongest = absl::Hours(24 * 365);
+
+Steady::time_point SteadyAfter(absl::Duration d) {
+  d = std::min(std::max(d, absl::ZeroDuration()), kLongest);
+  return Steady::now() + std::chrono::duration_cast<Steady::duration>(
+                             absl::ToChronoNanoseconds(d));
+}
+
+// One waiter's registration. It lives on the waiter's stack; the waker
+// touches it only under its own mutex, and the waiter unregisters before
+// returning, so it never dangles.
+struct Ticket {
+  absl::Mutex* mu;
+  absl::CondVar* cv;  // null: wake by unlocking mu only
+  std::pair<Steady::time_point, uint64_t> key;
+};
+
+class Waker {
+ public:
+  static Waker& Get() {
+    // Never destroyed: waits may run during static destruction.
+    static Waker* w = new Waker();
+    return *w;
+  }
+
+  void Add(Ticket* t, Steady::time_point at) {
+    std::lock_guard<std::mutex> l(mu_);
+    t->key = {at, ++next_id_};
+    tickets_.emplace(t->key, t);
+    // Hot waiters (the Raft driver) re-register the same deadline after
+    // every wake-up; the waker is disturbed only for an earlier one.
+    if (at < sleeping_until_) cv_.notify_one();
+  }
+
+  void Remove(Ticket* t) {
+    std::lock_guard<std::mutex> l(mu_);
+    tickets_.erase(t->key);
+  }
+
+ private:
+  Waker() {
+    std::thread([this] { Loop(); }).detach();
+  }
+
+  void Loop() {
+    std::unique_lock<std::mutex> l(mu_);
+    while (true) {
+      const Steady::time_point now = Steady::now();
+      while (!tickets_.empty() && tickets_.begin()->first.first <= now) {
+        Ticket* t = tickets_.begin()->second;
+        tickets_.erase(tickets_.begin());
+        if (!Wake(t)) {
+          // The waiter's mutex is held by someone else: try again shortly.
+          t->key = {now + std::chrono::milliseconds(1), ++next_id_};
+          tickets_.emplace(t->key, t);
+        }
+      }
+      if (tickets_.empty()) {
+        sleeping_until_ = Steady::time_point::max();
+        cv_.wait(l);
+      } else {
+        sleeping_until_ = tickets_.begin()->first.first;
+        cv_.wait_until(l, sleeping_until_);
+      }
+      // Awake: the loop reads every ticket before sleeping again.
+      sleeping_until_ = Steady::time_point::min();
+    }
+  }
+
+  // Never blocks on the waiter's mutex (its holder may be registering with
+  // us). For a Mutex waiter a busy mutex is fine: its holder's unlock
+  // re-evaluates the waiter's condition, which now reads true. A CondVar
+  // waiter is signalled only while we hold its mutex, which proves it is
+  // inside Wait (it holds the mutex from registering until Wait releases
+  // it), so the signal cannot be lost.
+  static bool Wake(Ticket* t) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    if (!t->mu->TryLock()) return t->cv == nullptr;
+    if (t->cv != nullptr) t->cv->SignalAll();
+    t->mu->Unlock();
+    return true;
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t next_id_ = 0;
+  Steady::time_point sleeping_until_ = Steady::time_point::min();
+  std::map<std::pair<Steady::time_point, uint64_t>, Ticket*> tickets_;
+};
+
+}  // namespace
+
+MonotonicDeadline MonotonicDeadline::In(absl::Duration timeout) {
+  return MonotonicDeadline(SteadyAfter(timeout));
+}
+
+MonotonicDeadline MonotonicDeadline::FromWall(absl::Time wall_deadline) {
+  if (wall_deadline == absl::InfiniteFuture()) {
+    return MonotonicDeadline(SteadyAfter(kLongest));
+  }
+  return MonotonicDeadline(SteadyAfter(wall_deadline - absl::Now()));
+}
+
+absl::Duration MonotonicDeadline::Remaining() const {
+  return absl::FromChrono(at_ - Steady::now());
+}
+
+bool AwaitMonotonic(absl::Mutex* mu, const absl::Condition& cond,
+                    absl::Duration timeout) {
+  if (cond.Eval()) return true;
+  if (timeout <= absl::ZeroDuration()) return false;
+  if (timeout == absl::InfiniteDuration()) {
+    mu->Await(cond);
+    return true;
+  }
+  struct Args {
+    const absl::Condition* cond;
+    Steady::time_point deadline;
+  } args{&cond, SteadyAfter(timeout)};
+  const absl::Condition cond_or_time(
+      +[](Args* a) { return a->cond->Eval() || Steady::now() >= a->deadline; },
+      &args);
+  Ticket t{mu, nullptr, {}};
+  Waker::Get().Add(&t, args.deadline);
+  mu->Await(cond_or_time);
+  Waker::Get().Remove(&t);
+  return cond.Eval();
+}
+
+bool WaitMonotonic(absl::CondVar* cv, absl::Mutex* mu, absl::Duration timeout) {
+  if (timeout <= absl::ZeroDuration()) return true;
+  if (timeout == absl::InfiniteDuration()) {
+    cv->Wait(mu);
+    return false;
+  }
+  const Steady::time_point deadline = SteadyAfter(timeout);
+  Ticket t{mu, cv, {}};
+  Waker::Get().Add(&t, deadline);
+  cv->Wait(mu);
+  Waker::Get().Remove(&t);
+  return Steady::now() >= deadline;
+}
+
+void Notice::Notify() {
+  absl::MutexLock l(&mu_);
+  notified_ = true;
+}
+
+bool Notice::HasBeenNotified() const {
+  absl::MutexLock l(&mu_);
+  return notified_;
+}
+
+void Notice::Wait() const {
+  absl::MutexLock l(&mu_);
+  mu_.Await(absl::Condition(&notified_));
+}
+
+bool Notice::WaitFor(absl::Duration timeout) const {
+  absl::MutexLock l(&mu_);
+  return AwaitMonotonic(&mu_, absl::Condition(&notified_), timeout);
+}
+
+}  // namespace berth
