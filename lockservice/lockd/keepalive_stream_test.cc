@@ -3,9 +3,7 @@
 // proposals complete only when the test says so. That makes the number of
 // barrier rounds exact: requests that arrive while a barrier is held must
 // all ride on the next one.
-#include <unistd.h>
 
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <utility>
@@ -18,6 +16,7 @@
 #include "lockservice/lockd/lease_keeper.h"
 #include "lockservice/lockd/replicated_store.h"
 #include "lockservice/lockd/services.h"
+#include "lockservice/server/testing/temp_state_machine.h"
 #include "proto/lock.grpc.pb.h"
 
 namespace berth::lockd {
@@ -171,13 +170,7 @@ using Stream = grpc::ClientReaderWriter<lockpb::LeaseKeepAliveRequest,
 class KeepAliveStreamTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           absl::StrCat("berth_keepalive_stream_", getpid());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    lock::StateMachine::Options so;
-    so.path = (dir_ / "replica.db").string();
-    auto sm = lock::StateMachine::Open(so);
+    auto sm = dir_.Open();
     ASSERT_TRUE(sm.ok()) << sm.status();
     store_ = std::make_unique<ReplicatedStore>(*std::move(sm), &hub_);
     CoreOptions co;
@@ -206,7 +199,6 @@ class KeepAliveStreamTest : public ::testing::Test {
   void TearDown() override {
     if (server_) server_->Shutdown();
     server_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   // Grants lease `id` with `ttl_ms` straight into the state machine.
@@ -255,7 +247,7 @@ class KeepAliveStreamTest : public ::testing::Test {
     return got;
   }
 
-  std::filesystem::path dir_;
+  lock::TempStateMachineDir dir_{"keepalive_stream"};
   SimClock clock_;
   FakeNode node_;
   WatchHub hub_;

@@ -5,9 +5,6 @@
 // renewed meanwhile by 60 s, on that leader and on the next one.
 #include "lockservice/lockd/leader_clock.h"
 
-#include <unistd.h>
-
-#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,7 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "lockservice/lockd/lease_keeper.h"
-#include "lockservice/server/state_machine.h"
+#include "lockservice/server/testing/temp_state_machine.h"
 
 namespace berth::lockd {
 namespace {
@@ -100,21 +97,11 @@ struct Replica {
 class LeaseTimeTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           absl::StrCat("berth_leader_clock_", getpid());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    lock::StateMachine::Options o;
-    o.path = (dir_ / "replica.db").string();
-    absl::StatusOr<std::unique_ptr<lock::StateMachine>> sm =
-        lock::StateMachine::Open(o);
+    absl::StatusOr<std::unique_ptr<lock::StateMachine>> sm = dir_.Open();
     ASSERT_TRUE(sm.ok()) << sm.status();
     sm_ = *std::move(sm);
   }
-  void TearDown() override {
-    sm_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { sm_.reset(); }
 
   int64_t Now(Replica& r) {
     return r.leader_clock.NowMs(r.term, [&] { return sm_->now_ms(); });
@@ -175,7 +162,7 @@ class LeaseTimeTest : public ::testing::Test {
   }
 
   SimClock base_;
-  std::filesystem::path dir_;
+  lock::TempStateMachineDir dir_{"leader_clock"};
   std::unique_ptr<lock::StateMachine> sm_;
   uint64_t index_ = 0;
 };

@@ -3,15 +3,13 @@
 // command, and the rule.
 #include "lockservice/lockd/node_authorizer.h"
 
-#include <unistd.h>
-
-#include <filesystem>
 #include <memory>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "lockservice/server/testing/temp_state_machine.h"
 #include "scheduler/state/keys.h"
 
 namespace berth::lockd {
@@ -27,14 +25,7 @@ constexpr int64_t kWaiting = 400;    // queued for that lock
 class NodeAuthorizerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           absl::StrCat("berth_node_authorizer_", getpid());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    lock::StateMachine::Options o;
-    o.path = (dir_ / "replica.db").string();
-    absl::StatusOr<std::unique_ptr<lock::StateMachine>> sm =
-        lock::StateMachine::Open(o);
+    absl::StatusOr<std::unique_ptr<lock::StateMachine>> sm = dir_.Open();
     ASSERT_TRUE(sm.ok()) << sm.status();
     sm_ = *std::move(sm);
     // What the scheduler and the agent would have written, applied
@@ -46,10 +37,7 @@ class NodeAuthorizerTest : public ::testing::Test {
     Acquire(kScheduler, true);
     Acquire(kWaiting, false);
   }
-  void TearDown() override {
-    sm_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { sm_.reset(); }
 
   void Apply(lockpb::Command cmd) {
     cmd.set_leader_time_unix_ms(1'700'000'000'000);
@@ -92,7 +80,7 @@ class NodeAuthorizerTest : public ::testing::Test {
     return AsN1(cmd);
   }
 
-  std::filesystem::path dir_;
+  lock::TempStateMachineDir dir_{"node_authorizer"};
   std::unique_ptr<lock::StateMachine> sm_;
   uint64_t index_ = 0;
 };
