@@ -125,7 +125,7 @@ start_berth_member() {
   mkdir -p "$WORK/berth/r$i"
   "${NICE_CMD[@]}" "$LOCKD" --id "$i" --listen "127.0.0.1:$((BERTH_PORT + i - 1))" \
     --peers "$peers" --data-dir "$WORK/berth/r$i" --tick-ms "$BERTH_TICK_MS" \
-    --election-ticks "$BERTH_ELECTION_TICKS" >>"$WORK/berth-r$i.log" 2>&1 &
+    --election-ticks "$BERTH_ELECTION_TICKS" --insecure >>"$WORK/berth-r$i.log" 2>&1 &
   PIDS[$i]=$!
 }
 berth_leader_pid() {  # waits for a leader that accepts a write

@@ -83,7 +83,7 @@ start_replica() {
   mkdir -p "$WORK/r$i"
   "$LOCKD" --id "$i" --listen "127.0.0.1:$((BASE_PORT + i - 1))" \
     --peers "$PEERS" --data-dir "$WORK/r$i" --tick-ms "$TICK_MS" \
-    --election-ticks "$ELECTION_TICKS" >>"$WORK/r$i.log" 2>&1 &
+    --election-ticks "$ELECTION_TICKS" --insecure >>"$WORK/r$i.log" 2>&1 &
   PIDS[$i]=$!
 }
 

@@ -39,7 +39,7 @@ echo "start $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg)"
 for j in 1 2 3; do
   mkdir -p "$WORK/r$j"
   "$LOCKD" --id "$j" --listen "127.0.0.1:$((BASE + j - 1))" --peers "$PEERS" \
-    --data-dir "$WORK/r$j" >"$WORK/r$j.log" 2>&1 &
+    --data-dir "$WORK/r$j" --insecure >"$WORK/r$j.log" 2>&1 &
   PIDS+=($!)
 done
 leader=""

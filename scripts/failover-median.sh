@@ -38,7 +38,7 @@ start_member() {
   local i=$1
   mkdir -p "$WORK/r$i"
   "$LOCKD" --id "$i" --listen "127.0.0.1:$((BASE + i - 1))" --peers "$PEERS" \
-    --data-dir "$WORK/r$i" "${EXTRA[@]}" >>"$WORK/r$i.log" 2>&1 &
+    --data-dir "$WORK/r$i" --insecure "${EXTRA[@]}" >>"$WORK/r$i.log" 2>&1 &
   PIDS[$i]=$!
 }
 

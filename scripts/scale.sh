@@ -109,7 +109,7 @@ log "3 lockd replicas on $ENDPOINTS"
 for i in 1 2 3; do
   mkdir -p "$WORK/lockd$i"
   "$LOCKD" --id "$i" --listen "127.0.0.1:$((BASE_PORT + i - 1))" --peers "$PEERS" \
-    --data-dir "$WORK/lockd$i" >"$WORK/lockd$i.log" 2>&1 &
+    --data-dir "$WORK/lockd$i" --insecure >"$WORK/lockd$i.log" 2>&1 &
   PIDS[lockd$i]=$!
 done
 cluster_up() { "$BERTH" kv put /scale/ping x >/dev/null 2>&1; }
@@ -118,7 +118,7 @@ await 60 "a lockd leader" cluster_up
 log "2 schedulers on $SCHEDS"
 for i in 1 2; do
   "$SCHED" --lock-endpoints "$ENDPOINTS" --id "s$i" --listen "127.0.0.1:$((BASE_PORT + 2 + i))" \
-    --session-ttl-s "$SCHED_TTL" >"$WORK/scheduler$i.log" 2>&1 &
+    --session-ttl-s "$SCHED_TTL" --insecure >"$WORK/scheduler$i.log" 2>&1 &
   PIDS[sched$i]=$!
 done
 

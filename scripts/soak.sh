@@ -74,7 +74,7 @@ for i in 1 2 3; do
   mkdir -p "$WORK/r$i"
   # shellcheck disable=SC2086
   "$LOCKD" --id "$i" --listen "127.0.0.1:$((PORT + i - 1))" --peers "$peers" \
-    --data-dir "$WORK/r$i" ${LOCKD_FLAGS:-} >>"$WORK/lockd-$i.log" 2>&1 &
+    --data-dir "$WORK/r$i" --insecure ${LOCKD_FLAGS:-} >>"$WORK/lockd-$i.log" 2>&1 &
   LOCKD_PID[$i]=$!
 done
 deadline=$((SECONDS + 60))

@@ -23,6 +23,7 @@
 #include "cli/flags.h"
 #include "cli/output.h"
 #include "common/ports.h"
+#include "common/tls/tls_flags.h"
 #include "grpcpp/grpcpp.h"
 #include "lockservice/client/client.h"
 #include "lockservice/client/kv.h"
@@ -236,12 +237,16 @@ int SchedulerFailover(Context& ctx) {
   std::vector<std::unique_ptr<Proc>> scheds(2);
   std::unique_ptr<Proc> agent;
   int starts = 0;
+  const std::vector<std::string> tls_flags = tls::LocalDaemonTlsFlags();
   for (int i = 0; i < 3; ++i) {
-    auto p = Proc::Start({*lockd_bin, absl::StrCat("--id=", i + 1),
-                          absl::StrCat("--listen=", addr(i)),
-                          absl::StrCat("--peers=", absl::StrJoin(peers, ",")),
-                          absl::StrCat("--data-dir=", dir, "/lockd", i + 1)},
-                         absl::StrCat(dir, "/lockd", i + 1, ".log"), SIGKILL);
+    std::vector<std::string> argv = {
+        *lockd_bin, absl::StrCat("--id=", i + 1),
+        absl::StrCat("--listen=", addr(i)),
+        absl::StrCat("--peers=", absl::StrJoin(peers, ",")),
+        absl::StrCat("--data-dir=", dir, "/lockd", i + 1)};
+    argv.insert(argv.end(), tls_flags.begin(), tls_flags.end());
+    auto p =
+        Proc::Start(argv, absl::StrCat(dir, "/lockd", i + 1, ".log"), SIGKILL);
     if (!p.ok()) return ctx.Fail(p.status());
     lockds.push_back(*std::move(p));
   }
@@ -253,6 +258,7 @@ int SchedulerFailover(Context& ctx) {
         "--id",        absl::StrCat("s", i + 1), "--listen",
         sched_addrs[i]};
     argv.insert(argv.end(), sched_extra.begin(), sched_extra.end());
+    argv.insert(argv.end(), tls_flags.begin(), tls_flags.end());
     auto p = Proc::Start(
         argv, absl::StrCat(dir, "/scheduler-s", i + 1, "-", ++starts, ".log"),
         SIGKILL);
@@ -265,12 +271,24 @@ int SchedulerFailover(Context& ctx) {
     if (absl::Status s = start_sched(i); !s.ok()) return ctx.Fail(s);
   }
   {
-    auto p = Proc::Start(
-        {*agent_bin, "--lock-endpoints", endpoints, "--node-id", "bench-n1",
-         "--listen", addr(20), "--data-dir", absl::StrCat(dir, "/agent"),
-         "--runtime", "process", "--cpu", "4000m", "--memory", "4GiB",
-         "--stop-tasks-on-exit"},
-        absl::StrCat(dir, "/agent.log"), SIGTERM);
+    std::vector<std::string> argv = {*agent_bin,
+                                     "--lock-endpoints",
+                                     endpoints,
+                                     "--node-id",
+                                     "bench-n1",
+                                     "--listen",
+                                     addr(20),
+                                     "--data-dir",
+                                     absl::StrCat(dir, "/agent"),
+                                     "--runtime",
+                                     "process",
+                                     "--cpu",
+                                     "4000m",
+                                     "--memory",
+                                     "4GiB",
+                                     "--stop-tasks-on-exit"};
+    argv.insert(argv.end(), tls_flags.begin(), tls_flags.end());
+    auto p = Proc::Start(argv, absl::StrCat(dir, "/agent.log"), SIGTERM);
     if (!p.ok()) return ctx.Fail(p.status());
     agent = *std::move(p);
   }

@@ -19,6 +19,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/ports.h"
+#include "common/tls/tls_flags.h"
 #include "grpcpp/grpcpp.h"
 #include "lockservice/client/client.h"
 #include "lockservice/client/kv.h"
@@ -141,30 +142,53 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(
   for (int i = 0; i < 3; ++i) {
     std::string data = absl::StrCat(c->dir_, "/lockd", i + 1);
     fs::create_directories(data);
+    std::vector<std::string> argv = {bins["berth-lockd"],
+                                     "--id",
+                                     absl::StrCat(i + 1),
+                                     "--listen",
+                                     c->lockd_[i],
+                                     "--peers",
+                                     peers,
+                                     "--data-dir",
+                                     data};
+    for (std::string& f : tls::LocalDaemonTlsFlags()) argv.push_back(f);
     absl::Status s =
-        c->Spawn("lockd", absl::StrCat("lockd", i + 1),
-                 {bins["berth-lockd"], "--id", absl::StrCat(i + 1), "--listen",
-                  c->lockd_[i], "--peers", peers, "--data-dir", data});
+        c->Spawn("lockd", absl::StrCat("lockd", i + 1), std::move(argv));
     if (!s.ok()) return s;
   }
   for (int i = 0; i < o.schedulers; ++i) {
     std::string addr = absl::StrCat("127.0.0.1:", base + 3 + i);
     c->scheds_.push_back(addr);
-    absl::Status s =
-        c->Spawn("scheduler", absl::StrCat("scheduler", i + 1),
-                 {bins["berth-scheduler"], "--lock-endpoints", endpoints,
-                  "--id", absl::StrCat("bench-s", i + 1), "--listen", addr});
+    std::vector<std::string> argv = {
+        bins["berth-scheduler"],        "--lock-endpoints", endpoints, "--id",
+        absl::StrCat("bench-s", i + 1), "--listen",         addr};
+    for (std::string& f : tls::LocalDaemonTlsFlags()) argv.push_back(f);
+    absl::Status s = c->Spawn("scheduler", absl::StrCat("scheduler", i + 1),
+                              std::move(argv));
     if (!s.ok()) return s;
   }
   std::string agent_dir = absl::StrCat(c->dir_, "/agent");
   fs::create_directories(agent_dir);
-  absl::Status s =
-      c->Spawn("agent", "agent",
-               {bins["berth-agent"], "--lock-endpoints", endpoints, "--node-id",
-                c->node_, "--listen", absl::StrCat("127.0.0.1:", base + 5),
-                "--data-dir", agent_dir, "--runtime", o.runtime, "--cpu",
-                o.agent_cpu, "--memory", o.agent_memory, "--cgroup-parent",
-                c->cgroup_parent_, "--stop-tasks-on-exit"});
+  std::vector<std::string> agent_argv = {bins["berth-agent"],
+                                         "--lock-endpoints",
+                                         endpoints,
+                                         "--node-id",
+                                         c->node_,
+                                         "--listen",
+                                         absl::StrCat("127.0.0.1:", base + 5),
+                                         "--data-dir",
+                                         agent_dir,
+                                         "--runtime",
+                                         o.runtime,
+                                         "--cpu",
+                                         o.agent_cpu,
+                                         "--memory",
+                                         o.agent_memory,
+                                         "--cgroup-parent",
+                                         c->cgroup_parent_,
+                                         "--stop-tasks-on-exit"};
+  for (std::string& f : tls::LocalDaemonTlsFlags()) agent_argv.push_back(f);
+  absl::Status s = c->Spawn("agent", "agent", std::move(agent_argv));
   if (!s.ok()) return s;
   log << "bench start: cluster in " << c->dir_ << ": lockd " << endpoints
       << ", scheduler " << absl::StrJoin(c->scheds_, ",") << ", agent \""

@@ -106,7 +106,13 @@ absl::StatusOr<Credentials> DaemonCredentials(const TlsFiles& files,
     }
     return Credentials::Insecure();
   }
-  if (files.empty()) return Credentials::Insecure();
+  if (files.empty()) {
+    return absl::FailedPreconditionError(
+        "no TLS certificate: give --tls-ca, --tls-cert and --tls-key (or "
+        "BERTH_TLS_CA, BERTH_TLS_CERT and BERTH_TLS_KEY; `berth cert` makes "
+        "them), or --insecure to serve plaintext, where anyone who reaches "
+        "the port can do anything (docs/security.md)");
+  }
   return Credentials::Load(files, /*need_identity=*/true);
 }
 

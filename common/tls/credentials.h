@@ -64,8 +64,8 @@ class Credentials {
 };
 
 // A daemon's choice from its flags: mutual TLS when any --tls-* file is
-// given, plaintext otherwise (the default for now: TLS is opt-in) or with
-// --insecure, which excludes the --tls-* flags.
+// given; plaintext only with --insecure, which excludes the --tls-* flags.
+// Neither is an error: a daemon does not fall back to plaintext unasked.
 absl::StatusOr<Credentials> DaemonCredentials(const TlsFiles& files,
                                               bool insecure);
 

@@ -42,8 +42,18 @@ class CredentialsTest : public ::testing::Test {
   std::string dir_;
 };
 
-TEST_F(CredentialsTest, NoFlagsMeansPlaintextAsBefore) {
-  auto c = DaemonCredentials(TlsFiles(), /*insecure=*/false);
+TEST_F(CredentialsTest, NoFlagsIsRefusedWithWhatToGive) {
+  auto refused = DaemonCredentials(TlsFiles(), /*insecure=*/false);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(refused.status().message(), HasSubstr("no TLS certificate"));
+  EXPECT_THAT(refused.status().message(), HasSubstr("--tls-cert"));
+  EXPECT_THAT(refused.status().message(), HasSubstr("--insecure"));
+  // Nor does the environment-reading entry point fall back to plaintext.
+  EXPECT_FALSE(DaemonCredentialsFromFlags(TlsFlags()).ok());
+}
+
+TEST_F(CredentialsTest, InsecureMeansPlaintext) {
+  auto c = DaemonCredentials(TlsFiles(), /*insecure=*/true);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_FALSE(c->secure());
   EXPECT_NE(c->server(), nullptr);

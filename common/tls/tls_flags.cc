@@ -19,8 +19,9 @@ void AddTlsFlags(po::options_description* desc, TlsFlags* flags) {
       "tls-key", po::value(&flags->files.key),
       "PEM private key of --tls-cert (env BERTH_TLS_KEY)")(
       "insecure", po::bool_switch(&flags->insecure),
-      "serve and dial plaintext even if BERTH_TLS_* is set (the default "
-      "without --tls-*: anyone who reaches the port can do anything)");
+      "serve and dial plaintext, ignoring BERTH_TLS_*: anyone who reaches "
+      "the port can do anything. Without it a daemon needs the --tls-* "
+      "files");
 }
 
 TlsFiles WithEnvironment(TlsFiles files) {
@@ -32,6 +33,11 @@ TlsFiles WithEnvironment(TlsFiles files) {
   fill(&files.cert, "BERTH_TLS_CERT");
   fill(&files.key, "BERTH_TLS_KEY");
   return files;
+}
+
+std::vector<std::string> LocalDaemonTlsFlags() {
+  if (!WithEnvironment(TlsFiles()).empty()) return {};
+  return {"--insecure"};
 }
 
 absl::StatusOr<Credentials> DaemonCredentialsFromFlags(TlsFlags flags) {

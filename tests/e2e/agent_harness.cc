@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "lockservice/client/kv.h"
+#include "tests/e2e/lockd_harness.h"
 
 namespace berth::e2e {
 
@@ -38,6 +39,7 @@ absl::Status AgentProcess::Start() {
       node_,         "--listen",         listen_,    "--data-dir",
       data_dir_,     "--runtime",        runtime_};
   args.insert(args.end(), extra_flags_.begin(), extra_flags_.end());
+  AddInsecureUnlessTls(&args);
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

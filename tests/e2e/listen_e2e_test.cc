@@ -21,7 +21,8 @@ TEST(ListenE2ETest, SecondLockdOnATakenPortFailsAndNamesIt) {
   const std::string second = absl::StrCat(one.dir(), "/second");
   RunResult r =
       RunToExit({LockdBinary(), "--id=1", absl::StrCat("--listen=", addr),
-                 absl::StrCat("--data-dir=", second), "--metrics-listen=off"},
+                 absl::StrCat("--data-dir=", second), "--metrics-listen=off",
+                 "--insecure"},
                 second, absl::Seconds(20));
   EXPECT_NE(r.exit_code, -1) << "the second lockd kept running: " << r.err;
   EXPECT_EQ(r.exit_code, 1) << r.err;

@@ -14,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "common/ports.h"
+#include "common/tls/tls_flags.h"
 
 namespace berth::e2e {
 
@@ -26,6 +27,15 @@ bool WaitFor(const std::function<bool()>& cond, absl::Duration timeout) {
     if (absl::Now() >= deadline) return false;
     absl::MutexLock l(&mu);
     cv.WaitWithTimeout(&mu, absl::Milliseconds(20));
+  }
+}
+
+void AddInsecureUnlessTls(std::vector<std::string>* argv) {
+  for (const std::string& a : *argv) {
+    if (absl::StartsWith(a, "--tls-") || a == "--insecure") return;
+  }
+  for (std::string& f : tls::LocalDaemonTlsFlags()) {
+    argv->push_back(std::move(f));
   }
 }
 
@@ -97,6 +107,7 @@ absl::Status LockdCluster::Spawn(uint64_t id,
       })) {
     copy.push_back("--metrics-listen=off");
   }
+  AddInsecureUnlessTls(&copy);
   for (std::string& a : copy) argv.push_back(a.data());
   argv.push_back(nullptr);
   std::string log = absl::StrCat(dir_, "/lockd-", id, ".log");

@@ -35,6 +35,12 @@ bool WaitFor(const std::function<bool()>& cond,
 std::string LockdBinary();
 std::string MakeTempDir(const std::string& prefix);
 
+// berth daemons refuse to serve plaintext unless told to
+// (common/tls/tls_flags.h). Appends --insecure to a daemon's argv unless it
+// is given TLS, by a --tls-* flag or by BERTH_TLS_* in the environment it
+// inherits.
+void AddInsecureUnlessTls(std::vector<std::string>* argv);
+
 class LockdCluster {
  public:
   LockdCluster(int replicas, std::vector<std::string> extra_flags = {});

@@ -48,6 +48,7 @@ absl::Status SchedulerSet::Start(int i) {
       })) {
     argv.push_back("--metrics-listen=off");
   }
+  AddInsecureUnlessTls(&argv);
   absl::StatusOr<std::unique_ptr<Subprocess>> p = Subprocess::Start(
       argv, absl::StrCat(lockd_->dir(), "/scheduler-s", i + 1, "-", ++starts_));
   if (!p.ok()) return p.status();

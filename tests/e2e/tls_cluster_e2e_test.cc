@@ -7,6 +7,7 @@
 // clients with an expired certificate or without TLS are refused by the
 // schedulers while the cluster goes on serving.
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <iostream>
@@ -18,6 +19,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/ports.h"
 #include "common/tls/credentials.h"
 #include "common/tls/x509.h"
 #include "google/protobuf/struct.pb.h"
@@ -282,6 +284,38 @@ task:
   RunResult list = JobListAs({});
   EXPECT_EQ(list.exit_code, 0) << list.err;
   EXPECT_TRUE(absl::StrContains(list.out, "hello")) << list.out;
+}
+
+// TLS is the default: each daemon given neither certificates nor
+// --insecure refuses to start, saying what to give, before it serves
+// anything.
+TEST(TlsDefaultE2ETest, DaemonsWithoutCertificatesOrInsecureRefuseToStart) {
+  const std::string dir = MakeTempDir("berth-tls-default-e2e");
+  absl::StatusOr<int> base = FindFreePortBlock(3, getpid());
+  ASSERT_TRUE(base.ok()) << base.status();
+  auto at = [&](int i) { return absl::StrCat("127.0.0.1:", *base + i); };
+  // Nor may the environment give them TLS.
+  const std::map<std::string, std::string> no_tls_env = {
+      {"BERTH_TLS_CA", ""}, {"BERTH_TLS_CERT", ""}, {"BERTH_TLS_KEY", ""}};
+  const std::vector<std::pair<std::string, std::vector<std::string>>> runs = {
+      {"lockd",
+       {LockdBinary(), "--id=1", "--listen=" + at(0), "--data-dir=" + dir,
+        "--metrics-listen=off"}},
+      {"scheduler",
+       {SchedulerBinary(), "--lock-endpoints", at(0), "--id", "s1", "--listen",
+        at(1), "--metrics-listen=off"}},
+      {"agent",
+       {AgentBinary(), "--lock-endpoints", at(0), "--node-id", "n1", "--listen",
+        at(2), "--data-dir", dir + "/agent", "--runtime", "process"}}};
+  for (const auto& [name, argv] : runs) {
+    RunResult r = RunToExit(argv, absl::StrCat(dir, "/", name),
+                            absl::Seconds(30), no_tls_env);
+    EXPECT_EQ(r.exit_code, 2) << name << " did not refuse: " << r.err;
+    EXPECT_TRUE(absl::StrContains(r.err, "no TLS certificate: give --tls-ca"))
+        << name << ": " << r.err;
+    EXPECT_TRUE(absl::StrContains(r.err, "or --insecure to serve plaintext"))
+        << name << ": " << r.err;
+  }
 }
 
 }  // namespace

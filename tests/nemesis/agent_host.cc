@@ -17,7 +17,7 @@ absl::Status AgentHost::Start() {
       {bin_, "--lock-endpoints", lockd_flag_, "--node-id", kNode, "--listen",
        listen_, "--data-dir", absl::StrCat(work_dir_, "/agent"), "--runtime",
        "process", "--cpu", "64000m", "--memory", "64GiB", "--log-retention-s=0",
-       "--stop-tasks-on-exit"},
+       "--stop-tasks-on-exit", "--insecure"},
       absl::StrCat(work_dir_, "/agent"));
   if (!p.ok()) return p.status();
   proc_ = std::move(*p);

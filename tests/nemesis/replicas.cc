@@ -73,7 +73,7 @@ absl::Status Replicas::Start(int id) {
        absl::StrCat("--id=", id), absl::StrCat("--listen=", Endpoint(id)),
        absl::StrCat("--peers=", absl::StrJoin(peers, ",")),
        absl::StrCat("--data-dir=", disks_[id]->dir(), "/lockd"),
-       "--metrics-listen=off", "--lock-delay-ms=1000"},
+       "--metrics-listen=off", "--lock-delay-ms=1000", "--insecure"},
       absl::StrCat(work_dir_, "/lockd-", id, "-start", n), env);
   if (!p.ok()) return p.status();
   procs_[id] = std::move(*p);

@@ -46,7 +46,7 @@ absl::Status Schedulers::Start(int i) {
   auto p = e2e::Subprocess::Start(
       {FindTool("ip"), "netns", "exec", net_->Namespace(host(i)), bin_,
        "--lock-endpoints", LockdFlag(), "--id", absl::StrCat("s", i),
-       "--listen", Endpoint(i), "--metrics-listen=off"},
+       "--listen", Endpoint(i), "--metrics-listen=off", "--insecure"},
       absl::StrCat(LogPath(i), ++starts_[i]));
   if (!p.ok()) return p.status();
   procs_[i] = std::move(*p);
