@@ -108,7 +108,7 @@ TEST_P(ReconcileTest, Service_UnplaceableJobStaysPendingWithExplanation) {
   w.AddNode("small", 200, int64_t{64} << 20);
   w.Submit(kWeb);
   w.Settle();
-  const jobpb::JobRecord& rec = w.Job("web");
+  const jobpb::JobRecord rec = w.Job("web");
   EXPECT_EQ(rec.status().state(), jobpb::JobStatus::PENDING);
   EXPECT_EQ(rec.status().pending(), 3);
   EXPECT_NE(rec.status().explanation().find("1 node"), std::string::npos)
@@ -146,7 +146,7 @@ TEST_P(ReconcileTest,
   EXPECT_EQ(new_version, 1) << "only the first step may be taken";
   w.Advance(absl::Seconds(40));
   w.Settle();
-  const jobpb::JobRecord& rec = w.Job("web");
+  const jobpb::JobRecord rec = w.Job("web");
   EXPECT_TRUE(rec.rollout().rolling_back());
   EXPECT_EQ(rec.version(), 3);
   EXPECT_EQ(rec.job().task().command(0), "/bin/web");
@@ -175,7 +175,7 @@ TEST_P(ReconcileTest, Service_HealthyUpdateRollsOneSlotAtATime) {
     w.Advance(absl::Seconds(6));
   }
   w.Settle();
-  const jobpb::JobRecord& rec = w.Job("web");
+  const jobpb::JobRecord rec = w.Job("web");
   EXPECT_EQ(rec.rollout().done(), 3);
   EXPECT_FALSE(rec.rollout().rolling_back());
   for (const auto& a : w.Live("web")) {
@@ -214,7 +214,7 @@ TEST_P(ReconcileTest,
     w.Advance(absl::Seconds(2));
   }
   w.Settle();
-  const jobpb::JobRecord& rec = w.Job("crunch");
+  const jobpb::JobRecord rec = w.Job("crunch");
   EXPECT_EQ(rec.status().state(), jobpb::JobStatus::COMPLETE);
   EXPECT_EQ(rec.status().succeeded(), 10);
   int succeeded_allocs = 0;
@@ -241,7 +241,7 @@ TEST_P(ReconcileTest, Batch_BackoffLimitFailsTheJobAndNamesIt) {
     w.Advance(absl::Seconds(2));
   }
   w.Settle();
-  const jobpb::JobRecord& rec = w.Job("crunch");
+  const jobpb::JobRecord rec = w.Job("crunch");
   EXPECT_EQ(rec.status().state(), jobpb::JobStatus::FAILED);
   EXPECT_NE(rec.status().explanation().find("backoff_limit 2"),
             std::string::npos)

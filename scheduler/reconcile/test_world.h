@@ -169,8 +169,10 @@ class TestWorld {
     }
     return out;
   }
-  const jobpb::JobRecord& Job(const std::string& job,
-                              const std::string& ns = "default") {
+  // A copy: every later call refreshes state_, which would leave a
+  // reference dangling (ASan caught two tests reading one).
+  jobpb::JobRecord Job(const std::string& job,
+                       const std::string& ns = "default") {
     Refresh();
     return *state_.FindJob({ns, job});
   }
