@@ -107,10 +107,6 @@ class Waker {
 
 }  // namespace
 
-MonotonicDeadline MonotonicDeadline::In(absl::Duration timeout) {
-  return MonotonicDeadline(SteadyAfter(timeout));
-}
-
 MonotonicDeadline MonotonicDeadline::FromWall(absl::Time wall_deadline) {
   if (wall_deadline == absl::InfiniteFuture()) {
     return MonotonicDeadline(SteadyAfter(kLongest));

@@ -28,17 +28,15 @@
 
 namespace berth {
 
-// A point on the monotonic clock, made from a timeout or from a wall-clock
-// deadline (a gRPC deadline, say) once, at the start of a wait, so that a
-// later step of the wall clock does not move it.
+// A point on the monotonic clock, made from a wall-clock deadline (a gRPC
+// deadline, say) once, at the start of a wait, so that a later step of the
+// wall clock does not move it.
 class MonotonicDeadline {
  public:
-  static MonotonicDeadline In(absl::Duration timeout);
   static MonotonicDeadline FromWall(absl::Time wall_deadline);
 
   absl::Duration Remaining() const;
   bool Passed() const { return Remaining() <= absl::ZeroDuration(); }
-  std::chrono::steady_clock::time_point at() const { return at_; }
 
  private:
   explicit MonotonicDeadline(std::chrono::steady_clock::time_point at)

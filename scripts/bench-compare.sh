@@ -27,6 +27,13 @@
 #   NICE [-10]                 niceness of every server and of the driver, so
 #                              background jobs on a shared machine disturb
 #                              all three systems less (same for each; 0 = off)
+#   TLS [0]                    1: mutual TLS on every client and peer port of
+#                              berth and etcd (certificates from `berth cert`,
+#                              a new CA per run; etcd with --client-cert-auth
+#                              and --peer-client-cert-auth), the driver with a
+#                              user certificate. ZooKeeper is left out (SYSTEMS
+#                              defaults to "berth etcd"); --write-docs fills the
+#                              bench-compare-tls markers instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -41,11 +48,16 @@ for arg in "$@"; do
 done
 
 BUILD_DIR=${BUILD_DIR:-build}
+TLS=${TLS:-0}
 DURATION=${DURATION:-2s}
 WARMUP=${WARMUP:-1s}
 RUNS=${RUNS:-3}
 CLIENTS=${CLIENTS:-"1 16 64"}
-SYSTEMS=${SYSTEMS:-"berth etcd zookeeper"}
+if [[ "$TLS" == 1 ]]; then
+  SYSTEMS=${SYSTEMS:-"berth etcd"}
+else
+  SYSTEMS=${SYSTEMS:-"berth etcd zookeeper"}
+fi
 WORKLOADS=${WORKLOADS:-"put get sget cas lock sessions watch watchd"}
 WATCHERS=${WATCHERS:-1000}
 SESSIONS=${SESSIONS:-1000}
@@ -96,6 +108,40 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# --- Certificates (TLS=1) ------------------------------------------------------
+# One CA for the run; a server certificate per member (berth's and etcd's,
+# SAN 127.0.0.1, serverAuth+clientAuth so etcd's peers can use them both
+# ways) and a user certificate for the driver, which the CLI reads from
+# BERTH_TLS_* (the servers get explicit flags, which take precedence).
+ETCD_SCHEME=http
+ETCDCTL_TLS=()
+if [[ "$TLS" == 1 ]]; then
+  mkdir -p "$WORK/tls"
+  "$BERTH" cert ca --out "$WORK/tls/ca" >/dev/null
+  issue() { "$BERTH" cert issue --ca "$WORK/tls/ca" --kind "$1" --name "$2" \
+    ${3:+--host "$3"} --out "$WORK/tls/$2" >/dev/null; }
+  for i in 1 2 3; do issue server "$i" 127.0.0.1; issue server "e$i" 127.0.0.1; done
+  issue user bench
+  export BERTH_TLS_CA=$WORK/tls/bench/ca.pem BERTH_TLS_CERT=$WORK/tls/bench/cert.pem \
+    BERTH_TLS_KEY=$WORK/tls/bench/key.pem
+  ETCD_SCHEME=https
+  ETCDCTL_TLS=(--cacert "$BERTH_TLS_CA" --cert "$BERTH_TLS_CERT" --key "$BERTH_TLS_KEY")
+fi
+berth_tls_flags() {  # member -> berth-lockd's TLS flags
+  if [[ "$TLS" == 1 ]]; then
+    echo "--tls-ca $WORK/tls/$1/ca.pem --tls-cert $WORK/tls/$1/cert.pem --tls-key $WORK/tls/$1/key.pem"
+  else
+    echo "--insecure"
+  fi
+}
+etcd_tls_flags() {  # member -> etcd's TLS flags
+  [[ "$TLS" == 1 ]] || return 0
+  local d=$WORK/tls/e$1
+  echo "--cert-file $d/cert.pem --key-file $d/key.pem --trusted-ca-file $d/ca.pem" \
+    "--client-cert-auth --peer-cert-file $d/cert.pem --peer-key-file $d/key.pem" \
+    "--peer-trusted-ca-file $d/ca.pem --peer-client-cert-auth"
+}
+
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 wait_port() {
   local deadline=$((SECONDS + 60))
@@ -125,7 +171,7 @@ start_berth_member() {
   mkdir -p "$WORK/berth/r$i"
   "${NICE_CMD[@]}" "$LOCKD" --id "$i" --listen "127.0.0.1:$((BERTH_PORT + i - 1))" \
     --peers "$peers" --data-dir "$WORK/berth/r$i" --tick-ms "$BERTH_TICK_MS" \
-    --election-ticks "$BERTH_ELECTION_TICKS" --insecure >>"$WORK/berth-r$i.log" 2>&1 &
+    --election-ticks "$BERTH_ELECTION_TICKS" $(berth_tls_flags "$i") >>"$WORK/berth-r$i.log" 2>&1 &
   PIDS[$i]=$!
 }
 berth_leader_pid() {  # waits for a leader that accepts a write
@@ -147,26 +193,26 @@ start_berth() { for i in 1 2 3; do start_berth_member "$i"; done; berth_leader_p
 # --- etcd --------------------------------------------------------------------
 start_etcd_member() {
   local i=$1 cluster=""
-  for j in 1 2 3; do cluster+="${cluster:+,}e$j=http://127.0.0.1:$((ETCD_PORT + 10 + j - 1))"; done
-  local client="http://127.0.0.1:$((ETCD_PORT + i - 1))"
-  local peer="http://127.0.0.1:$((ETCD_PORT + 10 + i - 1))"
+  for j in 1 2 3; do cluster+="${cluster:+,}e$j=$ETCD_SCHEME://127.0.0.1:$((ETCD_PORT + 10 + j - 1))"; done
+  local client="$ETCD_SCHEME://127.0.0.1:$((ETCD_PORT + i - 1))"
+  local peer="$ETCD_SCHEME://127.0.0.1:$((ETCD_PORT + 10 + i - 1))"
   mkdir -p "$WORK/etcd"
   "${NICE_CMD[@]}" etcd --name "e$i" --data-dir "$WORK/etcd/e$i" \
     --listen-client-urls "$client" --advertise-client-urls "$client" \
     --listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
     --initial-cluster "$cluster" --initial-cluster-state new \
     --initial-cluster-token berth-bench --logger zap --log-level warn \
-    >>"$WORK/etcd-e$i.log" 2>&1 &
+    $(etcd_tls_flags "$i") >>"$WORK/etcd-e$i.log" 2>&1 &
   PIDS[$i]=$!
 }
 etcd_leader_pid() {
   local deadline=$((SECONDS + 60)) ep i
   while ((SECONDS < deadline)); do
-    ep=$(etcdctl --endpoints="$(endpoints "$ETCD_PORT")" --command-timeout=2s \
+    ep=$(etcdctl "${ETCDCTL_TLS[@]}" --endpoints="$(endpoints "$ETCD_PORT")" --command-timeout=2s \
       endpoint status -w json 2>/dev/null |
       jq -r '.[] | select(.Status.leader == .Status.header.member_id) | .Endpoint' \
         2>/dev/null | head -n1 || true)
-    if [[ -n "$ep" ]] && etcdctl --endpoints="$(endpoints "$ETCD_PORT")" \
+    if [[ -n "$ep" ]] && etcdctl "${ETCDCTL_TLS[@]}" --endpoints="$(endpoints "$ETCD_PORT")" \
       --command-timeout=5s put /bench/ready yes >/dev/null 2>&1; then
       i=$((${ep##*:} - ETCD_PORT + 1))
       echo "$i ${PIDS[$i]}"
@@ -350,7 +396,7 @@ median() { sort -g | awk '{v[NR] = $1} END {if (NR == 0) print ""; else print (N
 REPORT=$WORK/report.md
 {
   echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-    "(working tree may differ), \`DURATION=$DURATION WARMUP=$WARMUP RUNS=$RUNS CLIENTS=\"$CLIENTS\" WATCHERS=$WATCHERS SESSIONS=$SESSIONS scripts/bench-compare.sh\`," \
+    "(working tree may differ), \`TLS=$TLS DURATION=$DURATION WARMUP=$WARMUP RUNS=$RUNS CLIENTS=\"$CLIENTS\" WATCHERS=$WATCHERS SESSIONS=$SESSIONS scripts/bench-compare.sh\`," \
     "${ELAPSED} s end to end."
   echo
   echo "Machine: $(nproc) CPUs ($CPU_MODEL), ${MEM_GIB} GiB RAM, kernel $(uname -r)." \
@@ -359,6 +405,12 @@ REPORT=$WORK/report.md
     "Loopback TCP round trip: ${RTT_US}." \
     "Versions: $(etcd --version 2>/dev/null | head -n1), ZooKeeper $(dpkg-query -W -f='${Version}' zookeeper 2>/dev/null || echo '?'), berth-lockd from $BUILD_DIR." \
     "Servers and driver at niceness $NICE."
+  if [[ "$TLS" == 1 ]]; then
+    echo
+    echo "**Mutual TLS on** (\`TLS=1\`): every client and peer connection of both systems is TLS with client" \
+      "certificates verified against one CA (\`berth cert\`; berth-lockd --tls-ca/--tls-cert/--tls-key, etcd" \
+      "--client-cert-auth and --peer-client-cert-auth); the driver presents a user certificate."
+  fi
   echo
   echo "Each cell: median of $RUNS runs of $DURATION (after $WARMUP warm-up); latency from the request's due time, in ms;" \
     "CPU s = user+sys of the 3 server processes over the whole run (setup and warm-up included);" \
@@ -422,13 +474,15 @@ cp "$RESULTS" "${BENCH_RESULTS_OUT:-/dev/null}" 2>/dev/null || true
 
 if ((WRITE_DOCS)); then
   DOC=docs/benchmarks.md
-  if ! grep -q '<!-- BEGIN bench-compare -->' "$DOC" 2>/dev/null; then
-    log "$DOC has no <!-- BEGIN bench-compare --> marker; not written"
+  MARK=bench-compare
+  [[ "$TLS" == 1 ]] && MARK=bench-compare-tls
+  if ! grep -q "<!-- BEGIN $MARK -->" "$DOC" 2>/dev/null; then
+    log "$DOC has no <!-- BEGIN $MARK --> marker; not written"
     exit 1
   fi
-  awk -v report="$REPORT" '
-    /<!-- BEGIN bench-compare -->/ {print; while ((getline line < report) > 0) print line; skip = 1; next}
-    /<!-- END bench-compare -->/ {skip = 0}
+  awk -v report="$REPORT" -v begin="<!-- BEGIN $MARK -->" -v end="<!-- END $MARK -->" '
+    $0 == begin {print; while ((getline line < report) > 0) print line; skip = 1; next}
+    $0 == end {skip = 0}
     !skip {print}' "$DOC" >"$WORK/doc.md"
   cp "$WORK/doc.md" "$DOC"
   log "wrote the report into $DOC"

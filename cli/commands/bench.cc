@@ -267,11 +267,13 @@ absl::StatusOr<std::unique_ptr<BenchTarget>> MakeTarget(const Context& ctx) {
         endpoints.empty() ? ctx.global.lock_endpoints : endpoints;
     options.request_timeout = ctx.global.timeout;
     options.shared_client = ctx.Has("shared-client");
+    options.credentials = ctx.global.credentials.channel();
     return NewBerthTarget(options);
   }
   PeerTargetOptions options;
   options.endpoints = endpoints;
   options.request_timeout = ctx.global.timeout;
+  options.credentials = ctx.global.credentials.channel();
   if (name == "etcd") return NewEtcdTarget(options);
   return NewZooKeeperTarget(options);
 }
@@ -413,6 +415,7 @@ int Failover(Context& ctx) {
   // its dial timeout and retry backoff are part of it. The flags below
   // tune the client for comparisons with a tuned peer client.
   lock::ClientOptions o;
+  o.credentials = ctx.global.credentials.channel();
   if (ctx.Has("dial-timeout")) {
     auto dial = ParseDurationFlag("--dial-timeout",
                                   ctx.args["dial-timeout"].as<std::string>());

@@ -21,6 +21,10 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
+namespace grpc {
+class ChannelCredentials;
+}  // namespace grpc
+
 namespace berth {
 class Clock;
 }  // namespace berth
@@ -80,6 +84,8 @@ struct BerthTargetOptions {
   absl::Duration request_timeout = absl::Seconds(10);
   // One lock::Client for every BenchClient instead of one each.
   bool shared_client = false;
+  // The global --tls-* flags' credentials; null means plaintext.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
 };
 
 // The berth-lockd target (bench_target_berth.cc).
@@ -90,6 +96,8 @@ struct PeerTargetOptions {
   // "host:port" of every member; clients are spread over them round-robin.
   std::vector<std::string> endpoints;
   absl::Duration request_timeout = absl::Seconds(10);
+  // Mutual TLS to the peer (etcd --client-cert-auth); null means plaintext.
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
 };
 
 // etcd v3 over gRPC (bench_target_etcd.cc): KV Range/Put/Txn, Lease,

@@ -36,8 +36,12 @@ class BerthWatch : public BenchWatch {
 class BerthClient : public BenchClient {
  public:
   // Uses `owned` if set, else borrows `shared`.
-  BerthClient(std::unique_ptr<lock::Client> owned, lock::Client* shared)
-      : owned_(std::move(owned)), client_(owned_ ? owned_.get() : shared) {}
+  BerthClient(std::unique_ptr<lock::Client> owned, lock::Client* shared,
+              std::shared_ptr<grpc::ChannelCredentials> credentials)
+      : owned_(std::move(owned)),
+        client_(owned_ ? owned_.get() : shared),
+        credentials_(credentials ? std::move(credentials)
+                                 : grpc::InsecureChannelCredentials()) {}
 
   ~BerthClient() override {
     CloseKeepAliveStream();
@@ -157,8 +161,8 @@ class BerthClient : public BenchClient {
       leader = st->leader_addr;
     }
     if (leader.empty()) return absl::UnavailableError("no lockd leader known");
-    lease_stub_ = lockpb::Lease::NewStub(
-        grpc::CreateChannel(leader, grpc::InsecureChannelCredentials()));
+    lease_stub_ =
+        lockpb::Lease::NewStub(grpc::CreateChannel(leader, credentials_));
     stream_ctx_ = std::make_unique<grpc::ClientContext>();
     stream_ = lease_stub_->LeaseKeepAlive(stream_ctx_.get());
     return absl::OkStatus();
@@ -173,6 +177,8 @@ class BerthClient : public BenchClient {
 
   std::unique_ptr<lock::Client> owned_;
   lock::Client* client_;
+  // The keep-alive stream dials the leader itself, with the client's TLS.
+  const std::shared_ptr<grpc::ChannelCredentials> credentials_;
   std::unique_ptr<lockpb::Lease::Stub> lease_stub_;
   bool stream_broke_ = false;
   std::unique_ptr<grpc::ClientContext> stream_ctx_;
@@ -199,10 +205,14 @@ class BerthTarget : public BenchTarget {
   std::string name() const override { return "berth"; }
 
   absl::StatusOr<std::unique_ptr<BenchClient>> NewClient() override {
-    if (shared_) return std::make_unique<BerthClient>(nullptr, shared_.get());
+    if (shared_) {
+      return std::make_unique<BerthClient>(nullptr, shared_.get(),
+                                           options_.credentials);
+    }
     auto c = Connect();
     if (!c.ok()) return c.status();
-    return std::make_unique<BerthClient>(*std::move(c), nullptr);
+    return std::make_unique<BerthClient>(*std::move(c), nullptr,
+                                         options_.credentials);
   }
 
  private:
@@ -211,6 +221,7 @@ class BerthTarget : public BenchTarget {
     o.request_timeout = options_.request_timeout;
     o.attempt_timeout = std::min(options_.request_timeout, absl::Seconds(5));
     o.dial_timeout = std::min(options_.request_timeout, absl::Seconds(2));
+    o.credentials = options_.credentials;
     return lock::Client::Connect(options_.endpoints, o);
   }
 

@@ -318,7 +318,9 @@ class EtcdTarget : public BenchTarget {
     const std::string& ep =
         options_.endpoints[next_.fetch_add(1) % options_.endpoints.size()];
     return std::make_unique<EtcdClient>(
-        grpc::CreateChannel(ep, grpc::InsecureChannelCredentials()),
+        grpc::CreateChannel(ep, options_.credentials
+                                    ? options_.credentials
+                                    : grpc::InsecureChannelCredentials()),
         options_.request_timeout);
   }
 
