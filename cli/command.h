@@ -104,6 +104,7 @@ void AddLogsCommands(std::vector<Command>* table);
 void AddExecCommands(std::vector<Command>* table);
 void AddTopCommands(std::vector<Command>* table);
 void AddCertCommands(std::vector<Command>* table);
+void AddAuthCommands(std::vector<Command>* table);
 
 // The flags every command accepts.
 po::options_description GlobalFlags();

@@ -33,6 +33,7 @@ std::vector<Command> BuildTable() {
   AddElectCommands(&table);
   AddLeaseCommands(&table);
   AddClusterCommands(&table);
+  AddAuthCommands(&table);
   AddBenchCommands(&table);
   AddCronBenchCommands(&table);
   AddCronCommands(&table);

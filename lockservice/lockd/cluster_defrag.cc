@@ -19,7 +19,8 @@ constexpr int64_t kPagesPerStep = 256;
 grpc::Status ClusterService::Defragment(grpc::ServerContext* ctx,
                                         const lockpb::DefragmentRequest* req,
                                         lockpb::DefragmentResponse* resp) {
-  if (absl::Status a = DenyAgent(*ctx, "defragment"); !a.ok()) {
+  if (absl::Status a = core_->AuthorizeClusterAdmin(*ctx, "defragment");
+      !a.ok()) {
     return ToGrpc(a);
   }
   auto size = [&]() {

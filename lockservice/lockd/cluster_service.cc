@@ -77,7 +77,8 @@ grpc::Status ClusterService::MemberList(grpc::ServerContext* ctx,
 grpc::Status ClusterService::MemberAdd(grpc::ServerContext* ctx,
                                        const lockpb::MemberAddRequest* req,
                                        lockpb::MemberAddResponse* resp) {
-  if (absl::Status a = DenyAgent(*ctx, "add a member"); !a.ok()) {
+  if (absl::Status a = core_->AuthorizeClusterAdmin(*ctx, "add a member");
+      !a.ok()) {
     return ToGrpc(a);
   }
   if (req->address().empty() || req->address().find(':') == std::string::npos) {
@@ -158,7 +159,8 @@ grpc::Status ClusterService::MemberAdd(grpc::ServerContext* ctx,
 grpc::Status ClusterService::MemberRemove(
     grpc::ServerContext* ctx, const lockpb::MemberRemoveRequest* req,
     lockpb::MemberRemoveResponse* resp) {
-  if (absl::Status a = DenyAgent(*ctx, "remove a member"); !a.ok()) {
+  if (absl::Status a = core_->AuthorizeClusterAdmin(*ctx, "remove a member");
+      !a.ok()) {
     return ToGrpc(a);
   }
   absl::Status lead = core_->RequireLeader();
@@ -184,7 +186,9 @@ grpc::Status ClusterService::MemberRemove(
 grpc::Status ClusterService::TransferLeader(
     grpc::ServerContext* ctx, const lockpb::TransferLeaderRequest* req,
     lockpb::TransferLeaderResponse* resp) {
-  if (absl::Status a = DenyAgent(*ctx, "transfer leadership"); !a.ok()) {
+  if (absl::Status a =
+          core_->AuthorizeClusterAdmin(*ctx, "transfer leadership");
+      !a.ok()) {
     return ToGrpc(a);
   }
   absl::Status lead = core_->RequireLeader();

@@ -1,8 +1,11 @@
 #include "lockservice/lockd/core.h"
 
+#include <cstdio>
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/tls/peer.h"
 #include "lockservice/lockd/node_authorizer.h"
 
 namespace berth::lockd {
@@ -19,6 +22,8 @@ Core::Core(const CoreOptions& opts, Clock* clock, node::RaftNode* node,
   // lock waiter is matched to its RPC by id.
   std::random_device rd;
   next_request_ = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  relay_token_ = absl::StrCat(absl::Hex(rd()), absl::Hex(rd()), absl::Hex(rd()),
+                              absl::Hex(rd()));
 }
 
 void Core::SetBootstrapAddresses(std::map<uint64_t, std::string> addrs) {
@@ -64,13 +69,110 @@ absl::Status Core::RequireLeader() {
 
 uint64_t Core::NextRequestId() { return ++next_request_; }
 
+namespace {
+
+constexpr char kRelayTokenKey[] = "berth-relay-token";
+constexpr char kRelayCallerKey[] = "berth-relay-caller-bin";
+constexpr absl::string_view kSep = "\x1f";
+
+std::string Meta(const grpc::ServerContextBase& ctx, absl::string_view key) {
+  const auto& md = ctx.client_metadata();
+  auto it = md.find(grpc::string_ref(key.data(), key.size()));
+  if (it == md.end()) return "";
+  return std::string(it->second.data(), it->second.size());
+}
+
+}  // namespace
+
+Caller Core::CallerOf(const grpc::ServerContextBase& ctx) const {
+  Caller direct;
+  std::optional<tls::PeerIdentity> id = tls::PeerIdentityOf(ctx);
+  if (id.has_value()) {
+    direct.has_certificate = true;
+    direct.kind = id->kind;
+    direct.name = id->name;
+  }
+  direct.peer = ctx.peer();
+  std::string relayed = Meta(ctx, kRelayCallerKey);
+  if (relayed.empty()) return direct;
+  // Only this process's etcd adapter (it knows the token) or another
+  // replica (its server certificate) may speak for someone else.
+  const bool trusted = Meta(ctx, kRelayTokenKey) == relay_token_ ||
+                       (direct.has_certificate && direct.kind == "server");
+  if (!trusted) return direct;
+  std::vector<std::string> parts = absl::StrSplit(relayed, kSep);
+  if (parts.size() != 4) return direct;
+  Caller c;
+  c.has_certificate = parts[0] == "1";
+  c.kind = parts[1];
+  c.name = parts[2];
+  c.peer = parts[3];
+  return c;
+}
+
+void Core::AddRelayMetadata(const Caller& caller,
+                            grpc::ClientContext* cctx) const {
+  cctx->AddMetadata(kRelayTokenKey, relay_token_);
+  cctx->AddMetadata(
+      kRelayCallerKey,
+      absl::StrCat(caller.has_certificate ? "1" : "0", kSep, caller.kind, kSep,
+                   caller.name, kSep, caller.peer));
+}
+
+absl::Status Core::Refused(const Caller& caller, absl::Status st) const {
+  if (!st.ok()) {
+    fprintf(stderr, "berth-lockd %llu: auth: refused %s: %s\n",
+            static_cast<unsigned long long>(opts_.id), caller.Who().c_str(),
+            std::string(st.message()).c_str());
+  }
+  return st;
+}
+
 absl::Status Core::Authorize(const grpc::ServerContextBase& ctx,
                              const lockpb::Command& cmd) {
-  std::optional<std::string> node = AgentNodeOf(ctx);
-  if (!node.has_value()) return absl::OkStatus();
+  const Caller caller = CallerOf(ctx);
+  std::shared_ptr<const lock::AuthState> auth = store_->auth();
+  if (absl::Status s = CheckCommand(*auth, caller, cmd); !s.ok()) {
+    return Refused(caller, s);
+  }
+  if (!caller.has_certificate || caller.kind != "agent") {
+    return absl::OkStatus();
+  }
   return store_->Read([&](lock::StateMachine& sm) {
-    return AuthorizeAgentCommand(*node, cmd, sm);
+    return AuthorizeAgentCommand(caller.name, cmd, sm);
   });
+}
+
+absl::Status Core::AuthorizeKeys(const grpc::ServerContextBase& ctx,
+                                 uint32_t need, absl::string_view what,
+                                 absl::string_view key,
+                                 absl::string_view range_end) {
+  std::shared_ptr<const lock::AuthState> auth = store_->auth();
+  if (!auth->enabled) return absl::OkStatus();
+  const Caller caller = CallerOf(ctx);
+  return Refused(caller, CheckKeys(*auth, caller, need, what, key, range_end));
+}
+
+absl::Status Core::AuthorizeCaller(const grpc::ServerContextBase& ctx) {
+  std::shared_ptr<const lock::AuthState> auth = store_->auth();
+  if (!auth->enabled) return absl::OkStatus();
+  const Caller caller = CallerOf(ctx);
+  return Refused(caller, CheckAuthenticated(*auth, caller));
+}
+
+absl::Status Core::AuthorizeClusterAdmin(const grpc::ServerContextBase& ctx,
+                                         absl::string_view what) {
+  const Caller caller = CallerOf(ctx);
+  if (caller.has_certificate && caller.kind == "agent") {
+    return DenyAgent(ctx, what);
+  }
+  return Refused(caller, CheckClusterAdmin(*store_->auth(), caller, what));
+}
+
+absl::Status Core::AuthorizeAuthAdmin(const grpc::ServerContextBase& ctx,
+                                      absl::string_view what) {
+  const Caller caller = CallerOf(ctx);
+  return Refused(caller, CheckAuthAdmin(*store_->auth(), caller, what));
 }
 
 int64_t Core::LeaderTimeMs(uint64_t term) {

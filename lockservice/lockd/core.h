@@ -29,6 +29,7 @@
 #include "common/metrics/histogram.h"
 #include "grpcpp/grpcpp.h"
 #include "lockservice/lockd/leader_clock.h"
+#include "lockservice/lockd/rbac.h"
 #include "lockservice/lockd/replicated_store.h"
 #include "lockservice/lockd/timer_queue.h"
 #include "lockservice/node/raft_node.h"
@@ -82,11 +83,36 @@ class Core {
   void SetBootstrapAddresses(std::map<uint64_t, std::string> addrs);
 
   uint64_t NextRequestId();
-  // The node authorizer (node_authorizer.h): OK unless the caller of `ctx`
-  // holds an agent certificate and `cmd` is outside what its node may
-  // change. Every service checks before it proposes a client's command.
+
+  // ---- Who may do what (rbac.h, node_authorizer.h). Decided against this
+  // replica's applied auth state before proposing or reading, so a
+  // permission change that commits in between is not seen by a request
+  // already checked (the same small race node_authorizer.h describes).
+  // Refusals are logged to stderr.
+  //
+  // The caller of `ctx`: its certificate, or, for a call relayed by this
+  // process's etcd adapter (or by another replica's, which dials with a
+  // server certificate), the original caller the relay names.
+  Caller CallerOf(const grpc::ServerContextBase& ctx) const;
+  // Metadata a relay adds so that CallerOf names `caller` (etcd adapter).
+  void AddRelayMetadata(const Caller& caller, grpc::ClientContext* cctx) const;
+  std::shared_ptr<const lock::AuthState> auth() const { return store_->auth(); }
+  // The node authorizer (agents, always) and RBAC (everyone, when auth is
+  // enabled). Every service checks before it proposes a client's command.
   absl::Status Authorize(const grpc::ServerContextBase& ctx,
                          const lockpb::Command& cmd);
+  // Reads: `need` (lock::kPermRead or kPermLock) on [key, range_end).
+  absl::Status AuthorizeKeys(const grpc::ServerContextBase& ctx, uint32_t need,
+                             absl::string_view what, absl::string_view key,
+                             absl::string_view range_end);
+  // Any authenticated caller (lease calls, cluster status).
+  absl::Status AuthorizeCaller(const grpc::ServerContextBase& ctx);
+  // Membership, leadership transfer, defragmentation.
+  absl::Status AuthorizeClusterAdmin(const grpc::ServerContextBase& ctx,
+                                     absl::string_view what);
+  // Users and roles (the Auth service).
+  absl::Status AuthorizeAuthAdmin(const grpc::ServerContextBase& ctx,
+                                  absl::string_view what);
   // This leader's time in `term` (leader_clock.h): what it stamps on
   // commands and expires leases by. Immune to wall-clock steps in a term.
   int64_t LeaderTimeMs(uint64_t term);
@@ -145,6 +171,8 @@ class Core {
   // Counts a proposal as pending until Finished(start, applied).
   absl::Time Started();
   void Finished(absl::Time start, bool applied);
+  // Logs a refusal; returns it.
+  absl::Status Refused(const Caller& caller, absl::Status st) const;
 
   const CoreOptions opts_;
   Clock* const clock_;
@@ -155,6 +183,8 @@ class Core {
   metrics::Gauge* pending_metric_ = nullptr;
   metrics::Histogram* duration_metric_ = nullptr;
   std::atomic<uint64_t> next_request_{0};
+  // Proves a relayed call came from this process (CallerOf).
+  std::string relay_token_;
   absl::Mutex mu_;
   std::map<uint64_t, std::string> bootstrap_ ABSL_GUARDED_BY(mu_);
   TimerQueue timers_;

@@ -48,6 +48,11 @@ grpc::Status ElectionService::Proclaim(grpc::ServerContext* ctx,
 grpc::Status ElectionService::Leader(grpc::ServerContext* ctx,
                                      const lockpb::LeaderRequest* req,
                                      lockpb::LeaderResponse* resp) {
+  if (absl::Status a = core_->AuthorizeKeys(
+          *ctx, lock::kPermLock, "read the election", req->name(), "");
+      !a.ok()) {
+    return ToGrpc(a);
+  }
   return core_->ReadInto(ctx, resp, [&](lock::StateMachine& sm) {
     return sm.Leader(req->name());
   });
@@ -56,6 +61,11 @@ grpc::Status ElectionService::Leader(grpc::ServerContext* ctx,
 grpc::Status ElectionService::Observe(
     grpc::ServerContext* ctx, const lockpb::LeaderRequest* req,
     grpc::ServerWriter<lockpb::LeaderResponse>* writer) {
+  if (absl::Status a = core_->AuthorizeKeys(
+          *ctx, lock::kPermLock, "observe the election", req->name(), "");
+      !a.ok()) {
+    return ToGrpc(a);
+  }
   // Watch the lock's holder keys ("<name>/<lease>") and re-read the leader
   // whenever one changes; send only real changes of leader or value.
   WatchSink sink(10000);

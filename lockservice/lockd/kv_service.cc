@@ -6,6 +6,11 @@ namespace berth::lockd {
 grpc::ServerUnaryReactor* KvService::Range(grpc::CallbackServerContext* ctx,
                                            const lockpb::RangeRequest* req,
                                            lockpb::RangeResponse* resp) {
+  if (absl::Status a = core_->AuthorizeKeys(*ctx, lock::kPermRead, "read",
+                                            req->key(), req->range_end());
+      !a.ok()) {
+    return RefusedCall(a);
+  }
   return ReadCall(core_, ctx, req->serializable(), resp,
                   [req](lock::StateMachine& sm) { return sm.Range(*req); });
 }

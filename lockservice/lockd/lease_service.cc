@@ -11,6 +11,15 @@ namespace {
 
 int64_t CeilSeconds(int64_t ms) { return ms <= 0 ? 0 : (ms + 999) / 1000; }
 
+// A keepalive stream refused before it started (auth).
+class RefusedStream final
+    : public grpc::ServerBidiReactor<lockpb::LeaseKeepAliveRequest,
+                                     lockpb::LeaseKeepAliveResponse> {
+ public:
+  explicit RefusedStream(const absl::Status& st) { Finish(ToGrpc(st)); }
+  void OnDone() override { delete this; }
+};
+
 }  // namespace
 
 grpc::Status LeaseService::LeaseGrant(grpc::ServerContext* ctx,
@@ -23,6 +32,7 @@ grpc::Status LeaseService::LeaseGrant(grpc::ServerContext* ctx,
   lockpb::Command cmd;
   cmd.mutable_lease_grant()->set_id(req->id());
   cmd.mutable_lease_grant()->set_ttl_ms(req->ttl() * 1000);
+  if (absl::Status a = core_->Authorize(*ctx, cmd); !a.ok()) return ToGrpc(a);
   absl::StatusOr<lockpb::CommandResult> r =
       core_->Propose(std::move(cmd), core_->Deadline(ctx));
   if (!r.ok()) return ToGrpc(r.status());
@@ -47,6 +57,9 @@ grpc::Status LeaseService::LeaseRevoke(grpc::ServerContext* ctx,
 grpc::ServerBidiReactor<lockpb::LeaseKeepAliveRequest,
                         lockpb::LeaseKeepAliveResponse>*
 LeaseService::LeaseKeepAlive(grpc::CallbackServerContext* ctx) {
+  if (absl::Status a = core_->AuthorizeCaller(*ctx); !a.ok()) {
+    return new RefusedStream(a);
+  }
   return new KeepAliveStream(core_, &keepalive_stats_, 16384,
                              AgentNodeOf(*ctx));
 }
@@ -54,6 +67,7 @@ LeaseService::LeaseKeepAlive(grpc::CallbackServerContext* ctx) {
 grpc::Status LeaseService::LeaseTimeToLive(
     grpc::ServerContext* ctx, const lockpb::LeaseTimeToLiveRequest* req,
     lockpb::LeaseTimeToLiveResponse* resp) {
+  if (absl::Status a = core_->AuthorizeCaller(*ctx); !a.ok()) return ToGrpc(a);
   absl::Status st = core_->ReadBarrier(false, core_->Deadline(ctx));
   if (!st.ok()) return ToGrpc(st);
   absl::StatusOr<lockpb::LeaseTimeToLiveResponse> r =
@@ -61,6 +75,14 @@ grpc::Status LeaseService::LeaseTimeToLive(
         return sm.TimeToLive(req->id(), req->keys());
       });
   if (!r.ok()) return ToGrpc(r.status());
+  // Listing a lease's keys reads them.
+  for (const std::string& key : r->keys()) {
+    if (absl::Status a =
+            core_->AuthorizeKeys(*ctx, lock::kPermRead, "read", key, "");
+        !a.ok()) {
+      return ToGrpc(a);
+    }
+  }
   *resp = std::move(*r);
   // The log lags the leader's renewals by up to a checkpoint interval; the
   // leader answers with what it has promised.
@@ -80,6 +102,7 @@ grpc::Status LeaseService::LeaseTimeToLive(
 grpc::Status LeaseService::LeaseLeases(grpc::ServerContext* ctx,
                                        const lockpb::LeaseLeasesRequest* req,
                                        lockpb::LeaseLeasesResponse* resp) {
+  if (absl::Status a = core_->AuthorizeCaller(*ctx); !a.ok()) return ToGrpc(a);
   absl::Status st = core_->ReadBarrier(false, core_->Deadline(ctx));
   if (!st.ok()) return ToGrpc(st);
   auto r =

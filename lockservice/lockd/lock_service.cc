@@ -91,6 +91,11 @@ grpc::ServerUnaryReactor* LockService::Unlock(grpc::CallbackServerContext* ctx,
 grpc::ServerUnaryReactor* LockService::Holder(grpc::CallbackServerContext* ctx,
                                               const lockpb::HolderRequest* req,
                                               lockpb::HolderResponse* resp) {
+  if (absl::Status a = core_->AuthorizeKeys(*ctx, lock::kPermLock,
+                                            "read the lock", req->name(), "");
+      !a.ok()) {
+    return RefusedCall(a);
+  }
   return ReadCall(core_, ctx, false, resp, [req](lock::StateMachine& sm) {
     return sm.Holder(req->name());
   });
@@ -99,6 +104,11 @@ grpc::ServerUnaryReactor* LockService::Holder(grpc::CallbackServerContext* ctx,
 grpc::ServerUnaryReactor* LockService::CheckToken(
     grpc::CallbackServerContext* ctx, const lockpb::CheckTokenRequest* req,
     lockpb::CheckTokenResponse* resp) {
+  if (absl::Status a = core_->AuthorizeKeys(*ctx, lock::kPermLock,
+                                            "read the lock", req->name(), "");
+      !a.ok()) {
+    return RefusedCall(a);
+  }
   return ReadCall(core_, ctx, false, resp, [req](lock::StateMachine& sm) {
     return sm.CheckToken(req->name(), req->token());
   });

@@ -142,6 +142,7 @@ class LockdImpl : public Lockd {
     election_ = std::make_unique<ElectionService>(core_.get(), &hub_);
     cluster_ = std::make_unique<ClusterService>(core_.get(),
                                                 opts_.quota_backend_bytes);
+    auth_ = std::make_unique<AuthService>(core_.get());
     peer_ = std::make_unique<node::RaftPeerService>(node_.get());
 
     grpc::ServerBuilder b;
@@ -158,7 +159,7 @@ class LockdImpl : public Lockd {
                           256);
     for (grpc::Service* s : std::initializer_list<grpc::Service*>{
              kv_.get(), lease_.get(), watch_.get(), lock_.get(),
-             election_.get(), cluster_.get(), peer_.get()}) {
+             election_.get(), cluster_.get(), auth_.get(), peer_.get()}) {
       b.RegisterService(s);
     }
     server_ = b.BuildAndStart();
@@ -242,6 +243,7 @@ class LockdImpl : public Lockd {
   std::unique_ptr<LockService> lock_;
   std::unique_ptr<ElectionService> election_;
   std::unique_ptr<ClusterService> cluster_;
+  std::unique_ptr<AuthService> auth_;
   std::unique_ptr<node::RaftPeerService> peer_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<etcd::EtcdServer> etcd_;

@@ -53,7 +53,25 @@ absl::StatusOr<CommandOutcome> DecodeOutcome(std::string_view b) {
 
 ReplicatedStore::ReplicatedStore(std::unique_ptr<lock::StateMachine> sm,
                                  WatchHub* hub)
-    : sm_(std::move(sm)), hub_(hub) {}
+    : sm_(std::move(sm)), hub_(hub) {
+  absl::MutexLock l(&mu_);
+  PublishAuthLocked();
+}
+
+void ReplicatedStore::PublishAuthLocked() {
+  // The state machine counts from 1 (its open loads the state), so 0
+  // means nothing published yet.
+  if (sm_->auth_version() == auth_version_) return;
+  auth_version_ = sm_->auth_version();
+  auto state = std::make_shared<const lock::AuthState>(sm_->auth());
+  absl::MutexLock l(&auth_mu_);
+  auth_ = std::move(state);
+}
+
+std::shared_ptr<const lock::AuthState> ReplicatedStore::auth() {
+  absl::MutexLock l(&auth_mu_);
+  return auth_;
+}
 
 std::string ReplicatedStore::Apply(uint64_t index, std::string_view payload) {
   CommandOutcome out;
@@ -73,6 +91,7 @@ std::string ReplicatedStore::Apply(uint64_t index, std::string_view payload) {
     }
     out.status = r->status;
     out.result = std::move(r->result);
+    PublishAuthLocked();
     if (!r->events.empty()) hub_->Publish(r->events, sm_->revision());
     notices = std::move(r->locks);
   }
@@ -196,6 +215,7 @@ absl::Status ReplicatedStore::Restore(const raftpb::Snapshot& snap) {
     absl::MutexLock l(&mu_);
     const int64_t before = sm_->revision();
     st = sm_->Restore(snap.data());
+    PublishAuthLocked();
     if (st.ok() && sm_->revision() > before) CatchUpWatchesLocked(before + 1);
   }
   {

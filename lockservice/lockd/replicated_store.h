@@ -98,6 +98,9 @@ class ReplicatedStore : public node::StateMachine {
                           int64_t* compact_revision);
 
   int64_t revision();
+  // The applied users, roles and auth switch (lock/auth_state.h), as of
+  // the last applied entry. Cheap: no state machine access.
+  std::shared_ptr<const lock::AuthState> auth();
   // Members as recorded by applied membership changes: id -> address.
   std::map<uint64_t, std::string> Members();
   // Called on the driver thread after a membership change or a restore, so
@@ -114,6 +117,8 @@ class ReplicatedStore : public node::StateMachine {
   // After a snapshot install: sends each watch the events from `from` on
   // that the install skipped, or ends it if they were compacted.
   void CatchUpWatchesLocked(int64_t from) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Republishes the auth state if the state machine's changed.
+  void PublishAuthLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Mutex mu_;
   std::unique_ptr<lock::StateMachine> sm_ ABSL_GUARDED_BY(mu_);
   WatchHub* const hub_;
@@ -124,6 +129,11 @@ class ReplicatedStore : public node::StateMachine {
   // Opened on first use. Used by the driver (Pin) and then by the node's
   // builder thread (Build), never both at once (one builder at a time).
   std::unique_ptr<lock::SnapshotSource> snapshot_source_;
+
+  uint64_t auth_version_ ABSL_GUARDED_BY(mu_) = 0;
+  // Every RPC checks it; a separate small lock keeps those checks off mu_.
+  absl::Mutex auth_mu_;
+  std::shared_ptr<const lock::AuthState> auth_ ABSL_GUARDED_BY(auth_mu_);
 
   // Members() reads SQLite; every response header needs the leader's
   // address, so keep the answer until a membership change or restore.

@@ -163,6 +163,73 @@ class ClusterService final : public lockpb::Cluster::Service {
   const int64_t quota_backend_bytes_;
 };
 
+// Users, roles and the auth switch (rbac.h, docs/security.md). Changes
+// are proposed as AuthCmds; reads answer from the applied state after a
+// read barrier.
+class AuthService final : public lockpb::Auth::Service {
+ public:
+  explicit AuthService(Core* core) : core_(core) {}
+  grpc::Status AuthEnable(grpc::ServerContext* ctx,
+                          const lockpb::AuthEnableRequest* req,
+                          lockpb::AuthEnableResponse* resp) override;
+  grpc::Status AuthDisable(grpc::ServerContext* ctx,
+                           const lockpb::AuthDisableRequest* req,
+                           lockpb::AuthDisableResponse* resp) override;
+  grpc::Status AuthStatus(grpc::ServerContext* ctx,
+                          const lockpb::AuthStatusRequest* req,
+                          lockpb::AuthStatusResponse* resp) override;
+  grpc::Status UserAdd(grpc::ServerContext* ctx,
+                       const lockpb::AuthUserAddRequest* req,
+                       lockpb::AuthUserAddResponse* resp) override;
+  grpc::Status UserDelete(grpc::ServerContext* ctx,
+                          const lockpb::AuthUserDeleteRequest* req,
+                          lockpb::AuthUserDeleteResponse* resp) override;
+  grpc::Status UserGrantRole(grpc::ServerContext* ctx,
+                             const lockpb::AuthUserGrantRoleRequest* req,
+                             lockpb::AuthUserGrantRoleResponse* resp) override;
+  grpc::Status UserRevokeRole(
+      grpc::ServerContext* ctx, const lockpb::AuthUserRevokeRoleRequest* req,
+      lockpb::AuthUserRevokeRoleResponse* resp) override;
+  grpc::Status UserGet(grpc::ServerContext* ctx,
+                       const lockpb::AuthUserGetRequest* req,
+                       lockpb::AuthUserGetResponse* resp) override;
+  grpc::Status UserList(grpc::ServerContext* ctx,
+                        const lockpb::AuthUserListRequest* req,
+                        lockpb::AuthUserListResponse* resp) override;
+  grpc::Status RoleAdd(grpc::ServerContext* ctx,
+                       const lockpb::AuthRoleAddRequest* req,
+                       lockpb::AuthRoleAddResponse* resp) override;
+  grpc::Status RoleDelete(grpc::ServerContext* ctx,
+                          const lockpb::AuthRoleDeleteRequest* req,
+                          lockpb::AuthRoleDeleteResponse* resp) override;
+  grpc::Status RoleGrantPermission(
+      grpc::ServerContext* ctx,
+      const lockpb::AuthRoleGrantPermissionRequest* req,
+      lockpb::AuthRoleGrantPermissionResponse* resp) override;
+  grpc::Status RoleRevokePermission(
+      grpc::ServerContext* ctx,
+      const lockpb::AuthRoleRevokePermissionRequest* req,
+      lockpb::AuthRoleRevokePermissionResponse* resp) override;
+  grpc::Status RoleGet(grpc::ServerContext* ctx,
+                       const lockpb::AuthRoleGetRequest* req,
+                       lockpb::AuthRoleGetResponse* resp) override;
+  grpc::Status RoleList(grpc::ServerContext* ctx,
+                        const lockpb::AuthRoleListRequest* req,
+                        lockpb::AuthRoleListResponse* resp) override;
+  grpc::Status AuditList(grpc::ServerContext* ctx,
+                         const lockpb::AuthAuditListRequest* req,
+                         lockpb::AuthAuditListResponse* resp) override;
+
+ private:
+  // Checks the caller, proposes `cmd` as it and fills `header`.
+  grpc::Status Change(grpc::ServerContext* ctx, lockpb::AuthCmd cmd,
+                      lockpb::ResponseHeader* header);
+  // Checks the caller and waits for a read barrier; the applied state.
+  absl::StatusOr<std::shared_ptr<const lock::AuthState>> ReadState(
+      grpc::ServerContext* ctx, absl::string_view what);
+  Core* const core_;
+};
+
 }  // namespace berth::lockd
 
 #endif  // BERTH_LOCKSERVICE_LOCKD_SERVICES_H_

@@ -53,6 +53,13 @@ class UnaryCall final : public grpc::ServerUnaryReactor {
   std::atomic<uint64_t> ticket_{0};
 };
 
+// An RPC refused before any work started (auth).
+inline grpc::ServerUnaryReactor* RefusedCall(const absl::Status& st) {
+  auto* call = new UnaryCall();
+  call->Reply(st);
+  return call;
+}
+
 // A write RPC: proposes `cmd`, then `fill(result, resp)` and the response
 // header. KV writes report the revision their own entry produced
 // (`result_revision`); others report the store's current one.

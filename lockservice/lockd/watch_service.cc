@@ -53,6 +53,19 @@ grpc::Status WatchService::Watch(
             sink.PushControl(std::move(r));
             continue;
           }
+          // Checked once, at creation: a permission revoked later does not
+          // end a running watch (as in etcd).
+          if (absl::Status a = core_->AuthorizeKeys(
+                  *ctx, lock::kPermRead, "watch", c.key(), c.range_end());
+              !a.ok()) {
+            lockpb::WatchResponse r;
+            r.set_watch_id(id);
+            r.set_canceled(true);
+            r.set_cancel_reason(absl::StrCat(absl::StatusCodeToString(a.code()),
+                                             ": ", a.message()));
+            sink.PushControl(std::move(r));
+            continue;
+          }
           progress_ids[id] = c.progress_notify();
         }
         WatchHub::Spec spec{c.key(), c.range_end(), c.start_revision(),

@@ -46,6 +46,9 @@ struct Limits {
   // purge steps, so compacting a long history never stalls the apply path
   // (about 2-5 ms of SQLite work per step).
   int64_t history_purge_step_rows = 2000;
+  // Permission-change records kept in the auth audit (auth_table.h); the
+  // oldest beyond this are dropped as new ones are applied.
+  int64_t max_auth_audit_rows = 10000;
 };
 
 }  // namespace berth::lock

@@ -43,6 +43,19 @@ CREATE TABLE IF NOT EXISTS S.sm_client_replies(
   client INTEGER NOT NULL, seq INTEGER NOT NULL, code INTEGER NOT NULL,
   message BLOB NOT NULL, result BLOB NOT NULL, PRIMARY KEY(client, seq))
   WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS S.sm_auth_users(
+  name BLOB PRIMARY KEY, added_index INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS S.sm_auth_roles(
+  name BLOB PRIMARY KEY, added_index INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS S.sm_auth_user_roles(
+  user BLOB NOT NULL, role BLOB NOT NULL, PRIMARY KEY(user, role))
+  WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS S.sm_auth_perms(
+  role BLOB NOT NULL, prefix BLOB NOT NULL, perms INTEGER NOT NULL,
+  PRIMARY KEY(role, prefix)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS S.sm_auth_audit(
+  idx INTEGER PRIMARY KEY, time_ms INTEGER NOT NULL, who BLOB NOT NULL,
+  what BLOB NOT NULL, result BLOB NOT NULL);
 )sql";
   std::string ddl =
       absl::StrReplaceAll(kDdl, {{"S.", absl::StrCat(schema, ".")}});

@@ -23,9 +23,11 @@ namespace berth::lock {
 absl::Status CreateSmSchema(SmDb& db, absl::string_view schema = "main");
 
 // Every table a snapshot must carry, in a fixed order.
-inline constexpr std::array<absl::string_view, 8> kSmTables = {
-    "sm_meta",  "sm_kv",      "sm_events",  "sm_leases",
-    "sm_locks", "sm_waiters", "sm_clients", "sm_client_replies"};
+inline constexpr std::array<absl::string_view, 13> kSmTables = {
+    "sm_meta",       "sm_kv",         "sm_events",          "sm_leases",
+    "sm_locks",      "sm_waiters",    "sm_clients",         "sm_client_replies",
+    "sm_auth_users", "sm_auth_roles", "sm_auth_user_roles", "sm_auth_perms",
+    "sm_auth_audit"};
 // The tables every snapshot image has carried since the first release;
 // Restore creates the newer ones (empty) in an older image.
 inline constexpr size_t kSmTablesV1 = 6;
@@ -45,6 +47,10 @@ inline constexpr absl::string_view kAlarmNoSpace = "alarm_nospace";
 inline constexpr absl::string_view kAlarmDbSize = "alarm_db_size";
 inline constexpr absl::string_view kAlarmQuota = "alarm_quota";
 inline constexpr absl::string_view kAlarmMember = "alarm_member";
+// Users and roles (auth_table.h): 1 while auth is enabled, and the Raft
+// index of the newest applied auth command.
+inline constexpr absl::string_view kAuthEnabled = "auth_enabled";
+inline constexpr absl::string_view kAuthRevision = "auth_revision";
 }  // namespace meta
 
 // Missing rows read as 0.

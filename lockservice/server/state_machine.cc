@@ -19,7 +19,8 @@ StateMachine::StateMachine(Options options, std::unique_ptr<SmDb> db)
       locks_(db_.get()),
       lock_ops_(&kv_, &leases_, &locks_, &options_.limits),
       kv_ops_(&kv_, &leases_, &lock_ops_, &options_.limits),
-      sessions_(db_.get(), &options_.limits) {}
+      sessions_(db_.get(), &options_.limits),
+      auth_table_(db_.get(), &options_.limits) {}
 
 absl::StatusOr<std::unique_ptr<StateMachine>> StateMachine::Open(
     const Options& options) {
@@ -44,7 +45,16 @@ absl::Status StateMachine::LoadMeta() {
   applied_index_ = static_cast<uint64_t>(*applied);
   revision_ = *rev;
   now_ms_ = *now;
+  if (absl::Status s = LoadAuth(); !s.ok()) return s;
   return LoadHistoryAndAlarm();
+}
+
+absl::Status StateMachine::LoadAuth() {
+  absl::StatusOr<AuthState> state = auth_table_.Load();
+  if (!state.ok()) return state.status();
+  auth_ = *std::move(state);
+  ++auth_version_;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<int64_t> StateMachine::compact_revision() {
@@ -164,6 +174,19 @@ absl::StatusOr<ApplyResult> StateMachine::ApplyInTxn(
       return fail(r);
     ctx.EndStep();
   }
+  // Every permission change is audited, refused ones too, in the same
+  // transaction as the change itself.
+  std::optional<AuthState> new_auth;
+  if (decode_error == nullptr && cmd.has_auth() && !replay.has_value()) {
+    if (absl::Status s =
+            auth_table_.Audit(index, ctx.now_ms, cmd.auth(), res.status);
+        !s.ok()) {
+      return fail(s);
+    }
+    absl::StatusOr<AuthState> loaded = auth_table_.Load();
+    if (!loaded.ok()) return fail(loaded.status());
+    new_auth = *std::move(loaded);
+  }
   // The command may have freed locks (unlock, revoke, cancel).
   if (absl::Status s = lock_ops_.GrantReady(ctx, &res.locks); !s.ok()) {
     return fail(s);
@@ -190,6 +213,10 @@ absl::StatusOr<ApplyResult> StateMachine::ApplyInTxn(
   applied_index_ = index;
   revision_ = ctx.revision;
   now_ms_ = ctx.now_ms;
+  if (new_auth.has_value()) {
+    auth_ = *std::move(new_auth);
+    ++auth_version_;
+  }
   res.result.set_revision(revision_);
   res.events = std::move(ctx.events);
   if (replay.has_value()) {
@@ -277,6 +304,8 @@ absl::Status StateMachine::Dispatch(ApplyContext& ctx,
       return Compact(cmd.compact());
     case lockpb::Command::kAlarm:
       return ApplyAlarm(cmd.alarm());
+    case lockpb::Command::kAuth:
+      return auth_table_.Apply(applied_index_ + 1, cmd.auth());
     case lockpb::Command::kLockDelayTick:
     case lockpb::Command::kNoop:
       return absl::OkStatus();

@@ -41,6 +41,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "lockservice/server/auth_state.h"
+#include "lockservice/server/auth_table.h"
 #include "lockservice/server/client_sessions.h"
 #include "lockservice/server/kv_ops.h"
 #include "lockservice/server/kv_store.h"
@@ -124,6 +126,17 @@ class StateMachine {
   // True when `lease` holds a lock or waits in a lock's queue.
   absl::StatusOr<bool> LeaseInLockQueue(int64_t lease);
 
+  // ---- Users and roles (auth_table.h). The applied state, rebuilt after
+  // each applied auth command and on open and restore; auth_version()
+  // changes whenever it may have.
+  const AuthState& auth() const { return auth_; }
+  uint64_t auth_version() const { return auth_version_; }
+  // Permission-change records, newest first.
+  absl::StatusOr<std::vector<lockpb::AuthAuditRecord>> AuthAudit(
+      int64_t limit) {
+    return auth_table_.AuditList(limit);
+  }
+
   // ---- Leader helpers (deciding what to propose; they change nothing).
   // Leases whose EffectiveDeadline (see lease_table.h) is <= leader_now_ms.
   absl::StatusOr<std::vector<int64_t>> LeasesToExpire(int64_t leader_now_ms,
@@ -186,6 +199,7 @@ class StateMachine {
   absl::Status ApplyAlarm(const lockpb::AlarmCmd& cmd);
   // Reads the purge flag and the alarm back from the file (open, restore).
   absl::Status LoadHistoryAndAlarm();
+  absl::Status LoadAuth();
   // Records the applied index, revision and clock in sm_meta.
   absl::Status WriteMeta(uint64_t applied, int64_t revision, int64_t now_ms);
   absl::StatusOr<ApplyResult> ApplyInTxn(uint64_t index,
@@ -200,6 +214,9 @@ class StateMachine {
   LockOps lock_ops_;
   KvOps kv_ops_;
   ClientSessions sessions_;
+  AuthTable auth_table_;
+  AuthState auth_;
+  uint64_t auth_version_ = 0;
   uint64_t applied_index_ = 0;
   int64_t revision_ = 0;
   int64_t now_ms_ = 0;

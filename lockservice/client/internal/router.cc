@@ -29,6 +29,7 @@ Stubs* Router::StubsFor(const std::string& addr) {
     s->lock = lockpb::Lock::NewStub(s->channel);
     s->election = lockpb::Election::NewStub(s->channel);
     s->cluster = lockpb::Cluster::NewStub(s->channel);
+    s->auth = lockpb::Auth::NewStub(s->channel);
     slot = std::move(s);
   }
   return slot.get();

@@ -38,6 +38,7 @@ struct Stubs {
   std::unique_ptr<lockpb::Lock::Stub> lock;
   std::unique_ptr<lockpb::Election::Stub> election;
   std::unique_ptr<lockpb::Cluster::Stub> cluster;
+  std::unique_ptr<lockpb::Auth::Stub> auth;
 };
 
 // Per-call overrides of ClientOptions.

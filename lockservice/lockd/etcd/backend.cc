@@ -40,8 +40,11 @@ bool Backend::IsRedirect(const grpc::Status& st) {
 }
 
 std::unique_ptr<grpc::ClientContext> Backend::ContextFor(
-    const grpc::ServerContext* server) {
-  return grpc::ClientContext::FromServerContext(*server);
+    const grpc::ServerContext* server) const {
+  std::unique_ptr<grpc::ClientContext> ctx =
+      grpc::ClientContext::FromServerContext(*server);
+  core_->AddRelayMetadata(core_->CallerOf(*server), ctx.get());
+  return ctx;
 }
 
 std::shared_ptr<grpc::Channel> Backend::LeaderChannel() {

@@ -44,9 +44,11 @@ class Backend {
   const std::shared_ptr<grpc::Channel>& Local() const { return local_; }
 
   // A client context that inherits the etcd call's deadline and
-  // cancellation, so a client that goes away stops the berth call too.
-  static std::unique_ptr<grpc::ClientContext> ContextFor(
-      const grpc::ServerContext* server);
+  // cancellation, so a client that goes away stops the berth call too, and
+  // names the etcd caller (Core::AddRelayMetadata), so that berth's
+  // services apply the same auth checks to it as to their own callers.
+  std::unique_ptr<grpc::ClientContext> ContextFor(
+      const grpc::ServerContext* server) const;
 
   using Call = std::function<grpc::Status(const std::shared_ptr<grpc::Channel>&,
                                           grpc::ClientContext*)>;
@@ -60,6 +62,9 @@ class Backend {
   grpc::Status Write(const grpc::ServerContext* server, lockpb::Command cmd,
                      Resp* out, Take take, const Call& relay) {
     if (grpc::Status a = RefuseAgents(*server); !a.ok()) return a;
+    if (absl::Status a = core_->Authorize(*server, cmd); !a.ok()) {
+      return ToGrpc(a);
+    }
     if (core_->RequireLeader().ok()) {
       absl::StatusOr<lockpb::CommandResult> r =
           core_->Propose(std::move(cmd), core_->Deadline(server));

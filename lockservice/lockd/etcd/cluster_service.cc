@@ -14,7 +14,7 @@ Status ClusterService::MemberList(ServerContext* ctx,
                                   const etcdserverpb::MemberListRequest* req,
                                   etcdserverpb::MemberListResponse* resp) {
   lockpb::MemberListResponse out;
-  auto cctx = Backend::ContextFor(ctx);
+  auto cctx = b_->ContextFor(ctx);
   Status st = lockpb::Cluster::NewStub(b_->Local())
                   ->MemberList(cctx.get(), lockpb::MemberListRequest(), &out);
   if (!st.ok()) return st;
@@ -35,7 +35,7 @@ grpc::Status MaintenanceService::Status(ServerContext* ctx,
                                         const etcdserverpb::StatusRequest* req,
                                         etcdserverpb::StatusResponse* resp) {
   lockpb::StatusResponse out;
-  auto cctx = Backend::ContextFor(ctx);
+  auto cctx = b_->ContextFor(ctx);
   grpc::Status st = lockpb::Cluster::NewStub(b_->Local())
                         ->Status(cctx.get(), lockpb::StatusRequest(), &out);
   if (!st.ok()) return st;

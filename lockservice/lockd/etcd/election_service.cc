@@ -66,7 +66,7 @@ Status ElectionService::Leader(ServerContext* ctx,
   lockpb::LeaderRequest in;
   in.set_name(req->name());
   lockpb::LeaderResponse out;
-  auto cctx = Backend::ContextFor(ctx);
+  auto cctx = b_->ContextFor(ctx);
   Status st =
       lockpb::Election::NewStub(b_->Local())->Leader(cctx.get(), in, &out);
   if (!st.ok()) return st;
@@ -81,7 +81,7 @@ Status ElectionService::Observe(
     grpc::ServerWriter<v3electionpb::LeaderResponse>* writer) {
   lockpb::LeaderRequest in;
   in.set_name(req->name());
-  auto cctx = Backend::ContextFor(ctx);
+  auto cctx = b_->ContextFor(ctx);
   auto up = lockpb::Election::NewStub(b_->Local())->Observe(cctx.get(), in);
   lockpb::LeaderResponse out;
   while (up->Read(&out)) {

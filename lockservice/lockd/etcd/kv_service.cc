@@ -29,6 +29,11 @@ Status KvService::Range(ServerContext* ctx,
                         etcdserverpb::RangeResponse* resp) {
   Core* core = b_->core();
   lockpb::RangeRequest in = ToBerth(*req);
+  if (absl::Status a = core->AuthorizeKeys(*ctx, lock::kPermRead, "read",
+                                           in.key(), in.range_end());
+      !a.ok()) {
+    return ToGrpc(a);
+  }
   absl::Status barrier =
       core->ReadBarrier(in.serializable(), core->Deadline(ctx));
   if (!barrier.ok()) return ToGrpc(barrier);

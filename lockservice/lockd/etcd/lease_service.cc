@@ -59,7 +59,7 @@ Status LeaseService::LeaseKeepAlive(
     grpc::ServerReaderWriter<LeaseKeepAliveResponse, LeaseKeepAliveRequest>*
         stream) {
   if (Status a = Backend::RefuseAgents(*ctx); !a.ok()) return a;
-  auto cctx = Backend::ContextFor(ctx);
+  auto cctx = b_->ContextFor(ctx);
   auto up =
       lockpb::Lease::NewStub(b_->LeaderChannel())->LeaseKeepAlive(cctx.get());
   // One thread per direction: this one relays answers, `reader` requests.
@@ -116,7 +116,7 @@ Status LeaseService::LeaseLeases(ServerContext* ctx,
                                  const etcdserverpb::LeaseLeasesRequest* req,
                                  etcdserverpb::LeaseLeasesResponse* resp) {
   lockpb::LeaseLeasesResponse out;
-  auto cctx = Backend::ContextFor(ctx);
+  auto cctx = b_->ContextFor(ctx);
   Status st = lockpb::Lease::NewStub(b_->Local())
                   ->LeaseLeases(cctx.get(), lockpb::LeaseLeasesRequest(), &out);
   if (!st.ok()) return st;

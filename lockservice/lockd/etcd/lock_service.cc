@@ -35,7 +35,7 @@ Status LockService::Unlock(ServerContext* ctx,
   if (slash != std::string::npos) {
     lockpb::HolderRequest h;
     h.set_name(key.substr(0, slash));
-    auto cctx = Backend::ContextFor(ctx);
+    auto cctx = b_->ContextFor(ctx);
     Status st =
         lockpb::Lock::NewStub(b_->Local())->Holder(cctx.get(), h, &holder);
     if (!st.ok()) return st;

@@ -87,7 +87,7 @@ lockpb::WatchRequest ToBerth(const WatchRequest& in) {
 Status WatchService::Watch(
     ServerContext* ctx,
     grpc::ServerReaderWriter<WatchResponse, WatchRequest>* stream) {
-  auto cctx = Backend::ContextFor(ctx);
+  auto cctx = b_->ContextFor(ctx);
   auto up = lockpb::Watch::NewStub(b_->Local())->Watch(cctx.get());
   FilterTable filters;
   std::atomic<bool> client_done{false};

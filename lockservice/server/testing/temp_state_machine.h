@@ -36,9 +36,11 @@ class TempStateMachineDir {
   TempStateMachineDir& operator=(const TempStateMachineDir&) = delete;
 
   // Opens (creating) the replica file; close it before this object goes.
-  absl::StatusOr<std::unique_ptr<StateMachine>> Open() const {
+  absl::StatusOr<std::unique_ptr<StateMachine>> Open(
+      const Limits& limits = {}) const {
     StateMachine::Options o;
     o.path = (dir_ / "replica.db").string();
+    o.limits = limits;
     return StateMachine::Open(o);
   }
   const std::filesystem::path& dir() const { return dir_; }
