@@ -1,11 +1,13 @@
 // berth audit: the scheduler's record of writes to its API (who, what,
 // when, and the answer), oldest first. See scheduler/server/audit_log.h.
+// With --lockd: lockd's record of permission changes (lockd_audit.h).
 #include <ostream>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "cli/command.h"
+#include "cli/commands/lockd_audit.h"
 #include "cli/output.h"
 #include "cli/sched_client.h"
 #include "grpcpp/grpcpp.h"
@@ -55,6 +57,18 @@ Json RecordJson(const schedpb::AuditRecord& r) {
 }
 
 int Audit(Context& ctx) {
+  if (ctx.Has("lockd")) {
+    if (ctx.Has("since")) {
+      return ctx.UsageError(absl::InvalidArgumentError(
+          "--since applies to the scheduler's records, not to --lockd"));
+    }
+    int limit = ctx.args["limit"].as<int>();
+    if (limit <= 0) {
+      return ctx.UsageError(
+          absl::InvalidArgumentError("--limit must be positive"));
+    }
+    return PrintLockdAudit(ctx, limit);
+  }
   schedpb::AuditRequest req;
   if (ctx.Has("since")) {
     absl::Duration d;
@@ -101,7 +115,8 @@ int Audit(Context& ctx) {
 void AddAuditCommands(std::vector<Command>* table) {
   table->push_back(
       {"audit",
-       "show who wrote to the scheduler API, what, when, and the answer",
+       "show who wrote to the scheduler API (or, with --lockd, changed "
+       "lockd's users and roles), what, when, and the answer",
        {},
        false,
        [](po::options_description& d) {
@@ -109,7 +124,8 @@ void AddAuditCommands(std::vector<Command>* table) {
                          "only records this recent, e.g. 1h (default: all "
                          "kept, see berth-scheduler --audit-retention)")(
              "limit", po::value<int>()->default_value(100),
-             "at most this many, the newest");
+             "at most this many, the newest")(
+             "lockd", "lockd's permission changes (berth auth audit) instead");
        },
        Audit});
 }

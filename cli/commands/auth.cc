@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "cli/command.h"
+#include "cli/commands/lockd_audit.h"
 #include "cli/flags.h"
 #include "cli/output.h"
 #include "lockservice/client/client.h"
@@ -240,6 +241,18 @@ int Audit(Context& ctx) {
     if (!n.ok()) return ctx.UsageError(n.status());
     limit = *n;
   }
+  return PrintLockdAudit(ctx, limit);
+}
+
+Command Simple(std::string path, std::string summary,
+               std::vector<Positional> args, std::function<int(Context&)> run) {
+  return {std::move(path), std::move(summary), std::move(args), false,
+          nullptr,         std::move(run)};
+}
+
+}  // namespace
+
+int PrintLockdAudit(Context& ctx, int64_t limit) {
   return WithAuth(ctx, [&](lock::AuthClient& a) {
     auto records = a.AuditList(limit);
     if (!records.ok()) return ctx.Fail(records.status());
@@ -267,14 +280,6 @@ int Audit(Context& ctx) {
     return kExitOk;
   });
 }
-
-Command Simple(std::string path, std::string summary,
-               std::vector<Positional> args, std::function<int(Context&)> run) {
-  return {std::move(path), std::move(summary), std::move(args), false,
-          nullptr,         std::move(run)};
-}
-
-}  // namespace
 
 void AddAuthCommands(std::vector<Command>* table) {
   table->push_back(Simple("auth enable",

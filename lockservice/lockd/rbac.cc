@@ -17,7 +17,7 @@ using lock::kPermLock;
 using lock::kPermRead;
 using lock::kPermWrite;
 
-std::string Quote(absl::string_view s) {
+std::string RbacQuote(absl::string_view s) {
   return absl::StrCat("\"", absl::CHexEscape(s), "\"");
 }
 
@@ -34,11 +34,11 @@ std::optional<std::string> PrefixEnd(absl::string_view prefix) {
 }
 
 std::string RangeText(absl::string_view key, absl::string_view range_end) {
-  if (range_end.empty()) return Quote(key);
+  if (range_end.empty()) return RbacQuote(key);
   if (range_end == absl::string_view("\0", 1)) {
-    return absl::StrCat("every key from ", Quote(key));
+    return absl::StrCat("every key from ", RbacQuote(key));
   }
-  return absl::StrCat("the range [", Quote(key), ", ", Quote(range_end), ")");
+  return absl::StrCat("the range [", RbacQuote(key), ", ", RbacQuote(range_end), ")");
 }
 
 std::string PermName(uint32_t need) { return lock::PermsString(need); }
@@ -58,7 +58,7 @@ std::string Shortfall(const lock::AuthState& state, const Caller& caller,
   }
   auto it = state.users.find(caller.name);
   if (it == state.users.end()) {
-    return absl::StrCat("there is no user ", Quote(caller.name),
+    return absl::StrCat("there is no user ", RbacQuote(caller.name),
                         " (berth auth user add ", caller.name, ")");
   }
   return absl::StrCat(
@@ -69,10 +69,10 @@ std::string Shortfall(const lock::AuthState& state, const Caller& caller,
 std::string Subject(const Caller& caller) {
   if (!caller.has_certificate) return caller.Who();
   return absl::StrCat(caller.kind.empty() ? "certificate" : caller.kind, " ",
-                      Quote(caller.name));
+                      RbacQuote(caller.name));
 }
 
-absl::Status Denied(const lock::AuthState& state, const Caller& caller,
+absl::Status RbacDenied(const lock::AuthState& state, const Caller& caller,
                     uint32_t need, absl::string_view what,
                     absl::string_view key, absl::string_view range_end) {
   return absl::PermissionDeniedError(absl::StrCat(
@@ -225,7 +225,7 @@ absl::Status CheckKeys(const lock::AuthState& state, const Caller& caller,
   if (Covers(PermissionsOf(state, caller), need, key, range_end)) {
     return absl::OkStatus();
   }
-  return Denied(state, caller, need, what, key, range_end);
+  return RbacDenied(state, caller, need, what, key, range_end);
 }
 
 absl::Status CheckCommand(const lock::AuthState& state, const Caller& caller,

@@ -12,7 +12,7 @@ namespace {
 
 constexpr size_t kMaxNameBytes = 255;
 
-std::string Quote(absl::string_view s) {
+std::string AuthQuote(absl::string_view s) {
   return absl::StrCat("\"", absl::CHexEscape(s), "\"");
 }
 
@@ -107,7 +107,7 @@ absl::Status AuthTable::ValidateName(const char* what,
   for (unsigned char c : name) {
     if (c < 0x20 || c == 0x7f) {
       return absl::InvalidArgumentError(absl::StrCat(
-          what, " name ", Quote(name), " contains a control character"));
+          what, " name ", AuthQuote(name), " contains a control character"));
     }
   }
   return absl::OkStatus();
@@ -123,7 +123,7 @@ absl::Status AuthTable::RequireUser(const std::string& user) {
       Exists("SELECT 1 FROM sm_auth_users WHERE name = ?", user);
   if (!found.ok()) return found.status();
   if (!*found) {
-    return absl::NotFoundError(absl::StrCat("no user ", Quote(user)));
+    return absl::NotFoundError(absl::StrCat("no user ", AuthQuote(user)));
   }
   return absl::OkStatus();
 }
@@ -132,13 +132,13 @@ absl::Status AuthTable::RequireMutableRole(const std::string& role) {
   if (absl::Status s = ValidateName("role", role); !s.ok()) return s;
   if (Reserved(role)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "role ", Quote(role), " is built in and cannot be changed"));
+        "role ", AuthQuote(role), " is built in and cannot be changed"));
   }
   absl::StatusOr<bool> found =
       Exists("SELECT 1 FROM sm_auth_roles WHERE name = ?", role);
   if (!found.ok()) return found.status();
   if (!*found) {
-    return absl::NotFoundError(absl::StrCat("no role ", Quote(role)));
+    return absl::NotFoundError(absl::StrCat("no role ", AuthQuote(role)));
   }
   return absl::OkStatus();
 }
@@ -147,7 +147,7 @@ absl::Status AuthTable::GrantRole(const lockpb::AuthUserGrantRoleRequest& r) {
   if (absl::Status s = RequireUser(r.user()); !s.ok()) return s;
   if (r.role() == kAgentRole || r.role() == kRootUser) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "role ", Quote(r.role()),
+        "role ", AuthQuote(r.role()),
         " cannot be granted to a user: it belongs to ",
         r.role() == kAgentRole ? "agent certificates" : "the root user"));
   }
@@ -198,9 +198,9 @@ absl::Status AuthTable::RevokePermission(
   int64_t have = *row ? (*get)->Int(0) : 0;
   (*get)->Reset();
   if (!*row) {
-    return absl::NotFoundError(absl::StrCat("role ", Quote(r.role()),
+    return absl::NotFoundError(absl::StrCat("role ", AuthQuote(r.role()),
                                             " has no permission on prefix ",
-                                            Quote(prefix)));
+                                            AuthQuote(prefix)));
   }
   uint32_t drop = PermsOf(r.permission());
   int64_t left = drop == 0 ? 0 : (have & ~static_cast<int64_t>(drop));
@@ -246,7 +246,7 @@ absl::Status AuthTable::Apply(uint64_t index, const lockpb::AuthCmd& cmd) {
       if (!found.ok()) return found.status();
       if (*found) {
         return absl::AlreadyExistsError(
-            absl::StrCat("user ", Quote(name), " already exists"));
+            absl::StrCat("user ", AuthQuote(name), " already exists"));
       }
       return Insert("INSERT INTO sm_auth_users(name, added_index) VALUES(?, ?)",
                     name, index);
@@ -272,7 +272,7 @@ absl::Status AuthTable::Apply(uint64_t index, const lockpb::AuthCmd& cmd) {
       if (!has.ok()) return has.status();
       if (!*has) {
         return absl::NotFoundError(absl::StrCat(
-            "user ", Quote(r.user()), " does not have role ", Quote(r.role())));
+            "user ", AuthQuote(r.user()), " does not have role ", AuthQuote(r.role())));
       }
       return Run("DELETE FROM sm_auth_user_roles WHERE user = ? AND role = ?",
                  r.user(), &r.role());
@@ -282,14 +282,14 @@ absl::Status AuthTable::Apply(uint64_t index, const lockpb::AuthCmd& cmd) {
       if (absl::Status s = ValidateName("role", name); !s.ok()) return s;
       if (Reserved(name)) {
         return absl::InvalidArgumentError(
-            absl::StrCat("role ", Quote(name), " is built in"));
+            absl::StrCat("role ", AuthQuote(name), " is built in"));
       }
       absl::StatusOr<bool> found =
           Exists("SELECT 1 FROM sm_auth_roles WHERE name = ?", name);
       if (!found.ok()) return found.status();
       if (*found) {
         return absl::AlreadyExistsError(
-            absl::StrCat("role ", Quote(name), " already exists"));
+            absl::StrCat("role ", AuthQuote(name), " already exists"));
       }
       return Insert("INSERT INTO sm_auth_roles(name, added_index) VALUES(?, ?)",
                     name, index);
