@@ -53,7 +53,8 @@ absl::Status AuthorizeAuthenticated(const AclState& acl, const Who& who);
 // whatever the current state.
 absl::Status AuthorizeAclSwitch(const Who& who);
 
-// "alice" (user), "agent \"a1\"", ... for messages; "anonymous" without.
+// The caller for messages: user "alice", agent "a1", scheduler "s1", or
+// "anonymous" without a certificate.
 std::string DescribeCaller(const Who& who);
 
 }  // namespace berth::sched
