@@ -292,6 +292,28 @@ TEST_F(AclE2ETest, UsersGetTheirNamespaceRightsAcrossAFailover) {
   EXPECT_FALSE(absl::StrContains(ns.out, "default")) << ns.out;
   ExpectRefused("root", {"namespace", "delete", "team"},
                 "namespace \"team\" still has 2 jobs");
+
+  // Read covers logs; a user's audit shows only its namespaces' records.
+  ExpectOk("bob", {"job", "logs", "hello", "-n", "team"}, "hello from team");
+  RunResult audit = As("bob", {"audit", "--output", "json"});
+  EXPECT_EQ(audit.exit_code, 0) << audit.err;
+  google::protobuf::ListValue records;
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(audit.out, &records).ok())
+      << audit.out;
+  EXPECT_GT(records.values_size(), 0);
+  for (const auto& v : records.values()) {
+    EXPECT_EQ(v.struct_value().fields().at("namespace").string_value(), "team")
+        << audit.out;
+  }
+  // Revoking and disabling take effect at once (only the new leader is
+  // left to answer).
+  ExpectOk("root", {"acl", "revoke", "bob", "team"},
+           "\"bob\" holds no rights in team now");
+  ExpectRefused("bob", {"job", "status", "hello", "-n", "team"},
+                "user \"bob\" has no \"read\" right in namespace \"team\"");
+  ExpectOk("root", {"acl", "disable"}, "ACLs are disabled");
+  ExpectOk("carol", {"job", "list", "-n", "team"}, "hello");
 }
 
 }  // namespace
