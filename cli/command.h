@@ -95,6 +95,8 @@ void AddCronBenchCommands(std::vector<Command>* table);
 void AddCronCommands(std::vector<Command>* table);
 void AddJobCommands(std::vector<Command>* table);
 void AddJobSuspendCommands(std::vector<Command>* table);
+void AddNamespaceCommands(std::vector<Command>* table);
+void AddAclCommands(std::vector<Command>* table);
 void AddNodeCommands(std::vector<Command>* table);
 void AddAuditCommands(std::vector<Command>* table);
 void AddDevCommands(std::vector<Command>* table);

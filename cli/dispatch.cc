@@ -39,6 +39,8 @@ std::vector<Command> BuildTable() {
   AddCronCommands(&table);
   AddJobCommands(&table);
   AddJobSuspendCommands(&table);
+  AddNamespaceCommands(&table);
+  AddAclCommands(&table);
   AddNodeCommands(&table);
   AddAuditCommands(&table);
   AddDevCommands(&table);

@@ -98,6 +98,18 @@ const std::string* FindNonUtf8(const Json& v) {
 
 }  // namespace
 
+absl::Status PrintProtoJson(std::ostream& out,
+                            const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions o;
+  o.preserve_proto_field_names = true;
+  o.always_print_primitive_fields = true;
+  std::string text;
+  auto st = google::protobuf::util::MessageToJsonString(message, &text, o);
+  if (!st.ok()) return absl::InternalError(st.ToString());
+  out << text << "\n";
+  return absl::OkStatus();
+}
+
 absl::Status PrintJson(std::ostream& out, const Json& value) {
   if (const std::string* s = FindNonUtf8(value)) {
     return absl::InvalidArgumentError(

@@ -42,6 +42,10 @@ Json MemberJson(const lock::Member& m);
 
 // One JSON document on one line.
 absl::Status PrintJson(std::ostream& out, const Json& value);
+// A proto message as JSON on one line: proto field names, every field
+// (zero values too), enums by name.
+absl::Status PrintProtoJson(std::ostream& out,
+                            const google::protobuf::Message& message);
 
 // Left-aligned columns separated by two spaces; the first row is the header.
 void PrintTable(std::ostream& out,

@@ -1,5 +1,5 @@
-// berth job run|validate|list|status|history|stop|trigger,
-// berth namespace create, berth node list: the scheduler's commands.
+// berth job run|validate|list|status|history|stop|trigger, berth node
+// list: the scheduler's commands (namespaces: namespace.cc).
 #include <ostream>
 
 #include "absl/strings/ascii.h"
@@ -354,19 +354,6 @@ int Trigger(Context& ctx) {
   return kExitOk;
 }
 
-int NamespaceCreate(Context& ctx) {
-  schedpb::CreateNamespaceRequest req;
-  req.set_name(ctx.Arg("NAME"));
-  schedpb::CreateNamespaceResponse resp;
-  absl::Status st = Client(ctx).Run([&](auto* stub, auto* c) {
-    return stub->CreateNamespace(c, req, &resp);
-  });
-  if (!st.ok()) return ctx.Fail(st);
-  if (ctx.json()) return PrintProto(ctx, resp);
-  *ctx.out << "namespace " << req.name() << " created\n";
-  return kExitOk;
-}
-
 int NodeList(Context& ctx) {
   schedpb::ListNodesRequest req;
   schedpb::ListNodesResponse resp;
@@ -462,12 +449,6 @@ void AddJobCommands(std::vector<Command>* table) {
                     false,
                     NamespaceFlag,
                     Trigger});
-  table->push_back({"namespace create",
-                    "create a namespace for jobs",
-                    {{"NAME"}},
-                    false,
-                    nullptr,
-                    NamespaceCreate});
   table->push_back({"node list",
                     "list registered agents with their capacity and use",
                     {},

@@ -16,6 +16,7 @@
 #include "grpcpp/grpcpp.h"
 #include "proto/agent.grpc.pb.h"
 #include "scheduler/server/api_service.h"
+#include "scheduler/state/keys.h"
 
 namespace berth::sched {
 namespace {
@@ -44,16 +45,20 @@ grpc::Status ApiService::AllocExec(
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "name an allocation");
   }
+  const std::string ns = NamespaceOfAllocId(lookup.alloc_id());
   // Recorded as it starts (or is refused): what ran, not how it ended.
   auto audited = [&](grpc::Status s) {
-    return Audited(ctx, "AllocExec", "", lookup.alloc_id(),
+    return Audited(ctx, "AllocExec", ns, lookup.alloc_id(),
                    absl::StrCat(first.start().tty() ? "tty: " : "",
                                 absl::StrJoin(first.start().command(), " ")),
                    std::move(s));
   };
-  if (absl::Status a = NotAnAgent(*ctx, "AllocExec"); !a.ok()) {
-    return audited(ToGrpc(a));
-  }
+  // Any scheduler proxies an exec, so a refusal is final here (no
+  // redirect to the leader as for writes). Running a command in a task is
+  // as much as submitting one: it needs "submit".
+  absl::Status a = NotAnAgent(*ctx, "AllocExec");
+  if (a.ok()) a = Check(*ctx, NeedRight(kRightSubmit, ns));
+  if (!a.ok()) return audited(ToGrpc(a));
   absl::StatusOr<LogsTarget> target = s_->FindLogsTarget(lookup);
   if (!target.ok()) return audited(ToGrpc(target.status()));
   std::optional<std::string> address = s_->NodeAddress(target->node);

@@ -10,6 +10,7 @@
 #include "proto/agent.grpc.pb.h"
 #include "scheduler/server/api_service.h"
 #include "scheduler/server/logs_proxy.h"
+#include "scheduler/state/keys.h"
 
 namespace berth::sched {
 namespace {
@@ -37,6 +38,17 @@ class GrpcAgentLogStream final : public AgentLogStream {
 grpc::Status ApiService::AllocLogs(
     grpc::ServerContext* ctx, const schedpb::AllocLogsRequest* req,
     grpc::ServerWriter<schedpb::AllocLogsChunk>* writer) {
+  // Checked before the lookup, so a refusal does not tell whether the
+  // allocation exists.
+  const std::string ns = !req->alloc_id().empty()
+                             ? NamespaceOfAllocId(req->alloc_id())
+                         : req->namespace_().empty() ? std::string("default")
+                                                     : req->namespace_();
+  grpc::Status ok =
+      ReadAllowed(ctx, "AllocLogs", ns,
+                  req->alloc_id().empty() ? req->job() : req->alloc_id(),
+                  NeedRight(kRightRead, ns));
+  if (!ok.ok()) return ok;
   absl::StatusOr<LogsTarget> target = s_->FindLogsTarget(*req);
   if (!target.ok()) {
     return grpc::Status(static_cast<grpc::StatusCode>(target.status().code()),

@@ -1,5 +1,6 @@
 #include "scheduler/server/api_service.h"
 
+#include <algorithm>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -18,15 +19,80 @@ absl::Status NotAnAgent(const grpc::ServerContext& ctx,
 
 namespace {
 
-// `op()`, unless the caller is an agent.
+// `op()`, unless `allowed` refuses the call.
 template <typename Op>
-auto UnlessAgent(const grpc::ServerContext& ctx, absl::string_view method,
-                 Op op) -> decltype(op()) {
-  if (absl::Status s = NotAnAgent(ctx, method); !s.ok()) return s;
+auto Guarded(const absl::Status& allowed, Op op) -> decltype(op()) {
+  if (!allowed.ok()) return allowed;
   return op();
 }
 
 }  // namespace
+
+ApiService::Rule ApiService::NeedRight(Rights right, std::string ns) {
+  return [right, ns = std::move(ns)](const AclState& acl, const Who& who) {
+    return AuthorizeRight(acl, who, right, ns);
+  };
+}
+
+ApiService::Rule ApiService::NeedAdmin(std::string what) {
+  return [what = std::move(what)](const AclState& acl, const Who& who) {
+    return AuthorizeAdmin(acl, who, what);
+  };
+}
+
+ApiService::Rule ApiService::NeedIdentity() {
+  return [](const AclState& acl, const Who& who) {
+    return AuthorizeAuthenticated(acl, who);
+  };
+}
+
+absl::Status ApiService::Check(const grpc::ServerContext& ctx,
+                               const Rule& rule) const {
+  absl::StatusOr<AclState> acl = s_->Acl();
+  if (!acl.ok()) return acl.status();
+  return rule(*acl, tls::PeerIdentityOf(ctx));
+}
+
+absl::Status ApiService::WriteAllowed(const grpc::ServerContext& ctx,
+                                      absl::string_view method,
+                                      const Rule& rule) const {
+  if (absl::Status s = NotAnAgent(ctx, method); !s.ok()) return s;
+  absl::Status s = Check(ctx, rule);
+  if ((s.code() == absl::StatusCode::kPermissionDenied ||
+       s.code() == absl::StatusCode::kUnauthenticated) &&
+      !s_->is_leader()) {
+    schedpb::LeaderResponse l = s_->Leader();
+    return absl::FailedPreconditionError(
+        l.address().empty()
+            ? std::string("not the leader, and no scheduler leads right now; "
+                          "retry shortly")
+            : absl::StrCat("not the leader; the leader is ", l.id(), " at ",
+                           l.address()));
+  }
+  return s;
+}
+
+grpc::Status ApiService::ReadAllowed(grpc::ServerContext* ctx,
+                                     const std::string& method,
+                                     const std::string& ns,
+                                     const std::string& target,
+                                     const Rule& rule) {
+  absl::Status s = Check(*ctx, rule);
+  if (s.ok()) return grpc::Status::OK;
+  grpc::Status reply = Reply(ctx, s);
+  if (s.code() == absl::StatusCode::kUnavailable) return reply;
+  return Audited(ctx, method, ns, target, "", reply);
+}
+
+absl::StatusOr<std::function<bool(const std::string&)>> ApiService::ReadableBy(
+    const grpc::ServerContext& ctx) const {
+  absl::StatusOr<AclState> acl = s_->Acl();
+  if (!acl.ok()) return acl.status();
+  return [acl = *std::move(acl),
+          who = tls::PeerIdentityOf(ctx)](const std::string& ns) {
+    return (RightsIn(acl, who, ns) & kRightRead) != 0;
+  };
+}
 
 grpc::Status ApiService::Reply(grpc::ServerContext* ctx,
                                const absl::Status& s) {
@@ -49,7 +115,10 @@ grpc::Status ApiService::SubmitJob(grpc::ServerContext* ctx,
           ? absl::StrCat("expected version ", req->expected_version())
           : "",
       Reply(ctx,
-            UnlessAgent(*ctx, "SubmitJob", [&] { return s_->Submit(*req); }),
+            Guarded(
+                WriteAllowed(*ctx, "SubmitJob",
+                             NeedRight(kRightSubmit, req->job().namespace_())),
+                [&] { return s_->Submit(*req); }),
             resp));
 }
 
@@ -59,7 +128,10 @@ grpc::Status ApiService::StopJob(grpc::ServerContext* ctx,
   return Audited(
       ctx, "StopJob", req->namespace_(), req->job(),
       req->purge() ? "purge" : "",
-      Reply(ctx, UnlessAgent(*ctx, "StopJob", [&] { return s_->Stop(*req); }),
+      Reply(ctx,
+            Guarded(WriteAllowed(*ctx, "StopJob",
+                                 NeedRight(kRightStop, req->namespace_())),
+                    [&] { return s_->Stop(*req); }),
             resp));
 }
 
@@ -69,40 +141,68 @@ grpc::Status ApiService::TriggerJob(grpc::ServerContext* ctx,
   return Audited(
       ctx, "TriggerJob", req->namespace_(), req->job(), "",
       Reply(ctx,
-            UnlessAgent(*ctx, "TriggerJob", [&] { return s_->Trigger(*req); }),
+            Guarded(WriteAllowed(*ctx, "TriggerJob",
+                                 NeedRight(kRightSubmit, req->namespace_())),
+                    [&] { return s_->Trigger(*req); }),
             resp));
 }
 
 grpc::Status ApiService::CreateNamespace(
     grpc::ServerContext* ctx, const schedpb::CreateNamespaceRequest* req,
     schedpb::CreateNamespaceResponse*) {
-  return Audited(ctx, "CreateNamespace", req->name(), req->name(), "",
-                 Reply(ctx, UnlessAgent(*ctx, "CreateNamespace", [&] {
-                         return s_->CreateNamespace(req->name());
-                       })));
+  return Audited(
+      ctx, "CreateNamespace", req->name(), req->name(), "",
+      Reply(ctx, Guarded(WriteAllowed(*ctx, "CreateNamespace",
+                                      NeedAdmin("CreateNamespace")),
+                         [&] { return s_->CreateNamespace(req->name()); })));
 }
 
 grpc::Status ApiService::ListJobs(grpc::ServerContext* ctx,
                                   const schedpb::ListJobsRequest* req,
                                   schedpb::ListJobsResponse* resp) {
-  return Reply(ctx, s_->ListJobs(req->namespace_()), resp);
+  const std::string& ns = req->namespace_();
+  grpc::Status ok =
+      ReadAllowed(ctx, "ListJobs", ns, "",
+                  ns.empty() ? NeedIdentity() : NeedRight(kRightRead, ns));
+  if (!ok.ok()) return ok;
+  auto readable = ReadableBy(*ctx);
+  if (!readable.ok()) return Reply(ctx, readable.status());
+  grpc::Status st = Reply(ctx, s_->ListJobs(ns), resp);
+  if (!st.ok()) return st;
+  // Without a namespace: only the jobs of namespaces the caller may read.
+  auto* jobs = resp->mutable_jobs();
+  jobs->erase(std::remove_if(jobs->begin(), jobs->end(),
+                             [&](const schedpb::JobSummary& j) {
+                               return !(*readable)(j.namespace_());
+                             }),
+              jobs->end());
+  return st;
 }
 
 grpc::Status ApiService::JobStatus(grpc::ServerContext* ctx,
                                    const schedpb::JobStatusRequest* req,
                                    schedpb::JobStatusResponse* resp) {
+  grpc::Status ok = ReadAllowed(ctx, "JobStatus", req->namespace_(), req->job(),
+                                NeedRight(kRightRead, req->namespace_()));
+  if (!ok.ok()) return ok;
   return Reply(ctx, s_->JobStatus(req->namespace_(), req->job()), resp);
 }
 
 grpc::Status ApiService::JobHistory(grpc::ServerContext* ctx,
                                     const schedpb::JobHistoryRequest* req,
                                     schedpb::JobHistoryResponse* resp) {
+  grpc::Status ok =
+      ReadAllowed(ctx, "JobHistory", req->namespace_(), req->job(),
+                  NeedRight(kRightRead, req->namespace_()));
+  if (!ok.ok()) return ok;
   return Reply(ctx, s_->JobHistory(req->namespace_(), req->job()), resp);
 }
 
 grpc::Status ApiService::ListNodes(grpc::ServerContext* ctx,
                                    const schedpb::ListNodesRequest* req,
                                    schedpb::ListNodesResponse* resp) {
+  grpc::Status ok = ReadAllowed(ctx, "ListNodes", "", "", NeedIdentity());
+  if (!ok.ok()) return ok;
   return Reply(ctx, s_->ListNodes(req->include_allocations()), resp);
 }
 
@@ -120,7 +220,8 @@ grpc::Status ApiService::DrainNode(grpc::ServerContext* ctx,
   return Audited(
       ctx, "DrainNode", "", req->node(), detail,
       Reply(ctx,
-            UnlessAgent(*ctx, "DrainNode", [&] { return s_->DrainNode(*req); }),
+            Guarded(WriteAllowed(*ctx, "DrainNode", NeedAdmin("DrainNode")),
+                    [&] { return s_->DrainNode(*req); }),
             resp));
 }
 
@@ -137,8 +238,9 @@ grpc::Status ApiService::SuspendJob(grpc::ServerContext* ctx,
   return Audited(
       ctx, "SuspendJob", req->namespace_(), req->job(), "",
       Reply(ctx,
-            UnlessAgent(*ctx, "SuspendJob",
-                        [&] { return s_->SetSuspended(*req, true); }),
+            Guarded(WriteAllowed(*ctx, "SuspendJob",
+                                 NeedRight(kRightStop, req->namespace_())),
+                    [&] { return s_->SetSuspended(*req, true); }),
             resp));
 }
 
@@ -148,8 +250,9 @@ grpc::Status ApiService::ResumeJob(grpc::ServerContext* ctx,
   return Audited(
       ctx, "ResumeJob", req->namespace_(), req->job(), "",
       Reply(ctx,
-            UnlessAgent(*ctx, "ResumeJob",
-                        [&] { return s_->SetSuspended(*req, false); }),
+            Guarded(WriteAllowed(*ctx, "ResumeJob",
+                                 NeedRight(kRightStop, req->namespace_())),
+                    [&] { return s_->SetSuspended(*req, false); }),
             resp));
 }
 
@@ -183,10 +286,24 @@ grpc::Status ApiService::Audit(grpc::ServerContext* ctx,
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         "limit must be 0 (default) or positive");
   }
+  grpc::Status ok = ReadAllowed(ctx, "Audit", "", "", NeedIdentity());
+  if (!ok.ok()) return ok;
+  absl::StatusOr<AclState> acl = s_->Acl();
+  if (!acl.ok()) return Reply(ctx, acl.status());
+  const Who who = tls::PeerIdentityOf(*ctx);
+  // With ACLs on, a non-admin sees the records of namespaces it may read;
+  // cluster-wide records (drains, ACL changes) are the admins' only.
+  const bool all = !acl->enabled || IsAclAdmin(who);
   auto records =
       audit_->List(absl::FromUnixMillis(req->since_unix_ms()), req->limit());
   if (!records.ok()) return Reply(ctx, records.status());
-  for (auto& r : *records) *resp->add_records() = std::move(r);
+  for (auto& r : *records) {
+    if (!all && (r.namespace_().empty() ||
+                 (RightsIn(*acl, who, r.namespace_()) & kRightRead) == 0)) {
+      continue;
+    }
+    *resp->add_records() = std::move(r);
+  }
   return grpc::Status::OK;
 }
 

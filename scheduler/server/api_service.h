@@ -7,14 +7,22 @@
 // retried call). Writes from an agent's certificate are refused
 // (NotAnAgent).
 //
+// Namespace ACLs (acl_policy.h) are checked before each call does
+// anything, once `berth acl enable` switched them on. A refused read is
+// recorded in the audit log too. A follower answers a write the ACLs
+// refuse with "not the leader", like any write, so the leader's ACLs (the
+// newest) decide and record it.
+//
 // Thread safety: thread-safe (gRPC calls it from many threads).
 // Ownership: borrows the Scheduler and the AuditLog.
 #ifndef BERTH_SCHEDULER_SERVER_API_SERVICE_H_
 #define BERTH_SCHEDULER_SERVER_API_SERVICE_H_
 
+#include <functional>
 #include <string>
 
 #include "proto/scheduler.grpc.pb.h"
+#include "scheduler/server/acl_policy.h"
 #include "scheduler/server/audit_log.h"
 #include "scheduler/server/scheduler.h"
 
@@ -79,8 +87,51 @@ class ApiService final : public schedpb::Scheduler::Service {
       override;
   grpc::Status Audit(grpc::ServerContext* ctx, const schedpb::AuditRequest* req,
                      schedpb::AuditResponse* resp) override;
+  // Namespaces and ACLs; api_acl.cc.
+  grpc::Status DeleteNamespace(grpc::ServerContext* ctx,
+                               const schedpb::DeleteNamespaceRequest* req,
+                               schedpb::DeleteNamespaceResponse* resp) override;
+  grpc::Status ListNamespaces(grpc::ServerContext* ctx,
+                              const schedpb::ListNamespacesRequest* req,
+                              schedpb::ListNamespacesResponse* resp) override;
+  grpc::Status AclGrant(grpc::ServerContext* ctx,
+                        const schedpb::AclGrantRequest* req,
+                        schedpb::AclChangeResponse* resp) override;
+  grpc::Status AclRevoke(grpc::ServerContext* ctx,
+                         const schedpb::AclRevokeRequest* req,
+                         schedpb::AclChangeResponse* resp) override;
+  grpc::Status AclList(grpc::ServerContext* ctx,
+                       const schedpb::AclListRequest* req,
+                       schedpb::AclListResponse* resp) override;
+  grpc::Status AclSwitch(grpc::ServerContext* ctx,
+                         const schedpb::AclSwitchRequest* req,
+                         schedpb::AclStatusResponse* resp) override;
+  grpc::Status AclStatus(grpc::ServerContext* ctx,
+                         const schedpb::AclStatusRequest* req,
+                         schedpb::AclStatusResponse* resp) override;
 
  private:
+  // An ACL rule (acl_policy.h) applied to the current ACLs and the caller.
+  using Rule = std::function<absl::Status(const AclState&, const Who&)>;
+  static Rule NeedRight(Rights right, std::string ns);
+  static Rule NeedAdmin(std::string what);
+  static Rule NeedIdentity();
+
+  // The rule's answer for this call (Unavailable while the ACLs are not
+  // known yet).
+  absl::Status Check(const grpc::ServerContext& ctx, const Rule& rule) const;
+  // For a write: NotAnAgent, then the rule; on a follower a refusal becomes
+  // "not the leader" (see the file comment).
+  absl::Status WriteAllowed(const grpc::ServerContext& ctx,
+                            absl::string_view method, const Rule& rule) const;
+  // For a read: OK, or the refusal, answered and recorded in the audit log.
+  grpc::Status ReadAllowed(grpc::ServerContext* ctx, const std::string& method,
+                           const std::string& ns, const std::string& target,
+                           const Rule& rule);
+  // Whether the caller may read a namespace, for filtering lists: true for
+  // every namespace while ACLs are off.
+  absl::StatusOr<std::function<bool(const std::string&)>> ReadableBy(
+      const grpc::ServerContext& ctx) const;
   // Records the call and its answer; returns the answer.
   grpc::Status Audited(grpc::ServerContext* ctx, const std::string& method,
                        const std::string& ns, const std::string& target,

@@ -243,6 +243,7 @@ void Scheduler::ElectionLoop() {
         // has applied it, it shows everything the previous leader did. At
         // 100,000 allocations a reload took seconds of every failover.
         last_commit_revision_ = election.token();
+        acl_commit_revision_ = election.token();
         state_.dirty().MarkAll();
         kick_ = true;
       }

@@ -44,6 +44,7 @@
 #include "scheduler/server/audit_log.h"
 #include "scheduler/server/conflict_streak.h"
 #include "scheduler/server/logs_proxy.h"
+#include "scheduler/state/acl.h"
 #include "scheduler/state/cluster_state.h"
 #include "scheduler/state/store.h"
 
@@ -132,6 +133,26 @@ class Scheduler {
   absl::StatusOr<schedpb::DrainNodeResponse> DrainNode(
       const schedpb::DrainNodeRequest& req);
 
+  // Namespaces and their ACLs (scheduler_acl.cc). Writes need the leader;
+  // `by` is the caller's audit principal, stored with the change.
+  // DeleteNamespace refuses a namespace that still has jobs.
+  absl::StatusOr<schedpb::DeleteNamespaceResponse> DeleteNamespace(
+      const std::string& name);
+  absl::StatusOr<schedpb::ListNamespacesResponse> ListNamespaces() const;
+  absl::StatusOr<schedpb::AclChangeResponse> AclGrant(
+      const schedpb::AclGrantRequest& req, const std::string& by);
+  absl::StatusOr<schedpb::AclChangeResponse> AclRevoke(
+      const schedpb::AclRevokeRequest& req, const std::string& by);
+  absl::StatusOr<schedpb::AclListResponse> AclList(const std::string& ns) const;
+  absl::StatusOr<schedpb::AclStatusResponse> AclSwitch(bool enable,
+                                                       const std::string& by);
+  // The ACLs to decide a call by. On the leader it first waits (briefly)
+  // until the mirror shows the leader's own last write, so an ACL change
+  // it has answered, or one a previous leader made before this one was
+  // elected, is always in force here; a follower answers from its mirror
+  // as it is. Unavailable while the mirror is loading (fail closed).
+  absl::StatusOr<AclState> Acl() const;
+
   // Leader passes run so far (tests, diagnostics).
   int64_t passes() const { return passes_.load(); }
 
@@ -182,6 +203,12 @@ class Scheduler {
   bool need_reload_ ABSL_GUARDED_BY(mu_) = false;
   Fence fence_ ABSL_GUARDED_BY(mu_);
   int64_t last_commit_revision_ ABSL_GUARDED_BY(mu_) = 0;
+  // The revision of the last ACL or namespace change this leader made (or,
+  // just elected, its election: what the previous leader made); Acl()
+  // waits for the mirror to reach it.
+  int64_t acl_commit_revision_ ABSL_GUARDED_BY(mu_) = 0;
+  // After a successful commit of an ACL or namespace change.
+  void AclCommitted();
   bool kick_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<lock::LeaderInfo> leader_info_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<cron::CronEngine> cron_ ABSL_GUARDED_BY(mu_);

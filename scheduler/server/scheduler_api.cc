@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "scheduler/cron/schedule.h"
 #include "scheduler/reconcile/convert.h"
+#include "scheduler/server/namespace_checks.h"
 #include "scheduler/server/node_drain.h"
 #include "scheduler/server/scheduler.h"
 #include "scheduler/spec/job_spec.h"
@@ -12,18 +13,6 @@
 
 namespace berth::sched {
 namespace {
-
-bool NamespaceExists(const ClusterState& s, const std::string& ns) {
-  return ns == kDefaultNamespace || s.namespaces().count(ns) > 0;
-}
-
-absl::Status UnknownNamespace(const std::string& ns) {
-  return absl::NotFoundError(
-      absl::StrCat("namespace \"", ns,
-                   "\" does not exist (create it with: berth namespace "
-                   "create ",
-                   ns, ")"));
-}
 
 // The server re-checks what the CLI's parser guarantees, so a hand-made
 // request can never store something the scheduler cannot run.

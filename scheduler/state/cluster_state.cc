@@ -204,9 +204,38 @@ void ClusterState::Put(const std::string& key, const std::string& value,
       if (list.size() > kEventsKept) list.erase(list.begin());
       break;
     }
+    case KeyRef::Type::kAcl: {
+      aclpb::AclGrant g;
+      if (!parse(&g)) return;
+      const std::vector<std::string> names(g.rights().begin(),
+                                           g.rights().end());
+      acl_.grants[ref.ns][ref.principal] = AclEntry{KnownRights(names), rev};
+      break;
+    }
+    case KeyRef::Type::kAclConfig: {
+      // Fail closed: a config that does not parse still enforces, so a
+      // corrupted record cannot switch ACLs off.
+      aclpb::AclConfig c;
+      if (!c.ParseFromString(value)) {
+        ++corrupt_;
+        c.set_enabled(true);
+      }
+      acl_.enabled = c.enabled();
+      acl_.changed_by = c.changed_by();
+      acl_.changed_unix_ms = c.changed_unix_ms();
+      break;
+    }
     case KeyRef::Type::kOther:
       break;
   }
+}
+
+void ClusterState::DeleteAcl(const std::string& ns,
+                             const std::string& principal) {
+  auto it = acl_.grants.find(ns);
+  if (it == acl_.grants.end()) return;
+  it->second.erase(principal);
+  if (it->second.empty()) acl_.grants.erase(it);
 }
 
 void ClusterState::Delete(const std::string& key) {
@@ -271,6 +300,14 @@ void ClusterState::Delete(const std::string& key) {
     case KeyRef::Type::kEvent:
       // Events are trimmed by the leader's GC; the mirror keeps its bounded
       // list as it is.
+      break;
+    case KeyRef::Type::kAcl:
+      DeleteAcl(ref.ns, ref.principal);
+      break;
+    case KeyRef::Type::kAclConfig:
+      acl_.enabled = false;
+      acl_.changed_by.clear();
+      acl_.changed_unix_ms = 0;
       break;
     case KeyRef::Type::kOther:
       break;

@@ -26,8 +26,10 @@
 #include <utility>
 #include <vector>
 
+#include "proto/acl.pb.h"
 #include "proto/agent.pb.h"
 #include "proto/job.pb.h"
+#include "scheduler/state/acl.h"
 #include "scheduler/state/dirty_set.h"
 #include "scheduler/state/node_index.h"
 #include "scheduler/state/store.h"
@@ -63,6 +65,8 @@ class ClusterState {
     return nodes_;
   }
   const std::set<std::string>& draining() const { return draining_; }
+  // Namespace ACLs and whether they are enforced (acl.h).
+  const AclState& acl() const { return acl_; }
   // The drain record of a draining node (deadline, ignore_batch); null when
   // the node is not draining. A drain key whose value does not parse still
   // drains, with no deadline.
@@ -105,6 +109,7 @@ class ClusterState {
  private:
   void Put(const std::string& key, const std::string& value, int64_t rev);
   void Delete(const std::string& key);
+  void DeleteAcl(const std::string& ns, const std::string& principal);
   // Index upkeep around an allocation record changing from `old` (null:
   // new) to `now` (null: deleted).
   void Track(const std::string& id, const jobpb::Allocation* old,
@@ -121,6 +126,7 @@ class ClusterState {
   std::map<std::string, agentpb::AllocationStatus> statuses_;
   std::map<std::string, agentpb::NodeInfo> nodes_;
   std::set<std::string> draining_;
+  AclState acl_;
   std::map<std::string, jobpb::NodeDrain> drains_;
   std::map<std::string, std::set<std::string>> agent_allocs_;
   std::map<JobId, Versioned<jobpb::CronMarker>> cron_markers_;

@@ -48,6 +48,12 @@ std::string EventsPrefix(absl::string_view ns, absl::string_view job) {
 std::string EventKey(absl::string_view ns, absl::string_view job, int64_t seq) {
   return absl::StrCat(EventsPrefix(ns, job), absl::StrFormat("%020d", seq));
 }
+std::string AclKey(absl::string_view ns, absl::string_view principal) {
+  return absl::StrCat(AclNamespacePrefix(ns), principal);
+}
+std::string AclNamespacePrefix(absl::string_view ns) {
+  return absl::StrCat(kAclPrefix, ns, "/");
+}
 std::string SlotAllocId(absl::string_view ns, absl::string_view job,
                         int32_t slot, int64_t generation) {
   return absl::StrCat(ns, ".", job, ".", slot, ".", generation);
@@ -55,6 +61,10 @@ std::string SlotAllocId(absl::string_view ns, absl::string_view job,
 std::string CronAllocId(absl::string_view ns, absl::string_view job,
                         int64_t tick_unix) {
   return absl::StrCat(ns, ".", job, ".t", tick_unix);
+}
+
+std::string NamespaceOfAllocId(absl::string_view alloc_id) {
+  return std::string(alloc_id.substr(0, alloc_id.find('.')));
 }
 
 KeyRef ParseKey(absl::string_view key) {
@@ -99,6 +109,12 @@ KeyRef ParseKey(absl::string_view key) {
     ref.ns = std::string(p[1]);
     ref.job = std::string(p[2]);
     set(KeyRef::Type::kEvent);
+  } else if (p[0] == "acl" && p.size() == 3 && !p[2].empty()) {
+    ref.ns = std::string(p[1]);
+    ref.principal = std::string(p[2]);
+    set(KeyRef::Type::kAcl);
+  } else if (p[0] == "acl-config" && p.size() == 1) {
+    set(KeyRef::Type::kAclConfig);
   }
   return ref;
 }

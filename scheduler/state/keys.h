@@ -11,6 +11,8 @@
 //   /berth/cron/<ns>/<job>/marker           jobpb::CronMarker
 //   /berth/cron/<ns>/<job>/runs/<tick>      jobpb::CronRun
 //   /berth/events/<ns>/<job>/<seq>          jobpb::Event
+//   /berth/acl/<ns>/<principal>             aclpb::AclGrant
+//   /berth/acl-config                       aclpb::AclConfig (ACLs on/off)
 //
 // Allocation ids: "<ns>.<job>.<slot>.<generation>" for services and batch
 // work, "<ns>.<job>.t<tick>" for cron runs (deterministic from the tick, so
@@ -36,6 +38,8 @@ inline constexpr char kDrainPrefix[] = "/berth/drain/";
 inline constexpr char kNamespacesPrefix[] = "/berth/namespaces/";
 inline constexpr char kCronPrefix[] = "/berth/cron/";
 inline constexpr char kEventsPrefix[] = "/berth/events/";
+inline constexpr char kAclPrefix[] = "/berth/acl/";
+inline constexpr char kAclConfigKey[] = "/berth/acl-config";
 // The lockd election every berth-scheduler campaigns in; its fencing token
 // guards every scheduler write.
 inline constexpr char kLeaderElection[] = "/berth/scheduler/leader";
@@ -55,11 +59,16 @@ std::string CronRunKey(absl::string_view ns, absl::string_view job,
                        int64_t tick_unix);
 std::string EventsPrefix(absl::string_view ns, absl::string_view job);
 std::string EventKey(absl::string_view ns, absl::string_view job, int64_t seq);
+// Principals may hold any character but '/' (acl.h: ValidatePrincipal).
+std::string AclKey(absl::string_view ns, absl::string_view principal);
+std::string AclNamespacePrefix(absl::string_view ns);
 
 std::string SlotAllocId(absl::string_view ns, absl::string_view job,
                         int32_t slot, int64_t generation);
 std::string CronAllocId(absl::string_view ns, absl::string_view job,
                         int64_t tick_unix);
+// The namespace an allocation id starts with (namespaces hold no '.').
+std::string NamespaceOfAllocId(absl::string_view alloc_id);
 
 // What a key under /berth/ names. Unrecognised keys give kOther.
 struct KeyRef {
@@ -75,12 +84,15 @@ struct KeyRef {
     kCronMarker,
     kCronRun,
     kEvent,
+    kAcl,
+    kAclConfig,
   };
   Type type = Type::kOther;
   std::string ns;
   std::string job;
   std::string alloc_id;
   std::string node;
+  std::string principal;
   int64_t tick_unix = 0;
   int64_t seq = 0;
 };

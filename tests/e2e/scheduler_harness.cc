@@ -91,11 +91,16 @@ std::string SchedulerSet::Flag() const { return absl::StrJoin(addrs_, ","); }
 int SchedulerSet::Leader() {
   for (size_t i = 0; i < procs_.size(); ++i) {
     if (!procs_[i]) continue;
-    auto stub = schedpb::Scheduler::NewStub(
-        grpc::CreateChannel(addrs_[i], grpc::InsecureChannelCredentials()));
+    auto stub = schedpb::Scheduler::NewStub(grpc::CreateChannel(
+        addrs_[i], credentials_ != nullptr
+                       ? credentials_
+                       : grpc::InsecureChannelCredentials()));
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() +
                      std::chrono::seconds(2));
+    // A TLS handshake needs a waiting call to progress in a process that
+    // serves nothing (docs/security.md, "How it is built").
+    if (credentials_ != nullptr) ctx.set_wait_for_ready(true);
     schedpb::LeaderRequest req;
     schedpb::LeaderResponse resp;
     if (stub->Leader(&ctx, req, &resp).ok() && resp.is_self()) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "grpcpp/security/credentials.h"
 #include "proto/scheduler.pb.h"
 #include "tests/e2e/lockd_harness.h"
 #include "tests/e2e/subprocess.h"
@@ -35,6 +36,10 @@ class SchedulerSet {
   // What process i (or its last run, once stopped) wrote to stderr.
   std::string Stderr(int i) const;
   bool Running(int i) const { return procs_[i] != nullptr; }
+  // Leader() dials with these (the schedulers' TLS); plaintext by default.
+  void set_credentials(std::shared_ptr<grpc::ChannelCredentials> c) {
+    credentials_ = std::move(c);
+  }
   // "addr1,addr2" for the CLI's --scheduler.
   std::string Flag() const;
   const std::string& address(int i) const { return addrs_[i]; }
@@ -58,6 +63,7 @@ class SchedulerSet {
   std::vector<std::string> last_stderr_;
   int files_ = 0;
   int starts_ = 0;
+  std::shared_ptr<grpc::ChannelCredentials> credentials_;
 };
 
 // Live allocations (desired RUN, no outcome) of a status response.
