@@ -38,7 +38,8 @@ std::string RangeText(absl::string_view key, absl::string_view range_end) {
   if (range_end == absl::string_view("\0", 1)) {
     return absl::StrCat("every key from ", RbacQuote(key));
   }
-  return absl::StrCat("the range [", RbacQuote(key), ", ", RbacQuote(range_end), ")");
+  return absl::StrCat("the range [", RbacQuote(key), ", ", RbacQuote(range_end),
+                      ")");
 }
 
 std::string PermName(uint32_t need) { return lock::PermsString(need); }
@@ -73,8 +74,8 @@ std::string Subject(const Caller& caller) {
 }
 
 absl::Status RbacDenied(const lock::AuthState& state, const Caller& caller,
-                    uint32_t need, absl::string_view what,
-                    absl::string_view key, absl::string_view range_end) {
+                        uint32_t need, absl::string_view what,
+                        absl::string_view key, absl::string_view range_end) {
   return absl::PermissionDeniedError(absl::StrCat(
       Subject(caller), " may not ", what, " ", RangeText(key, range_end), ": ",
       Shortfall(state, caller, need)));
@@ -135,6 +136,9 @@ const std::vector<AuthPerm>& SchedulerPermissions() {
   static const auto* perms = new std::vector<AuthPerm>{
       // It loads and watches its whole key space.
       {"/berth/", kPermRead},
+      // Namespace ACLs: the grants and the enable switch.
+      {"/berth/acl/", kPermRead | kPermWrite},
+      {"/berth/acl-config", kPermRead | kPermWrite},
       {"/berth/allocs/", kPermRead | kPermWrite},
       {"/berth/cron/", kPermRead | kPermWrite},
       {"/berth/drain/", kPermRead | kPermWrite},

@@ -219,10 +219,11 @@ TEST(Rbac, SchedulerRoleCoversTheSchedulersKeys) {
        {sched::kJobsPrefix, sched::kSchedAllocsPrefix,
         sched::kAgentAllocsPrefix, sched::kStatusPrefix, sched::kNodesPrefix,
         sched::kDrainPrefix, sched::kNamespacesPrefix, sched::kCronPrefix,
-        sched::kEventsPrefix, sched::kAuditPrefix}) {
+        sched::kEventsPrefix, sched::kAclPrefix, sched::kAuditPrefix}) {
     EXPECT_TRUE(CheckCommand(s, sched, Put(std::string(prefix) + "k")).ok())
         << prefix;
   }
+  EXPECT_TRUE(CheckCommand(s, sched, Put(sched::kAclConfigKey)).ok());
   lockpb::Command campaign;
   campaign.mutable_lock_acquire()->set_name(sched::kLeaderElection);
   EXPECT_TRUE(CheckCommand(s, sched, campaign).ok());

@@ -177,6 +177,9 @@ TEST_F(AuthE2ETest, RolesGateKeysAndSurviveFailover) {
   // wins, and writes a submitted job's state.
   scheds_ =
       std::make_unique<SchedulerSet>(lockd_.get(), 1, TlsFlags(P("sched")));
+  auto root_creds = Credentials("root");
+  ASSERT_TRUE(root_creds.ok()) << root_creds.status();
+  scheds_->set_credentials(root_creds->channel());
   ASSERT_TRUE(scheds_->StartAll().ok());
   ASSERT_EQ(scheds_->AwaitLeader(absl::Seconds(60)), 0) << scheds_->Stderr(0);
   RunResult sub = scheds_->Submit(R"(
