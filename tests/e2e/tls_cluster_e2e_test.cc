@@ -5,7 +5,9 @@
 // register through lockd, a batch job is placed and runs on them, its
 // output comes back through the scheduler's TLS dial to an agent, and
 // clients with an expired certificate or without TLS are refused by the
-// schedulers while the cluster goes on serving.
+// schedulers, an agent's certificate is held to its own node, and with
+// lockd's users and roles and the scheduler's namespace ACLs on, a user
+// without the right is refused by both, while the cluster goes on serving.
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -52,8 +54,10 @@ class TlsClusterE2ETest : public ::testing::Test {
       Cert({"cert", "issue", "--ca", P("ca"), "--kind", "agent", "--name", a,
             "--out", P(a)});
     }
-    Cert({"cert", "issue", "--ca", P("ca"), "--kind", "user", "--name", "alice",
-          "--out", P("alice")});
+    for (const char* u : {"alice", "root", "carol"}) {
+      Cert({"cert", "issue", "--ca", P("ca"), "--kind", "user", "--name", u,
+            "--out", P(u)});
+    }
     tls::IssueRequest old;
     old.kind = tls::CertKind::kUser;
     old.name = "bob";
@@ -122,6 +126,23 @@ class TlsClusterE2ETest : public ::testing::Test {
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   }
 
+  // `berth ARGS` against the whole cluster with `user`'s certificate.
+  RunResult As(const std::string& user, const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {BerthCliBinary(),
+                                     "--scheduler",
+                                     scheds_->Flag(),
+                                     "--lock-endpoints",
+                                     lockd_->EndpointsFlag(),
+                                     "--timeout",
+                                     "20s"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunToExit(argv, P(absl::StrCat("as-", user, "-", ++runs_)),
+                     absl::Seconds(40),
+                     {{"BERTH_TLS_CA", P(user + "/ca.pem")},
+                      {"BERTH_TLS_CERT", P(user + "/cert.pem")},
+                      {"BERTH_TLS_KEY", P(user + "/key.pem")}});
+  }
+
   // `berth job list` against the schedulers only, as someone else.
   RunResult JobListAs(const std::map<std::string, std::string>& env) {
     return RunToExit({BerthCliBinary(), "--scheduler", scheds_->Flag(),
@@ -130,6 +151,7 @@ class TlsClusterE2ETest : public ::testing::Test {
   }
 
   std::string dir_;
+  int runs_ = 0;
   std::unique_ptr<LockdCluster> lockd_;
   std::unique_ptr<SchedulerSet> scheds_;
   std::vector<std::unique_ptr<AgentProcess>> agents_;
@@ -277,6 +299,61 @@ task:
   EXPECT_TRUE(absl::StrContains(
       stop.err, "agent certificate for node \"a1\" may not call StopJob"))
       << stop.err;
+
+  // A user without the right: root switches on the scheduler's namespace
+  // ACLs (alice may submit, read and stop in default) and lockd's users and
+  // roles (alice may read and write /app/). carol holds neither and is
+  // refused by name by both; alice is refused outside her grants.
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{
+           {"acl", "grant", "alice", "default", "submit,read,stop"},
+           {"acl", "enable"},
+           {"auth", "role", "add", "app"},
+           {"auth", "role", "grant", "app", "/app/", "read,write"},
+           {"auth", "user", "add", "alice"},
+           {"auth", "user", "grant-role", "alice", "app"},
+           {"auth", "enable"}}) {
+    RunResult r = As("root", args);
+    ASSERT_EQ(r.exit_code, 0)
+        << args[0] << " " << args[1] << ": " << r.out << r.err;
+  }
+  const std::vector<std::pair<std::vector<std::string>, std::string>> refused =
+      {
+          {{"job", "stop", "hello"},
+           "user \"carol\" has no \"stop\" right in namespace \"default\""},
+          {{"kv", "get", "/app/x"}, "user \"carol\" may not read \"/app/x\""},
+      };
+  for (const auto& [args, why] : refused) {
+    RunResult r = As("carol", args);
+    EXPECT_EQ(r.exit_code, 1) << args[0] << ": " << r.out << r.err;
+    EXPECT_TRUE(absl::StrContains(r.err, why)) << r.err;
+  }
+  RunResult put = As("alice", {"kv", "put", "/app/x", "1"});
+  EXPECT_EQ(put.exit_code, 0) << put.out << put.err;
+  RunResult other = As("alice", {"kv", "put", "/other", "1"});
+  EXPECT_EQ(other.exit_code, 1) << other.out << other.err;
+  EXPECT_TRUE(
+      absl::StrContains(other.err, "user \"alice\" may not write \"/other\""))
+      << other.err;
+  // With both on, the schedulers (lockd's built-in scheduler role) and
+  // the agents (the node authorizer) still place and run alice's work.
+  RunResult again = scheds_->Submit(R"(
+job: again
+kind: batch
+task:
+  command: ["/bin/true"]
+  resources: {cpu: 100m, memory: 16MiB}
+)");
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto r = scheds_->Status("again");
+        return r.ok() &&
+               r->record().status().state() == jobpb::JobStatus::COMPLETE;
+      },
+      absl::Seconds(60)))
+      << "no job completes with lockd auth and ACLs on: " << scheds_->Stderr(0)
+      << scheds_->Stderr(1);
 
   // Everything still serves.
   for (uint64_t id : {1, 2, 3}) EXPECT_TRUE(lockd_->Running(id)) << id;
