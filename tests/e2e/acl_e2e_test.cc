@@ -60,9 +60,7 @@ class AclE2ETest : public ::testing::Test {
             "--out", P(u)});
     }
     // The harness's own CLI runs (node list) dial as root.
-    setenv("BERTH_TLS_CA", P("root/ca.pem").c_str(), 1);
-    setenv("BERTH_TLS_CERT", P("root/cert.pem").c_str(), 1);
-    setenv("BERTH_TLS_KEY", P("root/key.pem").c_str(), 1);
+    SetCliTls(P("root"));
     auto root = tls::Credentials::Load(
         {P("root/ca.pem"), P("root/cert.pem"), P("root/key.pem")},
         /*need_identity=*/false);
@@ -104,9 +102,7 @@ class AclE2ETest : public ::testing::Test {
     agent_.reset();
     scheds_.reset();
     lockd_.reset();
-    unsetenv("BERTH_TLS_CA");
-    unsetenv("BERTH_TLS_CERT");
-    unsetenv("BERTH_TLS_KEY");
+    SetCliTls("");
     std::filesystem::remove_all(dir_);
   }
 
@@ -121,19 +117,10 @@ class AclE2ETest : public ::testing::Test {
 
   // `berth ARGS` with `user`'s certificate.
   RunResult As(const std::string& user, const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {BerthCliBinary(),
-                                     "--scheduler",
-                                     scheds_->Flag(),
-                                     "--lock-endpoints",
-                                     lockd_->EndpointsFlag(),
-                                     "--timeout",
-                                     "20s"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return RunToExit(argv, P(absl::StrCat("cli-", user, "-", ++runs_)),
-                     absl::Seconds(40),
-                     {{"BERTH_TLS_CA", P(user + "/ca.pem")},
-                      {"BERTH_TLS_CERT", P(user + "/cert.pem")},
-                      {"BERTH_TLS_KEY", P(user + "/key.pem")}});
+    return RunCliWithCert(BerthCliBinary(), P(user),
+                          {"--scheduler", scheds_->Flag(), "--lock-endpoints",
+                           lockd_->EndpointsFlag(), "--timeout", "20s"},
+                          args, P(absl::StrCat("cli-", user, "-", ++runs_)));
   }
 
   // `user`'s call exits 1 and says `want` on stderr.

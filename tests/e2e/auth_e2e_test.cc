@@ -45,9 +45,7 @@ class AuthE2ETest : public ::testing::Test {
             "--out", P(u)});
     }
     // The CLI runs of this test (and of the scheduler harness) dial as root.
-    setenv("BERTH_TLS_CA", P("root/ca.pem").c_str(), 1);
-    setenv("BERTH_TLS_CERT", P("root/cert.pem").c_str(), 1);
-    setenv("BERTH_TLS_KEY", P("root/key.pem").c_str(), 1);
+    SetCliTls(P("root"));
     lockd_ = std::make_unique<LockdCluster>(3, TlsFlags(P("lockd")));
     auto root = Credentials("root");
     ASSERT_TRUE(root.ok()) << root.status();
@@ -59,9 +57,7 @@ class AuthE2ETest : public ::testing::Test {
   void TearDown() override {
     scheds_.reset();
     lockd_.reset();
-    unsetenv("BERTH_TLS_CA");
-    unsetenv("BERTH_TLS_CERT");
-    unsetenv("BERTH_TLS_KEY");
+    SetCliTls("");
     std::filesystem::remove_all(dir_);
   }
 

@@ -67,9 +67,7 @@ class TlsClusterE2ETest : public ::testing::Test {
 
     // Every CLI run of the harness dials as alice. The daemons get explicit
     // flags, which take precedence over the environment.
-    setenv("BERTH_TLS_CA", P("alice/ca.pem").c_str(), 1);
-    setenv("BERTH_TLS_CERT", P("alice/cert.pem").c_str(), 1);
-    setenv("BERTH_TLS_KEY", P("alice/key.pem").c_str(), 1);
+    SetCliTls(P("alice"));
 
     lockd_ = std::make_unique<LockdCluster>(3, TlsFlags(P("lockd")));
     auto alice = tls::Credentials::Load(
@@ -111,9 +109,7 @@ class TlsClusterE2ETest : public ::testing::Test {
     agents_.clear();
     scheds_.reset();
     lockd_.reset();
-    unsetenv("BERTH_TLS_CA");
-    unsetenv("BERTH_TLS_CERT");
-    unsetenv("BERTH_TLS_KEY");
+    SetCliTls("");
     std::filesystem::remove_all(dir_);
   }
 
@@ -128,19 +124,10 @@ class TlsClusterE2ETest : public ::testing::Test {
 
   // `berth ARGS` against the whole cluster with `user`'s certificate.
   RunResult As(const std::string& user, const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {BerthCliBinary(),
-                                     "--scheduler",
-                                     scheds_->Flag(),
-                                     "--lock-endpoints",
-                                     lockd_->EndpointsFlag(),
-                                     "--timeout",
-                                     "20s"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return RunToExit(argv, P(absl::StrCat("as-", user, "-", ++runs_)),
-                     absl::Seconds(40),
-                     {{"BERTH_TLS_CA", P(user + "/ca.pem")},
-                      {"BERTH_TLS_CERT", P(user + "/cert.pem")},
-                      {"BERTH_TLS_KEY", P(user + "/key.pem")}});
+    return RunCliWithCert(BerthCliBinary(), P(user),
+                          {"--scheduler", scheds_->Flag(), "--lock-endpoints",
+                           lockd_->EndpointsFlag(), "--timeout", "20s"},
+                          args, P(absl::StrCat("as-", user, "-", ++runs_)));
   }
 
   // `berth job list` against the schedulers only, as someone else.
