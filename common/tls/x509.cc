@@ -354,7 +354,13 @@ absl::Status CheckCertFiles(const std::string& ca_path,
                      " does not match the certificate in ", cert_path));
   }
   std::unique_ptr<X509_STORE, Free> store(X509_STORE_new());
-  X509_STORE_add_cert(store.get(), ca->get());
+  // Every CA in the file, not only the first: during a CA rotation ca.pem
+  // holds the old and the new CA (docs/security.md), and a certificate of
+  // either must pass, as it does in gRPC's handshake.
+  if (X509_STORE_load_file(store.get(), ca_path.c_str()) != 1) {
+    ERR_clear_error();
+    X509_STORE_add_cert(store.get(), ca->get());
+  }
   std::unique_ptr<X509_STORE_CTX, Free> ctx(X509_STORE_CTX_new());
   X509_STORE_CTX_init(ctx.get(), store.get(), cert->get(), nullptr);
   X509_STORE_CTX_set_time(ctx.get(), 0, absl::ToTimeT(now));

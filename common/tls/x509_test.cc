@@ -61,6 +61,30 @@ TEST_F(X509Test, CertificateFromAnotherCaIsNamedAsSuch) {
   EXPECT_THAT(s.message(), HasSubstr("not signed by the CA in"));
 }
 
+// Mid-rotation a ca.pem holds two CAs; a certificate of the second one
+// checks out against it (a daemon restarted then must still start).
+TEST_F(X509Test, CaFileWithTwoCasAcceptsCertificatesOfEither) {
+  ASSERT_TRUE(WriteCa(P("ca1"), "one", absl::Hours(24)).ok());
+  ASSERT_TRUE(WriteCa(P("ca2"), "two", absl::Hours(24)).ok());
+  IssueRequest req;
+  req.kind = CertKind::kUser;
+  for (const char* ca : {"ca1", "ca2"}) {
+    req.name = ca;
+    ASSERT_TRUE(Issue(P(ca), req, P(absl::StrCat("user-", ca))).ok());
+  }
+  const std::string both = P("both.pem");
+  const std::string cat = absl::StrCat("cat '", P("ca1/ca.pem"), "' '",
+                                       P("ca2/ca.pem"), "' > '", both, "'");
+  ASSERT_EQ(std::system(cat.c_str()), 0);
+  for (const char* ca : {"ca1", "ca2"}) {
+    const std::string dir = P(absl::StrCat("user-", ca));
+    EXPECT_TRUE(
+        CheckCertFiles(both, dir + "/cert.pem", dir + "/key.pem", absl::Now())
+            .ok())
+        << ca;
+  }
+}
+
 TEST_F(X509Test, ExpiredCertificateSaysWhen) {
   ASSERT_TRUE(WriteCa(P("ca"), "test CA", absl::Hours(24 * 10)).ok());
   IssueRequest req;

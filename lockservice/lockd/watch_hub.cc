@@ -15,6 +15,29 @@ bool KeyInRange(std::string_view key, std::string_view start,
   return key < range_end;
 }
 
+namespace {
+
+// The range_end a prefix watch of `prefix` has (lock.proto): the prefix
+// with trailing 0xff bytes dropped and its last byte incremented; "\0"
+// (every key from `prefix` on) when nothing is left.
+std::string PrefixRangeEnd(std::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xff) {
+    end.pop_back();
+  }
+  if (end.empty()) return std::string("\0", 1);
+  end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+  return end;
+}
+
+}  // namespace
+
+WatchHub::Kind WatchHub::KindOf(const Spec& spec) {
+  if (spec.range_end.empty()) return Kind::kKey;
+  if (spec.range_end == PrefixRangeEnd(spec.key)) return Kind::kPrefix;
+  return Kind::kRange;
+}
+
 bool WatchSink::Push(std::vector<Outbound>* batch) {
   size_t n = 0;
   for (const Outbound& o : *batch) n += o.events();
@@ -77,11 +100,18 @@ void WatchHub::Add(WatchSink* sink, int64_t watch_id, const Spec& spec) {
   absl::MutexLock l(&mu_);
   std::unique_ptr<Entry>& slot = watches_[sink][watch_id];
   if (slot != nullptr) UnindexLocked(slot.get());
-  slot = std::make_unique<Entry>(Entry{sink, watch_id, spec});
-  if (spec.range_end.empty()) {
-    by_key_[spec.key].push_back(slot.get());
-  } else {
-    ranges_.push_back(slot.get());
+  slot = std::make_unique<Entry>(Entry{sink, watch_id, spec, KindOf(spec)});
+  switch (slot->kind) {
+    case Kind::kKey:
+      by_key_[spec.key].push_back(slot.get());
+      break;
+    case Kind::kPrefix:
+      by_prefix_[spec.key].push_back(slot.get());
+      ++prefix_lengths_[spec.key.size()];
+      break;
+    case Kind::kRange:
+      ranges_.push_back(slot.get());
+      break;
   }
 }
 
@@ -92,13 +122,28 @@ void WatchHub::UnindexLocked(const Entry* e) {
     *it = v.back();  // order does not matter
     v.pop_back();
   };
-  if (e->spec.range_end.empty()) {
-    auto it = by_key_.find(e->spec.key);
-    if (it == by_key_.end()) return;
+  auto drop_from = [&](auto& index) {
+    auto it = index.find(e->spec.key);
+    if (it == index.end()) return false;
     drop(it->second);
-    if (it->second.empty()) by_key_.erase(it);
-  } else {
-    drop(ranges_);
+    if (it->second.empty()) index.erase(it);
+    return true;
+  };
+  switch (e->kind) {
+    case Kind::kKey:
+      drop_from(by_key_);
+      break;
+    case Kind::kPrefix:
+      if (drop_from(by_prefix_)) {
+        auto n = prefix_lengths_.find(e->spec.key.size());
+        if (n != prefix_lengths_.end() && --n->second == 0) {
+          prefix_lengths_.erase(n);
+        }
+      }
+      break;
+    case Kind::kRange:
+      drop(ranges_);
+      break;
   }
 }
 
@@ -118,7 +163,7 @@ void WatchHub::EraseSinkLocked(WatchSink* sink) {
   // One pass over the range list instead of one search per watch.
   std::erase_if(ranges_, [sink](const Entry* e) { return e->sink == sink; });
   for (auto& [id, e] : it->second) {
-    if (e->spec.range_end.empty()) UnindexLocked(e.get());
+    if (e->kind != Kind::kRange) UnindexLocked(e.get());
   }
   watches_.erase(it);
 }
@@ -136,9 +181,20 @@ size_t WatchHub::size() {
 }
 
 void WatchHub::CollectLocked(std::string_view key, std::vector<Entry*>* out) {
-  auto it = by_key_.find(std::string(key));
-  if (it != by_key_.end()) {
-    out->insert(out->end(), it->second.begin(), it->second.end());
+  auto add = [out](const auto& index, std::string_view k) {
+    auto it = index.find(std::string(k));
+    if (it != index.end()) {
+      out->insert(out->end(), it->second.begin(), it->second.end());
+    }
+  };
+  add(by_key_, key);
+  // A prefix watch matches when its prefix is one of the key's: one lookup
+  // per prefix length in use (a handful: every agent's
+  // /berth/allocs/<node>/ is about as long as every other's), however many
+  // prefix watches there are.
+  for (const auto& [len, n] : prefix_lengths_) {
+    if (len > key.size()) break;
+    add(by_prefix_, key.substr(0, len));
   }
   for (Entry* e : ranges_) {
     if (KeyInRange(key, e->spec.key, e->spec.range_end)) out->push_back(e);

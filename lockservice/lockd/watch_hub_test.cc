@@ -4,6 +4,9 @@
 #include "lockservice/lockd/watch_hub.h"
 
 #include <map>
+#include <memory>
+#include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -111,6 +114,87 @@ TEST(WatchHubTest, RemovedWatchGetsNothingAndOthersContinue) {
   auto got = KeysById(Drain(sink));
   EXPECT_EQ(got.size(), 1u);
   EXPECT_THAT(got[2], ElementsAre("k"));
+}
+
+// The hub's indexes (exact keys, prefixes, other ranges) against the
+// definition: every watch whose range holds the key, and no other, gets an
+// event, through adds, removals and a whole stream going away. Keys use a
+// tiny alphabet with 0xff so prefixes, from-key ranges and 0xff-carrying
+// prefix ends all occur.
+TEST(WatchHubTest, IndexedMatchingEqualsTheRangeDefinition) {
+  std::mt19937 rng(20261207);
+  const std::string alphabet = std::string("ab/") + '\xff';
+  auto random_key = [&](size_t max_len) {
+    std::string k;
+    const size_t n = rng() % (max_len + 1);
+    for (size_t i = 0; i < n; ++i) k += alphabet[rng() % alphabet.size()];
+    return k;
+  };
+  auto prefix_end = [](std::string p) {
+    while (!p.empty() && p.back() == '\xff') p.pop_back();
+    if (p.empty()) return std::string("\0", 1);
+    p.back() = static_cast<char>(static_cast<unsigned char>(p.back()) + 1);
+    return p;
+  };
+  WatchHub hub;
+  std::vector<std::unique_ptr<WatchSink>> sinks;
+  for (int i = 0; i < 3; ++i)
+    sinks.push_back(std::make_unique<WatchSink>(1000000));
+  std::map<std::pair<WatchSink*, int64_t>, WatchHub::Spec> live;
+  for (int64_t id = 1; id <= 300; ++id) {
+    WatchHub::Spec spec;
+    spec.key = random_key(4);
+    switch (rng() % 4) {
+      case 0:  // exact key
+        break;
+      case 1:  // prefix
+        spec.range_end = prefix_end(spec.key);
+        break;
+      case 2:  // from the key on
+        spec.range_end = std::string("\0", 1);
+        break;
+      default:  // arbitrary, possibly empty
+        spec.range_end = random_key(4);
+        if (spec.range_end.empty()) spec.range_end = "b";
+    }
+    WatchSink* sink = sinks[rng() % sinks.size()].get();
+    hub.Add(sink, id, spec);
+    live[{sink, id}] = spec;
+  }
+  int64_t rev = 0;
+  auto check = [&](const std::string& phase) {
+    for (int round = 0; round < 200; ++round) {
+      const std::string key = random_key(6);
+      hub.Publish({Put(key, ++rev)}, rev);
+      std::set<std::pair<WatchSink*, int64_t>> want, got;
+      for (const auto& [w, spec] : live) {
+        if (KeyInRange(key, spec.key, spec.range_end)) want.insert(w);
+      }
+      for (const auto& sink : sinks) {
+        for (const auto& [id, keys] : KeysById(Drain(*sink))) {
+          EXPECT_THAT(keys, ElementsAre(key));
+          got.insert({sink.get(), id});
+        }
+      }
+      ASSERT_EQ(got, want) << phase << ", key of " << key.size() << " bytes";
+    }
+  };
+  check("all added");
+  // Drop about a third of the watches one by one, then a whole stream.
+  for (auto it = live.begin(); it != live.end();) {
+    if (rng() % 3 == 0) {
+      hub.Remove(it->first.first, it->first.second);
+      it = live.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  check("after removals");
+  hub.RemoveSink(sinks[0].get());
+  std::erase_if(live,
+                [&](const auto& w) { return w.first.first == sinks[0].get(); });
+  EXPECT_EQ(hub.size(), live.size());
+  check("after a stream went away");
 }
 
 TEST(WatchHubTest, SeparateStreamsEachGetTheirWatches) {

@@ -214,9 +214,16 @@ absl::Status AuthTable::RevokePermission(
   return (*st)->Bind(1, left).Bind(2, r.role()).Bind(3, prefix).Run();
 }
 
-absl::Status AuthTable::Insert(const char* sql, const std::string& name,
-                               uint64_t index) {
-  absl::StatusOr<SmStmt*> st = db_->Prepare(sql);
+absl::Status AuthTable::InsertNew(const char* what, const char* exists_sql,
+                                  const char* insert_sql,
+                                  const std::string& name, uint64_t index) {
+  absl::StatusOr<bool> found = Exists(exists_sql, name);
+  if (!found.ok()) return found.status();
+  if (*found) {
+    return absl::AlreadyExistsError(
+        absl::StrCat(what, " ", AuthQuote(name), " already exists"));
+  }
+  absl::StatusOr<SmStmt*> st = db_->Prepare(insert_sql);
   if (!st.ok()) return st.status();
   return (*st)->Bind(1, name).Bind(2, static_cast<int64_t>(index)).Run();
 }
@@ -241,15 +248,10 @@ absl::Status AuthTable::Apply(uint64_t index, const lockpb::AuthCmd& cmd) {
         return absl::InvalidArgumentError(
             "user \"root\" is built in and always exists");
       }
-      absl::StatusOr<bool> found =
-          Exists("SELECT 1 FROM sm_auth_users WHERE name = ?", name);
-      if (!found.ok()) return found.status();
-      if (*found) {
-        return absl::AlreadyExistsError(
-            absl::StrCat("user ", AuthQuote(name), " already exists"));
-      }
-      return Insert("INSERT INTO sm_auth_users(name, added_index) VALUES(?, ?)",
-                    name, index);
+      return InsertNew(
+          "user", "SELECT 1 FROM sm_auth_users WHERE name = ?",
+          "INSERT INTO sm_auth_users(name, added_index) VALUES(?, ?)", name,
+          index);
     }
     case lockpb::AuthCmd::kUserDelete: {
       const std::string& name = cmd.user_delete().name();
@@ -271,8 +273,9 @@ absl::Status AuthTable::Apply(uint64_t index, const lockpb::AuthCmd& cmd) {
                  r.user(), &r.role());
       if (!has.ok()) return has.status();
       if (!*has) {
-        return absl::NotFoundError(absl::StrCat(
-            "user ", AuthQuote(r.user()), " does not have role ", AuthQuote(r.role())));
+        return absl::NotFoundError(absl::StrCat("user ", AuthQuote(r.user()),
+                                                " does not have role ",
+                                                AuthQuote(r.role())));
       }
       return Run("DELETE FROM sm_auth_user_roles WHERE user = ? AND role = ?",
                  r.user(), &r.role());
@@ -284,15 +287,10 @@ absl::Status AuthTable::Apply(uint64_t index, const lockpb::AuthCmd& cmd) {
         return absl::InvalidArgumentError(
             absl::StrCat("role ", AuthQuote(name), " is built in"));
       }
-      absl::StatusOr<bool> found =
-          Exists("SELECT 1 FROM sm_auth_roles WHERE name = ?", name);
-      if (!found.ok()) return found.status();
-      if (*found) {
-        return absl::AlreadyExistsError(
-            absl::StrCat("role ", AuthQuote(name), " already exists"));
-      }
-      return Insert("INSERT INTO sm_auth_roles(name, added_index) VALUES(?, ?)",
-                    name, index);
+      return InsertNew(
+          "role", "SELECT 1 FROM sm_auth_roles WHERE name = ?",
+          "INSERT INTO sm_auth_roles(name, added_index) VALUES(?, ?)", name,
+          index);
     }
     case lockpb::AuthCmd::kRoleDelete: {
       const std::string& name = cmd.role_delete().name();

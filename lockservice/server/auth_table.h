@@ -64,7 +64,11 @@ class AuthTable {
                               const std::string* b = nullptr);
   absl::Status Run(const char* sql, const std::string& a,
                    const std::string* b = nullptr);
-  absl::Status Insert(const char* sql, const std::string& name, uint64_t index);
+  // Adds `name` as a new `what` ("user", "role"): AlreadyExists if
+  // `exists_sql` finds it, else `insert_sql` with (name, index).
+  absl::Status InsertNew(const char* what, const char* exists_sql,
+                         const char* insert_sql, const std::string& name,
+                         uint64_t index);
   absl::Status ValidateName(const char* what, const std::string& name) const;
   absl::Status RequireUser(const std::string& user);
   absl::Status RequireMutableRole(const std::string& role);

@@ -170,6 +170,14 @@ class Scheduler {
   bool CommitAll(const std::vector<StoreTxn>& changes,
                  const std::set<JobId>& jobs);
   absl::Status CommitOne(const StoreTxn& txn);
+  // After a conditional write of an API call lost to a concurrent one
+  // (the reconciler's or cron's status writes on the same record): waits,
+  // up to 2 s, until the mirror is newer than `read_at`, so the call can
+  // rebuild its write from the record that won. scheduler_api.cc.
+  void AwaitMirrorPast(int64_t read_at) ABSL_LOCKS_EXCLUDED(mu_);
+  // How many times an API write is rebuilt that way before the caller is
+  // told to retry.
+  static constexpr int kApiWriteAttempts = 8;
   schedpb::LeaderResponse LeaderLocked() const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status NotLeaderLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

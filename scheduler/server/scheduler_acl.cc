@@ -32,6 +32,34 @@ std::string PrincipalText(const std::string& principal) {
                                : absl::StrCat("\"", principal, "\"");
 }
 
+// The grant of `principal` in `ns`, or nullptr.
+const AclEntry* FindGrant(const AclState& acl, const std::string& ns,
+                          const std::string& principal) {
+  auto in_ns = acl.grants.find(ns);
+  if (in_ns == acl.grants.end()) return nullptr;
+  auto it = in_ns->second.find(principal);
+  return it == in_ns->second.end() ? nullptr : &it->second;
+}
+
+StoreOp PutGrant(const std::string& key, Rights rights, const std::string& by,
+                 absl::Time now) {
+  aclpb::AclGrant g;
+  for (std::string& r : RightNames(rights)) g.add_rights(std::move(r));
+  g.set_updated_by(by);
+  g.set_updated_unix_ms(absl::ToUnixMillis(now));
+  return StoreOp::Put(key, g.SerializeAsString());
+}
+
+// A grant's conditional write that lost to a concurrent change of it is
+// not retried: the caller decides again from what is there now.
+absl::Status GrantCommitError(absl::Status s, const std::string& principal,
+                              const std::string& ns) {
+  if (s.code() != absl::StatusCode::kAborted) return s;
+  return absl::AbortedError(absl::StrCat("the grant of ",
+                                         PrincipalText(principal), " in ", ns,
+                                         " changed concurrently; retry"));
+}
+
 }  // namespace
 
 absl::StatusOr<AclState> Scheduler::Acl() const {
@@ -119,12 +147,8 @@ absl::StatusOr<schedpb::AclChangeResponse> Scheduler::AclGrant(
     if (!NamespaceExists(state_, req.namespace_())) {
       return UnknownNamespace(req.namespace_());
     }
-    const AclEntry* old = nullptr;
-    auto ns = state_.acl().grants.find(req.namespace_());
-    if (ns != state_.acl().grants.end()) {
-      auto it = ns->second.find(req.principal());
-      if (it != ns->second.end()) old = &it->second;
-    }
+    const AclEntry* old =
+        FindGrant(state_.acl(), req.namespace_(), req.principal());
     if (old != nullptr) {
       now |= old->rights;
       if (now == old->rights) {
@@ -138,16 +162,9 @@ absl::StatusOr<schedpb::AclChangeResponse> Scheduler::AclGrant(
       txn.conds.push_back(StoreCond::Absent(key));
     }
   }
-  aclpb::AclGrant g;
-  for (std::string& r : RightNames(now)) g.add_rights(std::move(r));
-  g.set_updated_by(by);
-  g.set_updated_unix_ms(absl::ToUnixMillis(opts_.clock->Now()));
-  txn.ops.push_back(StoreOp::Put(key, g.SerializeAsString()));
+  txn.ops.push_back(PutGrant(key, now, by, opts_.clock->Now()));
   if (absl::Status s = CommitOne(txn); !s.ok()) {
-    if (s.code() != absl::StatusCode::kAborted) return s;
-    return absl::AbortedError(
-        absl::StrCat("the grant of ", PrincipalText(req.principal()), " in ",
-                     req.namespace_(), " changed concurrently; retry"));
+    return GrantCommitError(s, req.principal(), req.namespace_());
   }
   AclCommitted();
   schedpb::AclChangeResponse resp;
@@ -178,12 +195,8 @@ absl::StatusOr<schedpb::AclChangeResponse> Scheduler::AclRevoke(
     if (!NamespaceExists(state_, req.namespace_())) {
       return UnknownNamespace(req.namespace_());
     }
-    const AclEntry* old = nullptr;
-    auto ns = state_.acl().grants.find(req.namespace_());
-    if (ns != state_.acl().grants.end()) {
-      auto it = ns->second.find(req.principal());
-      if (it != ns->second.end()) old = &it->second;
-    }
+    const AclEntry* old =
+        FindGrant(state_.acl(), req.namespace_(), req.principal());
     if (old == nullptr || (old->rights & take) == 0) {
       schedpb::AclChangeResponse resp;
       *resp.mutable_entry() = EntryOf(req.principal(), req.namespace_(),
@@ -199,17 +212,10 @@ absl::StatusOr<schedpb::AclChangeResponse> Scheduler::AclRevoke(
   if (left == 0) {
     txn.ops.push_back(StoreOp::Delete(key));
   } else {
-    aclpb::AclGrant g;
-    for (std::string& r : RightNames(left)) g.add_rights(std::move(r));
-    g.set_updated_by(by);
-    g.set_updated_unix_ms(absl::ToUnixMillis(opts_.clock->Now()));
-    txn.ops.push_back(StoreOp::Put(key, g.SerializeAsString()));
+    txn.ops.push_back(PutGrant(key, left, by, opts_.clock->Now()));
   }
   if (absl::Status s = CommitOne(txn); !s.ok()) {
-    if (s.code() != absl::StatusCode::kAborted) return s;
-    return absl::AbortedError(
-        absl::StrCat("the grant of ", PrincipalText(req.principal()), " in ",
-                     req.namespace_(), " changed concurrently; retry"));
+    return GrantCommitError(s, req.principal(), req.namespace_());
   }
   AclCommitted();
   schedpb::AclChangeResponse resp;

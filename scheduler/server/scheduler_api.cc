@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/monotonic_wait.h"
 #include "scheduler/cron/schedule.h"
 #include "scheduler/reconcile/convert.h"
 #include "scheduler/server/namespace_checks.h"
@@ -159,34 +160,49 @@ absl::StatusOr<schedpb::SubmitJobResponse> Scheduler::Submit(
 
 absl::StatusOr<schedpb::StopJobResponse> Scheduler::Stop(
     const schedpb::StopJobRequest& req) {
-  StoreTxn txn;
-  {
-    absl::MutexLock l(&mu_);
-    if (!leader_) {
-      return NotLeaderLocked();
+  // A stop is what the operator wants whatever the record now says, so a
+  // write that lost to the reconciler's or cron's (a cron job writes its
+  // record on every tick) is rebuilt from the newer record, not refused.
+  for (int attempt = 0;; ++attempt) {
+    StoreTxn txn;
+    int64_t read_at = 0;
+    {
+      absl::MutexLock l(&mu_);
+      if (!leader_) {
+        return NotLeaderLocked();
+      }
+      auto it = state_.jobs().find({req.namespace_(), req.job()});
+      if (it == state_.jobs().end()) {
+        return absl::NotFoundError(absl::StrCat("job ", req.namespace_(), "/",
+                                                req.job(), " does not exist"));
+      }
+      const std::string key = JobKey(req.namespace_(), req.job());
+      txn.conds.push_back(StoreCond::ModRevision(key, it->second.mod_revision));
+      if (req.purge()) {
+        txn.ops.push_back(StoreOp::Delete(key));
+        txn.ops.push_back(
+            StoreOp::DeletePrefix(CronRunsPrefix(req.namespace_(), req.job())));
+        txn.ops.push_back(
+            StoreOp::Delete(CronMarkerKey(req.namespace_(), req.job())));
+        txn.ops.push_back(
+            StoreOp::DeletePrefix(EventsPrefix(req.namespace_(), req.job())));
+      } else {
+        jobpb::JobRecord rec = it->second.value;
+        rec.set_stopped(true);
+        txn.ops.push_back(StoreOp::Put(key, rec.SerializeAsString()));
+      }
+      read_at = state_.revision();
     }
-    auto it = state_.jobs().find({req.namespace_(), req.job()});
-    if (it == state_.jobs().end()) {
-      return absl::NotFoundError(absl::StrCat("job ", req.namespace_(), "/",
-                                              req.job(), " does not exist"));
+    absl::Status s = CommitOne(txn);
+    if (s.ok()) break;
+    if (!absl::IsAborted(s)) return s;
+    if (attempt + 1 >= kApiWriteAttempts) {
+      return absl::AbortedError(
+          absl::StrCat("job ", req.namespace_(), "/", req.job(),
+                       " kept changing concurrently; retry the stop"));
     }
-    const std::string key = JobKey(req.namespace_(), req.job());
-    txn.conds.push_back(StoreCond::ModRevision(key, it->second.mod_revision));
-    if (req.purge()) {
-      txn.ops.push_back(StoreOp::Delete(key));
-      txn.ops.push_back(
-          StoreOp::DeletePrefix(CronRunsPrefix(req.namespace_(), req.job())));
-      txn.ops.push_back(
-          StoreOp::Delete(CronMarkerKey(req.namespace_(), req.job())));
-      txn.ops.push_back(
-          StoreOp::DeletePrefix(EventsPrefix(req.namespace_(), req.job())));
-    } else {
-      jobpb::JobRecord rec = it->second.value;
-      rec.set_stopped(true);
-      txn.ops.push_back(StoreOp::Put(key, rec.SerializeAsString()));
-    }
+    AwaitMirrorPast(read_at);
   }
-  if (absl::Status s = CommitOne(txn); !s.ok()) return s;
   absl::MutexLock l(&mu_);
   kick_ = true;
   schedpb::StopJobResponse resp;
@@ -194,6 +210,14 @@ absl::StatusOr<schedpb::StopJobResponse> Scheduler::Stop(
                                  "deleted"
                                : "stopping");
   return resp;
+}
+
+void Scheduler::AwaitMirrorPast(int64_t read_at) {
+  absl::MutexLock l(&mu_);
+  auto moved = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return state_.revision() > read_at || stopping_;
+  };
+  AwaitMonotonic(&mu_, absl::Condition(&moved), absl::Seconds(2));
 }
 
 absl::StatusOr<schedpb::TriggerJobResponse> Scheduler::Trigger(

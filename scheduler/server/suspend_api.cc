@@ -3,16 +3,11 @@
 // or batch job's allocations; the cron engine records a suspended cron
 // job's ticks as skipped and decides catch-up on resume (cron/suspend.h).
 #include "absl/strings/str_cat.h"
-#include "common/monotonic_wait.h"
 #include "scheduler/server/scheduler.h"
 #include "scheduler/state/keys.h"
 
 namespace berth::sched {
 namespace {
-
-// The reconciler's status writes condition on the same record; a suspend
-// racing one of them is retried from the newer mirror this many times.
-constexpr int kAttempts = 8;
 
 std::string Name(const schedpb::SuspendJobRequest& req) {
   return absl::StrCat(req.namespace_(), "/", req.job());
@@ -84,19 +79,14 @@ absl::StatusOr<schedpb::SuspendJobResponse> Scheduler::SetSuspended(
     }
     absl::Status s = CommitOne(txn);
     if (s.ok()) break;
-    if (!absl::IsAborted(s) || attempt + 1 >= kAttempts) {
+    if (!absl::IsAborted(s) || attempt + 1 >= kApiWriteAttempts) {
       if (absl::IsAborted(s)) {
         return absl::AbortedError(absl::StrCat(
             "job ", Name(req), " kept changing concurrently; retry"));
       }
       return s;
     }
-    // Retry once the mirror shows the write that beat us.
-    absl::MutexLock l(&mu_);
-    auto moved = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return state_.revision() > read_at || stopping_;
-    };
-    AwaitMonotonic(&mu_, absl::Condition(&moved), absl::Seconds(2));
+    AwaitMirrorPast(read_at);
   }
   absl::MutexLock l(&mu_);
   kick_ = true;

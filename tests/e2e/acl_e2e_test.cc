@@ -47,7 +47,6 @@ task:
 class AclE2ETest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = MakeTempDir("berth-acl-e2e");
     Cert({"cert", "ca", "--out", P("ca")});
     Cert({"cert", "issue", "--ca", P("ca"), "--kind", "server", "--name",
           "lockd", "--out", P("lockd")});
@@ -103,17 +102,11 @@ class AclE2ETest : public ::testing::Test {
     scheds_.reset();
     lockd_.reset();
     SetCliTls("");
-    std::filesystem::remove_all(dir_);
   }
 
-  std::string P(const std::string& rel) const {
-    return absl::StrCat(dir_, "/", rel);
-  }
+  std::string P(const std::string& rel) const { return certs_.P(rel); }
 
-  void Cert(const std::vector<std::string>& args) {
-    RunResult r = RunCertCli(BerthCliBinary(), args, P("cert-cli"));
-    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  }
+  void Cert(const std::vector<std::string>& args) { certs_.Cert(args); }
 
   // `berth ARGS` with `user`'s certificate.
   RunResult As(const std::string& user, const std::vector<std::string>& args) {
@@ -173,7 +166,7 @@ class AclE2ETest : public ::testing::Test {
     return out;
   }
 
-  std::string dir_;
+  CertDir certs_{BerthCliBinary(), "berth-acl-e2e"};
   std::string job_file_;
   int runs_ = 0;
   std::unique_ptr<LockdCluster> lockd_;

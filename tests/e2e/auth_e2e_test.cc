@@ -34,7 +34,6 @@ namespace {
 class AuthE2ETest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = MakeTempDir("berth-auth-e2e");
     Cert({"cert", "ca", "--out", P("ca")});
     Cert({"cert", "issue", "--ca", P("ca"), "--kind", "server", "--name",
           "lockd", "--out", P("lockd")});
@@ -58,16 +57,10 @@ class AuthE2ETest : public ::testing::Test {
     scheds_.reset();
     lockd_.reset();
     SetCliTls("");
-    std::filesystem::remove_all(dir_);
   }
 
-  std::string P(const std::string& rel) const {
-    return absl::StrCat(dir_, "/", rel);
-  }
-  void Cert(const std::vector<std::string>& args) {
-    RunResult r = RunCertCli(BerthCliBinary(), args, P("cert-cli"));
-    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  }
+  std::string P(const std::string& rel) const { return certs_.P(rel); }
+  void Cert(const std::vector<std::string>& args) { certs_.Cert(args); }
   absl::StatusOr<tls::Credentials> Credentials(const std::string& who) {
     return tls::Credentials::Load(
         {P(who + "/ca.pem"), P(who + "/cert.pem"), P(who + "/key.pem")},
@@ -106,7 +99,7 @@ class AuthE2ETest : public ::testing::Test {
     return out;
   }
 
-  std::string dir_;
+  CertDir certs_{BerthCliBinary(), "berth-auth-e2e"};
   int cli_runs_ = 0;
   std::unique_ptr<LockdCluster> lockd_;
   std::unique_ptr<SchedulerSet> scheds_;

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -20,6 +22,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/ports.h"
 #include "common/tls/credentials.h"
@@ -31,7 +34,9 @@
 #include "lockservice/client/kv.h"
 #include "lockservice/client/mutex.h"
 #include "lockservice/client/session.h"
+#include "proto/agent.grpc.pb.h"
 #include "proto/raft_peer.grpc.pb.h"
+#include "proto/scheduler.grpc.pb.h"
 #include "tests/e2e/agent_harness.h"
 #include "tests/e2e/lockd_harness.h"
 #include "tests/e2e/scheduler_harness.h"
@@ -44,7 +49,6 @@ namespace {
 class TlsClusterE2ETest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = MakeTempDir("berth-tls-cluster-e2e");
     Cert({"cert", "ca", "--out", P("ca")});
     Cert({"cert", "issue", "--ca", P("ca"), "--kind", "server", "--name",
           "lockd", "--out", P("lockd")});
@@ -110,24 +114,32 @@ class TlsClusterE2ETest : public ::testing::Test {
     scheds_.reset();
     lockd_.reset();
     SetCliTls("");
-    std::filesystem::remove_all(dir_);
   }
 
-  std::string P(const std::string& rel) const {
-    return absl::StrCat(dir_, "/", rel);
-  }
+  std::string P(const std::string& rel) const { return certs_.P(rel); }
 
-  void Cert(const std::vector<std::string>& args) {
-    RunResult r = RunCertCli(BerthCliBinary(), args, P("cert-cli"));
-    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  }
+  void Cert(const std::vector<std::string>& args) { certs_.Cert(args); }
 
-  // `berth ARGS` against the whole cluster with `user`'s certificate.
-  RunResult As(const std::string& user, const std::vector<std::string>& args) {
+  // `berth ARGS` against the whole cluster with the certificate in
+  // P(user).
+  RunResult As(const std::string& user, const std::vector<std::string>& args,
+               const std::string& timeout = "20s") {
     return RunCliWithCert(BerthCliBinary(), P(user),
                           {"--scheduler", scheds_->Flag(), "--lock-endpoints",
-                           lockd_->EndpointsFlag(), "--timeout", "20s"},
+                           lockd_->EndpointsFlag(), "--timeout", timeout},
                           args, P(absl::StrCat("as-", user, "-", ++runs_)));
+  }
+
+  // Writes `pem` as P(rel) the way an operator should: beside it, then
+  // renamed into place, so a daemon re-reading it never sees half a file.
+  void Install(const std::string& rel, const std::string& pem) {
+    const std::string tmp = P(rel + ".new");
+    {
+      std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+      f << pem;
+      ASSERT_TRUE(f.good()) << tmp;
+    }
+    std::filesystem::rename(tmp, P(rel));
   }
 
   // `berth job list` against the schedulers only, as someone else.
@@ -137,7 +149,7 @@ class TlsClusterE2ETest : public ::testing::Test {
                      P("job-list"), absl::Seconds(20), env);
   }
 
-  std::string dir_;
+  CertDir certs_{BerthCliBinary(), "berth-tls-cluster-e2e"};
   int runs_ = 0;
   std::unique_ptr<LockdCluster> lockd_;
   std::unique_ptr<SchedulerSet> scheds_;
@@ -348,6 +360,142 @@ task:
   RunResult list = JobListAs({});
   EXPECT_EQ(list.exit_code, 0) << list.err;
   EXPECT_TRUE(absl::StrContains(list.out, "hello")) << list.out;
+}
+
+std::string SchedulerCert(const std::string& addr,
+                          const tls::Credentials& creds) {
+  return ServedCert(addr, creds.channel(), GRPC_X509_PEM_CERT_PROPERTY_NAME,
+                    [](const auto& ch, grpc::ClientContext* ctx) {
+                      schedpb::LeaderResponse resp;
+                      schedpb::Scheduler::NewStub(ch)->Leader(
+                          ctx, schedpb::LeaderRequest(), &resp);
+                    });
+}
+
+std::string AgentCert(const std::string& addr, const tls::Credentials& creds) {
+  return ServedCert(addr, creds.channel(), GRPC_X509_PEM_CERT_PROPERTY_NAME,
+                    [](const auto& ch, grpc::ClientContext* ctx) {
+                      agentpb::LogsRequest req;
+                      req.set_alloc_id("none");
+                      auto reader =
+                          agentpb::AgentLogs::NewStub(ch)->Logs(ctx, req);
+                      agentpb::LogChunk chunk;
+                      while (reader->Read(&chunk)) {
+                      }
+                      reader->Finish();
+                    });
+}
+
+// Item 4's other two cases on the whole cluster: a user certificate from
+// another CA is refused by the schedulers and by lockd, and certificates
+// and CAs are replaced under the running daemons, which pick them up with
+// no restart (they re-read their files every second) and go on serving.
+TEST_F(TlsClusterE2ETest, AnotherCaIsRefusedAndRotationNeedsNoRestart) {
+  Cert({"cert", "ca", "--out", P("ca2"), "--name", "someone else"});
+  certs_.Issue("user", "mallory", "ca2");
+  const std::string ca1 = ReadFileOrEmpty(P("ca/ca.pem"));
+  const std::string both = ca1 + ReadFileOrEmpty(P("ca2/ca.pem"));
+  ASSERT_FALSE(ca1.empty());
+  // mallory-ca1 trusts the cluster's CA, so the CLI itself sees why her
+  // certificate cannot work; mallory trusts both CAs, so only the
+  // servers' refusal stops her.
+  std::filesystem::create_directories(P("mallory-ca1"));
+  for (const char* f : {"cert.pem", "key.pem"}) {
+    std::filesystem::copy_file(P(absl::StrCat("mallory/", f)),
+                               P(absl::StrCat("mallory-ca1/", f)));
+  }
+  Install("mallory-ca1/ca.pem", ca1);
+  Install("mallory/ca.pem", both);
+  const std::vector<std::vector<std::string>> calls = {
+      {"job", "list"}, {"kv", "put", "/mallory", "1"}};
+  for (const auto& args : calls) {
+    RunResult hinted = As("mallory-ca1", args, "3s");
+    EXPECT_EQ(hinted.exit_code, 1) << args[0] << ": " << hinted.out;
+    EXPECT_TRUE(absl::StrContains(hinted.err, "is not signed by the CA in"))
+        << args[0] << ": " << hinted.err;
+    RunResult refused = As("mallory", args, "3s");
+    EXPECT_EQ(refused.exit_code, 1) << args[0] << ": " << refused.out;
+    // Her own check passes (ca.pem holds her CA), so the refusal is the
+    // servers' handshake.
+    EXPECT_FALSE(absl::StrContains(refused.err, "not signed by the CA"))
+        << refused.err;
+    std::cerr << "another CA, " << args[0] << ":\n"
+              << hinted.err << refused.err;
+  }
+  for (uint64_t id : {1, 2, 3}) EXPECT_TRUE(lockd_->Running(id)) << id;
+  RunResult good = As("alice", {"job", "list"});
+  EXPECT_EQ(good.exit_code, 0) << good.err;
+
+  // New certificates from the same CA over the schedulers' and agent a1's
+  // files (same names: a1's identity is its node), each served on new
+  // connections within seconds.
+  auto alice = tls::Credentials::Load(
+      {P("alice/ca.pem"), P("alice/cert.pem"), P("alice/key.pem")},
+      /*need_identity=*/false);
+  ASSERT_TRUE(alice.ok()) << alice.status();
+  const std::string old_sched = SchedulerCert(scheds_->address(0), *alice);
+  const std::string old_a1 = AgentCert(agents_[0]->listen(), *alice);
+  ASSERT_FALSE(old_sched.empty());
+  ASSERT_FALSE(old_a1.empty());
+  certs_.Issue("scheduler", "sched");
+  certs_.Issue("agent", "a1");
+  const std::string new_sched(
+      absl::StripAsciiWhitespace(ReadFileOrEmpty(P("sched/cert.pem"))));
+  const std::string new_a1(
+      absl::StripAsciiWhitespace(ReadFileOrEmpty(P("a1/cert.pem"))));
+  ASSERT_NE(new_sched, old_sched);
+  ASSERT_NE(new_a1, old_a1);
+  const absl::Time t0 = absl::Now();
+  for (int i : {0, 1}) {
+    EXPECT_TRUE(WaitFor(
+        [&] { return SchedulerCert(scheds_->address(i), *alice) == new_sched; },
+        absl::Seconds(20)))
+        << "scheduler " << i << " still serves its old certificate";
+  }
+  EXPECT_TRUE(
+      WaitFor([&] { return AgentCert(agents_[0]->listen(), *alice) == new_a1; },
+              absl::Seconds(20)))
+      << "agent a1 still serves its old certificate";
+  std::cerr << "certificate rotation picked up in " << absl::Now() - t0 << "\n";
+  // Work is still placed, run and read back through the rotated
+  // certificates (scheduler -> lockd, agent -> lockd, scheduler -> agent).
+  RunResult sub = scheds_->Submit(R"(
+job: rotated
+kind: batch
+batch: {completions: 2, parallelism: 2}
+task:
+  command: ["/bin/sh", "-c", "echo after rotation"]
+  resources: {cpu: 100m, memory: 16MiB}
+)");
+  ASSERT_EQ(sub.exit_code, 0) << sub.out << sub.err;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        auto r = scheds_->Status("rotated");
+        return r.ok() &&
+               r->record().status().state() == jobpb::JobStatus::COMPLETE;
+      },
+      absl::Seconds(60)))
+      << scheds_->Stderr(0) << scheds_->Stderr(1);
+  RunResult logs = scheds_->Cli({"job", "logs", "rotated"});
+  EXPECT_EQ(logs.exit_code, 0) << logs.err;
+  EXPECT_TRUE(absl::StrContains(logs.out, "after rotation")) << logs.out;
+
+  // A CA rotation's first step: the schedulers and lockd trust both CAs.
+  // mallory's certificate is then accepted, with no restart.
+  Install("sched/ca.pem", both);
+  Install("lockd/ca.pem", both);
+  for (const auto& args : calls) {
+    RunResult r;
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          r = As("mallory", args, "3s");
+          return r.exit_code == 0;
+        },
+        absl::Seconds(30)))
+        << args[0] << " still refused after the CA was added: " << r.err;
+  }
+  for (uint64_t id : {1, 2, 3}) EXPECT_TRUE(lockd_->Running(id)) << id;
+  EXPECT_TRUE(scheds_->Running(0) && scheds_->Running(1));
 }
 
 // TLS is the default: each daemon given neither certificates nor

@@ -33,7 +33,6 @@ namespace {
 class TlsE2ETest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = MakeTempDir("berth-tls-e2e");
     Cert({"cert", "ca", "--out", P("ca")});
     Cert({"cert", "ca", "--out", P("ca2"), "--name", "someone else"});
     Cert({"cert", "issue", "--ca", P("ca"), "--kind", "server", "--name",
@@ -63,19 +62,11 @@ class TlsE2ETest : public ::testing::Test {
     ASSERT_NE(lockd_->AwaitLeader(), 0u) << "no leader over TLS";
   }
 
-  void TearDown() override {
-    lockd_.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { lockd_.reset(); }
 
-  std::string P(const std::string& rel) const {
-    return absl::StrCat(dir_, "/", rel);
-  }
+  std::string P(const std::string& rel) const { return certs_.P(rel); }
 
-  void Cert(const std::vector<std::string>& args) {
-    RunResult r = RunCertCli(BERTH_CLI_BIN, args, P("cert-cli"));
-    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  }
+  void Cert(const std::vector<std::string>& args) { certs_.Cert(args); }
 
   // `berth kv put` against the replicas with the given global flags.
   RunResult Put(const std::vector<std::string>& tls_flags,
@@ -100,25 +91,16 @@ class TlsE2ETest : public ::testing::Test {
   // The CN of the certificate replica `id` presents on a new connection
   // (its own subchannel pool, so no connection is reused); "" on failure.
   std::string ServedName(uint64_t id) {
-    grpc::ChannelArguments args;
-    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-    auto stub = lockpb::Cluster::NewStub(
-        grpc::CreateCustomChannel(lockd_->Address(id), alice_.channel(), args));
-    grpc::ClientContext ctx;
-    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
-    // Keep polling while the TLS handshake runs (see lockd_harness.cc).
-    ctx.set_wait_for_ready(true);
-    lockpb::StatusResponse resp;
-    if (!stub->Status(&ctx, lockpb::StatusRequest(), &resp).ok()) return "";
-    auto auth = ctx.auth_context();
-    if (auth == nullptr) return "";
-    for (const auto& v : auth->FindPropertyValues(GRPC_X509_CN_PROPERTY_NAME)) {
-      return std::string(v.data(), v.size());
-    }
-    return "";
+    return ServedCert(lockd_->Address(id), alice_.channel(),
+                      GRPC_X509_CN_PROPERTY_NAME,
+                      [](const auto& ch, grpc::ClientContext* ctx) {
+                        lockpb::StatusResponse resp;
+                        lockpb::Cluster::NewStub(ch)->Status(
+                            ctx, lockpb::StatusRequest(), &resp);
+                      });
   }
 
-  std::string dir_;
+  CertDir certs_{BERTH_CLI_BIN, "berth-tls-e2e"};
   tls::Credentials alice_;
   std::unique_ptr<LockdCluster> lockd_;
 };

@@ -5,12 +5,22 @@
 
 #include <stdlib.h>
 
+#include <filesystem>
+#include <functional>
 #include <map>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/security/auth_context.h"
+#include "gtest/gtest.h"
+#include "tests/e2e/lockd_harness.h"
 #include "tests/e2e/subprocess.h"
 
 namespace berth::e2e {
@@ -30,6 +40,40 @@ inline RunResult RunCertCli(const std::string& cli,
   argv.insert(argv.end(), args.begin(), args.end());
   return RunToExit(argv, log_prefix, absl::Seconds(20));
 }
+
+// A test's scratch directory: certificates `berth cert` writes there, and
+// the logs of the CLI runs. Removed with the object, so a fixture holding
+// it as a member removes it only after its TearDown stopped the daemons.
+class CertDir {
+ public:
+  CertDir(std::string cli, const std::string& prefix)
+      : cli_(std::move(cli)), dir_(MakeTempDir(prefix)) {}
+  ~CertDir() { std::filesystem::remove_all(dir_); }
+  CertDir(const CertDir&) = delete;
+  CertDir& operator=(const CertDir&) = delete;
+
+  // `rel` inside the directory.
+  std::string P(const std::string& rel) const {
+    return absl::StrCat(dir_, "/", rel);
+  }
+  // `berth ARGS...` (a `berth cert ...` command); a failure fails the test.
+  void Cert(const std::vector<std::string>& args) const {
+    RunResult r = RunCertCli(cli_, args, P("cert-cli"));
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
+  // A `kind` certificate for `name` from the CA in `ca`, written to
+  // P(out), by default P(name).
+  void Issue(const std::string& kind, const std::string& name,
+             const std::string& ca = "ca", std::string out = "") const {
+    if (out.empty()) out = name;
+    Cert({"cert", "issue", "--ca", P(ca), "--kind", kind, "--name", name,
+          "--out", P(out)});
+  }
+
+ private:
+  std::string cli_;
+  std::string dir_;
+};
 
 // The environment that makes the `berth` CLI dial with the certificate
 // `berth cert` wrote in `dir`.
@@ -62,6 +106,34 @@ inline RunResult RunCliWithCert(const std::string& cli,
   argv.insert(argv.end(), global.begin(), global.end());
   argv.insert(argv.end(), args.begin(), args.end());
   return RunToExit(argv, log_prefix, absl::Seconds(40), TlsEnv(cert_dir));
+}
+
+// A property (GRPC_X509_CN_PROPERTY_NAME, GRPC_X509_PEM_CERT_PROPERTY_NAME)
+// of the certificate the server at `addr` presents on a new connection (its
+// own subchannel pool, so none is reused), dialling with `creds`; "" if no
+// handshake happened. `call` makes any RPC on the channel: its status does
+// not matter, only that the handshake ran.
+inline std::string ServedCert(
+    const std::string& addr,
+    const std::shared_ptr<grpc::ChannelCredentials>& creds,
+    const char* property,
+    const std::function<void(const std::shared_ptr<grpc::Channel>&,
+                             grpc::ClientContext*)>& call) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  std::shared_ptr<grpc::Channel> ch =
+      grpc::CreateCustomChannel(addr, creds, args);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(3)));
+  // Keep polling while the TLS handshake runs (see lockd_harness.cc).
+  ctx.set_wait_for_ready(true);
+  call(ch, &ctx);
+  std::shared_ptr<const grpc::AuthContext> auth = ctx.auth_context();
+  if (auth == nullptr) return "";
+  for (const auto& v : auth->FindPropertyValues(property)) {
+    return std::string(absl::StripAsciiWhitespace({v.data(), v.size()}));
+  }
+  return "";
 }
 
 }  // namespace berth::e2e
