@@ -135,6 +135,24 @@ absl::Status Core::Authorize(const grpc::ServerContextBase& ctx,
   if (absl::Status s = CheckCommand(*auth, caller, cmd); !s.ok()) {
     return Refused(caller, s);
   }
+  if (auth->enabled && cmd.has_lease_revoke() && caller.kind != "agent") {
+    // Judged on what the lease holds now; a key attached between this read
+    // and the apply goes with the lease (as with the node authorizer).
+    const int64_t lease = cmd.lease_revoke().id();
+    return Refused(
+        caller, store_->Read([&](lock::StateMachine& sm) -> absl::Status {
+          absl::StatusOr<lockpb::LeaseTimeToLiveResponse> ttl =
+              sm.TimeToLive(lease, /*keys=*/true);
+          if (!ttl.ok()) return ttl.status();
+          absl::StatusOr<std::vector<std::string>> locks =
+              sm.LockNamesOfLease(lease);
+          if (!locks.ok()) return locks.status();
+          return CheckLeaseRevoke(
+              *auth, caller, lease,
+              std::vector<std::string>(ttl->keys().begin(), ttl->keys().end()),
+              *locks);
+        }));
+  }
   if (!caller.has_certificate || caller.kind != "agent") {
     return absl::OkStatus();
   }

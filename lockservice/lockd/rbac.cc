@@ -274,6 +274,37 @@ absl::Status CheckCommand(const lock::AuthState& state, const Caller& caller,
   }
 }
 
+absl::Status CheckLeaseRevoke(const lock::AuthState& state,
+                              const Caller& caller, int64_t lease,
+                              const std::vector<std::string>& keys,
+                              const std::vector<std::string>& lock_names) {
+  if (!state.enabled) return absl::OkStatus();
+  if (absl::Status s = CheckAuthenticated(state, caller); !s.ok()) return s;
+  if (caller.IsRoot() ||
+      (caller.kind != "user" && caller.kind != "scheduler")) {
+    return absl::OkStatus();
+  }
+  const std::vector<AuthPerm> perms = PermissionsOf(state, caller);
+  auto refuse = [&](absl::string_view holds, const std::string& name,
+                    uint32_t need) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        Subject(caller), " may not revoke lease ", lease, ": it ", holds, " ",
+        RbacQuote(name), ", and ", Shortfall(state, caller, need)));
+  };
+  for (const std::string& key : keys) {
+    if (!Covers(perms, kPermWrite, key, "") &&
+        !Covers(perms, kPermLock, key, "")) {
+      return refuse("holds the key", key, kPermWrite);
+    }
+  }
+  for (const std::string& name : lock_names) {
+    if (!Covers(perms, kPermLock, name, "")) {
+      return refuse("holds or waits for the lock", name, kPermLock);
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckClusterAdmin(const lock::AuthState& state,
                                const Caller& caller, absl::string_view what) {
   if (!state.enabled) return absl::OkStatus();

@@ -20,9 +20,12 @@
 //    cluster administration only (MayAdminister). A replica relaying an
 //    etcd call names the original caller instead (Core::CallerOf).
 //  * no certificate: Unauthenticated.
-// Lease grant, keepalive and revoke are allowed to every authenticated
-// caller (as in etcd). Compaction and cluster administration need root (or
-// a server certificate).
+// Lease grant and keepalive are allowed to every authenticated caller (as
+// in etcd). Revoking a lease deletes its keys and gives up its locks, so a
+// user or scheduler may revoke only a lease whose every key it may write or
+// lock and whose every lock it may take (CheckLeaseRevoke; etcd lets anyone
+// revoke anything). Compaction and cluster administration need root (or a
+// server certificate).
 //
 // When auth is disabled every check here passes.
 #ifndef BERTH_LOCKSERVICE_LOCKD_RBAC_H_
@@ -68,6 +71,15 @@ std::vector<lock::AuthPerm> PermissionsOf(const lock::AuthState& state,
 // [key, range_end) (range_end as in lock.proto) with bit `need`.
 bool Covers(const std::vector<lock::AuthPerm>& perms, uint32_t need,
             absl::string_view key, absl::string_view range_end);
+
+// May `caller` revoke `lease`, which has `keys` attached and holds or
+// waits for the locks `lock_names`? A key passes with write or lock (lock
+// and election keys live under their names); a lock name needs lock.
+// Agents are judged by the node authorizer instead.
+absl::Status CheckLeaseRevoke(const lock::AuthState& state,
+                              const Caller& caller, int64_t lease,
+                              const std::vector<std::string>& keys,
+                              const std::vector<std::string>& lock_names);
 
 // Unauthenticated when auth is enabled and the caller has no certificate.
 absl::Status CheckAuthenticated(const lock::AuthState& state,

@@ -3,6 +3,7 @@
 #include "lockservice/lockd/rbac.h"
 
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -178,6 +179,45 @@ TEST(Rbac, LocksElectionsAndLeases) {
   EXPECT_TRUE(CheckCommand(State(), User("bob"), grant).ok());
   EXPECT_FALSE(CheckCommand(State(), User("bob"), Put("/app/x", 7)).ok());
   EXPECT_TRUE(CheckCommand(State(), alice, Put("/app/x", 7)).ok());
+}
+
+TEST(Rbac, ALeaseIsRevokedOnlyByWhoMayUndoWhatItHolds) {
+  const std::vector<std::string> none;
+  // alice's own session: a key she writes and a lock she takes.
+  EXPECT_TRUE(
+      CheckLeaseRevoke(State(), User("alice"), 7, {"/app/x"}, {"/app/l"}).ok());
+  // bob may not end it: that would delete /app/x and drop alice's lock.
+  absl::Status key =
+      CheckLeaseRevoke(State(), User("bob"), 7, {"/app/x"}, none);
+  EXPECT_EQ(key.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(key.message(),
+              HasSubstr("user \"bob\" may not revoke lease 7: it holds the "
+                        "key \"/app/x\""));
+  absl::Status lock =
+      CheckLeaseRevoke(State(), User("carol"), 7, none, {"/app/l"});
+  EXPECT_EQ(lock.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(lock.message(), HasSubstr("holds or waits for the lock"));
+  // Nor may a scheduler end a lease outside its keys; its own election
+  // session (the leader key lives under the lock's name) it may.
+  EXPECT_FALSE(
+      CheckLeaseRevoke(State(), Kind("scheduler", "s1"), 7, {"/app/x"}, none)
+          .ok());
+  EXPECT_TRUE(CheckLeaseRevoke(State(), Kind("scheduler", "s1"), 8,
+                               {"/berth/scheduler/leader/8"},
+                               {"/berth/scheduler/leader"})
+                  .ok());
+  // An empty lease is anyone's; root and servers end any; agents are the
+  // node authorizer's; with auth off nothing is checked.
+  EXPECT_TRUE(CheckLeaseRevoke(State(), User("bob"), 9, none, none).ok());
+  EXPECT_TRUE(
+      CheckLeaseRevoke(State(), User("root"), 7, {"/app/x"}, {"/app/l"}).ok());
+  EXPECT_TRUE(
+      CheckLeaseRevoke(State(), Kind("server", "1"), 7, {"/app/x"}, none).ok());
+  EXPECT_EQ(CheckLeaseRevoke(State(), Anonymous(), 9, none, none).code(),
+            absl::StatusCode::kUnauthenticated);
+  lock::AuthState off = State();
+  off.enabled = false;
+  EXPECT_TRUE(CheckLeaseRevoke(off, User("bob"), 7, {"/app/x"}, none).ok());
 }
 
 TEST(Rbac, CompactionAndAdministrationNeedRootOrServer) {

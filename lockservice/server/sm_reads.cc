@@ -1,5 +1,8 @@
 // StateMachine: reads of the applied state and leader helpers.
 #include <optional>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "lockservice/server/past_range.h"
@@ -78,6 +81,19 @@ absl::StatusOr<bool> StateMachine::LeaseInLockQueue(int64_t lease) {
       locks_.WaitersOfLease(lease);
   if (!waits.ok()) return waits.status();
   return !waits->empty();
+}
+
+absl::StatusOr<std::vector<std::string>> StateMachine::LockNamesOfLease(
+    int64_t lease) {
+  absl::StatusOr<std::vector<LockRecord>> held = locks_.HeldBy(lease);
+  if (!held.ok()) return held.status();
+  absl::StatusOr<std::vector<WaiterRecord>> waits =
+      locks_.WaitersOfLease(lease);
+  if (!waits.ok()) return waits.status();
+  std::set<std::string> names;
+  for (const LockRecord& l : *held) names.insert(l.name);
+  for (const WaiterRecord& w : *waits) names.insert(w.name);
+  return std::vector<std::string>(names.begin(), names.end());
 }
 
 absl::StatusOr<std::vector<LeaseRecord>> StateMachine::Leases() {

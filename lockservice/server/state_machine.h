@@ -125,6 +125,8 @@ class StateMachine {
   absl::StatusOr<lockpb::LeaderResponse> Leader(absl::string_view name);
   // True when `lease` holds a lock or waits in a lock's queue.
   absl::StatusOr<bool> LeaseInLockQueue(int64_t lease);
+  // The locks `lease` holds or waits for, by name (each once).
+  absl::StatusOr<std::vector<std::string>> LockNamesOfLease(int64_t lease);
 
   // ---- Users and roles (auth_table.h). The applied state, rebuilt after
   // each applied auth command and on open and restore; auth_version()

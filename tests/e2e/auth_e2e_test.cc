@@ -158,6 +158,26 @@ TEST_F(AuthE2ETest, RolesGateKeysAndSurviveFailover) {
   EXPECT_TRUE(absl::StrContains(bob_get.status().message(),
                                 "user \"bob\" may not read \"/app/x\""))
       << bob_get.status();
+  // Nor may bob end alice's session: revoking it would drop her lock and
+  // delete her key. She may.
+  {
+    auto session = lock::Session::Create(alice.get());
+    ASSERT_TRUE(session.ok()) << session.status();
+    lock::Mutex m(session->get(), "/app/held");
+    ASSERT_TRUE(m.Lock(absl::Seconds(10)).ok());
+    const int64_t lease = (*session)->lease_id();
+    absl::Status revoke = bob->RevokeLease(lease);
+    EXPECT_EQ(revoke.code(), absl::StatusCode::kPermissionDenied) << revoke;
+    EXPECT_TRUE(absl::StrContains(
+        revoke.message(),
+        absl::StrCat("user \"bob\" may not revoke lease ", lease,
+                     ": it holds the key \"/app/held/")))
+        << revoke;
+    absl::StatusOr<lock::LockHolder> holder = m.Holder();
+    ASSERT_TRUE(holder.ok()) << holder.status();
+    EXPECT_TRUE(holder->held) << "bob's refused revoke dropped the lock";
+    EXPECT_TRUE(alice->RevokeLease(lease).ok());
+  }
   // A client without a certificate cannot reach the mutual-TLS listener at
   // all (tls_e2e_test covers that); the Unauthenticated answer for callers
   // without one is covered by rbac_test.
