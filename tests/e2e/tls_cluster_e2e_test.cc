@@ -130,6 +130,17 @@ class TlsClusterE2ETest : public ::testing::Test {
                           args, P(absl::StrCat("as-", user, "-", ++runs_)));
   }
 
+  // True once job `name` is COMPLETE (60 s at most).
+  bool Completes(const std::string& name) {
+    return WaitFor(
+        [&] {
+          auto r = scheds_->Status(name);
+          return r.ok() &&
+                 r->record().status().state() == jobpb::JobStatus::COMPLETE;
+        },
+        absl::Seconds(60));
+  }
+
   // Writes `pem` as P(rel) the way an operator should: beside it, then
   // renamed into place, so a daemon re-reading it never sees half a file.
   void Install(const std::string& rel, const std::string& pem) {
@@ -344,13 +355,7 @@ task:
   resources: {cpu: 100m, memory: 16MiB}
 )");
   ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
-  EXPECT_TRUE(WaitFor(
-      [&] {
-        auto r = scheds_->Status("again");
-        return r.ok() &&
-               r->record().status().state() == jobpb::JobStatus::COMPLETE;
-      },
-      absl::Seconds(60)))
+  EXPECT_TRUE(Completes("again"))
       << "no job completes with lockd auth and ACLs on: " << scheds_->Stderr(0)
       << scheds_->Stderr(1);
 
@@ -468,14 +473,7 @@ task:
   resources: {cpu: 100m, memory: 16MiB}
 )");
   ASSERT_EQ(sub.exit_code, 0) << sub.out << sub.err;
-  EXPECT_TRUE(WaitFor(
-      [&] {
-        auto r = scheds_->Status("rotated");
-        return r.ok() &&
-               r->record().status().state() == jobpb::JobStatus::COMPLETE;
-      },
-      absl::Seconds(60)))
-      << scheds_->Stderr(0) << scheds_->Stderr(1);
+  EXPECT_TRUE(Completes("rotated")) << scheds_->Stderr(0) << scheds_->Stderr(1);
   RunResult logs = scheds_->Cli({"job", "logs", "rotated"});
   EXPECT_EQ(logs.exit_code, 0) << logs.err;
   EXPECT_TRUE(absl::StrContains(logs.out, "after rotation")) << logs.out;
