@@ -169,10 +169,10 @@ class Agent {
   // Launches every id, writing all their STARTING records in one store
   // transaction before the first launch (see Save).
   void LaunchAll(const std::vector<std::string>& ids);
-  // A launch in three steps: the STARTING record (PrepareLaunch), the
-  // task spec and log pipes (ReadyLaunch, this thread), the start itself
-  // (runtime_->Launch, any thread), and the record of how it went
-  // (FinishLaunch).
+  // A launch in steps: the STARTING record (PrepareLaunch, this thread),
+  // the task spec and log files and FIFOs (ReadyLaunch) and the start
+  // itself (runtime_->Launch), both on any launch thread, and the record of
+  // how it went (FinishLaunch, this thread).
   struct PendingLaunch {
     std::string id;
     TaskSpec task;
@@ -181,7 +181,9 @@ class Agent {
     absl::Time at;  // when the launch returned
   };
   void PrepareLaunch(const std::string& id);
-  PendingLaunch ReadyLaunch(const std::string& id);
+  // Reads only what no other thread writes during LaunchAll (desired_,
+  // options_); the log pump and the filesystem are thread-safe.
+  PendingLaunch ReadyLaunch(const std::string& id) const;
   void FinishLaunch(PendingLaunch& p);
   void StartStop(const std::string& id);
   void RecordExit(const std::string& id, const ExitStatus& exit);

@@ -47,6 +47,7 @@ int64_t KeepAliveMux::Add(int64_t lease_id, absl::Duration ttl,
   e.expires_at = expires_at;
   e.next_due = absl::InfinitePast();
   e.handlers = std::move(handlers);
+  IndexLocked(handle, e);
   changed_ = true;
   if (!thread_.joinable()) {
     thread_ = std::thread([this] { Loop(); });
@@ -63,20 +64,42 @@ void KeepAliveMux::Remove(int64_t handle) {
     };
     mu_.Await(absl::Condition(&idle));
   }
-  entries_.erase(handle);
+  auto it = entries_.find(handle);
+  if (it != entries_.end()) {
+    UnindexLocked(handle, it->second);
+    entries_.erase(it);
+  }
   changed_ = true;
 }
 
 absl::Time KeepAliveMux::EarliestExpiryLocked() const {
-  absl::Time t = absl::InfiniteFuture();
-  for (const auto& [h, e] : entries_) t = std::min(t, e.expires_at);
-  return t;
+  return by_expiry_.empty() ? absl::InfiniteFuture()
+                            : by_expiry_.begin()->first;
+}
+
+void KeepAliveMux::IndexLocked(int64_t handle, const Entry& e) {
+  if (!e.lost.ok()) return;
+  by_expiry_.emplace(e.expires_at, handle);
+  if (!e.sent.has_value()) due_.emplace(e.next_due, handle);
+}
+
+void KeepAliveMux::UnindexLocked(int64_t handle, const Entry& e) {
+  by_expiry_.erase({e.expires_at, handle});
+  due_.erase({e.next_due, handle});
+}
+
+void KeepAliveMux::MarkLostLocked(int64_t handle, Entry& e, absl::Status why) {
+  if (!e.lost.ok()) return;
+  UnindexLocked(handle, e);
+  e.lost = std::move(why);
+  lost_.push_back(handle);
 }
 
 void KeepAliveMux::ExpireAndDispatchLocked() {
   const absl::Time now = clock_->Now();
-  for (auto& [h, e] : entries_) {
-    if (!e.lost.ok() || now < e.expires_at) continue;
+  while (!by_expiry_.empty() && by_expiry_.begin()->first <= now) {
+    const int64_t h = by_expiry_.begin()->second;
+    Entry& e = entries_.at(h);
     // Name what the mux was waiting on when time ran out: after a
     // redirect the last error is the follower's, not the stream that
     // actually failed to renew.
@@ -87,16 +110,19 @@ void KeepAliveMux::ExpireAndDispatchLocked() {
           absl::FormatDuration(absl::Trunc(now - in_flight_.front().sent,
                                            absl::Milliseconds(1))));
     }
-    e.lost = absl::UnavailableError(absl::StrCat(
-        "session lease ", e.lease_id, " expired: no keepalive succeeded for ",
-        absl::FormatDuration(e.ttl), waiting,
-        last_error_.empty() ? "" : "; last error from ", last_error_));
+    MarkLostLocked(
+        h, e,
+        absl::UnavailableError(absl::StrCat(
+            "session lease ", e.lease_id,
+            " expired: no keepalive succeeded for ",
+            absl::FormatDuration(e.ttl), waiting,
+            last_error_.empty() ? "" : "; last error from ", last_error_)));
   }
-  while (true) {
-    auto it = std::find_if(entries_.begin(), entries_.end(),
-                           [](const auto& kv) { return !kv.second.lost.ok(); });
-    if (it == entries_.end()) return;
-    const int64_t handle = it->first;
+  while (!lost_.empty()) {
+    const int64_t handle = lost_.front();
+    lost_.pop_front();
+    auto it = entries_.find(handle);
+    if (it == entries_.end()) continue;  // removed before its on_lost ran
     const absl::Status why = it->second.lost;
     std::function<void(const absl::Status&)> on_lost =
         it->second.handlers.on_lost;
@@ -134,22 +160,25 @@ void KeepAliveMux::ReadLoop(Stream* stream, grpc::ClientContext* ctx,
     if (it == entries_.end()) continue;  // removed meanwhile
     Entry& e = it->second;
     const absl::Time sent = e.sent.value_or(clock_->Now());
+    UnindexLocked(f.handle, e);
     e.sent.reset();
     if (resp.ttl() <= 0) {
-      if (e.lost.ok()) {
-        e.lost = absl::NotFoundError(
-            absl::StrCat("session lease ", e.lease_id, " is gone (lockd ", addr,
-                         " reports it expired or revoked)"));
-      }
+      MarkLostLocked(f.handle, e,
+                     absl::NotFoundError(absl::StrCat(
+                         "session lease ", e.lease_id, " is gone (lockd ", addr,
+                         " reports it expired or revoked)")));
       changed_ = true;
       continue;
     }
     ++successes_;
     e.expires_at = sent + absl::Seconds(resp.ttl());
+    IndexLocked(f.handle, e);
     if (e.handlers.on_renewed) e.handlers.on_renewed(e.expires_at);
-    // Answered after its next renewal fell due: the writer is not waiting
-    // for that time any more.
-    if (e.next_due <= clock_->Now() + kCoalesce) changed_ = true;
+    // Answered after its next renewal fell due, or due before the writer
+    // planned to wake: the writer is not waiting for that time.
+    if (e.next_due <= clock_->Now() + kCoalesce || e.next_due < planned_wake_) {
+      changed_ = true;
+    }
   }
   absl::MutexLock l(&mu_);
   if (generation == generation_) stream_ended_ = true;
@@ -177,8 +206,10 @@ void KeepAliveMux::RunStream(StreamOutcome* out) {
     for (const InFlight& f : in_flight_) {
       auto it = entries_.find(f.handle);
       if (it == entries_.end()) continue;
+      UnindexLocked(f.handle, it->second);
       it->second.sent.reset();
       it->second.next_due = now;
+      IndexLocked(f.handle, it->second);
     }
     in_flight_.clear();
   }
@@ -211,20 +242,16 @@ void KeepAliveMux::RunStream(StreamOutcome* out) {
     }
     absl::Time wake = EarliestExpiryLocked();
     batch.clear();
-    for (auto& [h, e] : entries_) {
-      if (!e.lost.ok()) continue;
-      if (e.sent.has_value()) {
-        // Answered before it falls due (the usual case), it goes out on
-        // schedule; answered later, the reader wakes us.
-        if (e.next_due > now) wake = std::min(wake, e.next_due);
-        continue;
-      }
-      if (e.next_due > now + kCoalesce) {
-        wake = std::min(wake, e.next_due);
-        continue;
-      }
+    // Leases with a request in flight are not in due_: answered before
+    // they fall due (the usual case) they are back in it by then;
+    // answered later, the reader wakes us.
+    while (!due_.empty() && due_.begin()->first <= now + kCoalesce) {
+      const int64_t h = due_.begin()->second;
+      Entry& e = entries_.at(h);
+      UnindexLocked(h, e);
       e.sent = now;
       e.next_due = now + e.ttl / 3;
+      IndexLocked(h, e);
       in_flight_.push_back(
           InFlight{h, e.lease_id, now,
                    std::clamp((e.expires_at - now) / 2, absl::Milliseconds(100),
@@ -243,7 +270,9 @@ void KeepAliveMux::RunStream(StreamOutcome* out) {
       if (write_failed) break;  // the stream is dead; Finish says why
       continue;
     }
+    if (!due_.empty()) wake = std::min(wake, due_.begin()->first);
     wake = std::min(wake, stuck_at);
+    planned_wake_ = wake;
     changed_ = false;
     auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return shutdown_ || stream_ended_ || changed_;
@@ -265,10 +294,12 @@ void KeepAliveMux::RunStream(StreamOutcome* out) {
       !in_flight_.empty()) {
     // The server answers in order: the oldest request is the one it failed.
     auto it = entries_.find(in_flight_.front().handle);
-    if (it != entries_.end() && it->second.lost.ok()) {
-      it->second.lost = absl::NotFoundError(absl::StrCat(
-          "session lease ", it->second.lease_id, " is gone (lockd ", out->addr,
-          ": ", out->status.error_message(), ")"));
+    if (it != entries_.end()) {
+      MarkLostLocked(
+          it->first, it->second,
+          absl::NotFoundError(absl::StrCat(
+              "session lease ", it->second.lease_id, " is gone (lockd ",
+              out->addr, ": ", out->status.error_message(), ")")));
     }
   }
 }

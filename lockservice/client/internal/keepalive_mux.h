@@ -46,8 +46,10 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -122,8 +124,18 @@ class KeepAliveMux {
   // Marks entries whose TTL passed as lost and calls every due on_lost.
   // Called with mu_ held; releases it while a handler runs.
   void ExpireAndDispatchLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The earliest expiry of any entry (InfiniteFuture if none).
+  // The earliest expiry of any live entry (InfiniteFuture if none).
   absl::Time EarliestExpiryLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Keep by_expiry_ and due_ in step with an entry: Unindex before changing
+  // its expiry, due time or in-flight state, Index after.
+  void IndexLocked(int64_t handle, const Entry& e)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void UnindexLocked(int64_t handle, const Entry& e)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records why the lease is lost (the first reason wins) and queues its
+  // on_lost.
+  void MarkLostLocked(int64_t handle, Entry& e, absl::Status why)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Streams reopened at once in a row (after a redirect, or after a
   // replica that stopped answering) without a renewal in between.
@@ -134,6 +146,19 @@ class KeepAliveMux {
 
   absl::Mutex mu_;
   std::map<int64_t, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  // Indexes over the live (not lost) entries, so that a wake-up costs
+  // O(log n) per lease it acts on rather than a scan of every lease: one
+  // process of the agent swarm holds thousands, and the scans were an
+  // eighth of its CPU at scale (docs/benchmarks.md, "Scale run").
+  using TimedHandle = std::pair<absl::Time, int64_t>;
+  std::set<TimedHandle> by_expiry_ ABSL_GUARDED_BY(mu_);
+  // Entries with no request in flight, by next_due.
+  std::set<TimedHandle> due_ ABSL_GUARDED_BY(mu_);
+  // Lost entries whose on_lost has not run yet, oldest first.
+  std::deque<int64_t> lost_ ABSL_GUARDED_BY(mu_);
+  // When the writer next wakes by itself; a lease answered after this
+  // is due earlier must wake it.
+  absl::Time planned_wake_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   int64_t next_handle_ ABSL_GUARDED_BY(mu_) = 1;
   std::deque<InFlight> in_flight_ ABSL_GUARDED_BY(mu_);
   // Bumped per stream; a reader of an older stream touches nothing.

@@ -88,7 +88,10 @@ class FakeLease final : public pb::Lease::Service {
           ++held_;
           continue;  // a stalled replica: reads, never answers
         }
-        r.set_ttl(gone_.count(q.id()) > 0 ? 0 : answer_ttl_);
+        auto own = answer_ttl_of_.find(q.id());
+        r.set_ttl(gone_.count(q.id()) > 0       ? 0
+                  : own != answer_ttl_of_.end() ? own->second
+                                                : answer_ttl_);
         ++answered_;
       }
       if (!stream->Write(r)) break;
@@ -111,6 +114,7 @@ class FakeLease final : public pb::Lease::Service {
   int open_streams_ ABSL_GUARDED_BY(mu_) = 0;
   int fail_stream_ ABSL_GUARDED_BY(mu_) = 0;     // this stream fails at once
   int64_t answer_ttl_ ABSL_GUARDED_BY(mu_) = 5;  // seconds, in answers
+  std::map<int64_t, int64_t> answer_ttl_of_ ABSL_GUARDED_BY(mu_);  // per id
   // Not empty: keepalives end the stream with this FAILED_PRECONDITION.
   std::string not_leader_ ABSL_GUARDED_BY(mu_);
   bool frozen_ ABSL_GUARDED_BY(mu_) = false;  // read, never answer
@@ -294,6 +298,13 @@ class Probe {
     }
     return false;
   }
+  // Waits (30 s of real time at most) until on_lost has run.
+  bool WaitLost() {
+    absl::MutexLock l(&mu_);
+    auto done = [&]()
+                    ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !lost_.ok(); };
+    return mu_.AwaitWithTimeout(absl::Condition(&done), absl::Seconds(30));
+  }
   absl::Time until() {
     absl::MutexLock l(&mu_);
     return until_;
@@ -402,6 +413,59 @@ TEST(KeepAliveMuxTest, LeaseSurvivesLeaderChangeShorterThanItsTtl) {
   (*client)->keepalive_mux().Remove(handle);
   absl::MutexLock l(&a.mu_);
   EXPECT_EQ(a.answered_, 2);
+}
+
+// The mux keeps its leases in indexes by due time and by expiry rather than
+// scanning them all on each wake-up; this checks that leases of different
+// TTLs keep their own schedules and expire in their own order.
+TEST(KeepAliveMuxTest, EachLeaseKeepsItsOwnScheduleAndExpiry) {
+  SimClock clock;
+  FakeLease fake;
+  {
+    absl::MutexLock l(&fake.mu_);
+    fake.answer_ttl_of_[1] = 3;
+    fake.answer_ttl_of_[2] = 30;
+  }
+  ClientOptions o = Fast();
+  o.clock = &clock;
+  auto client = Client::Connect({fake.addr()}, o);
+  ASSERT_TRUE(client.ok());
+  Probe fast, slow;  // renewed every 1 s and every 10 s
+  const absl::Time t0 = clock.Now();
+  auto& mux = (*client)->keepalive_mux();
+  const int64_t hf =
+      mux.Add(1, absl::Seconds(3), t0 + absl::Seconds(3), fast.Handlers());
+  const int64_t hs =
+      mux.Add(2, absl::Seconds(30), t0 + absl::Seconds(30), slow.Handlers());
+  ASSERT_TRUE(fast.WaitRenewedNudging(&clock, t0 + absl::Seconds(3)));
+  ASSERT_TRUE(slow.WaitRenewedUntil(t0 + absl::Seconds(30)));
+  for (int i = 1; i <= 9; ++i) {
+    clock.Advance(absl::Seconds(1));
+    ASSERT_TRUE(fast.WaitRenewedUntil(clock.Now() + absl::Seconds(3))) << i;
+  }
+  {
+    absl::MutexLock l(&fake.mu_);
+    EXPECT_GE(fake.renewals_[1], 10);
+    EXPECT_EQ(fake.renewals_[2], 1);  // not due before 10 s
+  }
+  clock.Advance(absl::Seconds(1));
+  ASSERT_TRUE(slow.WaitRenewedUntil(clock.Now() + absl::Seconds(30)));
+
+  // A replica that stops answering: the 3 s lease runs out first, the 30 s
+  // one lives on.
+  const absl::Time frozen_at = clock.Now();
+  {
+    absl::MutexLock l(&fake.mu_);
+    fake.frozen_ = true;
+  }
+  clock.Advance(absl::Milliseconds(3500));
+  ASSERT_TRUE(fast.WaitLost());
+  EXPECT_EQ(clock.Now(), frozen_at + absl::Milliseconds(3500));
+  EXPECT_EQ(fast.lost().code(), absl::StatusCode::kUnavailable) << fast.lost();
+  EXPECT_THAT(std::string(fast.lost().message()), HasSubstr("expired"));
+  EXPECT_TRUE(slow.lost().ok()) << slow.lost();
+  mux.Remove(hf);
+  mux.Remove(hs);
 }
 
 }  // namespace
