@@ -27,7 +27,12 @@
 #   SCHED_TTL [2]   schedulers' session TTL, seconds (the scheduler default; bounds failover)
 #   BASE_PORT [15401]  lockd on BASE_PORT..+2, schedulers +3..+4 (below the
 #                      ephemeral range and the e2e harness's 21000-29000)
-#   BUILD_DIR [build]  BENCH_TMP [${TMPDIR:-/tmp}]
+#   BUILD_DIR [build]  BENCH_TMP [${TMPDIR:-/tmp}]  (lockd's and the schedulers' data)
+#   SWARM_TMP [/dev/shm if it exists, else BENCH_TMP]  the simulated hosts'
+#                   local state (one SQLite store per agent). Each would have
+#                   its own disk; on this machine's one disk their ~3,000
+#                   fsyncs/s at 10,000 agents queue with lockd's, the thing
+#                   measured. SWARM_TMP=/tmp puts them back on the disk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -62,6 +67,8 @@ done
 command -v jq >/dev/null || { log "needs jq (scripts/setup.sh)"; exit 1; }
 
 WORK=$(mktemp -d "${BENCH_TMP:-${TMPDIR:-/tmp}}/berth-scale.XXXXXX")
+if [[ -z ${SWARM_TMP:-} && -d /dev/shm ]]; then SWARM_TMP=/dev/shm; fi
+SWARM_WORK=$(mktemp -d "${SWARM_TMP:-${BENCH_TMP:-${TMPDIR:-/tmp}}}/berth-scale-swarm.XXXXXX")
 declare -A PIDS=()
 cleanup() {
   local name
@@ -70,6 +77,7 @@ cleanup() {
     for _ in $(seq 100); do kill -0 "${PIDS[$name]}" 2>/dev/null || break; sleep 0.1; done
     kill -9 "${PIDS[$name]}" 2>/dev/null || true
   done
+  rm -rf "$SWARM_WORK"
   if [[ -z ${KEEP_WORK:-} ]]; then rm -rf "$WORK"; else log "kept $WORK"; fi
 }
 trap cleanup EXIT
@@ -134,9 +142,9 @@ for k in $(seq "$SWARMS"); do
   n=$(( left < per ? left : per ))
   ((n > 0)) || break
   left=$((left - n))
-  mkdir -p "$WORK/swarm$k"
+  mkdir -p "$SWARM_WORK/swarm$k"
   # --idle-s: the swarm stays up through the whole run; it is killed on exit.
-  "$SWARM" --lock-endpoints "$ENDPOINTS" --agents "$n" --data-dir "$WORK/swarm$k" \
+  "$SWARM" --lock-endpoints "$ENDPOINTS" --agents "$n" --data-dir "$SWARM_WORK/swarm$k" \
     --node-prefix "w$k-" --allocs-per-agent 0 --session-ttl-s "$AGENT_TTL" \
     --ready-timeout-s "$TIMEOUT" --idle-s $((4 * TIMEOUT)) \
     >"$WORK/swarm$k.log" 2>&1 &
@@ -231,6 +239,10 @@ read -r _ S1_RSS S1_HWM < <(proc "${PIDS[sched1]}")
 read -r _ S2_RSS S2_HWM < <(proc "${PIDS[sched2]}")
 FINAL=$(cat "$WORK/progress")
 
+# The leader now: under this load a session can run out and the other
+# scheduler take over during the run (the elections line counts those).
+await 60 "a scheduler leader" leader_pid >/dev/null || true
+LEADER=$(leader_pid || echo "$LEADER")
 log "scheduler failover: kill -9 s$LEADER"
 cat > "$WORK/after.yaml" <<EOF
 job: scale-after-failover
@@ -262,7 +274,7 @@ berth scale run, $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$ROOT" rev-p
 
 | what | figure |
 |---|---|
-| agents (sim, $SWARMS swarm processes, TTL ${AGENT_TTL}s) | $AGENTS, all registered after ${AGENTS_UP_S} s |
+| agents (sim, $SWARMS swarm processes, TTL ${AGENT_TTL}s, local state in $(dirname "$SWARM_WORK")) | $AGENTS, all registered after ${AGENTS_UP_S} s |
 | tasks | $JOBS service jobs x $REPLICAS = $TASKS |
 | first submit -> all running | $( ((OK)) && echo "$ALL_RUN_S s" || echo "not reached in ${TIMEOUT} s ($FINAL)") |
 | lockd leader (replica ${LOCKD_LEADER:-?}) CPU over that window | ${L_CPU} % of one core |

@@ -79,6 +79,19 @@ TEST_F(LinuxRuntimeTest, TaskIsPidOneWithItsOwnProcAndHostname) {
   ASSERT_TRUE(rt_->Cleanup("web-7").ok());
 }
 
+// The child sets its credentials with raw system calls (it shares the
+// agent's memory until exec; namespaces.cc): the task runs as the given
+// user and group, with no supplementary group left from the agent.
+TEST_F(LinuxRuntimeTest, RunsAsTheGivenUserAndGroupOnly) {
+  TaskSpec s = Spec("as-nobody", "id -u; id -g; id -G");
+  s.uid = 65534;
+  s.gid = 65534;
+  ASSERT_TRUE(rt_->Launch(s).ok());
+  EXPECT_EQ(*rt_->Wait("as-nobody", kDeadline), ExitStatus::Exited(0));
+  EXPECT_EQ(Out("as-nobody"), "65534\n65534\n65534\n");
+  ASSERT_TRUE(rt_->Cleanup("as-nobody").ok());
+}
+
 TEST_F(LinuxRuntimeTest, CgroupLimitsAreWritten) {
   TaskSpec s = Spec("limits", "exec sleep 100");
   s.resources = {.cpu_limit_millicores = 500,

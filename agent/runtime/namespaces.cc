@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -99,7 +100,10 @@ bool LoopbackUp() {
   return ok;
 }
 
-// Runs in the cloned child. Only async-signal-safe calls from here on.
+// Runs in the cloned child, which shares the agent's memory (CLONE_VM, see
+// Spawn) until it execs: only raw system calls and async-signal-safe libc
+// wrappers that keep no process-wide state, no allocation, nothing that
+// writes the agent's memory but this child's own stack and errno.
 [[noreturn]] void ChildMain(const ChildConfig& c, const Prepared& p,
                             int sync_fd, int err_fd) {
   char go;
@@ -109,10 +113,12 @@ bool LoopbackUp() {
   // Nothing the agent holds open may leak into the task. err_fd is already
   // close-on-exec.
   syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC);
-  sigset_t all;
-  sigemptyset(&all);
-  sigprocmask(SIG_SETMASK, &all, nullptr);
+  // Spawn cloned us with every signal blocked, so no handler of the
+  // agent's can run here on shared memory; default them, then unblock.
   for (int sig = 1; sig < NSIG; ++sig) signal(sig, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
 
   if (setsid() < 0) Fail(err_fd, kSetsid);
   int in = open("/dev/null", O_RDONLY);
@@ -193,11 +199,17 @@ bool LoopbackUp() {
     }
   }
   if (chdir(p.workdir.c_str()) < 0) Fail(err_fd, kChdir);
+  // Raw calls: glibc's set*id signal every thread it knows of to change
+  // credentials too, and the threads it knows of are the agent's.
   if (c.gid.has_value() || c.uid.has_value()) {
-    if (setgroups(0, nullptr) < 0) Fail(err_fd, kSetgroups);
+    if (syscall(SYS_setgroups, 0, nullptr) < 0) Fail(err_fd, kSetgroups);
   }
-  if (c.gid.has_value() && setgid(*c.gid) < 0) Fail(err_fd, kSetgid);
-  if (c.uid.has_value() && setuid(*c.uid) < 0) Fail(err_fd, kSetuid);
+  if (c.gid.has_value() && syscall(SYS_setgid, *c.gid) < 0) {
+    Fail(err_fd, kSetgid);
+  }
+  if (c.uid.has_value() && syscall(SYS_setuid, *c.uid) < 0) {
+    Fail(err_fd, kSetuid);
+  }
 
   ExecFirst(p.exec);
   Fail(err_fd, kExec);
@@ -278,6 +290,46 @@ ChildConfig NamespacedChild(const TaskSpec& spec) {
 
 ChildConfig PlainChild(const TaskSpec& spec) { return Common(spec); }
 
+namespace {
+
+struct ChildArgs {
+  const ChildConfig* config;
+  const Prepared* prepared;
+  int sync_fd;
+  int err_fd;
+};
+
+int ChildEntry(void* arg) {
+  const ChildArgs* a = static_cast<const ChildArgs*>(arg);
+  ChildMain(*a->config, *a->prepared, a->sync_fd, a->err_fd);
+}
+
+// The cloned child's stack, with a guard page below it.
+class ChildStack {
+ public:
+  ChildStack() {
+    void* p = mmap(nullptr, kSize, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (p == MAP_FAILED) return;
+    base_ = static_cast<char*>(p);
+    mprotect(base_, kGuard, PROT_NONE);
+  }
+  ~ChildStack() {
+    if (base_ != nullptr) munmap(base_, kSize);
+  }
+  ChildStack(const ChildStack&) = delete;
+  ChildStack& operator=(const ChildStack&) = delete;
+  bool ok() const { return base_ != nullptr; }
+  void* top() const { return base_ + kSize; }  // stacks grow down
+
+ private:
+  static constexpr size_t kGuard = 4096;
+  static constexpr size_t kSize = 256 * 1024;
+  char* base_ = nullptr;
+};
+
+}  // namespace
+
 absl::StatusOr<pid_t> Spawn(const ChildConfig& config,
                             absl::FunctionRef<absl::Status(pid_t)> isolate) {
   if (config.argv.empty()) {
@@ -294,14 +346,28 @@ absl::StatusOr<pid_t> Spawn(const ChildConfig& config,
   }
   Fd err_r(errp[0]), err_w(errp[1]);
 
-  // A raw clone behaves like fork() (no new stack) but takes namespace flags.
-  long pid = syscall(SYS_clone, config.clone_flags | SIGCHLD, nullptr, nullptr,
-                     nullptr, 0);
-  if (pid < 0) return absl::ErrnoToStatus(errno, "clone");
-  if (pid == 0) ChildMain(config, prepared, sync_r.get(), err_w.get());
+  // The child shares our memory until it execs (CLONE_VM) and runs on a
+  // stack of its own. A fork-like clone would copy the page tables of this
+  // large, many-threaded process and then fault and shoot down TLBs on
+  // every page either side touched; in a burst of launches that was about
+  // a sixth of the machine (docs/benchmarks.md, "Task start latency").
+  // Not CLONE_VFORK: the child waits for us to put it into its cgroups.
+  ChildStack stack;
+  if (!stack.ok()) return absl::ErrnoToStatus(errno, "mmap child stack");
+  ChildArgs args{&config, &prepared, sync_r.get(), err_w.get()};
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  long pid = clone(&ChildEntry, stack.top(),
+                   config.clone_flags | CLONE_VM | SIGCHLD, &args);
+  const int clone_errno = errno;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (pid < 0) return absl::ErrnoToStatus(clone_errno, "clone");
 
   sync_r = Fd();
   err_w = Fd();
+  // After this the child no longer runs on its stack (ChildStack's
+  // destructor frees it): it has exec'd, or it is reaped.
   auto reap = [&] {
     while (waitpid(static_cast<pid_t>(pid), nullptr, 0) < 0 && errno == EINTR) {
     }
