@@ -350,7 +350,7 @@ absl::StatusOr<pid_t> Spawn(const ChildConfig& config,
   // stack of its own. A fork-like clone would copy the page tables of this
   // large, many-threaded process and then fault and shoot down TLBs on
   // every page either side touched; in a burst of launches that was about
-  // a sixth of the machine (docs/benchmarks.md, "Task start latency").
+  // a tenth of the busy machine (docs/benchmarks.md, "Task start latency").
   // Not CLONE_VFORK: the child waits for us to put it into its cgroups.
   ChildStack stack;
   if (!stack.ok()) return absl::ErrnoToStatus(errno, "mmap child stack");
