@@ -695,7 +695,12 @@ class RaftNodeImpl : public RaftNode {
     {
       absl::MutexLock l(&mu_);
       stopping_ = true;
-      FailAllLocked(absl::InternalError(absl::StrCat(
+      // Unavailable, not Internal: a leader sends its entries before its
+      // own write, so a pending write may commit through the others. The
+      // client must treat it as of unknown outcome (or retry it under its
+      // request id), never as refused; the nemesis lock checker caught a
+      // write reported as an error that was in the store.
+      FailAllLocked(absl::UnavailableError(absl::StrCat(
                         "replica storage failed (the request may still commit "
                         "through the other replicas): ",
                         st.message())),

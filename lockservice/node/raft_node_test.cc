@@ -823,5 +823,23 @@ TEST_F(RaftNodeTest, FailedSaveStopsTheReplicaAndReportsItOnce) {
                                      follower, ": database or disk is full")));
 }
 
+// A leader sends a write before its own log write; if that write fails,
+// the followers may still commit the entry. The pending call must then end
+// as "unavailable, may still commit" (a client retries it under its request
+// id or reports an unknown outcome), never as a plain failure.
+TEST_F(RaftNodeTest, LeaderSaveFailureLeavesPendingWritesUnknown) {
+  Journal& journal = journal_;
+  StartCluster(3, 0, &journal);
+  uint64_t leader = AwaitLeader();
+  ASSERT_NE(leader, 0u);
+  journal.FailSaves(leader);
+  absl::StatusOr<std::string> r =
+      replicas_[leader].node->Propose("p", absl::Now() + absl::Seconds(10));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+  EXPECT_THAT(std::string(r.status().message()),
+              ::testing::HasSubstr("may still commit"));
+}
+
 }  // namespace
 }  // namespace berth::node
