@@ -30,9 +30,9 @@
 #   BUILD_DIR [build]  BENCH_TMP [${TMPDIR:-/tmp}]  (lockd's and the schedulers' data)
 #   SWARM_TMP [/dev/shm if it exists, else BENCH_TMP]  the simulated hosts'
 #                   local state (one SQLite store per agent). Each would have
-#                   its own disk; on this machine's one disk their ~3,000
-#                   fsyncs/s at 10,000 agents queue with lockd's, the thing
-#                   measured. SWARM_TMP=/tmp puts them back on the disk.
+#                   its own disk; on this machine's one disk their fsyncs
+#                   (most of 3,585/s system-wide at 4,000 agents) queue with
+#                   lockd's, the thing measured. SWARM_TMP=/tmp puts them back on the disk.
 #   SERVER_NICE [-10]  SWARM_NICE [10]  niceness of lockd and the schedulers,
 #                   and of the swarm processes, for the same reason with the
 #                   CPU: the simulated hosts' 30,000 threads (a loop, a

@@ -1,28 +1,15 @@
 #include "cli/commands/bench_failover_cron.h"
 
 #include <map>
-#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "grpcpp/grpcpp.h"
+#include "cli/sched_client.h"
 #include "proto/scheduler.grpc.pb.h"
 #include "scheduler/spec/job_spec.h"
 #include "scheduler/state/keys.h"
 
 namespace berth::cli {
-namespace {
-
-std::unique_ptr<schedpb::Scheduler::Stub> CronStub(const std::string& addr) {
-  return schedpb::Scheduler::NewStub(
-      grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
-}
-
-void CronDeadline(grpc::ClientContext* ctx, absl::Duration d) {
-  ctx->set_deadline(absl::ToChronoTime(absl::Now() + d));
-}
-
-}  // namespace
 
 absl::StatusOr<CronTickTally> TallyTicks(
     const std::vector<jobpb::CronRun>& runs, int64_t period_s) {
@@ -70,40 +57,27 @@ absl::Status FailoverCron::Submit(absl::Duration timeout) {
   if (!jobs.ok()) return jobs.status();
   schedpb::SubmitJobRequest req;
   *req.mutable_job() = jobs->front();
-  const absl::Time give_up = absl::Now() + timeout;
-  std::string last;
-  while (absl::Now() < give_up) {
-    for (const std::string& a : addrs_) {
-      grpc::ClientContext c;
-      CronDeadline(&c, absl::Seconds(2));
-      schedpb::SubmitJobResponse resp;
-      grpc::Status s = CronStub(a)->SubmitJob(&c, req, &resp);
-      if (s.ok()) return absl::OkStatus();
-      last = absl::StrCat(a, ": ", s.error_message());
-    }
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  return absl::DeadlineExceededError(
-      absl::StrCat("the cron job was not accepted: ", last));
+  schedpb::SubmitJobResponse resp;
+  // SchedClient tries each scheduler, follows the leader and waits out an
+  // election, up to `timeout`.
+  return SchedClient(addrs_, timeout, nullptr)
+      .Run([&](schedpb::Scheduler::Stub* stub, grpc::ClientContext* ctx) {
+        return stub->SubmitJob(ctx, req, &resp);
+      });
 }
 
 absl::StatusOr<std::vector<jobpb::CronRun>> FailoverCron::Runs() {
   schedpb::JobHistoryRequest req;
   req.set_namespace_(sched::kDefaultNamespace);
   req.set_job(job_);
-  std::string last;
-  for (const std::string& a : addrs_) {
-    grpc::ClientContext c;
-    CronDeadline(&c, absl::Seconds(2));
-    schedpb::JobHistoryResponse resp;
-    grpc::Status s = CronStub(a)->JobHistory(&c, req, &resp);
-    if (s.ok())
-      return std::vector<jobpb::CronRun>(resp.runs().begin(),
-                                         resp.runs().end());
-    last = absl::StrCat(a, ": ", s.error_message());
-  }
-  return absl::UnavailableError(
-      absl::StrCat("no scheduler returned the cron history: ", last));
+  schedpb::JobHistoryResponse resp;
+  absl::Status s =
+      SchedClient(addrs_, absl::Seconds(5), nullptr)
+          .Run([&](schedpb::Scheduler::Stub* stub, grpc::ClientContext* ctx) {
+            return stub->JobHistory(ctx, req, &resp);
+          });
+  if (!s.ok()) return s;
+  return std::vector<jobpb::CronRun>(resp.runs().begin(), resp.runs().end());
 }
 
 absl::Status FailoverCron::AwaitTickAtOrAfter(int64_t unix_s,
@@ -130,12 +104,12 @@ void FailoverCron::Remove() {
   stop.set_namespace_(sched::kDefaultNamespace);
   stop.set_job(job_);
   stop.set_purge(true);
-  for (const std::string& a : addrs_) {
-    grpc::ClientContext c;
-    CronDeadline(&c, absl::Seconds(5));
-    schedpb::StopJobResponse resp;
-    if (CronStub(a)->StopJob(&c, stop, &resp).ok()) return;
-  }
+  schedpb::StopJobResponse resp;
+  SchedClient(addrs_, absl::Seconds(5), nullptr)
+      .Run([&](schedpb::Scheduler::Stub* stub, grpc::ClientContext* ctx) {
+        return stub->StopJob(ctx, stop, &resp);
+      })
+      .IgnoreError();  // best effort: the bench is ending
 }
 
 }  // namespace berth::cli

@@ -40,10 +40,10 @@ class FailoverCron {
   FailoverCron(std::vector<std::string> sched_addrs, std::string job)
       : addrs_(std::move(sched_addrs)), job_(std::move(job)) {}
 
-  // Submits the job to whichever scheduler accepts, retrying until
-  // `timeout`.
+  // Submits the job to the leading scheduler, retrying through an
+  // election until `timeout`.
   absl::Status Submit(absl::Duration timeout);
-  // The job's runs, oldest first, from the first scheduler that answers.
+  // The job's runs, oldest first.
   absl::StatusOr<std::vector<jobpb::CronRun>> Runs();
   // Waits until a run of a tick at or after `unix_s` is recorded.
   absl::Status AwaitTickAtOrAfter(int64_t unix_s, absl::Duration timeout);

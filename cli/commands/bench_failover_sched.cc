@@ -160,15 +160,15 @@ Json Num(double v) {
 }
 
 Json CronJson(const CronTickTally& t, double lost_per_failover) {
-  return JObj({{"first_tick_unix", Num(static_cast<double>(t.first_tick))},
-               {"last_tick_unix", Num(static_cast<double>(t.last_tick))},
-               {"ticks", Num(t.expected)},
-               {"ran", Num(t.ran)},
-               {"lost", Num(t.lost())},
-               {"missed", Num(t.missed)},
-               {"absent", Num(t.absent)},
+  return JObj({{"first_tick_unix", JNum(t.first_tick)},
+               {"last_tick_unix", JNum(t.last_tick)},
+               {"ticks", JNum(t.expected)},
+               {"ran", JNum(t.ran)},
+               {"lost", JNum(t.lost())},
+               {"missed", JNum(t.missed)},
+               {"absent", JNum(t.absent)},
                {"lost_per_failover", Num(lost_per_failover)},
-               {"duplicates", Num(t.duplicates)}});
+               {"duplicates", JNum(t.duplicates)}});
 }
 
 double Median(std::vector<double> v) {
@@ -487,26 +487,20 @@ int SchedulerFailover(Context& ctx) {
   if (ctx.json()) {
     std::vector<Json> items;
     for (const KillResult& r : results) {
-      Json a, p;
-      a.set_number_value(r.accepted_ms);
-      p.set_number_value(r.placed_ms);
       items.push_back(JObj({{"killed", JStr(absl::StrCat("s", r.killed))},
-                            {"accepted_ms", a},
-                            {"placed_ms", p}}));
+                            {"accepted_ms", Num(r.accepted_ms)},
+                            {"placed_ms", Num(r.placed_ms)}}));
     }
-    Json m, mn, mx, ma;
-    m.set_number_value(median);
-    mn.set_number_value(*std::min_element(placed.begin(), placed.end()));
-    mx.set_number_value(*std::max_element(placed.begin(), placed.end()));
-    ma.set_number_value(Median(acc));
-    absl::Status st =
-        PrintJson(*ctx.out, JObj({{"kills", JList(std::move(items))},
-                                  {"placed_median_ms", m},
-                                  {"placed_min_ms", mn},
-                                  {"placed_max_ms", mx},
-                                  {"accepted_median_ms", ma},
-                                  {"cron", CronJson(*tally, lost_per_failover)},
-                                  {"logs", JStr(dir)}}));
+    absl::Status st = PrintJson(
+        *ctx.out, JObj({{"kills", JList(std::move(items))},
+                        {"placed_median_ms", Num(median)},
+                        {"placed_min_ms",
+                         Num(*std::min_element(placed.begin(), placed.end()))},
+                        {"placed_max_ms",
+                         Num(*std::max_element(placed.begin(), placed.end()))},
+                        {"accepted_median_ms", Num(Median(acc))},
+                        {"cron", CronJson(*tally, lost_per_failover)},
+                        {"logs", JStr(dir)}}));
     if (!st.ok()) return ctx.Fail(st);
   } else {
     *ctx.out << absl::StrFormat(
