@@ -3,15 +3,20 @@
 // leftovers) even when a test fails.
 #include "agent/runtime/linux_runtime.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <iostream>
+#include <map>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "agent/runtime/cgroup.h"
+#include "agent/runtime/namespaces.h"
+#include "agent/runtime/proc.h"
 #include "agent/runtime/test_util.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -113,6 +118,20 @@ TEST_F(LinuxRuntimeTest, CgroupLimitsAreWritten) {
   EXPECT_EQ(Slurp(*cg->Dir("pids") + "/pids.max"), "32\n");
   std::vector<pid_t> procs = *cg->Procs();
   EXPECT_THAT(procs, ::testing::ElementsAre(rec->pid));
+  // The task joined the group itself (Cgroup::OpenSelfJoin): in every
+  // controller, as the kernel sees it.
+  std::map<std::string, std::string> where;  // controller -> group
+  for (absl::string_view line :
+       absl::StrSplit(Slurp(absl::StrCat("/proc/", rec->pid, "/cgroup")), '\n',
+                      absl::SkipEmpty())) {
+    std::vector<std::string> f = absl::StrSplit(line, absl::MaxSplits(':', 2));
+    if (f.size() != 3) continue;
+    for (absl::string_view c : absl::StrSplit(f[1], ','))
+      where[std::string(c)] = f[2];
+  }
+  for (const char* c : {"cpu", "cpuacct", "memory", "pids"}) {
+    EXPECT_EQ(where[c], "/" + rec->cgroup) << c;
+  }
   // Limits can change while the task runs; lowering memory works too.
   ASSERT_TRUE(
       cg->Update({.cpu_limit_millicores = 2000, .memory_bytes = 48 << 20})
@@ -189,6 +208,22 @@ TEST_F(LinuxRuntimeTest, StopIsGracefulWhenTheTaskHandlesSigterm) {
   // SIGTERM reaches the sleep too, so the shell's trap runs at once.
   EXPECT_EQ(*rt_->Stop("graceful", kDeadline), ExitStatus::Exited(7));
   ASSERT_TRUE(rt_->Cleanup("graceful").ok());
+}
+
+// The child joins its cgroups itself; if it cannot, Spawn fails with the
+// step named and the child never runs the command.
+TEST_F(LinuxRuntimeTest, SpawnReportsACgroupJoinThatFails) {
+  const std::string marker = dir_ + "/ran";
+  TaskSpec spec = Spec("join", "touch " + marker);
+  std::filesystem::create_directories(spec.sandbox_dir);
+  ChildConfig c = PlainChild(spec);
+  Fd read_only(open("/dev/null", O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(read_only.valid());
+  c.join_fds = {read_only.get()};
+  absl::StatusOr<pid_t> pid = Spawn(c, [](pid_t) { return absl::OkStatus(); });
+  ASSERT_FALSE(pid.ok());
+  EXPECT_THAT(pid.status().message(), HasSubstr("join its cgroup"));
+  EXPECT_FALSE(std::filesystem::exists(marker));
 }
 
 TEST_F(LinuxRuntimeTest, UsageAfterBurningCpu) {

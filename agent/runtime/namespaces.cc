@@ -27,6 +27,7 @@ namespace {
 
 enum Step : int {
   kSync,
+  kJoinCgroup,
   kSetsid,
   kOpenStdin,
   kOpenStdout,
@@ -49,7 +50,7 @@ enum Step : int {
 
 struct ChildError {
   int step;
-  int index;  // which bind mount, for kBind / kRemountReadOnly
+  int index;  // which bind mount (kBind, kRemountReadOnly) or join file
   int err;
 };
 
@@ -109,6 +110,11 @@ bool LoopbackUp() {
   char go;
   if (read(sync_fd, &go, 1) != 1) _exit(127);  // parent gave up on us
   close(sync_fd);
+  // First, so that all the set-up below is charged to the task's groups.
+  for (size_t i = 0; i < c.join_fds.size(); ++i) {
+    if (write(c.join_fds[i], "0", 1) != 1)
+      Fail(err_fd, kJoinCgroup, static_cast<int>(i));
+  }
 
   // Nothing the agent holds open may leak into the task. err_fd is already
   // close-on-exec.
@@ -219,6 +225,8 @@ std::string Describe(const ChildConfig& c, const ChildError& e) {
   switch (e.step) {
     case kSync:
       return "waiting for the agent";
+    case kJoinCgroup:
+      return "join its cgroup (write 0 to a tasks file)";
     case kSetsid:
       return "setsid";
     case kOpenStdin:

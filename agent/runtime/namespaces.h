@@ -44,6 +44,9 @@ struct ChildConfig {
   std::string stderr_path;
   int stdout_fd = -1;  // used instead of stdout_path when >= 0
   int stderr_fd = -1;
+  // Open cgroup `tasks` files the child moves itself into (writes "0") before
+  // anything else: see Cgroup::OpenSelfJoin.
+  std::vector<int> join_fds;
 };
 
 // The config LinuxRuntime uses for a spec: pid, mount, uts and ipc

@@ -36,17 +36,20 @@ void Agent::Save(const AllocRecord& record) {
   records_[record.alloc_id] = record;
   dirty_.insert(record.alloc_id);
   unsaved_[record.alloc_id] = record;
+  undeleted_.erase(record.alloc_id);  // the put replaces it anyway
 }
 
 void Agent::FlushSaves() {
-  if (unsaved_.empty()) return;
-  std::vector<AllocRecord> batch;
-  batch.reserve(unsaved_.size());
-  for (auto& [id, r] : unsaved_) batch.push_back(std::move(r));
+  if (unsaved_.empty() && undeleted_.empty()) return;
+  std::vector<AllocRecord> puts;
+  puts.reserve(unsaved_.size());
+  for (auto& [id, r] : unsaved_) puts.push_back(std::move(r));
   unsaved_.clear();
-  if (absl::Status s = store_->PutMany(batch); !s.ok()) {
-    Log(absl::StrCat("persist ", batch.size(), " allocation records (",
-                     batch.front().alloc_id, "...): ", s.ToString()));
+  std::vector<std::string> deletes(undeleted_.begin(), undeleted_.end());
+  undeleted_.clear();
+  if (absl::Status s = store_->Write(deletes, puts); !s.ok()) {
+    Log(absl::StrCat("persist ", puts.size(), " allocation records and ",
+                     deletes.size(), " deletions: ", s.ToString()));
   }
 }
 
@@ -284,9 +287,10 @@ void Agent::Forget(const std::string& id) {
   dirty_.erase(id);
   records_.erase(id);
   unsaved_.erase(id);  // a queued write must not bring the record back
-  if (absl::StatusOr<bool> s = store_->Delete(id); !s.ok()) {
-    Log(absl::StrCat("forget ", id, ": ", s.status().ToString()));
-  }
+  // Deleted with the tick's other writes (FlushSaves), not in a transaction
+  // and fsync of its own per task. A crash before the flush leaves the
+  // record, and the next start forgets it again.
+  undeleted_.insert(id);
   const std::string allocs = absl::StrCat(options_.data_dir, "/allocs");
   if (!options_.capture_logs) {  // no logs to keep
     std::error_code ec;

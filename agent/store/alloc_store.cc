@@ -269,20 +269,27 @@ absl::Status AllocStore::Put(const AllocRecord& r) {
 }
 
 absl::Status AllocStore::PutMany(const std::vector<AllocRecord>& records) {
-  if (records.empty()) return absl::OkStatus();
+  return Write({}, records);
+}
+
+absl::Status AllocStore::Write(const std::vector<std::string>& deletes,
+                               const std::vector<AllocRecord>& puts) {
+  if (deletes.empty() && puts.empty()) return absl::OkStatus();
   absl::MutexLock lock(&mu_);
-  if (absl::Status st = Exec(db_, path_, "BEGIN IMMEDIATE", "begin put");
+  if (absl::Status st = Exec(db_, path_, "BEGIN IMMEDIATE", "begin write");
       !st.ok()) {
     return st;
   }
-  for (const AllocRecord& r : records) {
-    if (absl::Status st = PutLocked(r); !st.ok()) {
-      Exec(db_, path_, "ROLLBACK", "roll back put").IgnoreError();
-      return st;
-    }
+  absl::Status st;
+  for (const std::string& id : deletes) {
+    if (st = DeleteLocked(id).status(); !st.ok()) break;
   }
-  absl::Status st = Exec(db_, path_, "COMMIT", "commit put");
-  if (!st.ok()) Exec(db_, path_, "ROLLBACK", "roll back put").IgnoreError();
+  for (const AllocRecord& r : puts) {
+    if (!st.ok()) break;
+    st = PutLocked(r);
+  }
+  if (st.ok()) st = Exec(db_, path_, "COMMIT", "commit write");
+  if (!st.ok()) Exec(db_, path_, "ROLLBACK", "roll back write").IgnoreError();
   return st;
 }
 
@@ -363,6 +370,10 @@ absl::StatusOr<std::vector<AllocRecord>> AllocStore::List() {
 
 absl::StatusOr<bool> AllocStore::Delete(absl::string_view alloc_id) {
   absl::MutexLock lock(&mu_);
+  return DeleteLocked(alloc_id);
+}
+
+absl::StatusOr<bool> AllocStore::DeleteLocked(absl::string_view alloc_id) {
   Stmt s(db_, path_);
   if (absl::Status st =
           s.Prepare("DELETE FROM allocs WHERE alloc_id = ?1",

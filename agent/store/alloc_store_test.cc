@@ -97,6 +97,29 @@ TEST_F(AllocStoreTest, RecordWithoutTaskOrTimesStaysUnset) {
   EXPECT_EQ(*got, r);
 }
 
+TEST_F(AllocStoreTest, WriteDeletesThenPutsInOneTransaction) {
+  auto store = OpenOk();
+  ASSERT_TRUE(store->PutMany({Running("a"), Running("b"), Running("c")}).ok());
+  AllocRecord b2 = Running("b");
+  b2.SetExit(ExitStatus::Exited(0));
+  // "b" is deleted and put again: the put, which comes second, wins; a
+  // missing id ("zz") is no error.
+  ASSERT_TRUE(store->Write({"a", "b", "zz"}, {b2, Running("d")}).ok());
+  absl::StatusOr<std::vector<AllocRecord>> all = store->List();
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[0], b2);
+  EXPECT_EQ((*all)[1].alloc_id, "c");
+  EXPECT_EQ((*all)[2].alloc_id, "d");
+  // A put that fails (empty id) rolls the deletions back too.
+  AllocRecord bad = Running("e");
+  bad.alloc_id.clear();
+  EXPECT_FALSE(store->Write({"c"}, {bad}).ok());
+  all = store->List();
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 3u);
+}
+
 TEST_F(AllocStoreTest, PutReplacesListOrdersDeleteReports) {
   auto store = OpenOk();
   ASSERT_TRUE(store->Put(Running("b")).ok());
