@@ -412,12 +412,11 @@ void Agent::SaveDesired(int64_t revision) {
     *e->mutable_spec() = d.spec;
     e->set_mod_revision(d.revision);
   }
-  absl::Status s =
-      store_->SetMeta(kDesiredSnapshotKey, snapshot.SerializeAsString());
-  if (s.ok()) {
-    s = store_->SetMeta(kWatchRevisionKey, absl::StrCat(revision));
-  }
-  if (!s.ok()) Log(absl::StrCat("persist desired state: ", s.ToString()));
+  // Written by the tick's FlushSaves, in one transaction with its records:
+  // two fsyncs of their own per tick sat between a new allocation and its
+  // launch. Until then a restart resumes the watch from the older revision.
+  unsaved_meta_[kDesiredSnapshotKey] = snapshot.SerializeAsString();
+  unsaved_meta_[kWatchRevisionKey] = absl::StrCat(revision);
 }
 
 std::map<std::string, LocalAlloc> Agent::Observe() {

@@ -236,8 +236,9 @@ class Agent {
   int64_t resume_revision_ = 0;
   std::map<std::string, Desired> desired_;
   std::map<std::string, AllocRecord> records_;
-  std::map<std::string, AllocRecord> unsaved_;  // queued by Save
-  std::set<std::string> undeleted_;             // queued by Forget
+  std::map<std::string, AllocRecord> unsaved_;       // queued by Save
+  std::set<std::string> undeleted_;                  // queued by Forget
+  std::map<std::string, std::string> unsaved_meta_;  // by SaveDesired
   // > 0: the desired set changed as of this revision and is not persisted.
   int64_t desired_unsaved_revision_ = 0;
   std::set<std::string> adopted_;  // adopted at start, not launched by us

@@ -40,16 +40,19 @@ void Agent::Save(const AllocRecord& record) {
 }
 
 void Agent::FlushSaves() {
-  if (unsaved_.empty() && undeleted_.empty()) return;
-  std::vector<AllocRecord> puts;
-  puts.reserve(unsaved_.size());
-  for (auto& [id, r] : unsaved_) puts.push_back(std::move(r));
+  if (unsaved_.empty() && undeleted_.empty() && unsaved_meta_.empty()) return;
+  AllocStore::Batch b;
+  b.puts.reserve(unsaved_.size());
+  for (auto& [id, r] : unsaved_) b.puts.push_back(std::move(r));
   unsaved_.clear();
-  std::vector<std::string> deletes(undeleted_.begin(), undeleted_.end());
+  b.deletes.assign(undeleted_.begin(), undeleted_.end());
   undeleted_.clear();
-  if (absl::Status s = store_->Write(deletes, puts); !s.ok()) {
-    Log(absl::StrCat("persist ", puts.size(), " allocation records and ",
-                     deletes.size(), " deletions: ", s.ToString()));
+  b.metas.assign(unsaved_meta_.begin(), unsaved_meta_.end());
+  unsaved_meta_.clear();
+  if (absl::Status s = store_->Write(b); !s.ok()) {
+    Log(absl::StrCat("persist ", b.puts.size(), " allocation records, ",
+                     b.deletes.size(),
+                     " deletions and the desired state: ", s.ToString()));
   }
 }
 

@@ -269,24 +269,27 @@ absl::Status AllocStore::Put(const AllocRecord& r) {
 }
 
 absl::Status AllocStore::PutMany(const std::vector<AllocRecord>& records) {
-  return Write({}, records);
+  return Write({.puts = records});
 }
 
-absl::Status AllocStore::Write(const std::vector<std::string>& deletes,
-                               const std::vector<AllocRecord>& puts) {
-  if (deletes.empty() && puts.empty()) return absl::OkStatus();
+absl::Status AllocStore::Write(const Batch& batch) {
+  if (batch.deletes.empty() && batch.puts.empty() && batch.metas.empty()) {
+    return absl::OkStatus();
+  }
   absl::MutexLock lock(&mu_);
   if (absl::Status st = Exec(db_, path_, "BEGIN IMMEDIATE", "begin write");
       !st.ok()) {
     return st;
   }
   absl::Status st;
-  for (const std::string& id : deletes) {
+  for (const std::string& id : batch.deletes) {
     if (st = DeleteLocked(id).status(); !st.ok()) break;
   }
-  for (const AllocRecord& r : puts) {
-    if (!st.ok()) break;
-    st = PutLocked(r);
+  for (size_t i = 0; st.ok() && i < batch.puts.size(); ++i) {
+    st = PutLocked(batch.puts[i]);
+  }
+  for (size_t i = 0; st.ok() && i < batch.metas.size(); ++i) {
+    st = SetMetaLocked(batch.metas[i].first, batch.metas[i].second);
   }
   if (st.ok()) st = Exec(db_, path_, "COMMIT", "commit write");
   if (!st.ok()) Exec(db_, path_, "ROLLBACK", "roll back write").IgnoreError();
@@ -388,8 +391,13 @@ absl::StatusOr<bool> AllocStore::DeleteLocked(absl::string_view alloc_id) {
 
 absl::Status AllocStore::SetMeta(absl::string_view key,
                                  absl::string_view value) {
-  if (key.empty()) return absl::InvalidArgumentError("set meta: key is empty");
   absl::MutexLock lock(&mu_);
+  return SetMetaLocked(key, value);
+}
+
+absl::Status AllocStore::SetMetaLocked(absl::string_view key,
+                                       absl::string_view value) {
+  if (key.empty()) return absl::InvalidArgumentError("set meta: key is empty");
   Stmt s(db_, path_);
   if (absl::Status st =
           s.Prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",

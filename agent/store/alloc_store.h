@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -56,10 +57,15 @@ class AllocStore {
   // Puts every record in one transaction (one fsync instead of one each):
   // all of them are stored, or none is.
   absl::Status PutMany(const std::vector<AllocRecord>& records);
-  // Deletes `deletes` (missing ones are skipped), then puts `puts`, in one
-  // transaction: one fsync for a tick's forgotten and changed records.
-  absl::Status Write(const std::vector<std::string>& deletes,
-                     const std::vector<AllocRecord>& puts);
+  // One transaction (one fsync) for everything an agent tick changed:
+  // deletions first (missing records are skipped), then puts, then meta
+  // values. All of it is stored, or none.
+  struct Batch {
+    std::vector<std::string> deletes;
+    std::vector<AllocRecord> puts;
+    std::vector<std::pair<std::string, std::string>> metas;
+  };
+  absl::Status Write(const Batch& batch);
   // NotFound naming the id if there is no such record.
   absl::StatusOr<AllocRecord> Get(absl::string_view alloc_id);
   // Every record, ordered by alloc_id.
@@ -79,6 +85,8 @@ class AllocStore {
   absl::Status PutLocked(const AllocRecord& record)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<bool> DeleteLocked(absl::string_view alloc_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status SetMetaLocked(absl::string_view key, absl::string_view value)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Mutex mu_;

@@ -104,20 +104,28 @@ TEST_F(AllocStoreTest, WriteDeletesThenPutsInOneTransaction) {
   b2.SetExit(ExitStatus::Exited(0));
   // "b" is deleted and put again: the put, which comes second, wins; a
   // missing id ("zz") is no error.
-  ASSERT_TRUE(store->Write({"a", "b", "zz"}, {b2, Running("d")}).ok());
+  ASSERT_TRUE(store
+                  ->Write({.deletes = {"a", "b", "zz"},
+                           .puts = {b2, Running("d")},
+                           .metas = {{"rev", "7"}}})
+                  .ok());
+  EXPECT_EQ(*store->GetMeta("rev"), "7");
   absl::StatusOr<std::vector<AllocRecord>> all = store->List();
   ASSERT_TRUE(all.ok()) << all.status();
   ASSERT_EQ(all->size(), 3u);
   EXPECT_EQ((*all)[0], b2);
   EXPECT_EQ((*all)[1].alloc_id, "c");
   EXPECT_EQ((*all)[2].alloc_id, "d");
-  // A put that fails (empty id) rolls the deletions back too.
+  // A put that fails (empty id) rolls the deletion and the meta back too.
   AllocRecord bad = Running("e");
   bad.alloc_id.clear();
-  EXPECT_FALSE(store->Write({"c"}, {bad}).ok());
+  EXPECT_FALSE(
+      store->Write({.deletes = {"c"}, .puts = {bad}, .metas = {{"rev", "8"}}})
+          .ok());
   all = store->List();
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(all->size(), 3u);
+  EXPECT_EQ(*store->GetMeta("rev"), "7");
 }
 
 TEST_F(AllocStoreTest, PutReplacesListOrdersDeleteReports) {
