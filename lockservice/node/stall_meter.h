@@ -17,6 +17,7 @@
 #define BERTH_LOCKSERVICE_NODE_STALL_METER_H_
 
 #include <fcntl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -56,10 +57,9 @@ class StallMeter {
           what_(what),
           n_(n),
           start_(m->clock_->Monotonic()),
-          sched_start_(m->ReadSched()) {}
+          sched_start_(m->RecentSched()) {}
     ~Op() {
-      m_->Finish(what_, n_, m_->clock_->Monotonic() - start_,
-                 m_->ReadSched() - sched_start_);
+      m_->Finish(what_, n_, m_->clock_->Monotonic() - start_, sched_start_);
     }
     Op(const Op&) = delete;
     Op& operator=(const Op&) = delete;
@@ -75,10 +75,33 @@ class StallMeter {
   uint64_t count() const { return count_.load(std::memory_order_relaxed); }
 
  private:
-  // One pread (~0.3 us) of /proc/thread-self/schedstat ("<on-cpu ns>
-  // <run-queue wait ns> <slices>"), opened on the first call, from the
-  // driver thread. Real kernel time even under a simulated clock; it is
-  // only printed. Zeros where /proc is missing.
+  static constexpr int64_t kSchedReuseNs = 1'000'000;
+
+  // A schedstat reading at most kSchedReuseNs old. Reading procfs costs
+  // ~2 us on a VM (procfs formats it on each read, then sscanf), and it ran
+  // twice per operation, ~16 times per put: ~9% of the leader's driver thread
+  // in a 1-client put benchmark. A reading shared by the operations of one
+  // burst of work adds at most kSchedReuseNs to the split of a stall, which is
+  // printed in whole ms of a stall of at least the threshold.
+  Sched RecentSched() {
+    const int64_t now = RealMonotonicNs();
+    if (sched_at_ns_ < 0 || now - sched_at_ns_ > kSchedReuseNs) {
+      sched_ = ReadSched();
+      sched_at_ns_ = now;
+    }
+    return sched_;
+  }
+
+  static int64_t RealMonotonicNs() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+  }
+
+  // One pread of /proc/thread-self/schedstat ("<on-cpu ns> <run-queue wait
+  // ns> <slices>"), opened on the first call, from the driver thread. Real
+  // kernel time even under a simulated clock; it is only printed. Zeros
+  // where /proc is missing.
   Sched ReadSched() {
     if (sched_fd_ == -1) {
       sched_fd_ = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
@@ -95,10 +118,15 @@ class StallMeter {
     return s;
   }
 
+  // Reads schedstat again only for a stall: the common fast operation
+  // costs two clock reads.
   void Finish(const char* what, uint64_t n, absl::Duration took,
-              const Sched& sched) {
+              const Sched& sched_start) {
     if (took <= threshold_) return;
     count_.fetch_add(1, std::memory_order_relaxed);
+    sched_ = ReadSched();
+    sched_at_ns_ = RealMonotonicNs();
+    const Sched sched = sched_ - sched_start;
     const long long ms = absl::ToInt64Milliseconds(took);
     char count[32] = "";
     if (n > 0) {
@@ -117,7 +145,9 @@ class StallMeter {
   const uint64_t node_id_;
   const absl::Duration threshold_;
   std::atomic<uint64_t> count_{0};
-  int sched_fd_ = -1;  // -2: unavailable
+  int sched_fd_ = -1;         // -2: unavailable
+  Sched sched_;               // the last reading...
+  int64_t sched_at_ns_ = -1;  // ...taken then (RealMonotonicNs)
 };
 
 }  // namespace berth::node
