@@ -176,28 +176,60 @@ std::string GrpcTransport::PeerAddress(uint64_t id) {
   return it == peers_.end() ? std::string() : it->second->address();
 }
 
-grpc::Status RaftPeerService::Send(
-    grpc::ServerContext* ctx, grpc::ServerReader<raftpb::MessageBatch>* reader,
-    raftpb::SendAck* ack) {
+namespace {
+
+// One peer's inbound stream. Owned by gRPC until OnDone deletes it.
+class PeerReceiver final
+    : public grpc::ServerReadReactor<raftpb::MessageBatch> {
+ public:
+  explicit PeerReceiver(RaftNode* node) : node_(node) { StartRead(&batch_); }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      // The sender closed the stream (or it broke): nothing to answer.
+      Finish(grpc::Status::OK);
+      return;
+    }
+    // Receive only queues for the driver; it never blocks this thread.
+    for (raftpb::Message& m : *batch_.mutable_messages()) {
+      node_->Receive(std::move(m));
+    }
+    batch_.Clear();
+    StartRead(&batch_);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  RaftNode* const node_;
+  raftpb::MessageBatch batch_;
+};
+
+// A stream refused before reading anything.
+class RefusedStream final
+    : public grpc::ServerReadReactor<raftpb::MessageBatch> {
+ public:
+  explicit RefusedStream(grpc::Status st) { Finish(std::move(st)); }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+grpc::ServerReadReactor<raftpb::MessageBatch>* RaftPeerService::Send(
+    grpc::CallbackServerContext* ctx, raftpb::SendAck* ack) {
   // Clients and peers share the port, and every kind of certificate from
   // the cluster's CA is accepted by the handshake: without this, any
   // agent's or user's key could forge Raft messages (votes, appends).
   std::optional<tls::PeerIdentity> peer = tls::PeerIdentityOf(*ctx);
   if (peer.has_value() && peer->kind != "server") {
-    return grpc::Status(
+    return new RefusedStream(grpc::Status(
         grpc::StatusCode::PERMISSION_DENIED,
         absl::StrCat("only lockd replicas (certificates of kind server) may "
                      "send Raft messages; this certificate is ",
                      peer->kind.empty() ? "of no kind" : peer->kind, " \"",
-                     peer->name, "\""));
+                     peer->name, "\"")));
   }
-  raftpb::MessageBatch batch;
-  while (reader->Read(&batch)) {
-    for (raftpb::Message& m : *batch.mutable_messages()) {
-      node_->Receive(std::move(m));
-    }
-  }
-  return grpc::Status::OK;
+  return new PeerReceiver(node_);
 }
 
 }  // namespace berth::node

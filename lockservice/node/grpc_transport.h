@@ -50,12 +50,16 @@ class GrpcTransport : public Transport {
 };
 
 // Receives MessageBatch streams from peers and hands each message to `node`.
-class RaftPeerService final : public raftpb::RaftPeer::Service {
+//
+// Callback API: a batch is handed to the node on the gRPC thread that read
+// it off the socket. A synchronous handler blocked in Read() was woken by
+// that thread instead, one more thread hand-off (futex wake and context
+// switch) on every append and every ack, twice on a put's critical path.
+class RaftPeerService final : public raftpb::RaftPeer::CallbackService {
  public:
   explicit RaftPeerService(RaftNode* node) : node_(node) {}
-  grpc::Status Send(grpc::ServerContext* ctx,
-                    grpc::ServerReader<raftpb::MessageBatch>* reader,
-                    raftpb::SendAck* ack) override;
+  grpc::ServerReadReactor<raftpb::MessageBatch>* Send(
+      grpc::CallbackServerContext* ctx, raftpb::SendAck* ack) override;
 
  private:
   RaftNode* const node_;  // borrowed
