@@ -1,5 +1,7 @@
 #include "agent/server/agent.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <filesystem>
 #include <iostream>
@@ -104,6 +106,11 @@ std::string Agent::LogDir(const std::string& id) const {
 }
 
 std::string Agent::FifoDir(const std::string& id) const {
+  if (options_.fifo_dir.empty()) return LegacyFifoDir(id);
+  return absl::StrCat(options_.fifo_dir, "/", id);
+}
+
+std::string Agent::LegacyFifoDir(const std::string& id) const {
   return absl::StrCat(options_.data_dir, "/allocs/", id, "/fifo");
 }
 
@@ -134,10 +141,7 @@ absl::Status Agent::Recover() {
         // read them again so that its output keeps flowing.
         if (!options_.capture_logs) {
           // Nothing was captured; there are no FIFOs to read again.
-        } else if (absl::Status s = pump_->Reattach(
-                       r.alloc_id, LogDir(r.alloc_id), FifoDir(r.alloc_id),
-                       options_.log_limits);
-                   s.ok()) {
+        } else if (absl::Status s = ReattachLogs(r.alloc_id); s.ok()) {
           SetLogsLive(r.alloc_id, true);
         } else {
           Log(absl::StrCat("logs of ", r.alloc_id, ": ", s.ToString()));
@@ -153,6 +157,7 @@ absl::Status Agent::Recover() {
   }
   Log(absl::StrCat("recovered ", records_.size(), " allocations, adopted ",
                    adopted_.size()));
+  SweepFifoDirs();
   absl::StatusOr<std::optional<std::string>> snap =
       store_->GetMeta(kDesiredSnapshotKey);
   agentpb::DesiredSnapshot snapshot;
@@ -166,6 +171,32 @@ absl::Status Agent::Recover() {
     resume_revision_ = snapshot.revision();
   }
   return absl::OkStatus();
+}
+
+absl::Status Agent::ReattachLogs(const std::string& id) {
+  absl::Status s =
+      pump_->Reattach(id, LogDir(id), FifoDir(id), options_.log_limits);
+  // Launched by an agent that kept its FIFOs in the data dir (before
+  // --fifo-dir, or with it off): they are still there.
+  if (!s.ok() && !options_.fifo_dir.empty()) {
+    absl::Status legacy =
+        pump_->Reattach(id, LogDir(id), LegacyFifoDir(id), options_.log_limits);
+    if (legacy.ok()) return legacy;
+  }
+  return s;
+}
+
+void Agent::SweepFifoDirs() {
+  if (options_.fifo_dir.empty()) return;
+  // FIFO directories of allocations this agent no longer has (forgotten
+  // while a previous agent crashed, say); /run itself empties on reboot.
+  std::error_code ec;
+  for (const auto& e :
+       std::filesystem::directory_iterator(options_.fifo_dir, ec)) {
+    if (records_.count(e.path().filename().string()) == 0) {
+      std::filesystem::remove_all(e.path(), ec);
+    }
+  }
 }
 
 void Agent::Shutdown() {
@@ -183,6 +214,8 @@ void Agent::Shutdown() {
   }
   for (auto& [id, job] : stops_) job.thread.join();
   stops_.clear();
+  // Only if empty: FIFOs of tasks left to the next agent stay.
+  if (!options_.fifo_dir.empty()) rmdir(options_.fifo_dir.c_str());
   if (options_.stop_tasks_on_exit) {
     for (const auto& [id, alloc] : Observe()) {
       if (alloc.exit.has_value() && !IsTerminal(alloc.record.state)) {

@@ -294,6 +294,10 @@ void Agent::Forget(const std::string& id) {
   // and fsync of its own per task. A crash before the flush leaves the
   // record, and the next start forgets it again.
   undeleted_.insert(id);
+  if (!options_.fifo_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(FifoDir(id), ec);
+  }
   const std::string allocs = absl::StrCat(options_.data_dir, "/allocs");
   if (!options_.capture_logs) {  // no logs to keep
     std::error_code ec;

@@ -40,6 +40,7 @@ struct Flags {
   std::string node;
   std::string listen;
   std::string data_dir;
+  std::string fifo_dir;
   std::string runtime;
   std::string cpu;
   std::string memory;
@@ -113,6 +114,9 @@ int main(int argc, char** argv) {
       "advertised memory (\"4GiB\"); default: MemTotal")(
       "labels", po::value(&f.labels)->default_value(""),
       "node labels, key=value[,key=value...]")(
+      "fifo-dir", po::value(&f.fifo_dir)->default_value("auto"),
+      "where tasks' log FIFOs live; auto: under /run/berth-agent when /run "
+      "is a tmpfs, else in the data dir; \"\": in the data dir")(
       "cgroup-parent", po::value(&f.cgroup_parent)->default_value("berth"),
       "cgroup under which tasks run (linux runtime)")(
       "session-ttl-s", po::value(&f.session_ttl_s)->default_value(10),
@@ -163,6 +167,8 @@ int main(int argc, char** argv) {
   opts.metrics = &registry;
   opts.node = f.node;
   opts.data_dir = f.data_dir;
+  opts.fifo_dir =
+      f.fifo_dir == "auto" ? DefaultFifoDir(f.data_dir) : f.fifo_dir;
   opts.session_ttl = absl::Seconds(f.session_ttl_s);
   opts.usage_interval = absl::Seconds(f.usage_interval_s);
   opts.stop_tasks_on_exit = f.stop_tasks_on_exit;
@@ -211,6 +217,18 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   std::error_code ec;
+  if (f.fifo_dir == "auto" && !opts.fifo_dir.empty()) {
+    if (absl::Status s = MakePrivateDir(opts.fifo_dir); !s.ok()) {
+      std::cerr << "berth-agent: log FIFOs stay in the data dir: " << s << "\n";
+      opts.fifo_dir.clear();
+    }
+  } else if (!opts.fifo_dir.empty()) {
+    std::filesystem::create_directories(opts.fifo_dir, ec);
+    if (ec) {
+      return Fail(
+          absl::StrCat("--fifo-dir ", opts.fifo_dir, ": ", ec.message()));
+    }
+  }
   std::filesystem::create_directories(f.data_dir + "/allocs", ec);
   if (ec) {
     return Fail(absl::StrCat("--data-dir ", f.data_dir, ": ", ec.message()));

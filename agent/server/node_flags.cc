@@ -1,8 +1,13 @@
 #include "agent/server/node_flags.h"
 
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -10,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 
 namespace berth::agent {
@@ -107,6 +113,41 @@ int64_t DetectPidsMax() {
   std::ifstream in("/proc/sys/kernel/pid_max");
   int64_t n = 0;
   return (in >> n) ? n : 0;
+}
+
+std::string DefaultFifoDir(const std::string& data_dir,
+                           const std::vector<std::string>& run_dirs) {
+  std::error_code ec;
+  std::string abs = std::filesystem::absolute(data_dir, ec).lexically_normal();
+  if (ec) return "";
+  if (abs.size() > 1 && abs.back() == '/') abs.pop_back();
+  for (const std::string& run : run_dirs) {
+    struct statfs fs;
+    if (statfs(run.c_str(), &fs) != 0 || fs.f_type != TMPFS_MAGIC) continue;
+    return absl::StrCat(run, "/berth-agent/",
+                        absl::StrReplaceAll(abs, {{"%", "%25"}, {"/", "%2F"}}));
+  }
+  return "";
+}
+
+absl::Status MakePrivateDir(const std::string& dir) {
+  const std::filesystem::path path(dir);
+  for (const std::filesystem::path& p : {path.parent_path(), path}) {
+    if (mkdir(p.c_str(), 0700) != 0 && errno != EEXIST) {
+      return absl::ErrnoToStatus(errno, absl::StrCat("mkdir ", p.string()));
+    }
+    struct stat st;
+    if (lstat(p.c_str(), &st) != 0) {
+      return absl::ErrnoToStatus(errno, absl::StrCat("stat ", p.string()));
+    }
+    if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+        (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          p.string(),
+          " is not a directory of this user that only it can write"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace berth::agent

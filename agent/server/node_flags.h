@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
@@ -24,6 +26,20 @@ absl::StatusOr<std::map<std::string, std::string>> ParseLabels(
 int64_t DetectCpuMillicores();
 int64_t DetectMemoryBytes();  // MemTotal; 0 if unreadable
 int64_t DetectPidsMax();      // kernel.pid_max; 0 if unreadable
+
+// Where an agent with `data_dir` keeps its tasks' log FIFOs by default:
+// <run>/berth-agent/<data_dir, '/' escaped as %2F> under the first of
+// `run_dirs` that is a memory filesystem (tmpfs), else "" (the FIFOs stay
+// in the data dir). The name depends only on the data dir, so a restarted
+// agent finds the FIFOs its adopted tasks still write to, and two agents
+// on a host never share one.
+std::string DefaultFifoDir(const std::string& data_dir,
+                           const std::vector<std::string>& run_dirs = {
+                               "/run", "/dev/shm"});
+// Creates `dir` (mode 0700) and checks that its parent and it are real
+// directories owned by this user and writable by nobody else: under a
+// world-writable /dev/shm another user could have made them first.
+absl::Status MakePrivateDir(const std::string& dir);
 
 }  // namespace berth::agent
 

@@ -1,5 +1,11 @@
 #include "agent/server/node_flags.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -50,6 +56,28 @@ TEST(NodeFlagsTest, LabelsParseAndRejectDuplicates) {
 TEST(NodeFlagsTest, DetectedCapacityIsPositive) {
   EXPECT_GT(DetectCpuMillicores(), 0);
   EXPECT_GT(DetectMemoryBytes(), 0);
+}
+
+// /dev/shm is a tmpfs on every Linux this runs on; /proc never is.
+TEST(NodeFlagsTest, FifoDirIsUnderTheFirstMemoryFilesystemNamedByDataDir) {
+  EXPECT_EQ(DefaultFifoDir("/var/lib/berth/agent/", {"/proc", "/dev/shm"}),
+            "/dev/shm/berth-agent/%2Fvar%2Flib%2Fberth%2Fagent");
+  // Escaping keeps "/a/b%2Fc" and "/a/b/c" apart.
+  EXPECT_EQ(DefaultFifoDir("/a/b%2Fc", {"/dev/shm"}),
+            "/dev/shm/berth-agent/%2Fa%2Fb%252Fc");
+  EXPECT_EQ(DefaultFifoDir("/var/lib/berth/agent", {"/proc"}), "");
+}
+
+TEST(NodeFlagsTest, PrivateDirRefusesOneOthersCanWrite) {
+  const std::string base =
+      ::testing::TempDir() + "/fifo-base-" + std::to_string(getpid());
+  ASSERT_TRUE(MakePrivateDir(base + "/mine").ok());
+  EXPECT_TRUE(MakePrivateDir(base + "/mine").ok());  // again: fine
+  ASSERT_EQ(chmod(base.c_str(), 0777), 0);
+  absl::Status s = MakePrivateDir(base + "/mine");
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied) << s;
+  EXPECT_THAT(s.message(), ::testing::HasSubstr(base));
+  std::filesystem::remove_all(base);
 }
 
 }  // namespace
