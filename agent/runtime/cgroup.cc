@@ -273,8 +273,9 @@ absl::StatusOr<std::vector<Fd>> Cgroup::OpenSelfJoin() {
     if (!dir.ok()) return dir.status();
     const std::string file = absl::StrCat(*dir, "/tasks");
     Fd fd(open(file.c_str(), O_WRONLY | O_CLOEXEC));
-    if (!fd.valid())
+    if (!fd.valid()) {
       return absl::ErrnoToStatus(errno, absl::StrCat("open ", file));
+    }
     fds.push_back(std::move(fd));
   }
   return fds;

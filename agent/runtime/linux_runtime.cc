@@ -65,8 +65,8 @@ absl::StatusOr<TaskRecord> LinuxRuntime::Launch(const TaskSpec& spec) {
   if (join.ok()) {
     for (const Fd& fd : *join) child.join_fds.push_back(fd.get());
   }
-  absl::StatusOr<pid_t> pid = Spawn(child, [&](pid_t pid) {
-    return join.ok() ? absl::OkStatus() : task->cgroup->Attach(pid);
+  absl::StatusOr<pid_t> pid = Spawn(child, [&](pid_t child_pid) {
+    return join.ok() ? absl::OkStatus() : task->cgroup->Attach(child_pid);
   });
   if (!pid.ok()) {
     task->cgroup->KillAll(kLeftoverKillTimeout).IgnoreError();

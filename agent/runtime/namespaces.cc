@@ -112,8 +112,9 @@ bool LoopbackUp() {
   close(sync_fd);
   // First, so that all the set-up below is charged to the task's groups.
   for (size_t i = 0; i < c.join_fds.size(); ++i) {
-    if (write(c.join_fds[i], "0", 1) != 1)
+    if (write(c.join_fds[i], "0", 1) != 1) {
       Fail(err_fd, kJoinCgroup, static_cast<int>(i));
+    }
   }
 
   // Nothing the agent holds open may leak into the task. err_fd is already
