@@ -98,8 +98,9 @@ struct AgentOptions {
   // Empty: <data_dir>/allocs/<alloc>/fifo. A FIFO is only the place where a
   // task's output and a (restarted) agent meet; on a memory filesystem
   // (berth-agent's default, node_flags.h DefaultFifoDir) it spares the data
-  // dir's filesystem three inodes allocated and freed per task, which on
-  // ext4 without a journal is most of a launch burst's kernel time.
+  // dir's filesystem three inodes allocated and freed per task (on ext4
+  // without a journal, inode allocation was 47 % of the agent's CPU in a
+  // 500-task burst: docs/benchmarks.md, "Task start latency").
   std::string fifo_dir;
   bool stop_tasks_on_exit = false;
   Clock* clock = Clock::Real();

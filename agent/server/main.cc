@@ -116,9 +116,10 @@ int main(int argc, char** argv) {
       "node labels, key=value[,key=value...]")(
       "fifo-dir", po::value(&f.fifo_dir)->default_value("auto"),
       "where tasks' log FIFOs live; auto: under /run/berth-agent when /run "
-      "is a tmpfs, else in the data dir; \"\": in the data dir")(
-      "cgroup-parent", po::value(&f.cgroup_parent)->default_value("berth"),
-      "cgroup under which tasks run (linux runtime)")(
+      "is a tmpfs, else /dev/shm/berth-agent, else the data dir; \"\": "
+      "in the data dir")("cgroup-parent",
+                         po::value(&f.cgroup_parent)->default_value("berth"),
+                         "cgroup under which tasks run (linux runtime)")(
       "session-ttl-s", po::value(&f.session_ttl_s)->default_value(10),
       "lease TTL of the node registration, seconds")(
       "usage-interval-s", po::value(&f.usage_interval_s)->default_value(10),
