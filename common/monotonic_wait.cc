@@ -2,12 +2,13 @@
 
 #include <condition_variable>
 #include <cstdint>
-#include <map>
 #include <mutex>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/time/clock.h"
+#include "common/deadline_set.h"
 
 namespace berth {
 namespace {
@@ -18,10 +19,14 @@ using Steady = std::chrono::steady_clock;
 // clear of overflow.
 constexpr absl::Duration kLongest = absl::Hours(24 * 365);
 
-Steady::time_point SteadyAfter(absl::Duration d) {
+Steady::duration ToSteady(absl::Duration d) {
   d = std::min(std::max(d, absl::ZeroDuration()), kLongest);
-  return Steady::now() + std::chrono::duration_cast<Steady::duration>(
-                             absl::ToChronoNanoseconds(d));
+  return std::chrono::duration_cast<Steady::duration>(
+      absl::ToChronoNanoseconds(d));
+}
+
+Steady::time_point SteadyAfter(absl::Duration d) {
+  return Steady::now() + ToSteady(d);
 }
 
 // One waiter's registration. It lives on the waiter's stack; the waker
@@ -30,7 +35,7 @@ Steady::time_point SteadyAfter(absl::Duration d) {
 struct Ticket {
   absl::Mutex* mu;
   absl::CondVar* cv;  // null: wake by unlocking mu only
-  std::pair<Steady::time_point, uint64_t> key;
+  DeadlineSet<Ticket>::Key key;
 };
 
 class Waker {
@@ -41,18 +46,21 @@ class Waker {
     return *w;
   }
 
-  void Add(Ticket* t, Steady::time_point at) {
+  // `slack`: how much after `at` the waiter may be woken (deadline_set.h).
+  void Add(Ticket* t, Steady::time_point at, Steady::duration slack) {
     std::lock_guard<std::mutex> l(mu_);
-    t->key = {at, ++next_id_};
-    tickets_.emplace(t->key, t);
+    t->key = tickets_.Add(at, slack, t);
     // Hot waiters (the Raft driver) re-register the same deadline after
     // every wake-up; the waker is disturbed only for an earlier one.
-    if (at < sleeping_until_) cv_.notify_one();
+    if (at + std::clamp(slack, Steady::duration::zero(), kMaxSlack) <
+        sleeping_until_) {
+      cv_.notify_one();
+    }
   }
 
   void Remove(Ticket* t) {
     std::lock_guard<std::mutex> l(mu_);
-    tickets_.erase(t->key);
+    tickets_.Remove(t->key);
   }
 
  private:
@@ -62,22 +70,22 @@ class Waker {
 
   void Loop() {
     std::unique_lock<std::mutex> l(mu_);
+    std::vector<Ticket*> due;
     while (true) {
       const Steady::time_point now = Steady::now();
-      while (!tickets_.empty() && tickets_.begin()->first.first <= now) {
-        Ticket* t = tickets_.begin()->second;
-        tickets_.erase(tickets_.begin());
+      due.clear();
+      tickets_.TakeDue(now, &due);
+      for (Ticket* t : due) {
         if (!Wake(t)) {
           // The waiter's mutex is held by someone else: try again shortly.
-          t->key = {now + std::chrono::milliseconds(1), ++next_id_};
-          tickets_.emplace(t->key, t);
+          t->key = tickets_.Add(now + std::chrono::milliseconds(1),
+                                Steady::duration::zero(), t);
         }
       }
-      if (tickets_.empty()) {
-        sleeping_until_ = Steady::time_point::max();
+      sleeping_until_ = tickets_.WakeAt();
+      if (sleeping_until_ == Steady::time_point::max()) {
         cv_.wait(l);
       } else {
-        sleeping_until_ = tickets_.begin()->first.first;
         cv_.wait_until(l, sleeping_until_);
       }
       // Awake: the loop reads every ticket before sleeping again.
@@ -100,9 +108,8 @@ class Waker {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  uint64_t next_id_ = 0;
   Steady::time_point sleeping_until_ = Steady::time_point::min();
-  std::map<std::pair<Steady::time_point, uint64_t>, Ticket*> tickets_;
+  DeadlineSet<Ticket> tickets_;
 };
 
 }  // namespace
@@ -134,7 +141,7 @@ bool AwaitMonotonic(absl::Mutex* mu, const absl::Condition& cond,
       +[](Args* a) { return a->cond->Eval() || Steady::now() >= a->deadline; },
       &args);
   Ticket t{mu, nullptr, {}};
-  Waker::Get().Add(&t, args.deadline);
+  Waker::Get().Add(&t, args.deadline, SlackFor(ToSteady(timeout)));
   mu->Await(cond_or_time);
   Waker::Get().Remove(&t);
   return cond.Eval();
@@ -148,7 +155,7 @@ bool WaitMonotonic(absl::CondVar* cv, absl::Mutex* mu, absl::Duration timeout) {
   }
   const Steady::time_point deadline = SteadyAfter(timeout);
   Ticket t{mu, cv, {}};
-  Waker::Get().Add(&t, deadline);
+  Waker::Get().Add(&t, deadline, SlackFor(ToSteady(timeout)));
   cv->Wait(mu);
   Waker::Get().Remove(&t);
   return Steady::now() >= deadline;

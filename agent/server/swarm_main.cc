@@ -40,6 +40,7 @@
 #include "agent/server/alloc_convert.h"
 #include "boost/program_options.hpp"
 #include "common/fd_limit.h"
+#include "common/futex_hash.h"
 
 namespace po = boost::program_options;
 using namespace berth::agent;
@@ -150,6 +151,10 @@ int main(int argc, char** argv) {
     std::cerr << "berth-agent-swarm: --agents and --idle-s must be positive, "
                  "--allocs-per-agent not negative\n";
     return 2;
+  }
+  // About three parked threads per agent: common/futex_hash.h.
+  if (absl::StatusOr<uint32_t> n = berth::SizeFutexHash(4 * agents); !n.ok()) {
+    std::cerr << "warning: futex hash: " << n.status() << "\n";
   }
   absl::StatusOr<std::vector<std::string>> endpoints =
       berth::lock::ParseEndpoints(endpoints_flag);
