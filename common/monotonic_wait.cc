@@ -112,6 +112,21 @@ class Waker {
   DeadlineSet<Ticket> tickets_;
 };
 
+// A timed wait first waits with absl's own timeout, which the kernel ends
+// on the waiting thread: no other thread is woken, and on a VM each hand-off
+// of a wake-up costs (the 1,000-agent swarm spent most of its idle CPU on
+// the waker's hand-offs, docs/benchmarks.md). That timeout follows the wall
+// clock, though, so the waker stands by as a backstop, a little after the
+// monotonic deadline: on a healthy clock the waiter is gone from it before
+// then, and after a step of the wall clock (or under libfaketime) the wait
+// ends at most 2 ms, or twice SlackFor(timeout), late.
+constexpr Steady::duration kMinBackstop = std::chrono::milliseconds(2);
+
+void Backstop(Ticket* t, Steady::time_point deadline, absl::Duration timeout) {
+  const Steady::duration slack = SlackFor(ToSteady(timeout));
+  Waker::Get().Add(t, deadline + std::max(kMinBackstop, slack), slack);
+}
+
 }  // namespace
 
 MonotonicDeadline MonotonicDeadline::FromWall(absl::Time wall_deadline) {
@@ -141,8 +156,13 @@ bool AwaitMonotonic(absl::Mutex* mu, const absl::Condition& cond,
       +[](Args* a) { return a->cond->Eval() || Steady::now() >= a->deadline; },
       &args);
   Ticket t{mu, nullptr, {}};
-  Waker::Get().Add(&t, args.deadline, SlackFor(ToSteady(timeout)));
-  mu->Await(cond_or_time);
+  Backstop(&t, args.deadline, timeout);
+  if (!mu->AwaitWithTimeout(cond_or_time, timeout) && !cond_or_time.Eval()) {
+    // absl's wall-clock deadline came before the monotonic one: the wall
+    // clock stepped forward, or absl's clock runs behind the kernel's.
+    // The backstop ends the wait.
+    mu->Await(cond_or_time);
+  }
   Waker::Get().Remove(&t);
   return cond.Eval();
 }
@@ -155,8 +175,11 @@ bool WaitMonotonic(absl::CondVar* cv, absl::Mutex* mu, absl::Duration timeout) {
   }
   const Steady::time_point deadline = SteadyAfter(timeout);
   Ticket t{mu, cv, {}};
-  Waker::Get().Add(&t, deadline, SlackFor(ToSteady(timeout)));
-  cv->Wait(mu);
+  Backstop(&t, deadline, timeout);
+  if (cv->WaitWithTimeout(mu, timeout) && Steady::now() < deadline) {
+    // As above: a signal or the backstop ends it.
+    cv->Wait(mu);
+  }
   Waker::Get().Remove(&t);
   return Steady::now() >= deadline;
 }

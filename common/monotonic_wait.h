@@ -11,11 +11,19 @@
 // lockd leader's duties thread asleep for a minute that way, with no lease
 // expiring and scheduler failovers taking 60 s (docs/reliability.md).
 //
-// The waits here never give absl a timeout. One process-wide waker thread
-// sleeps on the monotonic clock (std::condition_variable with steady_clock,
-// which glibc serves with pthread_cond_clockwait(CLOCK_MONOTONIC)) and, at a
-// waiter's deadline, wakes it: by unlocking its Mutex (absl re-evaluates the
-// waiters' conditions on unlock) or by signalling its CondVar.
+// So absl's timeout is never trusted alone. A wait gives absl its timeout
+// (the kernel then ends it on the waiting thread, the cheap way) and also
+// registers with one process-wide waker thread, which sleeps on the
+// monotonic clock (std::condition_variable with steady_clock, which glibc
+// serves with pthread_cond_clockwait(CLOCK_MONOTONIC)). If absl's timeout
+// has not ended the wait shortly after its monotonic deadline, the waker
+// does: by unlocking the waiter's Mutex (absl re-evaluates the waiters'
+// conditions on unlock) or by signalling its CondVar. If absl's timeout
+// ends it early (a step forward), the wait goes on, untimed, until the
+// waker's backstop. A wait therefore never ends before its monotonic
+// deadline, and whatever the wall clock does, the waker wakes it at most
+// 2 ms (waits under 1 s), or twice SlackFor(timeout)
+// (common/deadline_set.h), after it.
 //
 // Thread safety: every function may be called from any thread.
 #ifndef BERTH_COMMON_MONOTONIC_WAIT_H_

@@ -1,7 +1,9 @@
 // The monotonic waits under a wall clock that runs ten minutes ahead of the
-// kernel's (libfaketime, set up by ctest: see common/CMakeLists.txt). With
-// absl's own timed waits each 100 ms wait here would last ten minutes; the
-// nemesis clock-skew fault hit exactly that in the lockd leader.
+// kernel's, or behind it (libfaketime, set up by ctest: see
+// common/CMakeLists.txt). Ahead, absl's own timed waits would make each
+// 100 ms wait here last ten minutes (the nemesis clock-skew fault hit
+// exactly that in the lockd leader); behind, absl's timeouts end at once,
+// and the waits must neither end early nor spin.
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,8 +37,9 @@ class FakedClockTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_NE(std::getenv("FAKETIME"), nullptr)
         << "run through ctest, which preloads libfaketime";
-    // The test means something only if the process's clock is ahead.
-    ASSERT_GT(absl::Now() - KernelRealtime(), absl::Minutes(9));
+    // The test means something only if the process's clock is off.
+    ASSERT_GT(absl::AbsDuration(absl::Now() - KernelRealtime()),
+              absl::Minutes(9));
   }
   absl::Duration Since(Steady::time_point t0) {
     return absl::FromChrono(Steady::now() - t0);
@@ -60,7 +63,23 @@ TEST_F(FakedClockTest, MutexAwaitEndsOnTheMonotonicClock) {
   const Steady::time_point t0 = Steady::now();
   EXPECT_FALSE(
       AwaitMonotonic(&mu, absl::Condition(&never), absl::Milliseconds(100)));
+  EXPECT_GE(Since(t0), absl::Milliseconds(100));
   EXPECT_LT(Since(t0), kMuchLessThanTheOffset);
+}
+
+TEST_F(FakedClockTest, CondVarTimeoutIsReportedOnlyAtTheMonotonicDeadline) {
+  absl::Mutex mu;
+  absl::CondVar cv;
+  absl::MutexLock l(&mu);
+  const Steady::time_point t0 = Steady::now();
+  int early_returns = 0;
+  while (!WaitMonotonic(&cv, &mu, absl::Milliseconds(100) - Since(t0))) {
+    ++early_returns;
+  }
+  EXPECT_GE(Since(t0), absl::Milliseconds(100));
+  // Nobody signals: a spin on absl's already-passed wall-clock deadline
+  // would return early thousands of times.
+  EXPECT_LT(early_returns, 10);
 }
 
 TEST_F(FakedClockTest, RealClockAwaitAndNoticeEndOnTheMonotonicClock) {
