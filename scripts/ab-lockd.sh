@@ -53,8 +53,10 @@ run() {  # run ROUND SIDE BINARY
   done
   local deadline=$((SECONDS + 30)) leader=0
   while ((SECONDS < deadline)); do
+    # Under pipefail a probe that fails (replicas not listening yet) would
+    # end the whole script through set -e, silently dropping runs.
     leader=$("$BERTH" cluster status --output json --timeout 2s 2>/dev/null |
-      sed -En 's/.*"leader_id": *"?([0-9]+).*/\1/p' | head -1)
+      sed -En 's/.*"leader_id": *"?([0-9]+).*/\1/p' | head -1) || leader=0
     [[ -n "$leader" && "$leader" != 0 ]] && break
     sleep 0.2
   done
