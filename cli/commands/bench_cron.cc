@@ -102,6 +102,7 @@ struct Rig {
         store.Watch(sched::kBerthPrefix, snap->revision + 1);
     if (!w.ok()) return w.status();
     watch = *std::move(w);
+    store.Compact(snap->revision);
     return absl::OkStatus();
   }
 
@@ -110,6 +111,13 @@ struct Rig {
         watch->Next(absl::ZeroDuration());
     if (!events.ok()) return events.status();
     for (const sched::StoreEvent& e : *events) state.Apply(e);
+    // Drop the history the mirror has consumed, as lockd's automatic
+    // compaction does for a real leader. Kept, MemStore's event vector
+    // (every job's record, then every claim) doubled inside the window now
+    // and then, and the copy plus malloc_consolidate held up one second's
+    // whole burst of claims: 1 % of the claims, so the p99 swung from 42
+    // to 90 ms between runs of the same build.
+    if (!events->empty()) store.Compact(events->back().revision);
     return absl::OkStatus();
   }
 };
