@@ -1,35 +1,60 @@
 #include "lockservice/node/grpc_transport.h"
 
-#include <chrono>
 #include <deque>
 #include <optional>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "common/monotonic_wait.h"
 #include "common/tls/peer.h"
 #include "grpcpp/grpcpp.h"
 
 namespace berth::node {
 
-// One peer's outbound queue and the stream it is written to, on gRPC's
-// callback API. Whoever finds the stream idle starts the next write: the
-// driver thread in Enqueue, or the gRPC thread that finished the previous
-// write. A sender thread blocked in a synchronous Write had to be woken for
-// every batch, one more thread hand-off (futex wake and context switch) on
-// each append's way to a follower, on a put's critical path.
-//
-// A stream that fails a write is abandoned: the queue is dropped (Raft
-// resends after probing), the peer reported unreachable, and the next
-// Enqueue from kReconnectPause on opens a new stream. The leader's
-// heartbeats make sure that next Enqueue comes.
+// One peer's outbound queue and the thread that drains it into a stream.
 class PeerSender {
  public:
   PeerSender(uint64_t self, uint64_t peer, std::string address,
              std::function<void(uint64_t)> on_unreachable,
-             const std::shared_ptr<grpc::ChannelCredentials>& credentials)
+             std::shared_ptr<grpc::ChannelCredentials> credentials)
       : self_(self),
         peer_(peer),
         address_(std::move(address)),
-        on_unreachable_(std::move(on_unreachable)) {
+        on_unreachable_(std::move(on_unreachable)),
+        credentials_(std::move(credentials)) {
+    thread_ = std::thread([this] { Run(); });
+  }
+
+  ~PeerSender() {
+    {
+      absl::MutexLock l(&mu_);
+      stopping_ = true;
+      if (ctx_) ctx_->TryCancel();
+    }
+    cv_.SignalAll();
+    thread_.join();
+  }
+
+  const std::string& address() const { return address_; }
+
+  void Enqueue(raftpb::Message m) {
+    absl::MutexLock l(&mu_);
+    size_t bytes = m.ByteSizeLong();
+    if (queued_bytes_ + bytes > kMaxQueuedBytes ||
+        queue_.size() >= kMaxQueued) {
+      return;  // Dropped: Raft retransmits what matters.
+    }
+    queued_bytes_ += bytes;
+    queue_.push_back(std::move(m));
+    cv_.Signal();
+  }
+
+ private:
+  static constexpr size_t kMaxQueued = 8192;
+  static constexpr size_t kMaxQueuedBytes = 256 << 20;
+  static constexpr size_t kMaxBatchBytes = 4 << 20;
+
+  void Run() {
     grpc::ChannelArguments args;
     args.SetMaxSendMessageSize(64 << 20);
     // Reconnect fast: an election timeout is ~1 s and a peer that comes back
@@ -37,167 +62,66 @@ class PeerSender {
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
     args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 500);
-    channel_ = grpc::CreateCustomChannel(address_, credentials, args);
-    stub_ = raftpb::RaftPeer::NewStub(channel_);
-  }
-
-  // Cancels the stream and waits until gRPC is done with it: its callbacks
-  // use this object.
-  ~PeerSender() {
-    Stream* s = nullptr;
-    {
-      absl::MutexLock l(&mu_);
-      stopping_ = true;
-      s = DetachLocked();
-    }
-    if (s != nullptr) {
-      s->ctx.TryCancel();
-      s->RemoveHold();
-    }
-    absl::MutexLock l(&mu_);
-    mu_.Await(absl::Condition(
-        +[](int* live) { return *live == 0; }, &live_streams_));
-  }
-
-  const std::string& address() const { return address_; }
-
-  void Enqueue(std::vector<raftpb::Message> msgs) {
-    Stream* start = nullptr;
-    {
-      absl::MutexLock l(&mu_);
-      if (stopping_) return;
-      for (raftpb::Message& m : msgs) {
-        const size_t bytes = m.ByteSizeLong();
-        if (queued_bytes_ + bytes > kMaxQueuedBytes ||
-            queue_.size() >= kMaxQueued) {
-          break;  // Dropped: Raft retransmits what matters.
+    auto channel = grpc::CreateCustomChannel(address_, credentials_, args);
+    auto stub = raftpb::RaftPeer::NewStub(channel);
+    while (true) {
+      auto ctx = std::make_unique<grpc::ClientContext>();
+      raftpb::SendAck ack;
+      {
+        absl::MutexLock l(&mu_);
+        if (stopping_) return;
+        ctx_ = ctx.get();
+      }
+      std::unique_ptr<grpc::ClientWriter<raftpb::MessageBatch>> writer =
+          stub->Send(ctx.get(), &ack);
+      bool broken = false;
+      while (!broken) {
+        raftpb::MessageBatch batch;
+        batch.set_from(self_);
+        {
+          absl::MutexLock l(&mu_);
+          while (!stopping_ && queue_.empty()) cv_.Wait(&mu_);
+          if (stopping_) break;
+          size_t bytes = 0;
+          while (!queue_.empty() && bytes < kMaxBatchBytes) {
+            bytes += queue_.front().ByteSizeLong();
+            *batch.add_messages() = std::move(queue_.front());
+            queue_.pop_front();
+          }
+          queued_bytes_ = queued_bytes_ > bytes ? queued_bytes_ - bytes : 0;
         }
-        queued_bytes_ += bytes;
-        queue_.push_back(std::move(m));
+        if (!writer->Write(batch)) broken = true;
       }
-      if (stream_ == nullptr && Steady::now() >= reconnect_at_) {
-        OpenLocked();
-      }
-      if (stream_ != nullptr && !writing_ && TakeBatchLocked(stream_)) {
-        start = stream_;
-      }
-    }
-    if (start != nullptr) start->StartWrite(&start->batch);
-  }
-
- private:
-  static constexpr size_t kMaxQueued = 8192;
-  static constexpr size_t kMaxQueuedBytes = 256 << 20;
-  static constexpr size_t kMaxBatchBytes = 4 << 20;
-  using Steady = std::chrono::steady_clock;
-  static constexpr Steady::duration kReconnectPause =
-      std::chrono::milliseconds(50);
-
-  // One RaftPeer.Send call. Deletes itself in OnDone. A hold, taken at the
-  // start and released once (DetachLocked's caller), keeps gRPC from ending
-  // it while the driver may still start a write on it.
-  class Stream final : public grpc::ClientWriteReactor<raftpb::MessageBatch> {
-   public:
-    explicit Stream(PeerSender* owner) : owner_(owner) {}
-    void OnWriteDone(bool ok) override { owner_->WriteDone(this, ok); }
-    void OnDone(const grpc::Status&) override {
-      PeerSender* owner = owner_;
-      delete this;
-      owner->StreamEnded();
-    }
-
-    grpc::ClientContext ctx;
-    raftpb::SendAck ack;
-    raftpb::MessageBatch batch;  // the write in flight
-
-   private:
-    PeerSender* const owner_;
-  };
-
-  void OpenLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    stream_ = new Stream(this);
-    ++live_streams_;
-    writing_ = false;
-    stub_->async()->Send(&stream_->ctx, &stream_->ack, stream_);
-    stream_->AddHold();
-    stream_->StartCall();
-  }
-
-  // Moves up to kMaxBatchBytes of the queue into s->batch; false if the
-  // queue is empty. Sets writing_ when it returns true.
-  bool TakeBatchLocked(Stream* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (queue_.empty()) return false;
-    s->batch.Clear();
-    s->batch.set_from(self_);
-    size_t bytes = 0;
-    while (!queue_.empty() && bytes < kMaxBatchBytes) {
-      bytes += queue_.front().ByteSizeLong();
-      *s->batch.add_messages() = std::move(queue_.front());
-      queue_.pop_front();
-    }
-    queued_bytes_ = queued_bytes_ > bytes ? queued_bytes_ - bytes : 0;
-    writing_ = true;
-    return true;
-  }
-
-  // Forgets the current stream; the caller releases its hold (outside mu_:
-  // gRPC may end the call, and run OnDone, from inside RemoveHold).
-  Stream* DetachLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    Stream* s = stream_;
-    stream_ = nullptr;
-    writing_ = false;
-    return s;
-  }
-
-  void WriteDone(Stream* s, bool ok) {
-    bool next = false;
-    bool failed = false;
-    {
-      absl::MutexLock l(&mu_);
-      if (s != stream_) return;  // detached (stopping): its hold is gone
-      if (ok) {
-        writing_ = false;
-        next = TakeBatchLocked(s);
-      } else {
-        DetachLocked();
-        failed = !stopping_;
-        // Whatever is queued was built for a stream that failed; the
-        // leader will resend after probing.
+      writer->WritesDone();
+      writer->Finish().IgnoreError();
+      {
+        absl::MutexLock l(&mu_);
+        ctx_ = nullptr;
+        if (stopping_) return;
+        // Whatever is queued was built for a stream that failed; the leader
+        // will resend after probing.
         queue_.clear();
         queued_bytes_ = 0;
-        reconnect_at_ = Steady::now() + kReconnectPause;
       }
+      on_unreachable_(peer_);
+      // Pace reconnect attempts without a fixed sleep on the hot path.
+      absl::MutexLock l(&mu_);
+      WaitMonotonic(&cv_, &mu_, absl::Milliseconds(50));
     }
-    if (next) {
-      s->StartWrite(&s->batch);
-      return;
-    }
-    if (!ok) {
-      s->RemoveHold();
-      if (failed) on_unreachable_(peer_);
-    }
-  }
-
-  void StreamEnded() {
-    absl::MutexLock l(&mu_);
-    --live_streams_;
   }
 
   const uint64_t self_;
   const uint64_t peer_;
   const std::string address_;
   const std::function<void(uint64_t)> on_unreachable_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<raftpb::RaftPeer::Stub> stub_;
+  const std::shared_ptr<grpc::ChannelCredentials> credentials_;
   absl::Mutex mu_;
+  absl::CondVar cv_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  Stream* stream_ ABSL_GUARDED_BY(mu_) = nullptr;
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;  // on stream_
-  int live_streams_ ABSL_GUARDED_BY(mu_) = 0;  // not yet OnDone
-  // Monotonic: a step of the wall clock must not postpone reconnecting.
-  Steady::time_point reconnect_at_ ABSL_GUARDED_BY(mu_);
+  grpc::ClientContext* ctx_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::deque<raftpb::Message> queue_ ABSL_GUARDED_BY(mu_);
   size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::thread thread_;
 };
 
 GrpcTransport::GrpcTransport(
@@ -216,15 +140,11 @@ GrpcTransport::~GrpcTransport() {
 }
 
 void GrpcTransport::Send(std::vector<raftpb::Message> msgs) {
-  // One Enqueue per peer, so that a Ready's messages to a peer leave in one
-  // write when its stream is idle.
-  std::map<uint64_t, std::vector<raftpb::Message>> by_peer;
-  for (raftpb::Message& m : msgs) by_peer[m.to()].push_back(std::move(m));
   absl::MutexLock l(&mu_);
-  for (auto& [id, batch] : by_peer) {
-    auto it = peers_.find(id);
+  for (raftpb::Message& m : msgs) {
+    auto it = peers_.find(m.to());
     if (it == peers_.end()) continue;
-    it->second->Enqueue(std::move(batch));
+    it->second->Enqueue(std::move(m));
   }
 }
 

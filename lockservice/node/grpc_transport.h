@@ -1,6 +1,5 @@
 // GrpcTransport: sends Raft messages to peers over long-lived gRPC client
-// streams (RaftPeer.Send), one stream and bounded queue per peer, written
-// on gRPC's callback API (no thread of our own per peer).
+// streams (RaftPeer.Send), one sender thread and bounded queue per peer.
 // RaftPeerService is the receiving end, registered on the replica's single
 // gRPC port next to the client API.
 //
