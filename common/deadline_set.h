@@ -1,13 +1,15 @@
 // The monotonic-wait waker's pending deadlines, each with a slack: how much
 // later than its deadline a waiter may be woken.
 //
-// Why slack: on a 2-vCPU VM each wake-up of an idle CPU costs a VM exit, and
-// 1,000 simulated agents' 5 s safety ticks (200 deadlines a second, spread
-// evenly) kept the waker thread waking one waiter at a time: 54 % of the
-// idle swarm's CPU (docs/benchmarks.md). Letting long waits end up to a
-// small fraction of their timeout late, as the kernel's own timer slack
-// does, turns those into a few batches a second. Short waits (Raft ticks,
-// heartbeats) get none.
+// Why slack: the waker is a backstop (monotonic_wait.h). A waiter normally
+// leaves before its ticket falls due, but the waker has already set its
+// alarm by then and wakes for nothing. 1,000 simulated agents' 5 s safety
+// ticks are 200 such alarms a second, and on a 2-vCPU VM each wake-up of an
+// idle CPU is a VM exit (docs/benchmarks.md, "The idle swarm after the
+// monotonic waits"). Letting long waits end up to a small fraction of
+// their timeout late, as the kernel's own timer slack does, turns those
+// into a few wake-ups a second. Short waits (Raft ticks, heartbeats) get
+// none.
 //
 // Not thread-safe: the waker guards it with its mutex.
 #ifndef BERTH_COMMON_DEADLINE_SET_H_

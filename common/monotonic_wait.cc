@@ -51,11 +51,8 @@ class Waker {
     std::lock_guard<std::mutex> l(mu_);
     t->key = tickets_.Add(at, slack, t);
     // Hot waiters (the Raft driver) re-register the same deadline after
-    // every wake-up; the waker is disturbed only for an earlier one.
-    if (at + std::clamp(slack, Steady::duration::zero(), kMaxSlack) <
-        sleeping_until_) {
-      cv_.notify_one();
-    }
+    // every wake-up; the waker is disturbed only when it must wake earlier.
+    if (tickets_.WakeAt() < sleeping_until_) cv_.notify_one();
   }
 
   void Remove(Ticket* t) {
