@@ -145,6 +145,12 @@ absl::Status RunLoop(Rig& rig, absl::Time end, absl::Duration run_for,
         rig.engine->Step(rig.state, t1, rig.fence);
     if (!next.ok()) return next.status();
     const absl::Time t2 = clock->Now();
+    if (getenv("CRON_TRACE") && t2 - t1 > absl::Milliseconds(2)) {
+      int64_t ms = absl::ToUnixMillis(t1) % 1000;
+      fprintf(stderr, "step at +%lld ms took %.1f ms claims=%lld\n",
+              (long long)ms, absl::ToDoubleMilliseconds(t2 - t1),
+              (long long)rig.engine->stats().claims);
+    }
     if (absl::Status s = rig.Pump(); !s.ok()) return s;
     const absl::Time t3 = clock->Now();
     times->pump += (t1 - now) + (t3 - t2);
@@ -316,6 +322,9 @@ int RunBenchCron(Context& ctx) {
     num("commits", static_cast<double>(window_commits));
     num("claim_batches", static_cast<double>(stats.batches));
     num("finalize_batches", static_cast<double>(stats.finalize_batches));
+    num("prepared", static_cast<double>(stats.prepared));
+    num("prepared_used", static_cast<double>(stats.prepared_used));
+    num("prepared_stale", static_cast<double>(stats.prepared_stale));
     num("burst_first_claim_p50_ms", Percentile(first_ms, 0.5));
     num("burst_last_claim_p50_ms", Percentile(last_ms, 0.5));
     num("burst_last_claim_max_ms", Percentile(last_ms, 1.0));
@@ -350,6 +359,8 @@ int RunBenchCron(Context& ctx) {
       "max %.2f ms\n"
       "  loop wall time    engine Step %.1f%%, mirror apply %.1f%%, simulated "
       "agents %.1f%%, asleep %.1f%%\n"
+      "  planned ahead     %d claims, %d committed as planned, %d planned "
+      "again at the tick\n"
       "  sync (heap build) %.0f ms\n"
       "  memory (VmRSS)    store+mirror %.1f MB, engine %.1f MB, total "
       "after window %.1f MB\n"
@@ -358,7 +369,8 @@ int RunBenchCron(Context& ctx) {
       stats.finalized, catch_up_claims, window_commits, stats.batches,
       stats.finalize_batches, p50, p99, max, Percentile(first_ms, 0.5),
       Percentile(last_ms, 0.5), Percentile(last_ms, 1.0), share(times.step),
-      share(times.pump), share(times.agents), share(times.sleep), sync_ms,
+      share(times.pump), share(times.agents), share(times.sleep),
+      stats.prepared, stats.prepared_used, stats.prepared_stale, sync_ms,
       static_cast<double>(rss_jobs - rss0) / 1024,
       static_cast<double>(rss_engine - rss_jobs) / 1024,
       static_cast<double>(rss_end - rss0) / 1024, busy_cpu * 100,

@@ -14,12 +14,8 @@
 namespace berth::cron {
 namespace {
 
+using internal::IsLiveCron;
 using internal::JobView;
-
-// Suspended jobs keep their timer: their ticks are recorded as skipped.
-bool IsLiveCron(const jobpb::JobRecord* rec) {
-  return rec != nullptr && rec->job().kind() == jobpb::CRON && !rec->stopped();
-}
 
 int64_t Ms(absl::Time t) { return absl::ToUnixMillis(t); }
 
@@ -40,6 +36,8 @@ void CronEngine::Sync(const sched::ClusterState& state, absl::Time now) {
   retrying_.clear();
   wait_revision_.clear();
   active_.clear();
+  prepared_.clear();
+  next_prepare_ = absl::InfinitePast();
   scanned_revision_ = -1;
   next_timeout_ = absl::InfiniteFuture();
   std::map<std::pair<std::string, std::string>, Parsed> cache;
@@ -60,6 +58,7 @@ void CronEngine::Sync(const sched::ClusterState& state, absl::Time now) {
 
 void CronEngine::Remove(uint32_t slot) {
   heap_.Erase(slot);
+  prepared_.erase(slot);
   blocked_.erase(slot);
   retrying_.erase(slot);
   index_.erase(entries_[slot].id);
@@ -173,61 +172,14 @@ absl::StatusOr<CronEngine::Outcome> CronEngine::Commit(
   return Outcome::kCommitted;
 }
 
-std::optional<CronEngine::Claim> CronEngine::PlanDue(
-    const sched::ClusterState& state, uint32_t slot, absl::Time now) {
-  Entry& e = entries_[slot];
-  const sched::JobId id = e.id;
-  retrying_.erase(slot);
-  if (Waiting(state, id)) {
-    heap_.Erase(slot);
-    blocked_.insert(slot);
-    return std::nullopt;
-  }
-  JobView view = internal::ViewOf(state, id);
-  if (!IsLiveCron(view.record)) {
-    Remove(slot);
-    return std::nullopt;
-  }
+CronEngine::Claim CronEngine::BuildClaim(const sched::ClusterState& state,
+                                         uint32_t slot, const JobView& view,
+                                         const TickPlan& plan,
+                                         const TickSource& ticks,
+                                         int64_t now_ms) const {
+  const sched::JobId& id = view.id;
   const jobpb::CronPolicy& p = view.record->job().cron();
-  TickSource ticks{&*e.schedule, e.every_seconds};
-  CatchUpPolicy cp{p.catch_up(), p.starting_deadline_ms(),
-                   options_.on_time_grace_ms};
-  const int64_t now_ms = Ms(now);
-  if (internal::ResumePending(view)) {
-    // The resume decision first; due ticks follow once it is in the mirror.
-    Claim c;
-    c.slot = slot;
-    c.id = id;
-    c.next_tick = ticks.Next(internal::MarkerTick(view)).value_or(0);
-    internal::AddMarkerCond(view, &c.txn);
-    internal::ResumePlan rp =
-        internal::PlanResume(state, view, now_ms, scheduler_id_, &c.txn);
-    c.tick = rp.latest_tick;
-    c.claimed = rp.claimed;
-    c.replaced = rp.replaced;
-    c.finalized = rp.finalized;
-    c.trimmed = internal::AppendTrim(
-        state, view, rp.written, options_.max_history_deletes_per_txn, &c.txn);
-    heap_.Erase(slot);
-    return c;
-  }
   const bool suspended = internal::IsSuspended(*view.record);
-  TickPlan plan = PlanTicks(ticks, internal::MarkerTick(view), now_ms, cp);
-  if (view.runs != nullptr && !active_.contains(id)) {
-    for (const auto& [tick, run] : *view.runs) {
-      if (run.value.result() == jobpb::CronRun::ACTIVE) active_.insert(id);
-    }
-  }
-  e.next_tick = plan.tick;
-  if (plan.kind == TickPlan::Kind::kWait) {
-    if (plan.tick == 0) {
-      heap_.Erase(slot);
-    } else {
-      heap_.Set(slot, absl::FromUnixSeconds(plan.tick));
-    }
-    return std::nullopt;
-  }
-
   Claim c;
   c.slot = slot;
   c.id = id;
@@ -235,6 +187,10 @@ std::optional<CronEngine::Claim> CronEngine::PlanDue(
   c.next_tick = ticks.Next(plan.tick).value_or(0);
   c.missed = plan.missed;
   sched::StoreTxn& txn = c.txn;
+  // The usual claim: 3 conditions, 4 operations (run, allocation, marker,
+  // one trimmed run); growing from empty reallocated and moved them twice.
+  txn.conds.reserve(4);
+  txn.ops.reserve(6);
   internal::AddMarkerCond(view, &txn);
   internal::NewRun nr;
   nr.tick = plan.tick;
@@ -284,6 +240,64 @@ std::optional<CronEngine::Claim> CronEngine::PlanDue(
                       &txn, edit);
   c.trimmed = internal::AppendTrim(state, view, written,
                                    options_.max_history_deletes_per_txn, &txn);
+  return c;
+}
+
+std::optional<CronEngine::Claim> CronEngine::PlanDue(
+    const sched::ClusterState& state, uint32_t slot, absl::Time now) {
+  Entry& e = entries_[slot];
+  const sched::JobId id = e.id;
+  retrying_.erase(slot);
+  if (Waiting(state, id)) {
+    heap_.Erase(slot);
+    blocked_.insert(slot);
+    return std::nullopt;
+  }
+  JobView view = internal::ViewOf(state, id);
+  if (!IsLiveCron(view.record)) {
+    Remove(slot);
+    return std::nullopt;
+  }
+  const jobpb::CronPolicy& p = view.record->job().cron();
+  TickSource ticks{&*e.schedule, e.every_seconds};
+  CatchUpPolicy cp{p.catch_up(), p.starting_deadline_ms(),
+                   options_.on_time_grace_ms};
+  const int64_t now_ms = Ms(now);
+  if (internal::ResumePending(view)) {
+    // The resume decision first; due ticks follow once it is in the mirror.
+    Claim c;
+    c.slot = slot;
+    c.id = id;
+    c.next_tick = ticks.Next(internal::MarkerTick(view)).value_or(0);
+    internal::AddMarkerCond(view, &c.txn);
+    internal::ResumePlan rp =
+        internal::PlanResume(state, view, now_ms, scheduler_id_, &c.txn);
+    c.tick = rp.latest_tick;
+    c.claimed = rp.claimed;
+    c.replaced = rp.replaced;
+    c.finalized = rp.finalized;
+    c.trimmed = internal::AppendTrim(
+        state, view, rp.written, options_.max_history_deletes_per_txn, &c.txn);
+    heap_.Erase(slot);
+    return c;
+  }
+  TickPlan plan = PlanTicks(ticks, internal::MarkerTick(view), now_ms, cp);
+  if (view.runs != nullptr && !active_.contains(id)) {
+    for (const auto& [tick, run] : *view.runs) {
+      if (run.value.result() == jobpb::CronRun::ACTIVE) active_.insert(id);
+    }
+  }
+  e.next_tick = plan.tick;
+  if (plan.kind == TickPlan::Kind::kWait) {
+    if (plan.tick == 0) {
+      heap_.Erase(slot);
+    } else {
+      heap_.Set(slot, absl::FromUnixSeconds(plan.tick));
+    }
+    return std::nullopt;
+  }
+
+  Claim c = BuildClaim(state, slot, view, plan, ticks, now_ms);
   // Out of the heap while its commit is pending; FinishClaim decides where
   // it goes next.
   heap_.Erase(slot);
@@ -338,11 +352,15 @@ absl::StatusOr<absl::Time> CronEngine::Step(const sched::ClusterState& state,
   // Claims first: a due tick must not wait behind other jobs' finalizations
   // (a claim finalizes its own job's finished runs itself). Claims are
   // packed into shared transactions up to the operation limit.
-  std::vector<Claim> batch;
+  std::vector<Claim>& batch = claim_batch_;
+  batch.clear();
   size_t batch_size = 0;
   while (!heap_.empty() && heap_.TopDeadline() <= now &&
          commits_this_step_ < options_.max_commits_per_step) {
-    std::optional<Claim> c = PlanDue(state, heap_.TopId(), now);
+    const uint32_t slot = heap_.TopId();
+    std::optional<Claim> c =
+        TakePrepared(state, slot, heap_.TopDeadline(), now);
+    if (!c) c = PlanDue(state, slot, now);
     if (!c) continue;
     if (!batch.empty() &&
         batch_size + c->size() > static_cast<size_t>(internal::kTxnLimit)) {
@@ -357,8 +375,11 @@ absl::StatusOr<absl::Time> CronEngine::Step(const sched::ClusterState& state,
   if (state.revision() != scanned_revision_ || now >= next_timeout_) {
     if (absl::Status s = ScanActive(state, now, fence); !s.ok()) return s;
   }
+  // Last: planning ahead only uses time the due work did not need.
+  const bool more_to_prepare = PrepareAhead(state, now);
   absl::Time next = next_timeout_;
   if (!heap_.empty()) next = std::min(next, heap_.TopDeadline());
+  if (more_to_prepare) next = now;
   // A safety net only: the caller steps again as soon as the mirror moves.
   if (!blocked_.empty()) next = std::min(next, now + options_.retry_backoff);
   return std::max(next, now);

@@ -19,6 +19,7 @@
 //  * lost fence: nothing applied; the engine stops.
 // A batch adds no condition a piece lacked, and drops none.
 #include <algorithm>
+#include <iterator>
 #include <utility>
 
 #include "scheduler/cron/engine.h"
@@ -37,16 +38,22 @@ absl::Status CronEngine::CommitPieces(
     done(0, *out);
     return absl::OkStatus();
   }
-  sched::StoreTxn txn;
-  std::vector<sched::JobId> ids;
-  ids.reserve(pieces.size());
+  // The pieces' conditions and operations move into one transaction and,
+  // if it conflicts, back: copying every key and value of a burst's claims
+  // was a fifth of a claim's cost at 100,000 jobs.
+  sched::StoreTxn& txn = combined_;
+  txn.conds.clear();
+  txn.ops.clear();
+  batch_ids_.clear();
   for (const Piece& p : pieces) {
-    ids.push_back(*p.id);
-    txn.conds.insert(txn.conds.end(), p.txn->conds.begin(), p.txn->conds.end());
-    txn.ops.insert(txn.ops.end(), p.txn->ops.begin(), p.txn->ops.end());
+    batch_ids_.push_back(*p.id);
+    std::move(p.txn->conds.begin(), p.txn->conds.end(),
+              std::back_inserter(txn.conds));
+    std::move(p.txn->ops.begin(), p.txn->ops.end(),
+              std::back_inserter(txn.ops));
   }
   ++*batches;
-  absl::StatusOr<Outcome> out = Commit(txn, fence, ids);
+  absl::StatusOr<Outcome> out = Commit(txn, fence, batch_ids_);
   if (!out.ok()) return out.status();
   if (*out != Outcome::kConflict) {
     for (size_t i = 0; i < pieces.size(); ++i) done(i, *out);
@@ -54,6 +61,11 @@ absl::Status CronEngine::CommitPieces(
   }
   --stats_.conflicts;  // counted per piece below
   ++*fallbacks;
+  size_t cond = 0, op = 0;
+  for (const Piece& p : pieces) {
+    for (sched::StoreCond& c : p.txn->conds) c = std::move(txn.conds[cond++]);
+    for (sched::StoreOp& o : p.txn->ops) o = std::move(txn.ops[op++]);
+  }
   for (size_t i = 0; i < pieces.size(); ++i) {
     absl::StatusOr<Outcome> one = Commit(*pieces[i].txn, fence, *pieces[i].id);
     if (!one.ok()) return one.status();
@@ -64,9 +76,9 @@ absl::Status CronEngine::CommitPieces(
 
 absl::Status CronEngine::CommitClaims(std::vector<Claim>* batch, absl::Time now,
                                       const sched::Fence& fence) {
-  std::vector<Piece> pieces;
-  pieces.reserve(batch->size());
-  for (const Claim& c : *batch) pieces.push_back({&c.id, &c.txn});
+  std::vector<Piece>& pieces = pieces_;
+  pieces.clear();
+  for (Claim& c : *batch) pieces.push_back({&c.id, &c.txn});
   absl::Status s = CommitPieces(
       pieces, fence, &stats_.batches, &stats_.batch_fallbacks,
       [&](size_t i, Outcome out) { FinishClaim((*batch)[i], out, now); });
@@ -77,9 +89,9 @@ absl::Status CronEngine::CommitClaims(std::vector<Claim>* batch, absl::Time now,
 absl::Status CronEngine::CommitFinishes(std::vector<Finish>* batch,
                                         absl::Time now,
                                         const sched::Fence& fence) {
-  std::vector<Piece> pieces;
-  pieces.reserve(batch->size());
-  for (const Finish& f : *batch) pieces.push_back({&f.id, &f.txn});
+  std::vector<Piece>& pieces = pieces_;
+  pieces.clear();
+  for (Finish& f : *batch) pieces.push_back({&f.id, &f.txn});
   absl::Status s = CommitPieces(
       pieces, fence, &stats_.finalize_batches, &stats_.finalize_fallbacks,
       [&](size_t i, Outcome out) {

@@ -64,7 +64,8 @@ absl::Status CronEngine::ScanActive(const sched::ClusterState& state,
                                     absl::Time now, const sched::Fence& fence) {
   scanned_revision_ = state.revision();
   next_timeout_ = absl::InfiniteFuture();
-  std::vector<Finish> batch;
+  std::vector<Finish>& batch = finish_batch_;
+  batch.clear();
   size_t batch_size = 0;
   for (auto it = active_.begin(); it != active_.end();) {
     if (Waiting(state, *it)) {

@@ -402,6 +402,97 @@ TEST_F(EngineTest, TriggerRejectsUnknownAndNonCronJobs) {
 
 // Suspension and resume: suspend_test.cc.
 
+// Claims planned in the second before their tick (engine_prepare.cc) are
+// committed at the tick exactly as planned when nothing changed.
+TEST_F(EngineTest, ClaimPlannedAheadIsCommittedAtItsTick) {
+  Submit({.name = "j", .schedule = "@every 10s"});
+  Start(1);
+  StepAt(9.5);
+  EXPECT_EQ(leader_->engine().stats().prepared, 1);
+  EXPECT_FALSE(Run("j", kT0 + 10).has_value());  // planned, not written
+  StepAt(10);
+  EXPECT_EQ(leader_->engine().stats().prepared_used, 1);
+  EXPECT_EQ(leader_->engine().stats().prepared_stale, 0);
+  auto run = Run("j", kT0 + 10);
+  ASSERT_TRUE(run.has_value());
+  EXPECT_EQ(run->result(), jobpb::CronRun::ACTIVE);
+  EXPECT_EQ(run->claimed_unix_ms(), (kT0 + 10) * 1000);
+  EXPECT_TRUE(Alloc(AllocOf("j", kT0 + 10)).has_value());
+  EXPECT_EQ(Marker("j").last_scheduled_unix(), kT0 + 10);
+  EXPECT_EQ(Marker("j").claimed(), 1);
+  EXPECT_EQ(leader_->engine().NextRun({"default", "j"}), At(20));
+}
+
+// Forbid: planned while the previous run was active (a skip), but the run
+// finished before the tick, so the tick is planned again and runs.
+TEST_F(EngineTest, RunFinishingAfterThePlanIsSeenAtTheTick) {
+  Submit({.name = "j",
+          .schedule = "@every 10s",
+          .concurrency = jobpb::CronPolicy::FORBID,
+          .successful_history = 5,
+          .failed_history = 5});
+  Start(0);
+  StepAt(10);
+  Status(AllocOf("j", kT0 + 10), agentpb::RUNNING, 10.5);
+  StepAt(19.5);
+  EXPECT_GE(leader_->engine().stats().prepared, 1);
+  Status(AllocOf("j", kT0 + 10), agentpb::EXITED, 10.5, 19.8);
+  StepAt(20);
+  EXPECT_GE(leader_->engine().stats().prepared_stale, 1);
+  EXPECT_EQ(Run("j", kT0 + 10)->result(), jobpb::CronRun::SUCCEEDED);
+  auto run = Run("j", kT0 + 20);
+  ASSERT_TRUE(run.has_value());
+  EXPECT_EQ(run->result(), jobpb::CronRun::ACTIVE);
+  EXPECT_EQ(Marker("j").skipped(), 0);
+  EXPECT_EQ(Marker("j").claimed(), 2);
+}
+
+TEST_F(EngineTest, JobSuspendedAfterThePlanSkipsItsTick) {
+  Submit({.name = "j", .schedule = "@every 10s"});
+  Start(1);
+  StepAt(9.5);
+  EXPECT_EQ(leader_->engine().stats().prepared, 1);
+  Submit({.name = "j", .schedule = "@every 10s", .suspended = true});
+  StepAt(10);
+  EXPECT_EQ(leader_->engine().stats().prepared_used, 0);
+  auto run = Run("j", kT0 + 10);
+  ASSERT_TRUE(run.has_value());
+  EXPECT_EQ(run->result(), jobpb::CronRun::SKIPPED);
+  EXPECT_FALSE(Alloc(AllocOf("j", kT0 + 10)).has_value());
+}
+
+// A Step that comes too late for the plan's catch-up decision (past the
+// on-time grace of catch-up none) decides again: the tick is missed.
+TEST_F(EngineTest, PlanIsDecidedAgainWhenTheStepComesLate) {
+  Submit({.name = "j",
+          .schedule = "@every 10s",
+          .catch_up = jobpb::CronPolicy::NONE});
+  Start(1);
+  StepAt(9.5);
+  EXPECT_EQ(leader_->engine().stats().prepared, 1);
+  StepAt(16);  // 6 s late; the grace is 5 s
+  EXPECT_EQ(leader_->engine().stats().prepared_used, 0);
+  EXPECT_EQ(leader_->engine().stats().prepared_stale, 1);
+  auto run = Run("j", kT0 + 10);
+  ASSERT_TRUE(run.has_value());
+  EXPECT_EQ(run->result(), jobpb::CronRun::MISSED);
+  EXPECT_FALSE(Alloc(AllocOf("j", kT0 + 10)).has_value());
+}
+
+TEST_F(EngineTest, DeletedJobsPlanIsDropped) {
+  Submit({.name = "j", .schedule = "@every 10s"});
+  Start(1);
+  StepAt(9.5);
+  EXPECT_EQ(leader_->engine().stats().prepared, 1);
+  sched::StoreTxn del;
+  del.ops.push_back(sched::StoreOp::Delete(sched::JobKey("default", "j")));
+  ASSERT_TRUE(store_.Commit(del, {}).ok());
+  StepAt(10);
+  EXPECT_FALSE(Run("j", kT0 + 10).has_value());
+  EXPECT_FALSE(Alloc(AllocOf("j", kT0 + 10)).has_value());
+  EXPECT_EQ(leader_->engine().job_count(), 0u);
+}
+
 TEST_F(EngineTest, IdleJobsCostNoCommitsAndNoScans) {
   for (int i = 0; i < 2000; ++i) {
     Submit({.name = "j" + std::to_string(i), .schedule = "0 0 * * *"});

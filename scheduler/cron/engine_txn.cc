@@ -55,17 +55,17 @@ std::string Serialize(const google::protobuf::Message& m) {
 
 }  // namespace
 
+bool IsLiveCron(const jobpb::JobRecord* rec) {
+  return rec != nullptr && rec->job().kind() == jobpb::CRON && !rec->stopped();
+}
+
 JobView ViewOf(const sched::ClusterState& state, const sched::JobId& id) {
+  const sched::ClusterState::JobRefs refs = state.FindJobRefs(id);
   JobView v;
   v.id = id;
-  v.record = state.FindJob(id);
-  if (auto it = state.cron_markers().find(id);
-      it != state.cron_markers().end()) {
-    v.marker = &it->second;
-  }
-  if (auto it = state.cron_runs().find(id); it != state.cron_runs().end()) {
-    v.runs = &it->second;
-  }
+  v.record = refs.record == nullptr ? nullptr : &refs.record->value;
+  v.marker = refs.marker;
+  v.runs = refs.runs;
   return v;
 }
 

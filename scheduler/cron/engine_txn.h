@@ -30,6 +30,10 @@ struct JobView {
   const sched::Versioned<jobpb::CronMarker>* marker = nullptr;  // null: none
   const RunMap* runs = nullptr;                                 // null: none
 };
+// A cron job the engine keeps a timer for. Suspended jobs keep theirs:
+// their ticks are recorded as skipped.
+bool IsLiveCron(const jobpb::JobRecord* rec);
+
 JobView ViewOf(const sched::ClusterState& state, const sched::JobId& id);
 
 // The marker's last tick, or for a job never scheduled its submit time

@@ -62,6 +62,23 @@ void TimerHeap::Erase(uint32_t id) {
   SiftUp(pos_[last.id]);
 }
 
+void TimerHeap::ForEachUntil(
+    absl::Time limit,
+    const std::function<void(uint32_t, absl::Time)>& fn) const {
+  if (heap_.empty() || heap_.front().deadline > limit) return;
+  std::vector<size_t> todo = {0};
+  while (!todo.empty()) {
+    size_t i = todo.back();
+    todo.pop_back();
+    fn(heap_[i].id, heap_[i].deadline);
+    for (size_t child = 2 * i + 1; child <= 2 * i + 2; ++child) {
+      if (child < heap_.size() && heap_[child].deadline <= limit) {
+        todo.push_back(child);
+      }
+    }
+  }
+}
+
 bool TimerHeap::Contains(uint32_t id) const {
   return id < pos_.size() && pos_[id] != kAbsent;
 }

@@ -13,6 +13,7 @@
 #define BERTH_SCHEDULER_CRON_TIMER_HEAP_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -34,6 +35,11 @@ class TimerHeap {
   // The earliest entry; requires !empty().
   uint32_t TopId() const { return heap_.front().id; }
   absl::Time TopDeadline() const { return heap_.front().deadline; }
+  // Calls fn(id, deadline) for every entry due by `limit`, in heap order
+  // (not sorted, but the same for the same heap). O(entries visited):
+  // the walk stops at any entry later than `limit`, whose subtree is too.
+  void ForEachUntil(absl::Time limit,
+                    const std::function<void(uint32_t, absl::Time)>& fn) const;
 
  private:
   static constexpr uint32_t kAbsent = UINT32_MAX;

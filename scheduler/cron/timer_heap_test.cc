@@ -61,5 +61,31 @@ TEST(TimerHeap, MatchesReferenceUnderRandomOperations) {
   }
 }
 
+TEST(TimerHeap, ForEachUntilVisitsExactlyTheEntriesDueByTheLimit) {
+  std::mt19937 rng(7);
+  TimerHeap h;
+  std::map<uint32_t, int64_t> model;
+  for (uint32_t id = 0; id < 2000; ++id) {
+    int64_t s = static_cast<int64_t>(rng() % 600);
+    h.Set(id, T(s));
+    model[id] = s;
+  }
+  for (uint32_t id = 0; id < 2000; id += 3) {
+    h.Erase(id);
+    model.erase(id);
+  }
+  for (int64_t limit : {-1, 0, 17, 300, 599, 1000}) {
+    std::set<uint32_t> want, got;
+    for (const auto& [id, s] : model) {
+      if (s <= limit) want.insert(id);
+    }
+    h.ForEachUntil(T(limit), [&](uint32_t id, absl::Time d) {
+      EXPECT_EQ(d, T(model.at(id)));
+      EXPECT_TRUE(got.insert(id).second) << "visited twice: " << id;
+    });
+    EXPECT_EQ(got, want) << "limit " << limit;
+  }
+}
+
 }  // namespace
 }  // namespace berth::cron

@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "boost/program_options.hpp"
+#include "common/huge_pages.h"
 #include "common/metrics/listen_flag.h"
 #include "common/tls/listen.h"
 #include "common/tls/tls_flags.h"
@@ -24,6 +25,8 @@
 namespace po = boost::program_options;
 
 int main(int argc, char** argv) {
+  // First, before any thread or socket: it may re-execute the process.
+  berth::ReexecWithHugePageHeap(argv);
   // Debian's abseil keeps a lock graph on every Mutex acquisition
   // (deadlock detection); tests keep it, production binaries do not.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);

@@ -18,7 +18,7 @@ void ClusterState::Reset(const StoreSnapshot& snapshot) {
 
 void ClusterState::Apply(const StoreEvent& event) {
   if (event.deleted) {
-    Delete(event.key);
+    Delete(event.key, event.revision);
   } else {
     Put(event.key, event.value, event.revision);
   }
@@ -54,7 +54,7 @@ JobId OwnerOf(const jobpb::Allocation& a) { return {a.namespace_(), a.job()}; }
 }  // namespace
 
 void ClusterState::Track(const std::string& id, const jobpb::Allocation* old,
-                         const jobpb::Allocation* now) {
+                         const jobpb::Allocation* now, int64_t rev) {
   bool freed = false;
   if (old != nullptr) {
     freed = node_index_.Release(id, *old);
@@ -65,11 +65,13 @@ void ClusterState::Track(const std::string& id, const jobpb::Allocation* old,
       }
     }
     dirty_.Mark(OwnerOf(*old));
+    Touch(OwnerOf(*old), rev);
   }
   if (now != nullptr) {
     node_index_.Charge(id, *now);
     if (IsPending(*now)) ++pending_jobs_[OwnerOf(*now)];
     dirty_.Mark(OwnerOf(*now));
+    Touch(OwnerOf(*now), rev);
     // Moving between nodes is not "freed": the same resources are held.
     if (freed && HoldsResources(*now)) freed = false;
   }
@@ -90,8 +92,31 @@ void ClusterState::MarkJobsOn(const std::string& node) {
 }
 
 const jobpb::JobRecord* ClusterState::FindJob(const JobId& job) const {
-  auto it = jobs_.find(job);
-  return it == jobs_.end() ? nullptr : &it->second.value;
+  const Versioned<jobpb::JobRecord>* v = FindJobRefs(job).record;
+  return v == nullptr ? nullptr : &v->value;
+}
+
+void ClusterState::Touch(const JobId& job, int64_t rev) {
+  if (auto it = by_job_.find(job); it != by_job_.end()) {
+    it->second.changed_revision = std::max(it->second.changed_revision, rev);
+  }
+}
+
+ClusterState::JobRefs ClusterState::FindJobRefs(const JobId& job) const {
+  auto it = by_job_.find(job);
+  return it == by_job_.end() ? JobRefs() : it->second;
+}
+
+void ClusterState::Unindex(const JobId& job, int64_t rev,
+                           void (*clear)(JobRefs*)) {
+  auto it = by_job_.find(job);
+  if (it == by_job_.end()) return;
+  clear(&it->second);
+  it->second.changed_revision = std::max(it->second.changed_revision, rev);
+  const JobRefs& r = it->second;
+  if (r.record == nullptr && r.marker == nullptr && r.runs == nullptr) {
+    by_job_.erase(it);
+  }
 }
 
 const agentpb::AllocationStatus* ClusterState::FindStatus(
@@ -122,7 +147,9 @@ void ClusterState::Put(const std::string& key, const std::string& value,
       Versioned<jobpb::JobRecord> v;
       if (!parse(&v.value)) return;
       v.mod_revision = rev;
-      jobs_[job] = std::move(v);
+      JobRefs& refs = by_job_[job];
+      refs.record = &jobs_.insert_or_assign(job, std::move(v)).first->second;
+      refs.changed_revision = std::max(refs.changed_revision, rev);
       dirty_.Mark(job);
       break;
     }
@@ -132,7 +159,7 @@ void ClusterState::Put(const std::string& key, const std::string& value,
       v.mod_revision = rev;
       auto it = allocs_.find(ref.alloc_id);
       if (it != allocs_.end()) {
-        Track(ref.alloc_id, &it->second.value, &v.value);
+        Track(ref.alloc_id, &it->second.value, &v.value, rev);
         JobId old_owner = OwnerOf(it->second.value);
         if (old_owner != OwnerOf(v.value)) {
           // Never expected (ids embed the job); keep the by-job map exact.
@@ -143,7 +170,7 @@ void ClusterState::Put(const std::string& key, const std::string& value,
           }
         }
       } else {
-        Track(ref.alloc_id, nullptr, &v.value);
+        Track(ref.alloc_id, nullptr, &v.value, rev);
       }
       allocs_by_job_[OwnerOf(v.value)].insert(ref.alloc_id);
       allocs_[ref.alloc_id] = std::move(v);
@@ -158,6 +185,7 @@ void ClusterState::Put(const std::string& key, const std::string& value,
       statuses_[ref.alloc_id] = std::move(s);
       if (auto it = allocs_.find(ref.alloc_id); it != allocs_.end()) {
         dirty_.Mark(OwnerOf(it->second.value));
+        Touch(OwnerOf(it->second.value), rev);
       }
       break;
     }
@@ -184,14 +212,21 @@ void ClusterState::Put(const std::string& key, const std::string& value,
       Versioned<jobpb::CronMarker> v;
       if (!parse(&v.value)) return;
       v.mod_revision = rev;
-      cron_markers_[job] = std::move(v);
+      JobRefs& refs = by_job_[job];
+      refs.marker =
+          &cron_markers_.insert_or_assign(job, std::move(v)).first->second;
+      refs.changed_revision = std::max(refs.changed_revision, rev);
       break;
     }
     case KeyRef::Type::kCronRun: {
       Versioned<jobpb::CronRun> v;
       if (!parse(&v.value)) return;
       v.mod_revision = rev;
-      cron_runs_[job][ref.tick_unix] = std::move(v);
+      auto& runs = cron_runs_[job];
+      runs[ref.tick_unix] = std::move(v);
+      JobRefs& refs = by_job_[job];
+      refs.runs = &runs;
+      refs.changed_revision = std::max(refs.changed_revision, rev);
       break;
     }
     case KeyRef::Type::kEvent: {
@@ -238,7 +273,7 @@ void ClusterState::DeleteAcl(const std::string& ns,
   if (it->second.empty()) acl_.grants.erase(it);
 }
 
-void ClusterState::Delete(const std::string& key) {
+void ClusterState::Delete(const std::string& key, int64_t rev) {
   KeyRef ref = ParseKey(key);
   JobId job{ref.ns, ref.job};
   switch (ref.type) {
@@ -247,12 +282,13 @@ void ClusterState::Delete(const std::string& key) {
       break;
     case KeyRef::Type::kJob:
       jobs_.erase(job);
+      Unindex(job, rev, [](JobRefs* r) { r->record = nullptr; });
       dirty_.Mark(job);
       break;
     case KeyRef::Type::kSchedAlloc: {
       auto it = allocs_.find(ref.alloc_id);
       if (it == allocs_.end()) return;
-      Track(ref.alloc_id, &it->second.value, nullptr);
+      Track(ref.alloc_id, &it->second.value, nullptr, rev);
       JobId owner = OwnerOf(it->second.value);
       auto by = allocs_by_job_.find(owner);
       if (by != allocs_by_job_.end()) {
@@ -273,6 +309,7 @@ void ClusterState::Delete(const std::string& key) {
       statuses_.erase(ref.alloc_id);
       if (auto it = allocs_.find(ref.alloc_id); it != allocs_.end()) {
         dirty_.Mark(OwnerOf(it->second.value));
+        Touch(OwnerOf(it->second.value), rev);
       }
       break;
     case KeyRef::Type::kNode:
@@ -289,12 +326,18 @@ void ClusterState::Delete(const std::string& key) {
       break;
     case KeyRef::Type::kCronMarker:
       cron_markers_.erase(job);
+      Unindex(job, rev, [](JobRefs* r) { r->marker = nullptr; });
       break;
     case KeyRef::Type::kCronRun: {
       auto it = cron_runs_.find(job);
       if (it == cron_runs_.end()) return;
       it->second.erase(ref.tick_unix);
-      if (it->second.empty()) cron_runs_.erase(it);
+      if (it->second.empty()) {
+        cron_runs_.erase(it);
+        Unindex(job, rev, [](JobRefs* r) { r->runs = nullptr; });
+      } else {
+        Touch(job, rev);
+      }
       break;
     }
     case KeyRef::Type::kEvent:

@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "proto/acl.pb.h"
 #include "proto/agent.pb.h"
 #include "proto/job.pb.h"
@@ -44,6 +45,27 @@ struct Versioned {
 
 class ClusterState {
  public:
+  // One job's records, found with a single hash probe (null: none). The
+  // cron engine reads all three for every tick it claims; at 100,000 jobs
+  // three ordered-map walks over cache-cold nodes were most of a claim.
+  struct JobRefs {
+    const Versioned<jobpb::JobRecord>* record = nullptr;
+    const Versioned<jobpb::CronMarker>* marker = nullptr;
+    const std::map<int64_t, Versioned<jobpb::CronRun>>* runs = nullptr;
+    // The revision of the last change to any of the job's records, its
+    // allocations or their statuses (0: unknown). A decision made from the
+    // mirror at revision r about this job still holds while this is <= r.
+    int64_t changed_revision = 0;
+  };
+
+  ClusterState() = default;
+  // The hash index points into the ordered maps' nodes, which a move keeps
+  // and a copy would not.
+  ClusterState(const ClusterState&) = delete;
+  ClusterState& operator=(const ClusterState&) = delete;
+  ClusterState(ClusterState&&) = default;
+  ClusterState& operator=(ClusterState&&) = default;
+
   void Reset(const StoreSnapshot& snapshot);
   void Apply(const StoreEvent& event);
 
@@ -102,19 +124,25 @@ class ClusterState {
   DirtySet& dirty() { return dirty_; }
   const DirtySet& dirty() const { return dirty_; }
   const jobpb::JobRecord* FindJob(const JobId& job) const;
+  JobRefs FindJobRefs(const JobId& job) const;
   const agentpb::AllocationStatus* FindStatus(const std::string& id) const;
 
   static constexpr size_t kEventsKept = 50;
 
  private:
   void Put(const std::string& key, const std::string& value, int64_t rev);
-  void Delete(const std::string& key);
+  void Delete(const std::string& key, int64_t rev);
   void DeleteAcl(const std::string& ns, const std::string& principal);
   // Index upkeep around an allocation record changing from `old` (null:
   // new) to `now` (null: deleted).
   void Track(const std::string& id, const jobpb::Allocation* old,
-             const jobpb::Allocation* now);
+             const jobpb::Allocation* now, int64_t rev);
   void MarkPendingJobs();
+  // Clears one pointer of a job's index entry, dropping the entry when
+  // nothing is left in it.
+  void Unindex(const JobId& job, int64_t rev, void (*clear)(JobRefs*));
+  // Records a change to something of `job` other than its own records.
+  void Touch(const JobId& job, int64_t rev);
   void MarkJobsOn(const std::string& node);
 
   int64_t revision_ = 0;
@@ -133,6 +161,9 @@ class ClusterState {
   std::map<JobId, std::map<int64_t, Versioned<jobpb::CronRun>>> cron_runs_;
   std::map<JobId, std::vector<jobpb::Event>> events_;
   std::map<JobId, int64_t> event_seq_;
+  // jobs_, cron_markers_ and cron_runs_ by job, for lookups only: nothing
+  // iterates it, so its order (random per process) never shows.
+  absl::flat_hash_map<JobId, JobRefs> by_job_;
   NodeIndex node_index_;
   std::map<JobId, int> pending_jobs_;  // job -> unplaced allocations
   DirtySet dirty_;

@@ -165,5 +165,83 @@ TEST(ClusterStateTest, MirrorsPutsDeletesAndSkipsCorruptRecords) {
   EXPECT_EQ(state.revision(), store.revision());
 }
 
+// The by-job hash index (FindJobRefs) agrees with the ordered maps, and a
+// change to anything of a job moves its changed_revision past what a
+// decision made before it read.
+TEST(ClusterStateTest, JobRefsFollowEveryChangeToAJob) {
+  ClusterState state;
+  int64_t rev = 0;
+  auto put = [&](const std::string& key, const std::string& value) {
+    state.Apply(StoreEvent{false, key, value, ++rev});
+  };
+  auto del = [&](const std::string& key) {
+    state.Apply(StoreEvent{true, key, "", ++rev});
+  };
+  const JobId j{"d", "nightly"};
+  EXPECT_EQ(state.FindJobRefs(j).record, nullptr);
+  jobpb::JobRecord rec;
+  rec.mutable_job()->set_name("nightly");
+  put(JobKey("d", "nightly"), rec.SerializeAsString());
+  ClusterState::JobRefs r = state.FindJobRefs(j);
+  ASSERT_NE(r.record, nullptr);
+  EXPECT_EQ(&r.record->value, state.FindJob(j));
+  EXPECT_EQ(r.marker, nullptr);
+  EXPECT_EQ(r.runs, nullptr);
+  EXPECT_EQ(r.changed_revision, rev);
+
+  jobpb::CronMarker m;
+  m.set_last_scheduled_unix(100);
+  put(CronMarkerKey("d", "nightly"), m.SerializeAsString());
+  jobpb::CronRun run;
+  run.set_alloc_id("cron.d.nightly.100");
+  put(CronRunKey("d", "nightly", 100), run.SerializeAsString());
+  r = state.FindJobRefs(j);
+  ASSERT_NE(r.marker, nullptr);
+  EXPECT_EQ(r.marker, &state.cron_markers().at(j));
+  ASSERT_NE(r.runs, nullptr);
+  EXPECT_EQ(r.runs, &state.cron_runs().at(j));
+  EXPECT_EQ(r.changed_revision, rev);
+
+  // The job's allocation and its status are the job's too.
+  jobpb::Allocation a;
+  a.set_id("cron.d.nightly.100");
+  a.set_job("nightly");
+  a.set_namespace_("d");
+  const int64_t before = rev;
+  put(SchedAllocKey(a.id()), a.SerializeAsString());
+  EXPECT_GT(state.FindJobRefs(j).changed_revision, before);
+  agentpb::AllocationStatus st;
+  st.set_alloc_id(a.id());
+  st.set_state(agentpb::EXITED);
+  put(StatusKey(a.id()), st.SerializeAsString());
+  EXPECT_EQ(state.FindJobRefs(j).changed_revision, rev);
+  del(StatusKey(a.id()));
+  EXPECT_EQ(state.FindJobRefs(j).changed_revision, rev);
+  // Another job's records do not touch this one.
+  const int64_t mine = rev;
+  put(JobKey("d", "other"), rec.SerializeAsString());
+  EXPECT_EQ(state.FindJobRefs(j).changed_revision, mine);
+
+  del(CronRunKey("d", "nightly", 100));
+  r = state.FindJobRefs(j);
+  EXPECT_EQ(r.runs, nullptr);
+  EXPECT_EQ(r.changed_revision, rev);
+  del(CronMarkerKey("d", "nightly"));
+  del(JobKey("d", "nightly"));
+  r = state.FindJobRefs(j);
+  EXPECT_EQ(r.record, nullptr);
+  EXPECT_EQ(r.marker, nullptr);
+  EXPECT_EQ(state.FindJob(j), nullptr);
+
+  // A reload rebuilds the index from the snapshot.
+  MemStore store;
+  StoreTxn txn;
+  txn.ops = {StoreOp::Put(JobKey("d", "nightly"), rec.SerializeAsString())};
+  ASSERT_TRUE(store.Commit(txn, Fence{}).ok());
+  state.Reset(*store.Load("/berth/"));
+  ASSERT_NE(state.FindJobRefs(j).record, nullptr);
+  EXPECT_EQ(state.FindJobRefs({"d", "other"}).record, nullptr);
+}
+
 }  // namespace
 }  // namespace berth::sched
