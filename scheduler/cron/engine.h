@@ -198,6 +198,9 @@ class CronEngine {
   struct Prepared {
     Claim claim;
     TickPlan plan;
+    // What the plan's catch-up decision read, to take it again at the tick.
+    int64_t marker_tick = 0;
+    CatchUpPolicy cp;
     absl::Time deadline;
     int64_t revision = 0;
     bool usable = false;

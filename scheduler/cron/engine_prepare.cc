@@ -60,7 +60,9 @@ CronEngine::Prepared CronEngine::Prepare(const sched::ClusterState& state,
   CatchUpPolicy cp{policy.catch_up(), policy.starting_deadline_ms(),
                    options_.on_time_grace_ms};
   const int64_t at_ms = absl::ToUnixMillis(deadline);
-  p.plan = PlanTicks(ticks, internal::MarkerTick(view), at_ms, cp);
+  p.marker_tick = internal::MarkerTick(view);
+  p.cp = cp;
+  p.plan = PlanTicks(ticks, p.marker_tick, at_ms, cp);
   if (p.plan.kind == TickPlan::Kind::kWait) return p;
   p.has_active_run = HasActiveRun(view);
   p.claim = BuildClaim(state, slot, view, p.plan, ticks, at_ms);
@@ -112,15 +114,12 @@ std::optional<CronEngine::Claim> CronEngine::TakePrepared(
   bool fresh = p.deadline == deadline && !retrying_.contains(slot) &&
                !Waiting(state, id) && e.schedule.has_value() &&
                refs.record != nullptr && refs.changed_revision <= p.revision;
-  if (fresh) {
-    internal::JobView view = internal::ViewOf(state, id);
-    const jobpb::CronPolicy& policy = view.record->job().cron();
-    TickSource ticks{&*e.schedule, e.every_seconds};
-    CatchUpPolicy cp{policy.catch_up(), policy.starting_deadline_ms(),
-                     options_.on_time_grace_ms};
-    fresh = SamePlan(p.plan, PlanTicks(ticks, internal::MarkerTick(view),
-                                       absl::ToUnixMillis(now), cp));
-  }
+  // The record and marker are as planned, so the policy and marker tick
+  // kept with the plan are theirs: no need to read them again.
+  fresh =
+      fresh &&
+      SamePlan(p.plan, PlanTicks(TickSource{&*e.schedule, e.every_seconds},
+                                 p.marker_tick, absl::ToUnixMillis(now), p.cp));
   if (!fresh) {
     ++stats_.prepared_stale;
     return std::nullopt;
