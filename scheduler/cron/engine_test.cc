@@ -80,6 +80,19 @@ class EngineTest : public CronLeaderTest {
     if (finish_s > 0) s.set_finish_unix_ms(absl::ToUnixMillis(At(finish_s)));
     ASSERT_TRUE(sim::PutStatus(&store_, s).ok());
   }
+  // Job "j" (every 10 s, forbid) whose tick kT0 + 10 was claimed and is
+  // running.
+  void StartForbidJobRunningSince10s() {
+    Submit({.name = "j",
+            .schedule = "@every 10s",
+            .concurrency = jobpb::CronPolicy::FORBID,
+            .successful_history = 5,
+            .failed_history = 5});
+    Start(0);
+    StepAt(10);
+    Status(sched::CronAllocId("default", "j", kT0 + 10), agentpb::RUNNING,
+           10.5);
+  }
   int ActiveCount(const std::string& job) {
     int n = 0;
     for (const auto& r : Runs(job)) n += r.result() == jobpb::CronRun::ACTIVE;
@@ -133,14 +146,7 @@ TEST_F(EngineTest, BrandNewJobStartsFromItsSubmitTime) {
 }
 
 TEST_F(EngineTest, ForbidSkipsWhileARunIsActiveAndRecordsTheSkip) {
-  Submit({.name = "j",
-          .schedule = "@every 10s",
-          .concurrency = jobpb::CronPolicy::FORBID,
-          .successful_history = 5,
-          .failed_history = 5});
-  Start(0);
-  StepAt(10);
-  Status(AllocOf("j", kT0 + 10), agentpb::RUNNING, 10.5);
+  StartForbidJobRunningSince10s();
   StepAt(20);
   auto skipped = Run("j", kT0 + 20);
   ASSERT_TRUE(skipped.has_value());
@@ -426,14 +432,7 @@ TEST_F(EngineTest, ClaimPlannedAheadIsCommittedAtItsTick) {
 // Forbid: planned while the previous run was active (a skip), but the run
 // finished before the tick, so the tick is planned again and runs.
 TEST_F(EngineTest, RunFinishingAfterThePlanIsSeenAtTheTick) {
-  Submit({.name = "j",
-          .schedule = "@every 10s",
-          .concurrency = jobpb::CronPolicy::FORBID,
-          .successful_history = 5,
-          .failed_history = 5});
-  Start(0);
-  StepAt(10);
-  Status(AllocOf("j", kT0 + 10), agentpb::RUNNING, 10.5);
+  StartForbidJobRunningSince10s();
   StepAt(19.5);
   EXPECT_GE(leader_->engine().stats().prepared, 1);
   Status(AllocOf("j", kT0 + 10), agentpb::EXITED, 10.5, 19.8);
