@@ -282,10 +282,8 @@ std::optional<CronEngine::Claim> CronEngine::PlanDue(
     return c;
   }
   TickPlan plan = PlanTicks(ticks, internal::MarkerTick(view), now_ms, cp);
-  if (view.runs != nullptr && !active_.contains(id)) {
-    for (const auto& [tick, run] : *view.runs) {
-      if (run.value.result() == jobpb::CronRun::ACTIVE) active_.insert(id);
-    }
+  if (!active_.contains(id) && internal::HasActiveRun(view)) {
+    active_.insert(id);
   }
   e.next_tick = plan.tick;
   if (plan.kind == TickPlan::Kind::kWait) {

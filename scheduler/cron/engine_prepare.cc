@@ -34,14 +34,6 @@ bool SamePlan(const TickPlan& a, const TickPlan& b) {
          a.missed_exact == b.missed_exact;
 }
 
-bool HasActiveRun(const internal::JobView& view) {
-  if (view.runs == nullptr) return false;
-  for (const auto& [tick, run] : *view.runs) {
-    if (run.value.result() == jobpb::CronRun::ACTIVE) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 CronEngine::Prepared CronEngine::Prepare(const sched::ClusterState& state,
@@ -53,8 +45,9 @@ CronEngine::Prepared CronEngine::Prepare(const sched::ClusterState& state,
   const Entry& e = entries_[slot];
   if (!e.schedule || Waiting(state, e.id)) return p;
   internal::JobView view = internal::ViewOf(state, e.id);
-  if (!internal::IsLiveCron(view.record) || internal::ResumePending(view))
+  if (!internal::IsLiveCron(view.record) || internal::ResumePending(view)) {
     return p;
+  }
   const jobpb::CronPolicy& policy = view.record->job().cron();
   TickSource ticks{&*e.schedule, e.every_seconds};
   CatchUpPolicy cp{policy.catch_up(), policy.starting_deadline_ms(),
@@ -64,7 +57,7 @@ CronEngine::Prepared CronEngine::Prepare(const sched::ClusterState& state,
   p.cp = cp;
   p.plan = PlanTicks(ticks, p.marker_tick, at_ms, cp);
   if (p.plan.kind == TickPlan::Kind::kWait) return p;
-  p.has_active_run = HasActiveRun(view);
+  p.has_active_run = internal::HasActiveRun(view);
   p.claim = BuildClaim(state, slot, view, p.plan, ticks, at_ms);
   p.usable = true;
   return p;

@@ -59,6 +59,14 @@ bool IsLiveCron(const jobpb::JobRecord* rec) {
   return rec != nullptr && rec->job().kind() == jobpb::CRON && !rec->stopped();
 }
 
+bool HasActiveRun(const JobView& view) {
+  if (view.runs == nullptr) return false;
+  for (const auto& [tick, run] : *view.runs) {
+    if (run.value.result() == jobpb::CronRun::ACTIVE) return true;
+  }
+  return false;
+}
+
 JobView ViewOf(const sched::ClusterState& state, const sched::JobId& id) {
   const sched::ClusterState::JobRefs refs = state.FindJobRefs(id);
   JobView v;

@@ -34,6 +34,9 @@ struct JobView {
 // their ticks are recorded as skipped.
 bool IsLiveCron(const jobpb::JobRecord* rec);
 
+// Whether any of the job's runs is recorded ACTIVE (finished or not).
+bool HasActiveRun(const JobView& view);
+
 JobView ViewOf(const sched::ClusterState& state, const sched::JobId& id);
 
 // The marker's last tick, or for a job never scheduled its submit time
