@@ -197,8 +197,11 @@ TEST_F(ProcessRuntimeTest, ExitListenerHearsChildAndAdoptedTaskExits) {
   ASSERT_TRUE(restarted->Adopt(*rec).ok());
   ASSERT_EQ(kill(rec->pid, SIGKILL), 0);
   EXPECT_TRUE(heard_of("long"));
-  // An empty listener stops the notifications.
+  // An empty listener stops the notifications, and once set no listener
+  // call is running: both runtimes drop theirs before `mu` and `heard` go
+  // (rt_ heard "long" too, as its parent, and could still be calling).
   ASSERT_TRUE(restarted->SetExitListener(nullptr).ok());
+  ASSERT_TRUE(rt_->SetExitListener(nullptr).ok());
   ASSERT_TRUE(rt_->Cleanup("long").ok());
   ASSERT_TRUE(rt_->Cleanup("quick").ok());
 }
