@@ -1,6 +1,7 @@
 // ConcurrentLogStore: one raft::LogStore shared by the Raft driver thread
-// (the core's reads, log compaction, follower writes) and the LogWriter
-// thread (the leader's asynchronous writes, log_writer.h).
+// (the core's reads; writes that carry a new term, a vote or a snapshot)
+// and the LogWriter thread (every other write, and log compaction,
+// log_writer.h).
 //
 // The inner store is not thread-safe, so every call into it is serialized.
 // That alone would make the driver wait for the writer's fsync whenever the

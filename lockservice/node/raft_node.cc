@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <set>
@@ -60,12 +61,17 @@ class RaftNodeImpl : public RaftNode {
         snapshots_(std::move(snapshots)),
         raft_(std::move(raft)),
         stalls_(clock_, opts.id, opts.stall_threshold) {
-    writer_ = std::make_unique<LogWriter>(store_.get(),
-                                          [this](const LogWriter::Written& w) {
-                                            absl::MutexLock l(&mu_);
-                                            written_.push_back(w);
-                                            work_cv_.Signal();
-                                          });
+    writer_ = std::make_unique<LogWriter>(
+        store_.get(),
+        [this](std::vector<raftpb::Message> msgs) {
+          transport_->Send(std::move(msgs));
+        },
+        [this](const LogWriter::Written& w) {
+          absl::MutexLock l(&mu_);
+          written_.push_back(w);
+          work_cv_.Signal();
+        },
+        opts.stall_threshold);
     applied_ = sm_->AppliedIndex();
     last_compact_index_ = store_->FirstIndex() - 1;
     saved_hard_state_ = raft_->GetStatus().hard_state;
@@ -89,6 +95,11 @@ class RaftNodeImpl : public RaftNode {
     work_cv_.SignalAll();
     // Never started, or stopped already: still fail whatever was queued.
     if (thread_.joinable()) thread_.join();
+    // The writer finishes what the driver handed it (and sends its acks)
+    // now, while the transport and its peers surely still exist. The
+    // driver is gone, so nobody will apply what a yield waited for.
+    writer_->EndYield();
+    writer_->Flush();
     Completions out;
     {
       absl::MutexLock l(&mu_);
@@ -478,7 +489,8 @@ class RaftNodeImpl : public RaftNode {
         done_cv_.SignalAll();
       }
       RunCompletions(out);
-      // The leader's own acks: its writes that became durable.
+      // Writes that became durable: on a leader its own acks, on a
+      // follower what it may now apply.
       for (const LogWriter::Written& w : written) {
         if (!w.status.ok()) {
           StopOnStorageFailure(w.status);
@@ -486,6 +498,8 @@ class RaftNodeImpl : public RaftNode {
         }
         if (w.index != 0) raft_->OnPersisted(w.index, w.term);
       }
+      // The writer has paused for an apply that found it writing.
+      if (!written.empty()) ApplyPending(/*wait=*/false);
       if (!inbox.empty()) {
         StallMeter::Op op(&stalls_, "step messages", inbox.size());
         for (auto& m : inbox) {
@@ -516,10 +530,9 @@ class RaftNodeImpl : public RaftNode {
         if (!st.ok()) FailReads(read_ctx, st);
       }
       DrainReady();
-      // Everything handed out has been applied now, so the state machine's
-      // committed state, applied_ and the core's membership agree: the one
-      // point where a snapshot view may be pinned.
-      MaybeBuildSnapshot();
+      // Where the state machine's committed state, applied_ and the core's
+      // membership agree, a snapshot view may be pinned.
+      if (MembershipSettled()) MaybeBuildSnapshot();
     }
   }
 
@@ -601,30 +614,47 @@ class RaftNodeImpl : public RaftNode {
       }
       // Committed entries are durable here already (raft.h), so they are
       // applied and answered without waiting for this Ready's write.
-      if (leader_ && snap == nullptr && !term_or_vote_changes) {
-        // Asynchronous leader write (raft.h): send, apply, then hand the
-        // entries to the writer thread; the core counts them toward a
-        // commit once LogWriter reports them durable. Applying before the
-        // write starts keeps the two from queueing on the shared file.
+      if (snap == nullptr && !term_or_vote_changes) {
+        // Asynchronous write (raft.h): send what may leave now, apply, then
+        // hand the entries to the writer thread. A leader sends everything
+        // first (its followers write while it does); the core counts its
+        // copy toward a commit once LogWriter reports it durable. A
+        // follower's acks leave from the writer, after the write. Applying
+        // before submitting keeps the two from queueing on the shared file.
+        std::vector<raftpb::Message> after;
+        if (!leader_) {
+          std::erase_if(rd.messages, [&](raftpb::Message& m) {
+            if (!raft::AckAfterPersisted(m.type())) return false;
+            after.push_back(std::move(m));
+            return true;
+          });
+        }
         if (!rd.messages.empty()) {
           StallMeter::Op op(&stalls_, "send messages", rd.messages.size());
           transport_->Send(std::move(rd.messages));
           rd.messages.clear();
         }
-        ApplyCommitted(rd.committed_entries);
-        if (hs != nullptr || !rd.entries.empty()) {
-          writer_->Submit(
+        ApplyCommitted(rd.committed_entries,
+                       /*wait=*/rd.soft_state.has_value());
+        if (hs != nullptr || !rd.entries.empty() ||
+            (!after.empty() && writer_->Busy())) {
+          writer_->Submit(LogWriter::Write{
               hs ? std::optional<raftpb::HardState>(*hs) : std::nullopt,
-              std::move(rd.entries));
+              std::move(rd.entries), std::move(after)});
           rd.entries.clear();
           if (hs != nullptr) saved_hard_state_ = *hs;
+        } else if (!after.empty()) {
+          // Nothing is being written: everything is durable already.
+          StallMeter::Op op(&stalls_, "send messages", after.size());
+          transport_->Send(std::move(after));
         }
       } else {
-        // A follower's ack, a vote and a new term must be durable before
-        // any message leaves; a write must not overtake the leader writes
-        // still queued.
+        // A vote and a new term must be durable before any message leaves,
+        // and a snapshot replaces the state machine: finish the applies and
+        // writes in flight first, in order.
+        ApplyPending(/*wait=*/true);
         if (writer_->Busy()) {
-          StallMeter::Op op(&stalls_, "wait for leader log writes");
+          StallMeter::Op op(&stalls_, "wait for log writes");
           writer_->Flush();
         }
         if (hs || !rd.entries.empty() || snap) {
@@ -649,7 +679,7 @@ class RaftNodeImpl : public RaftNode {
           StallMeter::Op op(&stalls_, "send messages", rd.messages.size());
           transport_->Send(std::move(rd.messages));
         }
-        ApplyCommitted(rd.committed_entries);
+        ApplyCommitted(rd.committed_entries, /*wait=*/true);
       }
       HandleReadStates(rd.read_states);
       std::optional<raft::SoftState> soft = rd.soft_state;
@@ -657,7 +687,7 @@ class RaftNodeImpl : public RaftNode {
         StallMeter::Op op(&stalls_, "advance");
         raft_->Advance(rd);
       }
-      MaybeCompact();
+      if (MembershipSettled()) MaybeCompact();
       std::function<void(uint64_t, uint64_t)> cb;
       uint64_t lead = 0, term = 0;
       Completions out;
@@ -735,15 +765,66 @@ class RaftNodeImpl : public RaftNode {
     last_compact_index_ = applied_;
   }
 
-  // Applies `entries` and answers their proposers, taking mu_ once for the
-  // whole batch rather than once per entry.
-  void ApplyCommitted(const std::vector<raftpb::Entry>& entries) {
-    if (entries.empty()) return;
+  // Applies committed entries in order: now if the log's file is free (or
+  // `wait`), otherwise they queue in pending_apply_ until the write in
+  // progress is done. The state machine may share the log's file (lockd's
+  // does), and a write holds it through its fsync; waiting for that here
+  // would stall the driver for as long as the disk takes.
+  void ApplyCommitted(const std::vector<raftpb::Entry>& entries, bool wait) {
+    if (!entries.empty() && pending_apply_.empty()) {
+      if (LockFile(wait)) {
+        ApplyLocked(entries);
+      } else {
+        pending_apply_ = entries;
+      }
+      return;
+    }
+    pending_apply_.insert(pending_apply_.end(), entries.begin(), entries.end());
+    ApplyPending(wait);
+  }
+
+  // True if the core's membership is that of the applied state: no
+  // membership change was handed out and is still waiting to be applied.
+  // (Under steady writes some entries are nearly always waiting, so
+  // compaction and snapshots cannot wait for none.)
+  bool MembershipSettled() const {
+    return std::none_of(pending_apply_.begin(), pending_apply_.end(),
+                        [](const raftpb::Entry& e) {
+                          return e.type() == raftpb::ENTRY_CONF_CHANGE;
+                        });
+  }
+
+  void ApplyPending(bool wait) {
+    if (pending_apply_.empty() || !LockFile(wait)) return;
+    std::vector<raftpb::Entry> entries = std::move(pending_apply_);
+    pending_apply_.clear();
+    ApplyLocked(entries);
+  }
+
+  // Takes the log's file for an apply. Without `wait`, if the writer holds
+  // it, asks the writer to pause after that job (its `done` wakes the
+  // driver, which then finds the file free) and returns false.
+  bool LockFile(bool wait) {
+    absl::Mutex& mu = store_->file_write_mu();
+    if (!wait) {
+      // The writer may finish and start its next job between the two
+      // checks; a few rounds settle it, then wait like before.
+      for (int i = 0; i < 3; ++i) {
+        if (mu.TryLock()) return true;
+        if (writer_->YieldIfWriting()) return false;
+      }
+    }
+    StallMeter::Op op(&stalls_, "wait for the log file");
+    mu.Lock();
+    return true;
+  }
+
+  // Applies `entries` with the log's file held (released here) and answers
+  // their proposers, taking mu_ once for the whole batch rather than once
+  // per entry.
+  void ApplyLocked(const std::vector<raftpb::Entry>& entries) {
     StallMeter::Op op(&stalls_, "apply committed entries", entries.size());
     std::vector<std::pair<uint64_t, std::string>> results;
-    // The state machine may share the log's file (lockd does): queue behind
-    // a leader write in progress rather than in SQLite's busy handler.
-    store_->file_write_mu().Lock();
     sm_->BeginApplyBatch();
     for (size_t i = 0; i < entries.size(); ++i) {
       const raftpb::Entry& e = entries[i];
@@ -771,6 +852,7 @@ class RaftNodeImpl : public RaftNode {
     }
     sm_->EndApplyBatch();
     store_->file_write_mu().Unlock();
+    writer_->EndYield();
     Completions out;
     {
       absl::MutexLock l(&mu_);
@@ -811,10 +893,11 @@ class RaftNodeImpl : public RaftNode {
   // state is durable in the state machine, and a follower that needs more
   // than the log holds gets an image built on demand (MaybeBuildSnapshot).
   //
-  // Durability: the state machine commits each apply batch before this
-  // runs. In lockd both share one SQLite WAL file, and this compaction's
-  // own synchronous commit fsyncs that file, so every state-machine commit
-  // before it is on disk before the log entries it covers are gone.
+  // Durability: the state machine has committed every batch up to
+  // `applied` before the compaction is queued. In lockd both share one
+  // SQLite WAL file, and the compaction's own synchronous commit fsyncs
+  // that file, so every state-machine commit before it is on disk before
+  // the log entries it covers are gone.
   void MaybeCompact() {
     uint64_t applied;
     {
@@ -828,13 +911,9 @@ class RaftNodeImpl : public RaftNode {
     uint64_t compact_to =
         applied > opts_.keep_entries ? applied - opts_.keep_entries : 0;
     compact_to = std::max(compact_to, store_->FirstIndex() - 1);
-    StallMeter::Op op(&stalls_, "compact log", compact_to);
-    absl::Status st = store_->CreateSnapshot(
-        applied, raft_->GetStatus().conf_state, /*data=*/"", compact_to);
-    if (!st.ok()) {
-      fprintf(stderr, "raft node %lu: compacting the log failed: %s\n",
-              opts_.id, std::string(st.message()).c_str());
-    }
+    // On the writer thread, behind the writes already queued: it holds the
+    // file through a DELETE of thousands of rows and an fsync.
+    writer_->Compact(applied, raft_->GetStatus().conf_state, compact_to);
     last_compact_index_ = applied;
   }
 
@@ -865,6 +944,9 @@ class RaftNodeImpl : public RaftNode {
   bool leader_ = false;                 // driver thread only
   raft::SoftState prev_soft_;           // driver thread only
   raftpb::HardState saved_hard_state_;  // driver thread only
+  // Committed entries handed out but not applied yet: the log's file was
+  // busy with a write (ApplyCommitted). Driver thread only.
+  std::vector<raftpb::Entry> pending_apply_;
 
   absl::Mutex mu_;
   absl::CondVar work_cv_;  // wakes the driver

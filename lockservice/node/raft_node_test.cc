@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "absl/cleanup/cleanup.h"
@@ -177,11 +178,11 @@ class Journal {
   // recording "save" events): its fsync "takes" until UnblockSaves.
   void BlockSaves(uint64_t id) {
     absl::MutexLock l(&mu_);
-    blocked_ = id;
+    blocked_.insert(id);
   }
   void UnblockSaves() {
     absl::MutexLock l(&mu_);
-    blocked_ = 0;
+    blocked_.clear();
   }
   // Replica `id`'s saves of entries fail from now on (a full disk).
   void FailSaves(uint64_t id) {
@@ -195,7 +196,7 @@ class Journal {
   void WaitIfBlocked(uint64_t id) {
     absl::MutexLock l(&mu_);
     auto open = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return blocked_ != id;
+      return !blocked_.contains(id);
     };
     mu_.Await(absl::Condition(&open));
   }
@@ -203,7 +204,7 @@ class Journal {
  private:
   absl::Mutex mu_;
   std::vector<std::string> events_ ABSL_GUARDED_BY(mu_);
-  uint64_t blocked_ ABSL_GUARDED_BY(mu_) = 0;
+  std::set<uint64_t> blocked_ ABSL_GUARDED_BY(mu_);
   uint64_t failing_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
@@ -346,6 +347,16 @@ class RaftNodeTest : public ::testing::Test {
       }
     }
     return 0;
+  }
+
+  // Commits one entry through `leader`, so that replication is in its
+  // pipelined state; returns the index the next proposal will get.
+  uint64_t WarmUp(uint64_t leader) {
+    absl::StatusOr<std::string> warm = replicas_[leader].node->Propose(
+        "warm-up", absl::Now() + absl::Seconds(10));
+    EXPECT_TRUE(warm.ok()) << warm.status();
+    if (!warm.ok()) return 0;
+    return std::stoull(warm->substr(0, warm->find(':'))) + 1;
   }
 
   // A member, not a test's local: the replicas record into it until
@@ -744,10 +755,8 @@ TEST_F(RaftNodeTest, LeaderReplicatesAndCommitsWhileItsOwnWriteIsStuck) {
   StartCluster(3, 0, &journal);
   uint64_t leader = AwaitLeader();
   ASSERT_NE(leader, 0u);
-  absl::StatusOr<std::string> warm = replicas_[leader].node->Propose(
-      "warm-up", absl::Now() + absl::Seconds(10));
-  ASSERT_TRUE(warm.ok()) << warm.status();
-  const uint64_t first = std::stoull(warm->substr(0, warm->find(':'))) + 1;
+  const uint64_t first = WarmUp(leader);
+  ASSERT_NE(first, 0u);
   std::vector<uint64_t> followers;
   for (auto& [id, r] : replicas_) {
     if (id != leader) followers.push_back(id);
@@ -794,6 +803,58 @@ TEST_F(RaftNodeTest, LeaderReplicatesAndCommitsWhileItsOwnWriteIsStuck) {
   EXPECT_TRUE(p2.status().ok()) << p2.status();
   EXPECT_EQ(p1.value(), absl::StrCat(first, ":p1"));
   EXPECT_EQ(p2.value(), absl::StrCat(first + 1, ":p2"));
+}
+
+// A follower writes off its driver thread (raft.h): while its fsync runs it
+// still answers heartbeats, but it acks the entries only once they are
+// durable.
+TEST_F(RaftNodeTest, FollowerAnswersHeartbeatsButAcksOnlyDurableEntries) {
+  Journal& journal = journal_;
+  StartCluster(3, 0, &journal);
+  uint64_t leader = AwaitLeader();
+  ASSERT_NE(leader, 0u);
+  const uint64_t first = WarmUp(leader);
+  ASSERT_NE(first, 0u);
+  // A read barrier is refused, retriably, while a busy machine's 5 ms
+  // ticks let an election slip in; retry until the deadline.
+  auto barrier = [](RaftNode* n) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(10);
+    absl::Status st = absl::DeadlineExceededError("no attempt");
+    while (!st.ok() && absl::Now() < deadline) {
+      st = n->ReadBarrier(std::min(deadline, absl::Now() + absl::Seconds(1)));
+    }
+    return st;
+  };
+  std::vector<uint64_t> followers;
+  for (auto& [id, r] : replicas_) {
+    if (id == leader) continue;
+    followers.push_back(id);
+    // Its write of the warm-up is done (not parked by the block below).
+    ASSERT_TRUE(barrier(r.node.get()).ok());
+  }
+  for (uint64_t f : followers) journal.BlockSaves(f);
+  absl::Cleanup unblock = [&] { journal.UnblockSaves(); };
+  Probe p;
+  replicas_[leader].node->ProposeAsync("p", absl::Now() + absl::Seconds(20),
+                                       p.OnPropose());
+  for (uint64_t f : followers) {
+    ASSERT_TRUE(
+        journal.Await(absl::StrCat("save ", f, " ", first), absl::Seconds(10)))
+        << "follower " << f;
+  }
+  // Both followers' writes are parked. A linearizable read on the leader
+  // needs a heartbeat round answered by one of them: their drivers are not
+  // stuck in the write.
+  absl::Status read = barrier(replicas_[leader].node.get());
+  EXPECT_TRUE(read.ok()) << read;
+  // Yet no follower acked the parked entry, so it is not committed.
+  EXPECT_LT(replicas_[leader].node->GetStatus().commit, first);
+  EXPECT_EQ(p.calls(), 0);
+
+  journal.UnblockSaves();
+  ASSERT_TRUE(p.AwaitCalled(absl::Seconds(10)));
+  EXPECT_TRUE(p.status().ok()) << p.status();
+  EXPECT_EQ(p.value(), absl::StrCat(first, ":p"));
 }
 
 // Regression (nemesis, full disk): a replica whose write failed stopped

@@ -18,6 +18,18 @@ const char* RoleName(Role r) {
   return "unknown";
 }
 
+bool AckAfterPersisted(raftpb::MessageType type) {
+  switch (type) {
+    case raftpb::MSG_APP_RESP:
+    case raftpb::MSG_VOTE_RESP:
+    case raftpb::MSG_PRE_VOTE_RESP:
+    case raftpb::MSG_SNAP_RESP:
+      return true;
+    default:
+      return false;
+  }
+}
+
 absl::StatusOr<std::unique_ptr<Raft>> Raft::Create(const Config& config) {
   absl::StatusOr<std::unique_ptr<RaftImpl>> r = RaftImpl::New(config);
   if (!r.ok()) return r.status();

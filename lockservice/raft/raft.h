@@ -20,9 +20,13 @@
 // durable, calls OnPersisted(index, term) with the last entry written. It
 // may do so only when the Ready's role is leader, it carries no snapshot and
 // its hard state changes at most the commit index (a vote or a new term must
-// be durable before any message leaves). Followers keep the order above: an
-// append ack claims the entries are on disk. Committed entries handed out in
-// a Ready are always durable on this replica already.
+// be durable before any message leaves). A follower may write asynchronously
+// under the same conditions, but the messages that claim durable state
+// (AckAfterPersisted below: append, vote and snapshot acks) must then leave
+// only after that write, and after every earlier one, is durable; the others
+// (heartbeat replies, forwarded proposals and reads) may leave at once.
+// Committed entries handed out in a Ready are always durable on this
+// replica already.
 //
 // Membership-only snapshots: a Ready.snapshot whose metadata.index() is 0
 // carries no state-machine image (empty data), only the cluster's bootstrap
@@ -84,6 +88,11 @@ inline constexpr uint64_t kNone = 0;
 
 enum class Role { kFollower, kPreCandidate, kCandidate, kLeader };
 const char* RoleName(Role r);
+
+// True for the messages whose content claims this replica's log or hard
+// state is durable: a driver that writes asynchronously holds them back
+// until every write submitted before them is durable (above).
+bool AckAfterPersisted(raftpb::MessageType type);
 
 struct Config {
   // This replica's id; must be non-zero.

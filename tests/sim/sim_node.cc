@@ -71,9 +71,11 @@ absl::StatusOr<bool> SimNode::HandleReady() {
   const bool term_or_vote_changes =
       rd.hard_state && (rd.hard_state->term() != written_hs_.term() ||
                         rd.hard_state->vote() != written_hs_.vote());
-  if (options_.async_leader_writes && !rd.snapshot && !term_or_vote_changes &&
-      raft_->GetStatus().soft_state.role == raft::Role::kLeader) {
-    return HandleReadyAsync(rd);
+  const bool leader = raft_->GetStatus().soft_state.role == raft::Role::kLeader;
+  if (!rd.snapshot && !term_or_vote_changes &&
+      (leader ? options_.async_leader_writes
+              : options_.async_follower_writes)) {
+    return HandleReadyAsync(rd, leader);
   }
 
   // 1. Persist: write, then fsync (which also makes any outstanding
@@ -118,11 +120,21 @@ absl::StatusOr<bool> SimNode::HandleReady() {
   return ApplyAndAdvance(rd);
 }
 
-absl::StatusOr<bool> SimNode::HandleReadyAsync(raft::Ready& rd) {
+absl::StatusOr<bool> SimNode::HandleReadyAsync(raft::Ready& rd, bool leader) {
   // Bookkeeping only: nothing this Ready adds is durable yet.
   observer_->Persisted(*this, rd);
-  // 1. Send first: the followers write while the leader does.
-  for (const raftpb::Message& m : rd.messages) observer_->Send(m);
+  // 1. Send what may leave now: a leader everything (the followers write
+  // while it does), a follower all but its acks, which wait for the fsync
+  // of this write and of every write before it.
+  const bool writes = rd.hard_state.has_value() || !rd.entries.empty();
+  for (const raftpb::Message& m : rd.messages) {
+    if (!leader && raft::AckAfterPersisted(m.type()) &&
+        (writes || has_async_writes())) {
+      held_acks_.push_back(m);
+    } else {
+      observer_->Send(m);
+    }
+  }
   if (observer_->ShouldCrash(id_, CrashPoint::kAfterAsyncSend)) {
     observer_->Trace(absl::StrCat(
         "n", id_, " CRASH after sending, before writing its own entries"));
@@ -134,7 +146,7 @@ absl::StatusOr<bool> SimNode::HandleReadyAsync(raft::Ready& rd) {
                               rd.entries, nullptr);
   if (!s.ok()) {
     return absl::InternalError(
-        absl::StrCat("node ", id_, ": writing a leader batch: ", s.ToString()));
+        absl::StrCat("node ", id_, ": writing a batch: ", s.ToString()));
   }
   if (rd.hard_state) written_hs_ = *rd.hard_state;
   if (!rd.entries.empty()) {
@@ -182,10 +194,13 @@ void SimNode::ReportAsyncWrites() {
   std::vector<std::pair<uint64_t, uint64_t>> done = std::move(async_writes_);
   async_writes_.clear();
   for (const auto& [index, term] : done) raft_->OnPersisted(index, term);
+  std::vector<raftpb::Message> acks = std::move(held_acks_);
+  held_acks_.clear();
+  for (const raftpb::Message& m : acks) observer_->Send(m);
 }
 
 absl::Status SimNode::CompleteWrites() {
-  if (!up() || async_writes_.empty()) return absl::OkStatus();
+  if (!up() || !has_async_writes()) return absl::OkStatus();
   if (absl::Status s = disk_.Sync(); !s.ok()) {
     return absl::InternalError(
         absl::StrCat("node ", id_, ": fsync: ", s.ToString()));
@@ -209,6 +224,7 @@ void SimNode::Crash() {
   raft_.reset();
   disk_.Crash();
   async_writes_.clear();
+  held_acks_.clear();
   kv_ = durable_kv_;
   reads_.clear();
 }

@@ -2,11 +2,13 @@
 // state machine, and runs the Ready loop the way lockd does:
 //   persist (write, then fsync) -> send -> apply -> sync state machine ->
 //   Advance.
-// A leader writes asynchronously, as lockd does (raft.h, "Asynchronous log
-// writes"): its messages leave first, its batch is written but not fsynced,
-// and the fsync completes later, as a separate simulator event
-// (CompleteWrites), when the core is told with Raft::OnPersisted. A crash
-// before then loses that tail although the followers may have it.
+// Replicas write asynchronously, as lockd does (raft.h, "Asynchronous log
+// writes"): a batch is written but not fsynced, and the fsync completes
+// later, as a separate simulator event (CompleteWrites), when the core is
+// told with Raft::OnPersisted. A leader's messages leave first, so a crash
+// before then loses a tail the followers may have. A follower sends its
+// heartbeat replies and forwarded requests at once but holds its acks
+// (raft::AckAfterPersisted) until that fsync; a crash drops them.
 // Between those steps the observer may decide (from the seeded RNG) that the
 // node loses power; the loop then stops where it is, so e.g. a batch that was
 // written but not fsynced is lost and its messages are never sent.
@@ -71,6 +73,8 @@ struct NodeOptions {
   bool unsafe_read_index_without_quorum = false;
   // A leader sends before its own write is durable (see above).
   bool async_leader_writes = true;
+  // A follower writes off its Ready loop and acks after the fsync.
+  bool async_follower_writes = true;
 };
 
 class SimNode {
@@ -92,9 +96,11 @@ class SimNode {
   absl::Status Step(const raftpb::Message& m);
   // Runs the Ready loop until the core has nothing more (or the node crashed).
   absl::Status Drain();
-  // The fsync of the leader's outstanding asynchronous writes completes.
+  // The fsync of the outstanding asynchronous writes completes.
   absl::Status CompleteWrites();
-  bool has_async_writes() const { return !async_writes_.empty(); }
+  bool has_async_writes() const {
+    return !async_writes_.empty() || !held_acks_.empty();
+  }
 
   // Power loss now: volatile state is gone.
   void Crash();
@@ -114,12 +120,13 @@ class SimNode {
   absl::Status StartRaft(uint64_t seed);
   // One Ready batch; false if the node crashed part-way.
   absl::StatusOr<bool> HandleReady();
-  // A leader's Ready written after its messages left; false if it crashed.
-  absl::StatusOr<bool> HandleReadyAsync(raft::Ready& rd);
+  // A Ready written asynchronously; false if the node crashed.
+  absl::StatusOr<bool> HandleReadyAsync(raft::Ready& rd, bool leader);
   // Applies rd's committed entries and read states, then Advance; false if
   // the node crashed before its state machine image was synced.
   absl::StatusOr<bool> ApplyAndAdvance(raft::Ready& rd);
-  // Tells the core that every outstanding asynchronous write is durable.
+  // Tells the core that every outstanding asynchronous write is durable,
+  // and sends the acks held for them.
   void ReportAsyncWrites();
   void ServeReads();
 
@@ -138,6 +145,8 @@ class SimNode {
   std::map<std::string, PendingRead> reads_;
   // Last (index, term) of each asynchronous write not yet fsynced.
   std::vector<std::pair<uint64_t, uint64_t>> async_writes_;
+  // A follower's acks waiting for the fsync of the writes before them.
+  std::vector<raftpb::Message> held_acks_;
   // Term and vote as last written: a Ready that changes them is never
   // written asynchronously.
   raftpb::HardState written_hs_;

@@ -39,8 +39,10 @@ Simulator::Simulator(const SimOptions& options)
   node_options_.max_inflight_msgs = 1 + static_cast<int>(Pick(8));
   node_options_.snapshot_chunk_bytes = 64 << Pick(4);
   node_options_.unsafe_read_index_without_quorum = options_.plant_stale_read;
-  // Mostly lockd's mode; some seeds keep the leader's write before its sends.
+  // Mostly lockd's mode; some seeds keep the write before the sends, on
+  // leaders or on followers.
   node_options_.async_leader_writes = Pick(5) != 0;
+  node_options_.async_follower_writes = Pick(5) != 0;
   next_id_ = options_.nodes + 1;
 }
 
@@ -530,7 +532,7 @@ void Simulator::RunTick(bool faults) {
     uint64_t node;
     std::optional<raftpb::Message> msg;
     const DeferredRequest* request = nullptr;
-    // A leader's outstanding asynchronous fsync completes.
+    // A node's outstanding asynchronous fsync completes.
     bool complete_writes = false;
   };
   std::vector<Event> events;
@@ -545,8 +547,9 @@ void Simulator::RunTick(bool faults) {
   for (size_t i = 0; i < woken_requests.size(); ++i) {
     events.push_back(Event{woken_nodes[i], std::nullopt, &woken_requests[i]});
   }
-  // A leader's own fsync finishes at a random point among this tick's
-  // events, or in a later tick: before or after the followers' acks.
+  // A node's outstanding fsync finishes at a random point among this
+  // tick's events, or in a later tick: on a leader before or after the
+  // followers' acks, on a follower holding its acks back until then.
   for (uint64_t id : Members(true)) {
     if (!Paused(id) && nodes_[id]->has_async_writes() && Chance(0.6)) {
       events.push_back(Event{id, std::nullopt, nullptr, true});
