@@ -143,10 +143,15 @@ void LogWriter::Run() {
       if (failed.ok() && !msgs.empty()) send_(std::move(msgs));
     }
     if (const absl::Duration took = absl::Now() - start; took > slow_) {
-      fprintf(stderr, "raft log writer: slow %s (%zu entries) took %lld ms\n",
-              jobs.front().compact_cs ? "log compaction" : "log write",
-              entries_written,
-              static_cast<long long>(absl::ToInt64Milliseconds(took)));
+      const long long ms = absl::ToInt64Milliseconds(took);
+      if (jobs.front().compact_cs) {
+        fprintf(stderr, "raft log writer: slow log compaction took %lld ms\n",
+                ms);
+      } else {
+        fprintf(stderr,
+                "raft log writer: slow log write (%zu entries) took %lld ms\n",
+                entries_written, ms);
+      }
     }
     done_(w);
     absl::MutexLock l(&mu_);
