@@ -156,9 +156,16 @@ absl::Status KvStore::Put(ApplyContext& ctx, absl::string_view key,
     kv->set_create_revision(rev);
     kv->set_version(1);
   }
-  absl::StatusOr<SmStmt*> st = db_->Prepare(
-      "INSERT OR REPLACE INTO sm_kv(key, value, create_rev, mod_rev, version, "
-      "lease) VALUES(?, ?, ?, ?, ?, ?)");
+  // An existing key is updated in place: a REPLACE would delete and
+  // re-insert the row, and touch the lease index even when the lease stays.
+  absl::StatusOr<SmStmt*> st =
+      old->has_value()
+          ? db_->Prepare(
+                "UPDATE sm_kv SET value = ?2, create_rev = ?3, mod_rev = ?4, "
+                "version = ?5, lease = ?6 WHERE key = ?1")
+          : db_->Prepare(
+                "INSERT INTO sm_kv(key, value, create_rev, mod_rev, version, "
+                "lease) VALUES(?, ?, ?, ?, ?, ?)");
   if (!st.ok()) return st.status();
   absl::Status s = (*st)
                        ->Bind(1, key)
@@ -200,8 +207,9 @@ absl::StatusOr<int64_t> KvStore::DeleteRange(
 }
 
 absl::StatusOr<std::vector<std::string>> KvStore::KeysOfLease(int64_t lease) {
-  absl::StatusOr<SmStmt*> st =
-      db_->Prepare("SELECT key FROM sm_kv WHERE lease = ? ORDER BY key");
+  absl::StatusOr<SmStmt*> st = db_->Prepare(
+      // "lease != 0" lets SQLite use the partial index.
+      "SELECT key FROM sm_kv WHERE lease = ? AND lease != 0 ORDER BY key");
   if (!st.ok()) return st.status();
   (*st)->Bind(1, lease);
   std::vector<std::string> keys;

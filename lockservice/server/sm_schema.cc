@@ -2,10 +2,35 @@
 
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 
 namespace berth::lock {
+namespace {
+
+// Files created before the lease index became partial index every key,
+// lease 0 included, so each put to a random key also rewrote a random page
+// of that index. Rebuilt once, at open.
+absl::Status PartialLeaseIndex(SmDb& db) {
+  absl::StatusOr<SmStmt*> st = db.Prepare(
+      "SELECT sql FROM main.sqlite_master WHERE type = 'index' AND "
+      "name = 'sm_kv_by_lease'");
+  if (!st.ok()) return st.status();
+  absl::StatusOr<bool> row = (*st)->Step();
+  if (!row.ok()) return row.status();
+  const bool partial = *row && absl::StrContains((*st)->Blob(0), "WHERE");
+  (*st)->Reset();
+  if (partial) return absl::OkStatus();
+  absl::Status s = db.Exec(
+      "BEGIN; DROP INDEX IF EXISTS main.sm_kv_by_lease; "
+      "CREATE INDEX main.sm_kv_by_lease ON sm_kv(lease) WHERE lease != 0; "
+      "COMMIT;");
+  if (!s.ok()) (void)db.Exec("ROLLBACK");
+  return s;
+}
+
+}  // namespace
 
 absl::Status CreateSmSchema(SmDb& db, absl::string_view schema) {
   // Keys, values and lock names are BLOBs so that ranges compare bytewise
@@ -17,7 +42,7 @@ CREATE TABLE IF NOT EXISTS S.sm_kv(
   key BLOB PRIMARY KEY, value BLOB NOT NULL, create_rev INTEGER NOT NULL,
   mod_rev INTEGER NOT NULL, version INTEGER NOT NULL,
   lease INTEGER NOT NULL) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS S.sm_kv_by_lease ON sm_kv(lease);
+CREATE INDEX IF NOT EXISTS S.sm_kv_by_lease ON sm_kv(lease) WHERE lease != 0;
 CREATE TABLE IF NOT EXISTS S.sm_events(
   rev INTEGER NOT NULL, seq INTEGER NOT NULL, key BLOB NOT NULL,
   event BLOB NOT NULL, PRIMARY KEY(rev, seq)) WITHOUT ROWID;
@@ -59,7 +84,8 @@ CREATE TABLE IF NOT EXISTS S.sm_auth_audit(
 )sql";
   std::string ddl =
       absl::StrReplaceAll(kDdl, {{"S.", absl::StrCat(schema, ".")}});
-  return db.Exec(ddl);
+  if (absl::Status s = db.Exec(ddl); !s.ok()) return s;
+  return schema == "main" ? PartialLeaseIndex(db) : absl::OkStatus();
 }
 
 absl::StatusOr<int64_t> GetMeta(SmDb& db, absl::string_view name) {
