@@ -124,8 +124,13 @@ absl::Status SmDb::ExecCached(absl::string_view sql) {
 absl::StatusOr<SmStmt*> SmDb::Prepare(absl::string_view sql) {
   auto it = stmts_.find(sql);
   if (it != stmts_.end()) {
-    it->second->Reset();
-    return it->second.get();
+    SmStmt* out = it->second.get();
+    out->Reset();
+    if (!out->handed_out_) {
+      out->handed_out_ = true;
+      handed_out_.push_back(out);
+    }
+    return out;
   }
   sqlite3_stmt* stmt = nullptr;
   int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
@@ -135,6 +140,8 @@ absl::StatusOr<SmStmt*> SmDb::Prepare(absl::string_view sql) {
   }
   auto owned = std::make_unique<SmStmt>(db_, stmt);
   SmStmt* out = owned.get();
+  out->handed_out_ = true;
+  handed_out_.push_back(out);
   stmts_.emplace(std::string(sql), std::move(owned));
   return out;
 }
@@ -174,7 +181,11 @@ absl::Status SmDb::CommitBatch() {
   return s;
 }
 void SmDb::ResetAll() {
-  for (auto& [sql, stmt] : stmts_) stmt->Reset();
+  for (SmStmt* stmt : handed_out_) {
+    stmt->Reset();
+    stmt->handed_out_ = false;
+  }
+  handed_out_.clear();
 }
 bool SmDb::InTransaction() const { return sqlite3_get_autocommit(db_) == 0; }
 

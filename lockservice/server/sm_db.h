@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
@@ -48,9 +49,11 @@ class SmStmt {
   void Reset();
 
  private:
+  friend class SmDb;
   sqlite3* db_;
   sqlite3_stmt* stmt_;
   int bind_error_ = SQLITE_OK;
+  bool handed_out_ = false;  // listed in SmDb::handed_out_
 };
 
 class SmDb {
@@ -85,8 +88,9 @@ class SmDb {
   // Rolls the whole batch back (its entries are re-applied after a restart).
   void AbortBatch();
   bool in_batch() const { return batch_; }
-  // Resets every cached statement so none holds a read cursor (needed
-  // before COMMIT, DETACH and the like).
+  // Resets every cached statement handed out since the last ResetAll, so
+  // none holds a read cursor (needed before COMMIT, DETACH and the like).
+  // The others were reset when last handed out and not stepped since.
   void ResetAll();
   bool InTransaction() const;
 
@@ -101,6 +105,9 @@ class SmDb {
   sqlite3* db_;
   std::string path_;
   absl::flat_hash_map<std::string, std::unique_ptr<SmStmt>> stmts_;
+  // Statements Prepare handed out since the last ResetAll: an apply uses a
+  // dozen of the cache's many, and resets them twice per entry.
+  std::vector<SmStmt*> handed_out_;
   bool batch_ = false;
 };
 
