@@ -449,7 +449,8 @@ class RaftNodeImpl : public RaftNode {
         // Sleep until there is work, the next tick, or the earliest
         // request deadline.
         auto wait_for = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-          absl::Duration d = next_tick - clock_->Monotonic();
+          absl::Duration d =
+              std::min(next_tick, apply_due_) - clock_->Monotonic();
           if (!deadlines_.empty()) {
             d = std::min(d, deadlines_.begin()->first - clock_->Now());
           }
@@ -499,7 +500,9 @@ class RaftNodeImpl : public RaftNode {
         if (w.index != 0) raft_->OnPersisted(w.index, w.term);
       }
       // The writer has paused for an apply that found it writing.
-      if (!written.empty()) ApplyPending(/*wait=*/false);
+      if (!written.empty() && apply_due_ == absl::InfiniteFuture()) {
+        ApplyPending(/*wait=*/false);
+      }
       if (!inbox.empty()) {
         StallMeter::Op op(&stalls_, "step messages", inbox.size());
         for (auto& m : inbox) {
@@ -530,6 +533,11 @@ class RaftNodeImpl : public RaftNode {
         if (!st.ok()) FailReads(read_ctx, st);
       }
       DrainReady();
+      if (apply_due_ != absl::InfiniteFuture() &&
+          (clock_->Monotonic() >= apply_due_ || ReadsWaiting())) {
+        apply_due_ = absl::InfiniteFuture();
+        ApplyPending(/*wait=*/false);
+      }
       // Where the state machine's committed state, applied_ and the core's
       // membership agree, a snapshot view may be pinned.
       if (MembershipSettled()) MaybeBuildSnapshot();
@@ -771,6 +779,16 @@ class RaftNodeImpl : public RaftNode {
   // does), and a write holds it through its fsync; waiting for that here
   // would stall the driver for as long as the disk takes.
   void ApplyCommitted(const std::vector<raftpb::Entry>& entries, bool wait) {
+    if (Defer(entries, wait)) {
+      if (entries.empty()) return;
+      if (apply_due_ == absl::InfiniteFuture()) {
+        apply_due_ = clock_->Monotonic() + opts_.follower_apply_delay;
+      }
+      pending_apply_.insert(pending_apply_.end(), entries.begin(),
+                            entries.end());
+      return;
+    }
+    apply_due_ = absl::InfiniteFuture();
     if (!entries.empty() && pending_apply_.empty()) {
       if (LockFile(wait)) {
         ApplyLocked(entries);
@@ -781,6 +799,39 @@ class RaftNodeImpl : public RaftNode {
     }
     pending_apply_.insert(pending_apply_.end(), entries.begin(), entries.end());
     ApplyPending(wait);
+  }
+
+  // Whether a follower may hold `entries` back (NodeOptions::
+  // follower_apply_delay): not on a leader, whose clients wait for the
+  // apply; not at a leader change (`wait`); not behind entries that wait
+  // for the log's file rather than for the delay; not a membership change,
+  // which the transport and compaction must see applied; not while a read
+  // waits for the applied index.
+  bool Defer(const std::vector<raftpb::Entry>& entries, bool wait) {
+    if (leader_ || wait || opts_.follower_apply_delay <= absl::ZeroDuration()) {
+      return false;
+    }
+    // A Ready without committed entries keeps what is held back as it is.
+    if (entries.empty()) {
+      return apply_due_ != absl::InfiniteFuture() && !ReadsWaiting();
+    }
+    if (!pending_apply_.empty() && apply_due_ == absl::InfiniteFuture()) {
+      return false;
+    }
+    if (pending_apply_.size() + entries.size() >
+        opts_.follower_apply_max_entries) {
+      return false;
+    }
+    for (const raftpb::Entry& e : entries) {
+      if (e.type() == raftpb::ENTRY_CONF_CHANGE) return false;
+    }
+    return !ReadsWaiting();
+  }
+
+  bool ReadsWaiting() {
+    absl::MutexLock l(&mu_);
+    return !indexed_reads_.empty() || !reads_in_flight_.empty() ||
+           !unassigned_reads_.empty();
   }
 
   // True if the core's membership is that of the applied state: no
@@ -796,6 +847,7 @@ class RaftNodeImpl : public RaftNode {
 
   void ApplyPending(bool wait) {
     if (pending_apply_.empty() || !LockFile(wait)) return;
+    apply_due_ = absl::InfiniteFuture();
     std::vector<raftpb::Entry> entries = std::move(pending_apply_);
     pending_apply_.clear();
     ApplyLocked(entries);
@@ -947,6 +999,9 @@ class RaftNodeImpl : public RaftNode {
   // Committed entries handed out but not applied yet: the log's file was
   // busy with a write (ApplyCommitted). Driver thread only.
   std::vector<raftpb::Entry> pending_apply_;
+  // While pending_apply_ is held back on purpose (Defer): when it is due,
+  // on the monotonic clock. InfiniteFuture otherwise. Driver thread only.
+  absl::Time apply_due_ = absl::InfiniteFuture();
 
   absl::Mutex mu_;
   absl::CondVar work_cv_;  // wakes the driver

@@ -5,6 +5,7 @@
 #include "lockservice/node/raft_node.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -303,6 +304,7 @@ class RaftNodeTest : public ::testing::Test {
       opts.tick_interval = absl::Milliseconds(5);
       opts.snapshot_every = snapshot_every;
       opts.keep_entries = 10;
+      if (tune_) tune_(opts);
       opts.on_storage_failure = [this, id](const absl::Status& st) {
         absl::MutexLock l(&failures_mu_);
         storage_failures_.push_back(absl::StrCat(id, ": ", st.message()));
@@ -359,6 +361,8 @@ class RaftNodeTest : public ::testing::Test {
     return std::stoull(warm->substr(0, warm->find(':'))) + 1;
   }
 
+  // Adjusts every replica's options before StartCluster creates it.
+  std::function<void(NodeOptions&)> tune_;
   // A member, not a test's local: the replicas record into it until
   // TearDown stops them, after the test body has returned.
   Journal journal_;
@@ -380,11 +384,51 @@ TEST_F(RaftNodeTest, ElectsLeaderAndReplicatesProposalsToAllReplicas) {
   }
   // Every replica applies the same sequence (state machine safety).
   for (auto& [id, r] : replicas_) {
-    ASSERT_TRUE(r.node->ReadBarrier(absl::Now() + absl::Seconds(10)).ok());
+    absl::Status barrier = r.node->ReadBarrier(absl::Now() + absl::Seconds(10));
+    ASSERT_TRUE(barrier.ok()) << "replica " << id << ": " << barrier;
     std::vector<std::string> log = r.sm->Log();
     ASSERT_EQ(log.size(), 50u) << "replica " << id;
     for (int i = 0; i < 50; ++i) EXPECT_EQ(log[i], "v" + std::to_string(i));
   }
+}
+
+// A follower holds committed entries back (NodeOptions::
+// follower_apply_delay) until they are due, but applies them at once for a
+// read on it that needs them.
+TEST_F(RaftNodeTest, FollowerHoldsAppliesBackUntilDueOrARead) {
+  tune_ = [](NodeOptions& o) {
+    o.follower_apply_delay = absl::Hours(1);
+    // No election may slip in on a busy machine: a leader change applies
+    // everything held back.
+    o.election_tick = 100;
+  };
+  StartCluster(3);
+  uint64_t leader = AwaitLeader();
+  ASSERT_NE(leader, 0u);
+  const uint64_t follower = leader % 3 + 1;
+  absl::StatusOr<std::string> r =
+      replicas_[leader].node->Propose("held", absl::Now() + absl::Seconds(10));
+  ASSERT_TRUE(r.ok()) << r.status();
+  const uint64_t index = std::stoull(r->substr(0, r->find(':')));
+  // The follower learns the commit from the leader's next round.
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (replicas_[follower].node->GetStatus().commit < index &&
+         absl::Now() < deadline) {
+    replicas_[leader]
+        .node->ReadBarrier(absl::Now() + absl::Milliseconds(20))
+        .IgnoreError();
+  }
+  NodeStatus s = replicas_[follower].node->GetStatus();
+  ASSERT_GE(s.commit, index);
+  EXPECT_LT(s.applied, index);
+  EXPECT_THAT(replicas_[follower].sm->Log(),
+              ::testing::Not(::testing::Contains("held")));
+
+  absl::Status barrier =
+      replicas_[follower].node->ReadBarrier(absl::Now() + absl::Seconds(10));
+  ASSERT_TRUE(barrier.ok()) << barrier;
+  EXPECT_THAT(replicas_[follower].sm->Log(), ::testing::Contains("held"));
+  EXPECT_GE(replicas_[follower].node->GetStatus().applied, index);
 }
 
 TEST_F(RaftNodeTest, FollowerForwardsProposalsAndReads) {
@@ -582,7 +626,8 @@ TEST_F(RaftNodeTest, CommitOnlyReadiesAreNotPersisted) {
             .ok());
   }
   for (auto& [id, r] : replicas_) {
-    ASSERT_TRUE(r.node->ReadBarrier(absl::Now() + absl::Seconds(10)).ok());
+    absl::Status barrier = r.node->ReadBarrier(absl::Now() + absl::Seconds(10));
+    ASSERT_TRUE(barrier.ok()) << "replica " << id << ": " << barrier;
     EXPECT_EQ(r.sm->Log().size(), 20u) << "replica " << id;
   }
   std::vector<std::string> ev = journal.Events();
